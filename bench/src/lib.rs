@@ -1,0 +1,1 @@
+//! Criterion benches live in `benches/`; run `cargo bench -p tollgate-bench`.

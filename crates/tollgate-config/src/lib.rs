@@ -1,0 +1,1 @@
+//! tollgate-config (work in progress).

@@ -1,0 +1,1 @@
+//! tollgate-http (work in progress).

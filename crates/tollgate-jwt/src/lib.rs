@@ -1,0 +1,1 @@
+//! tollgate-jwt (work in progress).

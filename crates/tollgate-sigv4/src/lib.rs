@@ -1,0 +1,1 @@
+//! tollgate-sigv4 (work in progress).
