@@ -1,1 +1,274 @@
-//! tollgate-gateway (work in progress).
+//! tollgate-gateway: the monoio data plane of tollgate.
+//!
+//! [`start`] binds the listeners (one SO_REUSEPORT socket per worker and listener), starts one
+//! pinned worker thread per core, each running its own monoio runtime (io_uring, or epoll where
+//! io_uring is unavailable), and the admin listener. Workers read the current [`Snapshot`] of
+//! the configuration through one `ArcSwap`; [`Gateway::apply_config`] (admin `PUT /config`,
+//! SIGHUP, `--watch`) validates, compiles and publishes a new one atomically.
+//!
+//! ```no_run
+//! let compiled = tollgate_config::load_str(tollgate_config::QUICKSTART, std::path::Path::new(".")).unwrap();
+//! let gw = tollgate_gateway::start(tollgate_gateway::ServeOptions::new(compiled)).unwrap();
+//! println!("listening on {:?}", gw.listen_addrs());
+//! gw.shutdown();
+//! gw.wait();
+//! ```
+
+mod accesslog;
+mod admin;
+pub mod auth;
+mod body;
+mod conn;
+mod ids;
+mod io;
+pub mod metrics;
+mod proxy;
+pub mod responses;
+mod router;
+pub mod snapshot;
+mod upstream;
+mod wire;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use arc_swap::ArcSwap;
+use tollgate_config::Compiled;
+
+pub use snapshot::Snapshot;
+pub use worker::IoDriver;
+
+/// State shared by the workers, the admin listener and the control side.
+pub struct Shared {
+    pub(crate) current: ArcSwap<Snapshot>,
+    pub(crate) version: AtomicU64,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) worker_metrics: Vec<Arc<metrics::WorkerMetrics>>,
+    pub(crate) reloads_ok: AtomicU64,
+    pub(crate) reloads_rejected: AtomicU64,
+    pub(crate) access_log: ArcSwap<accesslog::Sink>,
+    pub(crate) config_path: Option<PathBuf>,
+    reload_lock: Mutex<()>,
+}
+
+/// How to serve.
+pub struct ServeOptions {
+    pub compiled: Compiled,
+    /// Overrides `gateway.workers` (0 = one per core).
+    pub workers: Option<usize>,
+    pub io_driver: IoDriver,
+    /// The file `POST /config/reload` and SIGHUP re-read.
+    pub config_path: Option<PathBuf>,
+}
+
+impl ServeOptions {
+    pub fn new(compiled: Compiled) -> Self {
+        Self { compiled, workers: None, io_driver: IoDriver::Auto, config_path: None }
+    }
+}
+
+/// Errors that stop the gateway from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("access log: {0}")]
+    AccessLog(std::io::Error),
+    #[error("cannot start thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// A running gateway.
+pub struct Gateway {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    listen_addrs: Vec<SocketAddr>,
+    admin_addr: SocketAddr,
+    driver: IoDriver,
+    workers: usize,
+}
+
+fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        let _ = s.set_only_v6(true);
+    }
+    s.bind(&addr.into())?;
+    s.listen(4096)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
+/// Bind everything, then start the workers and the admin listener.
+pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
+    let cfg = &opts.compiled.config;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = match opts.workers.unwrap_or(cfg.gateway.workers) {
+        0 => cores,
+        n => n,
+    };
+    let driver = opts.io_driver.resolve();
+    // One socket per worker and listener; port 0 resolves on the first bind.
+    let mut per_worker: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut listen_addrs = Vec::new();
+    for l in &cfg.gateway.listeners {
+        let mut addr = l.bind;
+        for (i, slot) in per_worker.iter_mut().enumerate() {
+            let sock = bind_reuseport(addr).map_err(|source| StartError::Bind { addr, source })?;
+            if i == 0 {
+                addr = sock.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+                listen_addrs.push(addr);
+            }
+            slot.push(sock);
+        }
+    }
+    let admin_bind = cfg.gateway.admin.bind;
+    let admin_listener =
+        std::net::TcpListener::bind(admin_bind).map_err(|source| StartError::Bind { addr: admin_bind, source })?;
+    let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Bind { addr: admin_bind, source })?;
+    let sink = accesslog::Sink::from_config(&cfg.gateway.access_log).map_err(StartError::AccessLog)?;
+
+    let snapshot = Snapshot::build(opts.compiled, 1);
+    let shared = Arc::new(Shared {
+        current: ArcSwap::from_pointee(snapshot),
+        version: AtomicU64::new(1),
+        shutdown: AtomicBool::new(false),
+        worker_metrics: (0..workers).map(|_| Arc::new(metrics::WorkerMetrics::default())).collect(),
+        reloads_ok: AtomicU64::new(0),
+        reloads_rejected: AtomicU64::new(0),
+        access_log: ArcSwap::from_pointee(sink),
+        config_path: opts.config_path,
+        reload_lock: Mutex::new(()),
+    });
+    let mut threads = Vec::new();
+    for (id, listeners) in per_worker.into_iter().enumerate() {
+        let sh = shared.clone();
+        let cpu = Some(id % cores);
+        let t = std::thread::Builder::new()
+            .name(format!("tollgate-w{id}"))
+            .spawn(move || worker::run_worker(id, sh, listeners, driver, cpu))
+            .map_err(StartError::Thread)?;
+        threads.push(t);
+    }
+    let sh = shared.clone();
+    let admin = std::thread::Builder::new()
+        .name("tollgate-admin".into())
+        .spawn(move || admin::serve(sh, admin_listener, workers))
+        .map_err(StartError::Thread)?;
+    threads.push(admin);
+    Ok(Gateway { shared, threads, listen_addrs, admin_addr, driver, workers })
+}
+
+/// The answer to a config change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyError {
+    /// Every error, `path: message`.
+    Invalid(Vec<String>),
+}
+
+impl Shared {
+    /// Validate, compile and publish a new configuration; the old one keeps serving on error.
+    pub fn apply_config(&self, text: &str, base_dir: &Path) -> Result<u64, ApplyError> {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let res = self.apply_locked(text, base_dir);
+        match &res {
+            Ok(_) => self.reloads_ok.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.reloads_rejected.fetch_add(1, Ordering::Relaxed),
+        };
+        res
+    }
+
+    fn apply_locked(&self, text: &str, base_dir: &Path) -> Result<u64, ApplyError> {
+        let compiled = tollgate_config::load_str(text, base_dir)
+            .map_err(|e| ApplyError::Invalid(e.0.iter().map(ToString::to_string).collect()))?;
+        let cur = self.current.load();
+        let restart = tollgate_config::restart_required(&cur.compiled.config, &compiled.config);
+        if !restart.is_empty() {
+            return Err(ApplyError::Invalid(restart.iter().map(ToString::to_string).collect()));
+        }
+        let sink = if compiled.config.gateway.access_log != cur.compiled.config.gateway.access_log {
+            Some(
+                accesslog::Sink::from_config(&compiled.config.gateway.access_log)
+                    .map_err(|e| ApplyError::Invalid(vec![format!("gateway.access_log: {e}")]))?,
+            )
+        } else {
+            None
+        };
+        let version = cur.version + 1;
+        let snap = Snapshot::build(compiled, version);
+        if let Some(s) = sink {
+            self.access_log.store(Arc::new(s));
+        }
+        self.current.store(Arc::new(snap));
+        self.version.store(version, Ordering::Release);
+        Ok(version)
+    }
+
+    /// Re-read the `--config` file.
+    pub fn reload_file(&self) -> Result<u64, ApplyError> {
+        let Some(path) = self.config_path.clone() else {
+            self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(ApplyError::Invalid(vec![
+                "config: serving the built-in quickstart; there is no file to reload".into(),
+            ]));
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                self.apply_config(&text, &dir)
+            }
+            Err(e) => {
+                self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
+                Err(ApplyError::Invalid(vec![format!("config: cannot read {}: {e}", path.display())]))
+            }
+        }
+    }
+
+    /// Stop accepting; workers finish in-flight requests and exit.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+
+    /// The live configuration version.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+}
+
+impl Gateway {
+    pub fn listen_addrs(&self) -> &[SocketAddr] {
+        &self.listen_addrs
+    }
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+    pub fn driver(&self) -> IoDriver {
+        self.driver
+    }
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+    pub fn shutdown(&self) {
+        self.shared.begin_shutdown();
+    }
+    /// Block until every worker has drained and exited.
+    pub fn wait(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}

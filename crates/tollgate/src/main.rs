@@ -1,7 +1,198 @@
-//! The tollgate binary.
+//! The `tollgate` binary: `serve`, `validate`, `--version` (contract §1).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use clap::{Parser, Subcommand, ValueEnum};
 use mimalloc::MiMalloc;
+use tollgate_gateway::{ApplyError, IoDriver, ServeOptions};
+
+/// The built-in quickstart configuration (`configs/quickstart.yaml`).
+const QUICKSTART: &str = include_str!("../../../configs/quickstart.yaml");
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-fn main() {}
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "An edge API gateway that enforces the AWS API Gateway security model")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve traffic (the built-in quickstart when no --config is given).
+    Serve {
+        /// The configuration file (YAML or JSON).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Worker threads (overrides gateway.workers; 0 = one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Reload the config file when it changes.
+        #[arg(long)]
+        watch: bool,
+        /// Which io driver the workers use (env TOLLGATE_IO_DRIVER works too).
+        #[arg(long, value_enum, env = "TOLLGATE_IO_DRIVER", default_value = "auto")]
+        io_driver: Driver,
+    },
+    /// Check a configuration file; print every error, one per line.
+    Validate {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Driver {
+    Auto,
+    #[value(name = "io_uring", alias = "uring")]
+    IoUring,
+    #[value(name = "epoll", alias = "legacy")]
+    Epoll,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => validate(&config),
+        Command::Serve { config, workers, watch, io_driver } => serve(config, workers, watch, io_driver),
+    }
+}
+
+fn validate(path: &Path) -> ExitCode {
+    match tollgate_config::load_file(path) {
+        Ok(c) => {
+            println!(
+                "{}: valid ({} APIs, {} routes, {} authorizers, {} identities)",
+                path.display(),
+                c.config.apis.len(),
+                c.config.apis.iter().map(|a| a.routes.len()).sum::<usize>(),
+                c.config.authorizers.len(),
+                c.config.identities.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                println!("{e}");
+            }
+            eprintln!("{}: {} error(s)", path.display(), errors.0.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: Driver) -> ExitCode {
+    let loaded = match &config {
+        Some(p) => tollgate_config::load_file(p),
+        None => tollgate_config::load_str(QUICKSTART, Path::new(".")),
+    };
+    let compiled = match loaded {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!("tollgate: invalid configuration, {} error(s); not serving", errors.0.len());
+            return ExitCode::from(1);
+        }
+    };
+    let quickstart = config.is_none();
+    let opts = ServeOptions {
+        compiled,
+        workers,
+        io_driver: match driver {
+            Driver::Auto => IoDriver::Auto,
+            Driver::IoUring => IoDriver::IoUring,
+            Driver::Epoll => IoDriver::Legacy,
+        },
+        config_path: config.clone(),
+    };
+    let gw = match tollgate_gateway::start(opts) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for a in gw.listen_addrs() {
+        eprintln!("tollgate: listening on http://{a} (workers: {}, io: {})", gw.workers(), gw.driver().name());
+    }
+    eprintln!("tollgate: admin on http://{}", gw.admin_addr());
+    if quickstart {
+        if let Some(a) = gw.listen_addrs().first() {
+            eprintln!("tollgate: serving the built-in quickstart config. Try:");
+            eprintln!("  curl -i http://{a}/prod/hello");
+            eprintln!("  curl -i http://{a}/prod/pets/42");
+            eprintln!("  curl -i http://{a}/prod/nope -X DELETE   # unknown route: 403 Missing Authentication Token");
+            eprintln!("  curl -s http://{}/metrics", gw.admin_addr());
+        }
+    }
+    let shared = gw.shared();
+    // Signals: TERM/INT drain and exit 0; HUP reloads the file.
+    let sh = shared.clone();
+    match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ]) {
+        Ok(mut signals) => {
+            let _ = std::thread::Builder::new().name("tollgate-signals".into()).spawn(move || {
+                for sig in signals.forever() {
+                    if sig == signal_hook::consts::SIGHUP {
+                        report_reload("SIGHUP", sh.reload_file());
+                    } else {
+                        eprintln!("tollgate: draining (signal {sig})");
+                        sh.begin_shutdown();
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => eprintln!("tollgate: cannot install signal handlers: {e}"),
+    }
+    if watch {
+        if let Some(path) = config {
+            let sh = shared.clone();
+            let _ = std::thread::Builder::new().name("tollgate-watch".into()).spawn(move || watch_file(&path, &sh));
+        }
+    }
+    gw.wait();
+    eprintln!("tollgate: stopped");
+    ExitCode::SUCCESS
+}
+
+fn report_reload(why: &str, r: Result<u64, ApplyError>) {
+    match r {
+        Ok(v) => eprintln!("tollgate: {why}: config version {v} is live"),
+        Err(ApplyError::Invalid(errors)) => {
+            eprintln!("tollgate: {why}: config rejected, the running one keeps serving:");
+            for e in errors {
+                eprintln!("  {e}");
+            }
+        }
+    }
+}
+
+fn modified(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+fn watch_file(path: &Path, shared: &tollgate_gateway::Shared) {
+    let mut last = modified(path);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if shared.is_shutting_down() {
+            return;
+        }
+        let now = modified(path);
+        if now.is_some() && now != last {
+            last = now;
+            report_reload("--watch", shared.reload_file());
+        }
+    }
+}

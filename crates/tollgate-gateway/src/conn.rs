@@ -1,0 +1,319 @@
+//! One client connection: read heads into one owned buffer, parse them in place, route,
+//! authorize, run the integration, loop for keep-alive and pipelined requests.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+use tollgate_http::{BodyFraming, HttpError, RequestHead, parse_request};
+
+use crate::auth::{self, RequestFacts};
+use crate::body::{BodyError, BodyReader};
+use crate::io::{fill, write_all};
+use crate::responses::{GatewayError, ResponseType, render_default};
+use crate::snapshot::{IntegrationRt, Snapshot};
+use crate::worker::Worker;
+use crate::{accesslog, proxy, wire};
+
+/// Most body bytes read and dropped to keep a connection alive after an early answer.
+const MAX_DISCARD: u64 = 64 * 1024;
+/// How often an idle connection looks at the shutdown flag.
+const IDLE_SLICE: Duration = Duration::from_millis(250);
+
+pub(crate) struct Conn {
+    pub stream: TcpStream,
+    pub buf: Vec<u8>,
+    pub out: Vec<u8>,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub source_ip: IpAddr,
+}
+
+/// What happens to the connection after a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Next {
+    KeepAlive,
+    Close,
+}
+
+pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let mut c = Conn {
+        stream,
+        buf: Vec::with_capacity(crate::io::READ_CHUNK),
+        out: Vec::with_capacity(1024),
+        peer,
+        local,
+        source_ip: peer.ip(),
+    };
+    loop {
+        let snap = w.snapshot();
+        if c.buf.is_empty() && !idle_wait(&w, &c.stream, snap.idle_timeout).await {
+            break;
+        }
+        let deadline = Instant::now() + snap.header_timeout;
+        let head = loop {
+            match parse_request(&c.buf, &snap.limits) {
+                Ok(Some(h)) => break Ok(h),
+                Ok(None) => match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        w.metrics.bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let err = GatewayError::new(ResponseType::Default4xx, "Request Timeout")
+                            .with_status(408)
+                            .with_error_type("RequestTimeoutException");
+                        let _ = reply_error_default(&w, &mut c, &err).await;
+                        return;
+                    }
+                    Err(_) => return,
+                },
+                Err(e) => break Err(e),
+            }
+        };
+        let head = match head {
+            Ok(h) => h,
+            Err(e) => {
+                w.metrics.bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let _ = reply_error_default(&w, &mut c, &protocol_error(e)).await;
+                return;
+            }
+        };
+        let next = handle(&w, &mut c, &snap, head).await;
+        if next == Next::Close || w.shutting_down() {
+            break;
+        }
+    }
+}
+
+/// Wait until the connection has bytes to read. False: idle timeout, peer gone, or shutdown.
+async fn idle_wait(w: &Worker, stream: &TcpStream, idle: Duration) -> bool {
+    let until = Instant::now() + idle;
+    loop {
+        if w.shutting_down() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        let slice = (until - now).min(IDLE_SLICE);
+        match monoio::time::timeout(slice, stream.readable(false)).await {
+            Ok(Ok(())) => return true,
+            Ok(Err(_)) => return false,
+            Err(_) => {}
+        }
+    }
+}
+
+fn protocol_error(e: HttpError) -> GatewayError {
+    let status = e.status();
+    match e {
+        // An unknown method is an unknown route (contract §3).
+        HttpError::NotImplemented(what) if what.contains("method") => GatewayError::missing_token(),
+        HttpError::PayloadTooLarge => {
+            GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
+        }
+        _ => GatewayError::new(ResponseType::Default4xx, tollgate_http::reason_phrase(status))
+            .with_status(status)
+            .with_error_type(if status >= 500 { "NotImplementedException" } else { "BadRequestException" }),
+    }
+}
+
+async fn reply_error_default(w: &Worker, c: &mut Conn, err: &GatewayError) -> io::Result<()> {
+    let rid = w.ids.next();
+    c.out.clear();
+    render_default(err, rid.as_str(), true, &mut c.out);
+    let out = std::mem::take(&mut c.out);
+    let (res, out) = write_all(&mut c.stream, out, Some(Instant::now() + Duration::from_secs(5))).await;
+    c.out = out;
+    res
+}
+
+/// Per-request facts gathered before the buffer is touched again.
+pub(crate) struct RequestInfo {
+    pub method: String,
+    pub path: String,
+    pub user_agent: Option<String>,
+    pub started: Instant,
+}
+
+async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, head: RequestHead) -> Next {
+    let rid = w.ids.next();
+    let started = Instant::now();
+    let buf = &c.buf;
+    let method = head.method.slice(buf);
+    let path = head.path.slice(buf);
+    let host = head.host.map(|h| strip_port(h.slice(buf))).unwrap_or_default();
+    let info = RequestInfo {
+        method: String::from_utf8_lossy(method).into_owned(),
+        path: String::from_utf8_lossy(path).into_owned(),
+        user_agent: head.header(buf, b"user-agent").map(|v| String::from_utf8_lossy(v).into_owned()),
+        started,
+    };
+    let found = snap.compiled.router.lookup(host, method, path).map(|m| crate::router::own(&m, path));
+    let mut keep = head.keep_alive && !w.shutting_down();
+    let body = match BodyReader::new(head.framing, snap.max_body_bytes) {
+        Ok(b) => b,
+        Err(_) => {
+            let err = GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long");
+            let api = found.as_ref().map(|m| m.api);
+            return finish_error(w, c, snap, api, &err, &head, None, false, &info, rid).await;
+        }
+    };
+    let Some(m) = found else {
+        let api = snap.compiled.router.api_for_host(host);
+        let err = GatewayError::missing_token();
+        return finish_error(w, c, snap, api, &err, &head, Some(body), keep, &info, rid).await;
+    };
+    let (Some(api_rt), Some(api_cfg)) = (snap.apis.get(m.api), snap.compiled.config.apis.get(m.api)) else {
+        return Next::Close;
+    };
+    let (Some(route_rt), Some(_route_cfg)) = (api_rt.routes.get(m.route), api_cfg.routes.get(m.route)) else {
+        return Next::Close;
+    };
+    let facts = RequestFacts { source_ip: c.source_ip, user_agent: info.user_agent.as_deref() };
+    let permit = match auth::authorize(route_rt.authorization, &facts) {
+        Ok(p) => p,
+        Err(err) => {
+            return finish_error(w, c, snap, Some(m.api), &err, &head, Some(body), keep, &info, rid).await;
+        }
+    };
+    let stage_vars = api_cfg.stages.get(&m.stage).map(|s| &s.variables);
+    let (status, sent, next) = match &route_rt.integration {
+        IntegrationRt::Mock(mock) => {
+            let mut body = body;
+            keep = keep && drain_for_reuse(c, &head, &mut body, snap).await;
+            c.out.clear();
+            wire::status_line(&mut c.out, mock.status);
+            let mut has_ct = false;
+            for (k, v) in &mock.headers {
+                has_ct |= k.eq_ignore_ascii_case("content-type");
+                wire::header(&mut c.out, k.as_bytes(), v.as_bytes());
+            }
+            if !has_ct && !mock.body.is_empty() {
+                wire::header(&mut c.out, b"content-type", b"application/json");
+            }
+            wire::header_usize(&mut c.out, b"content-length", mock.body.len());
+            wire::header(&mut c.out, b"x-amzn-RequestId", rid.as_str().as_bytes());
+            if !keep {
+                wire::header(&mut c.out, b"connection", b"close");
+            }
+            c.out.extend_from_slice(b"\r\n");
+            if !head.is_head() {
+                c.out.extend_from_slice(&mock.body);
+            }
+            let n = c.out.len();
+            let out = std::mem::take(&mut c.out);
+            let (res, out) = write_all(&mut c.stream, out, None).await;
+            c.out = out;
+            let next = if res.is_ok() && keep { Next::KeepAlive } else { Next::Close };
+            (mock.status, n, next)
+        }
+        IntegrationRt::Proxy(p) => {
+            let r = proxy::forward(w, c, snap, &head, &m, p, stage_vars, &permit.ctx, body, keep, rid).await;
+            match r {
+                Ok(done) => (done.status, done.bytes, if done.keep { Next::KeepAlive } else { Next::Close }),
+                Err(proxy::Failed { err, body_state }) => {
+                    let (body, keep) = match body_state {
+                        proxy::BodyState::Untouched(b) => (Some(b), keep),
+                        proxy::BodyState::Consumed => (None, keep),
+                        proxy::BodyState::Broken => (None, false),
+                    };
+                    return finish_error(w, c, snap, Some(m.api), &err, &head, body, keep, &info, rid).await;
+                }
+            }
+        }
+    };
+    w.metrics.request(&route_rt.label, status);
+    accesslog::log(w, &info, &rid, status, sent, c.source_ip, Some((&api_cfg.id, &m.stage, &route_rt.label.route)));
+    next
+}
+
+/// Answer a gateway error, keeping the connection only if the request body is out of the way.
+#[allow(clippy::too_many_arguments)]
+async fn finish_error(
+    w: &Worker,
+    c: &mut Conn,
+    snap: &Snapshot,
+    api: Option<usize>,
+    err: &GatewayError,
+    head: &RequestHead,
+    body: Option<BodyReader>,
+    keep: bool,
+    info: &RequestInfo,
+    rid: crate::ids::RequestId,
+) -> Next {
+    let mut keep = keep;
+    match body {
+        Some(mut b) => keep = keep && drain_for_reuse(c, head, &mut b, snap).await,
+        None => keep = false,
+    }
+    c.out.clear();
+    let status = match api.and_then(|i| snap.apis.get(i)) {
+        Some(a) => a.responses.render(err, rid.as_str(), !keep, &mut c.out),
+        None => render_default(err, rid.as_str(), !keep, &mut c.out),
+    };
+    if head.is_head() {
+        // A HEAD answer carries the headers only.
+        if let Some(pos) = find_head_end(&c.out) {
+            c.out.truncate(pos);
+        }
+    }
+    let n = c.out.len();
+    let out = std::mem::take(&mut c.out);
+    let (res, out) = write_all(&mut c.stream, out, Some(Instant::now() + Duration::from_secs(10))).await;
+    c.out = out;
+    w.metrics.request(&w.unrouted_label, status);
+    accesslog::log(w, info, &rid, status, n, c.source_ip, None);
+    if res.is_ok() && keep { Next::KeepAlive } else { Next::Close }
+}
+
+fn find_head_end(out: &[u8]) -> Option<usize> {
+    out.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// Consume the request head and, when the body is small enough, the body too, so that the
+/// connection can carry the next request. False: the connection must close.
+async fn drain_for_reuse(c: &mut Conn, head: &RequestHead, body: &mut BodyReader, snap: &Snapshot) -> bool {
+    let head_len = head.head_len.min(c.buf.len());
+    c.buf.drain(..head_len);
+    if body.is_empty() {
+        return true;
+    }
+    let small = matches!(head.framing, BodyFraming::Length(n) if n <= MAX_DISCARD);
+    if head.expect_continue || !small {
+        return false;
+    }
+    let deadline = Instant::now() + snap.header_timeout;
+    match body.discard(&mut c.stream, &mut c.buf, deadline).await {
+        Ok(()) => true,
+        Err(BodyError::Framing(_) | BodyError::TooLarge | BodyError::Io(_)) => false,
+    }
+}
+
+/// `host:port` -> `host` (IPv6 literals keep their brackets).
+pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
+    if host.starts_with(b"[") {
+        return match host.iter().position(|&b| b == b']') {
+            Some(i) => host.get(..=i).unwrap_or(host),
+            None => host,
+        };
+    }
+    match host.iter().rposition(|&b| b == b':') {
+        Some(i) => host.get(..i).unwrap_or(host),
+        None => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(super::strip_port(b"example.com:8080"), b"example.com");
+        assert_eq!(super::strip_port(b"example.com"), b"example.com");
+        assert_eq!(super::strip_port(b"[::1]:80"), b"[::1]");
+    }
+}

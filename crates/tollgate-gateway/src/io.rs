@@ -1,0 +1,78 @@
+//! Owned-buffer I/O helpers over monoio's rent-style API: reads append to a `Vec<u8>`,
+//! writes hand a buffer to the kernel and get it back.
+
+use std::io;
+use std::time::Instant;
+
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+/// Smallest free space offered to one read.
+pub(crate) const READ_CHUNK: usize = 4096;
+
+/// Read more bytes, appended to `buf`. `Ok(0)` = the peer closed. A deadline that passes
+/// answers `ErrorKind::TimedOut`; the buffer is then empty (the connection is to be dropped).
+pub(crate) async fn fill(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Option<Instant>,
+) -> io::Result<usize> {
+    let len = buf.len();
+    if buf.capacity() - len < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    let owned = std::mem::take(buf);
+    let fut = stream.read(owned.slice_mut(len..));
+    let (res, slice) = match deadline {
+        None => fut.await,
+        Some(d) => match monoio::time::timeout_at(d.into(), fut).await {
+            Ok(r) => r,
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out")),
+        },
+    };
+    *buf = slice.into_inner();
+    res
+}
+
+/// Write all of `data`, returning the buffer for reuse.
+pub(crate) async fn write_all(
+    stream: &mut TcpStream,
+    data: Vec<u8>,
+    deadline: Option<Instant>,
+) -> (io::Result<()>, Vec<u8>) {
+    let fut = stream.write_all(data);
+    let (res, data) = match deadline {
+        None => fut.await,
+        Some(d) => match monoio::time::timeout_at(d.into(), fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                return (Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")), Vec::new());
+            }
+        },
+    };
+    (res.map(|_| ()), data)
+}
+
+/// Write `buf[range]` without copying, handing `buf` back.
+pub(crate) async fn write_range(
+    stream: &mut TcpStream,
+    buf: Vec<u8>,
+    range: std::ops::Range<usize>,
+    deadline: Option<Instant>,
+) -> (io::Result<()>, Vec<u8>) {
+    if range.start >= range.end || range.end > buf.len() {
+        return (Ok(()), buf);
+    }
+    let fut = stream.write_all(buf.slice(range));
+    let (res, slice) = match deadline {
+        None => fut.await,
+        Some(d) => match monoio::time::timeout_at(d.into(), fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                return (Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")), Vec::new());
+            }
+        },
+    };
+    (res.map(|_| ()), slice.into_inner())
+}

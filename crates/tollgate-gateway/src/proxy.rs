@@ -1,0 +1,533 @@
+//! `http_proxy`: forward a request to its upstream over a per-worker keep-alive pool, with
+//! both bodies streamed (never buffered whole), and the response streamed back.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+use tollgate_http::{
+    BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, Step, connection_tokens, encode_chunk_header,
+    is_hop_by_hop, parse_response,
+};
+
+use crate::auth::AuthContext;
+use crate::body::{BodyError, BodyReader, Piece, read_more};
+use crate::conn::Conn;
+use crate::ids::RequestId;
+use crate::io::{fill, write_all, write_range};
+use crate::metrics::UpstreamError;
+use crate::responses::{GatewayError, ResponseType};
+use crate::router::OwnedMatch;
+use crate::snapshot::{CtxExpr, ProxyRt, Snapshot, UriPart};
+use crate::upstream::{connect, split_http_url};
+use crate::wire;
+use crate::worker::Worker;
+
+/// Most bytes of an upstream response head.
+const MAX_UPSTREAM_HEAD: usize = 64 * 1024;
+
+pub(crate) struct Done {
+    pub status: u16,
+    pub bytes: usize,
+    pub keep: bool,
+}
+
+/// What became of the request body when forwarding failed before a response was sent.
+pub(crate) enum BodyState {
+    Untouched(BodyReader),
+    Consumed,
+    Broken,
+}
+
+pub(crate) struct Failed {
+    pub err: GatewayError,
+    pub body_state: BodyState,
+}
+
+fn bad_gateway() -> GatewayError {
+    GatewayError::new(ResponseType::IntegrationFailure, "Internal server error").with_status(502)
+}
+
+fn timed_out() -> GatewayError {
+    GatewayError::new(ResponseType::IntegrationTimeout, "Endpoint request timed out")
+}
+
+fn io_failure(w: &Worker, e: &io::Error) -> GatewayError {
+    if e.kind() == io::ErrorKind::TimedOut {
+        w.metrics.upstream_error(UpstreamError::Timeout);
+        timed_out()
+    } else {
+        w.metrics.upstream_error(UpstreamError::Connect);
+        bad_gateway()
+    }
+}
+
+/// Build the upstream URL from the template.
+fn render_uri(p: &ProxyRt, m: &OwnedMatch, stage_vars: Option<&BTreeMap<String, String>>) -> String {
+    let mut s = String::with_capacity(64);
+    for part in &p.uri {
+        match part {
+            UriPart::Lit(l) => s.push_str(l),
+            UriPart::PathParam(n) => {
+                if let Some((_, v)) = m.params.iter().find(|(k, _)| k == n) {
+                    s.push_str(v);
+                }
+            }
+            UriPart::StageVar(n) => {
+                if let Some(v) = stage_vars.and_then(|sv| sv.get(n)) {
+                    s.push_str(v);
+                }
+            }
+        }
+    }
+    s
+}
+
+fn ctx_value<'a>(
+    e: &'a CtxExpr,
+    ctx: &'a AuthContext,
+    stage_vars: Option<&'a BTreeMap<String, String>>,
+) -> Option<&'a str> {
+    match e {
+        CtxExpr::PrincipalId => ctx.principal_id.as_deref(),
+        CtxExpr::AuthorizerKey(k) => ctx.authorizer.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
+        CtxExpr::Claim(k) => ctx.claims.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
+        CtxExpr::Identity(k) => ctx.identity.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
+        CtxExpr::StageVar(k) => stage_vars.and_then(|s| s.get(k)).map(String::as_str),
+        CtxExpr::Static(v) => Some(v.as_str()),
+    }
+}
+
+fn header_value_ok(v: &str) -> bool {
+    !v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
+/// The request head sent upstream.
+fn build_head(
+    c: &Conn,
+    head: &RequestHead,
+    p: &ProxyRt,
+    authority: &str,
+    path_q: &str,
+    ctx: &AuthContext,
+    stage_vars: Option<&BTreeMap<String, String>>,
+    body: &BodyReader,
+) -> Vec<u8> {
+    let buf = &c.buf;
+    let mut out = Vec::with_capacity(head.head_len + 256);
+    out.extend_from_slice(head.method.slice(buf));
+    out.push(b' ');
+    out.extend_from_slice(path_q.as_bytes());
+    if let Some(q) = head.query {
+        let q = q.slice(buf);
+        if !q.is_empty() {
+            out.push(if path_q.contains('?') { b'&' } else { b'?' });
+            out.extend_from_slice(q);
+        }
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    wire::header(&mut out, b"host", authority.as_bytes());
+    let listed: Vec<&[u8]> = head.headers_named(buf, b"connection").flat_map(connection_tokens).collect();
+    let mut xff: Vec<u8> = Vec::new();
+    for h in &head.headers {
+        let name = h.name.slice(buf);
+        let value = h.value.slice(buf);
+        if is_hop_by_hop(name)
+            || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
+            || name.eq_ignore_ascii_case(b"host")
+            || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"expect")
+            || name.eq_ignore_ascii_case(b"x-forwarded-proto")
+            || name.eq_ignore_ascii_case(b"x-forwarded-port")
+            || p.request_headers.iter().any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            if !xff.is_empty() {
+                xff.extend_from_slice(b", ");
+            }
+            xff.extend_from_slice(value);
+            continue;
+        }
+        wire::header(&mut out, name, value);
+    }
+    if !xff.is_empty() {
+        xff.extend_from_slice(b", ");
+    }
+    xff.extend_from_slice(c.peer.ip().to_string().as_bytes());
+    wire::header(&mut out, b"x-forwarded-for", &xff);
+    wire::header(&mut out, b"x-forwarded-proto", b"http");
+    wire::header_usize(&mut out, b"x-forwarded-port", usize::from(c.local.port()));
+    for (name, e) in &p.request_headers {
+        if let Some(v) = ctx_value(e, ctx, stage_vars) {
+            if header_value_ok(v) {
+                wire::header(&mut out, name.as_bytes(), v.as_bytes());
+            }
+        }
+    }
+    match head.framing {
+        BodyFraming::Length(n) => wire::header_usize(&mut out, b"content-length", n as usize),
+        BodyFraming::Chunked => wire::header(&mut out, b"transfer-encoding", b"chunked"),
+        BodyFraming::None => {}
+    }
+    let _ = body;
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn forward(
+    w: &Worker,
+    c: &mut Conn,
+    snap: &Snapshot,
+    head: &RequestHead,
+    m: &OwnedMatch,
+    p: &ProxyRt,
+    stage_vars: Option<&BTreeMap<String, String>>,
+    ctx: &AuthContext,
+    mut body: BodyReader,
+    keep_client: bool,
+    rid: RequestId,
+) -> Result<Done, Failed> {
+    let url = render_uri(p, m, stage_vars);
+    let Some((authority, path_q)) = split_http_url(&url) else {
+        return Err(Failed { err: bad_gateway(), body_state: BodyState::Untouched(body) });
+    };
+    let addr = match w.pool.borrow_mut().resolve(authority) {
+        Ok(a) => a,
+        Err(_) => {
+            w.metrics.upstream_error(UpstreamError::Connect);
+            return Err(Failed { err: bad_gateway(), body_state: BodyState::Untouched(body) });
+        }
+    };
+    let mut req_head = build_head(c, head, p, authority, path_q, ctx, stage_vars, &body);
+    let deadline = Instant::now() + p.timeout;
+    let is_head = head.is_head();
+    let expect_continue = head.expect_continue && !body.is_empty();
+    // The client's head is no longer needed: drop it from the buffer.
+    let head_len = head.head_len.min(c.buf.len());
+    c.buf.drain(..head_len);
+
+    // Connect (a pooled connection first), send the head.
+    let mut attempt = 0;
+    let (mut up, mut ubuf, mut req_head) = loop {
+        attempt += 1;
+        let pooled = w.pool.borrow_mut().take(addr);
+        let reused = pooled.is_some();
+        let mut up = match pooled {
+            Some(s) => s,
+            None => match connect(addr, snap.connect_timeout.min(deadline.saturating_duration_since(Instant::now()))).await {
+                Ok(s) => s,
+                Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
+            },
+        };
+        let (res, rh) = write_all(&mut up, req_head, Some(deadline)).await;
+        req_head = rh;
+        match res {
+            Ok(()) => {}
+            Err(_) if reused && attempt < 3 => continue,
+            Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
+        }
+        // With no body, a pooled connection that the upstream closed shows up as EOF before
+        // any response byte: retry on a fresh connection.
+        let ubuf: Vec<u8> = Vec::with_capacity(crate::io::READ_CHUNK);
+        if body.is_empty() && reused {
+            let mut ubuf = ubuf;
+            match fill(&mut up, &mut ubuf, Some(deadline)).await {
+                Ok(0) | Err(_) if attempt < 3 => continue,
+                Ok(0) => {
+                    w.metrics.upstream_error(UpstreamError::Broken);
+                    return Err(Failed { err: bad_gateway(), body_state: BodyState::Untouched(body) });
+                }
+                Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
+                Ok(_) => break (up, ubuf, req_head),
+            }
+        }
+        break (up, ubuf, req_head);
+    };
+    drop(std::mem::take(&mut req_head));
+
+    // Stream the request body.
+    if !body.is_empty() {
+        if expect_continue {
+            let (res, _) = write_all(&mut c.stream, b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), Some(deadline)).await;
+            if res.is_err() {
+                return Err(Failed { err: bad_gateway(), body_state: BodyState::Broken });
+            }
+        }
+        if let Err(e) = stream_request_body(w, c, &mut up, &mut body, snap, deadline).await {
+            return Err(e);
+        }
+    }
+
+    // Read the response head (skipping interim 1xx answers).
+    let rhead = loop {
+        match parse_response(&ubuf, MAX_UPSTREAM_HEAD, is_head) {
+            Ok(Some(h)) if h.is_interim() && h.status != 101 => {
+                let n = h.head_len.min(ubuf.len());
+                ubuf.drain(..n);
+            }
+            Ok(Some(h)) if h.status == 101 => {
+                w.metrics.upstream_error(UpstreamError::Broken);
+                return Err(Failed { err: bad_gateway(), body_state: BodyState::Consumed });
+            }
+            Ok(Some(h)) => break h,
+            Ok(None) => match fill(&mut up, &mut ubuf, Some(deadline)).await {
+                Ok(0) => {
+                    w.metrics.upstream_error(UpstreamError::Broken);
+                    return Err(Failed { err: bad_gateway(), body_state: BodyState::Consumed });
+                }
+                Ok(_) => {}
+                Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Consumed }),
+            },
+            Err(_) => {
+                w.metrics.upstream_error(UpstreamError::Broken);
+                return Err(Failed { err: bad_gateway(), body_state: BodyState::Consumed });
+            }
+        }
+    };
+
+    // Write the response head to the client.
+    let client_http11 = head.minor_version >= 1;
+    let (client_chunked, close_delimited) = match rhead.framing {
+        ResponseFraming::Chunked => (true, false),
+        ResponseFraming::UntilClose if client_http11 => (true, false),
+        ResponseFraming::UntilClose => (false, true),
+        _ => (false, false),
+    };
+    let keep = keep_client && !close_delimited && !w.shutting_down();
+    c.out.clear();
+    wire::status_line(&mut c.out, rhead.status);
+    let listed: Vec<&[u8]> = rhead.headers_named(&ubuf, b"connection").flat_map(connection_tokens).collect();
+    for h in &rhead.headers {
+        let name = h.name.slice(&ubuf);
+        if is_hop_by_hop(name)
+            || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
+            || (name.eq_ignore_ascii_case(b"content-length") && !is_head)
+            || name.eq_ignore_ascii_case(b"x-amzn-requestid")
+        {
+            continue;
+        }
+        wire::header(&mut c.out, name, h.value.slice(&ubuf));
+    }
+    match rhead.framing {
+        ResponseFraming::Length(n) => wire::header_usize(&mut c.out, b"content-length", n as usize),
+        _ if client_chunked => wire::header(&mut c.out, b"transfer-encoding", b"chunked"),
+        ResponseFraming::None if !is_head && rhead.status != 204 && rhead.status != 304 => {
+            wire::header(&mut c.out, b"content-length", b"0")
+        }
+        _ => {}
+    }
+    wire::header(&mut c.out, b"x-amzn-RequestId", rid.as_str().as_bytes());
+    if !keep {
+        wire::header(&mut c.out, b"connection", b"close");
+    }
+    c.out.extend_from_slice(b"\r\n");
+    let head_len = rhead.head_len.min(ubuf.len());
+    ubuf.drain(..head_len);
+    let mut sent = c.out.len();
+    let out = std::mem::take(&mut c.out);
+    let (res, out) = write_all(&mut c.stream, out, Some(deadline.max(Instant::now() + Duration::from_secs(5)))).await;
+    c.out = out;
+    if res.is_err() {
+        return Ok(Done { status: rhead.status, bytes: sent, keep: false });
+    }
+
+    // Stream the response body.
+    let body_timeout = p.timeout;
+    let streamed = match rhead.framing {
+        ResponseFraming::None => Ok(true),
+        ResponseFraming::Length(n) => copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await,
+        ResponseFraming::Chunked => copy_chunked(c, &mut up, ubuf, body_timeout, &mut sent).await,
+        ResponseFraming::UntilClose => copy_until_close(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await,
+    };
+    match streamed {
+        Ok(reusable) => {
+            if reusable && rhead.keep_alive {
+                w.pool.borrow_mut().put(addr, up);
+            }
+            Ok(Done { status: rhead.status, bytes: sent, keep })
+        }
+        Err(_) => {
+            w.metrics.upstream_error(UpstreamError::Broken);
+            Ok(Done { status: rhead.status, bytes: sent, keep: false })
+        }
+    }
+}
+
+async fn stream_request_body(
+    w: &Worker,
+    c: &mut Conn,
+    up: &mut TcpStream,
+    body: &mut BodyReader,
+    snap: &Snapshot,
+    deadline: Instant,
+) -> Result<(), Failed> {
+    let chunked = body.is_chunked();
+    let client_deadline = || Instant::now() + snap.header_timeout;
+    loop {
+        let piece = body.step(&c.buf).map_err(|e| match e {
+            BodyError::TooLarge => Failed {
+                err: GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long"),
+                body_state: BodyState::Broken,
+            },
+            _ => Failed {
+                err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
+                    .with_status(400)
+                    .with_error_type("BadRequestException"),
+                body_state: BodyState::Broken,
+            },
+        })?;
+        match piece {
+            Piece::Data { range, consumed } => {
+                let res = if chunked {
+                    let mut frame = Vec::with_capacity(range.len() + 16);
+                    encode_chunk_header(range.len(), &mut frame);
+                    frame.extend_from_slice(c.buf.get(range).unwrap_or_default());
+                    frame.extend_from_slice(b"\r\n");
+                    write_all(up, frame, Some(deadline)).await.0
+                } else {
+                    let buf = std::mem::take(&mut c.buf);
+                    let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
+                    c.buf = buf;
+                    res
+                };
+                if let Err(e) = res {
+                    return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Broken });
+                }
+                c.buf.drain(..consumed.min(c.buf.len()));
+            }
+            Piece::More { consumed } => {
+                c.buf.drain(..consumed.min(c.buf.len()));
+                match read_more(&mut c.stream, &mut c.buf, client_deadline()).await {
+                    Ok(0) | Err(_) => {
+                        return Err(Failed {
+                            err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
+                                .with_status(400)
+                                .with_error_type("BadRequestException"),
+                            body_state: BodyState::Broken,
+                        });
+                    }
+                    Ok(_) => {}
+                }
+            }
+            Piece::Done { consumed } => {
+                c.buf.drain(..consumed.min(c.buf.len()));
+                if chunked {
+                    let (res, _) = write_all(up, b"0\r\n\r\n".to_vec(), Some(deadline)).await;
+                    if let Err(e) = res {
+                        return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Broken });
+                    }
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Copy exactly `n` body bytes. Ok(true): the upstream connection is clean for reuse.
+async fn copy_length(
+    c: &mut Conn,
+    up: &mut TcpStream,
+    mut ubuf: Vec<u8>,
+    mut n: u64,
+    timeout: Duration,
+    sent: &mut usize,
+) -> io::Result<bool> {
+    loop {
+        if !ubuf.is_empty() && n > 0 {
+            let take = usize::try_from(n).unwrap_or(usize::MAX).min(ubuf.len());
+            let (res, b) = write_range(&mut c.stream, ubuf, 0..take, Some(Instant::now() + timeout)).await;
+            ubuf = b;
+            res?;
+            *sent += take;
+            n -= take as u64;
+            ubuf.drain(..take);
+        }
+        if n == 0 {
+            return Ok(ubuf.is_empty());
+        }
+        ubuf.clear();
+        if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+/// Decode the upstream's chunked body and re-encode it to the client.
+async fn copy_chunked(
+    c: &mut Conn,
+    up: &mut TcpStream,
+    mut ubuf: Vec<u8>,
+    timeout: Duration,
+    sent: &mut usize,
+) -> io::Result<bool> {
+    let mut dec = ChunkedDecoder::new();
+    let mut frame = Vec::with_capacity(crate::io::READ_CHUNK + 32);
+    loop {
+        let step = dec.step(&ubuf).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))?;
+        match step {
+            Step::Data { consumed, data } => {
+                frame.clear();
+                encode_chunk_header(data.len(), &mut frame);
+                frame.extend_from_slice(ubuf.get(data).unwrap_or_default());
+                frame.extend_from_slice(b"\r\n");
+                *sent += frame.len();
+                let (res, f) = write_all(&mut c.stream, std::mem::take(&mut frame), Some(Instant::now() + timeout)).await;
+                frame = f;
+                res?;
+                ubuf.drain(..consumed.min(ubuf.len()));
+            }
+            Step::NeedMore { consumed } => {
+                ubuf.drain(..consumed.min(ubuf.len()));
+                if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+            Step::Done { consumed } => {
+                ubuf.drain(..consumed.min(ubuf.len()));
+                *sent += 5;
+                let (res, _) = write_all(&mut c.stream, b"0\r\n\r\n".to_vec(), Some(Instant::now() + timeout)).await;
+                res?;
+                return Ok(ubuf.is_empty());
+            }
+        }
+    }
+}
+
+/// A body delimited by the upstream closing: re-chunked for HTTP/1.1 clients.
+async fn copy_until_close(
+    c: &mut Conn,
+    up: &mut TcpStream,
+    mut ubuf: Vec<u8>,
+    chunked: bool,
+    timeout: Duration,
+    sent: &mut usize,
+) -> io::Result<bool> {
+    loop {
+        if !ubuf.is_empty() {
+            let data = if chunked {
+                let mut f = Vec::with_capacity(ubuf.len() + 16);
+                encode_chunk_header(ubuf.len(), &mut f);
+                f.extend_from_slice(&ubuf);
+                f.extend_from_slice(b"\r\n");
+                f
+            } else {
+                std::mem::take(&mut ubuf)
+            };
+            *sent += data.len();
+            let (res, _) = write_all(&mut c.stream, data, Some(Instant::now() + timeout)).await;
+            res?;
+            ubuf.clear();
+        }
+        if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
+            if chunked {
+                let (res, _) = write_all(&mut c.stream, b"0\r\n\r\n".to_vec(), Some(Instant::now() + timeout)).await;
+                res?;
+            }
+            return Ok(false);
+        }
+    }
+}

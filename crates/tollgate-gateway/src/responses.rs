@@ -1,0 +1,361 @@
+//! Gateway responses: AWS's response types with their default status, `x-amzn-ErrorType`
+//! and body, and the per-API overrides of `gateway_responses`.
+
+use std::collections::HashMap;
+
+/// AWS API Gateway's gateway response types (REST), as named in `gateway_responses`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResponseType {
+    AccessDenied,
+    ApiConfigurationError,
+    AuthorizerConfigurationError,
+    AuthorizerFailure,
+    BadRequestParameters,
+    BadRequestBody,
+    Default4xx,
+    Default5xx,
+    ExpiredToken,
+    IntegrationFailure,
+    IntegrationTimeout,
+    InvalidApiKey,
+    InvalidSignature,
+    MissingAuthenticationToken,
+    QuotaExceeded,
+    RequestTooLarge,
+    ResourceNotFound,
+    Throttled,
+    Unauthorized,
+    UnsupportedMediaType,
+    WafFiltered,
+}
+
+const ALL: [(ResponseType, &str); 21] = [
+    (ResponseType::AccessDenied, "ACCESS_DENIED"),
+    (ResponseType::ApiConfigurationError, "API_CONFIGURATION_ERROR"),
+    (ResponseType::AuthorizerConfigurationError, "AUTHORIZER_CONFIGURATION_ERROR"),
+    (ResponseType::AuthorizerFailure, "AUTHORIZER_FAILURE"),
+    (ResponseType::BadRequestParameters, "BAD_REQUEST_PARAMETERS"),
+    (ResponseType::BadRequestBody, "BAD_REQUEST_BODY"),
+    (ResponseType::Default4xx, "DEFAULT_4XX"),
+    (ResponseType::Default5xx, "DEFAULT_5XX"),
+    (ResponseType::ExpiredToken, "EXPIRED_TOKEN"),
+    (ResponseType::IntegrationFailure, "INTEGRATION_FAILURE"),
+    (ResponseType::IntegrationTimeout, "INTEGRATION_TIMEOUT"),
+    (ResponseType::InvalidApiKey, "INVALID_API_KEY"),
+    (ResponseType::InvalidSignature, "INVALID_SIGNATURE"),
+    (ResponseType::MissingAuthenticationToken, "MISSING_AUTHENTICATION_TOKEN"),
+    (ResponseType::QuotaExceeded, "QUOTA_EXCEEDED"),
+    (ResponseType::RequestTooLarge, "REQUEST_TOO_LARGE"),
+    (ResponseType::ResourceNotFound, "RESOURCE_NOT_FOUND"),
+    (ResponseType::Throttled, "THROTTLED"),
+    (ResponseType::Unauthorized, "UNAUTHORIZED"),
+    (ResponseType::UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
+    (ResponseType::WafFiltered, "WAF_FILTERED"),
+];
+
+impl ResponseType {
+    /// The name used in configs and `$context.error.responseType`.
+    pub fn name(self) -> &'static str {
+        ALL.iter().find(|(t, _)| *t == self).map_or("DEFAULT_4XX", |(_, n)| n)
+    }
+
+    /// Parse a configuration name such as `ACCESS_DENIED`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        ALL.iter().find(|(_, n)| *n == name).map(|(t, _)| *t)
+    }
+
+    /// AWS's default status code.
+    pub fn default_status(self) -> u16 {
+        use ResponseType::*;
+        match self {
+            AccessDenied | ExpiredToken | InvalidApiKey | InvalidSignature | MissingAuthenticationToken
+            | WafFiltered => 403,
+            ApiConfigurationError | AuthorizerConfigurationError | AuthorizerFailure | Default5xx => 500,
+            BadRequestParameters | BadRequestBody | Default4xx => 400,
+            IntegrationFailure | IntegrationTimeout => 504,
+            QuotaExceeded | Throttled => 429,
+            RequestTooLarge => 413,
+            ResourceNotFound => 404,
+            Unauthorized => 401,
+            UnsupportedMediaType => 415,
+        }
+    }
+
+    /// The `x-amzn-ErrorType` AWS sends with this response type by default.
+    pub fn error_type(self) -> &'static str {
+        use ResponseType::*;
+        match self {
+            AccessDenied => "AccessDeniedException",
+            ApiConfigurationError => "ApiConfigurationException",
+            AuthorizerConfigurationError => "AuthorizerConfigurationException",
+            AuthorizerFailure => "AuthorizerFailureException",
+            BadRequestParameters | BadRequestBody | UnsupportedMediaType | Default4xx => {
+                "BadRequestException"
+            }
+            Default5xx | IntegrationFailure | IntegrationTimeout => "InternalServerErrorException",
+            ExpiredToken => "ExpiredTokenException",
+            InvalidApiKey => "ForbiddenException",
+            InvalidSignature => "InvalidSignatureException",
+            MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            QuotaExceeded => "LimitExceededException",
+            RequestTooLarge => "RequestTooLargeException",
+            ResourceNotFound => "ResourceNotFoundException",
+            Throttled => "TooManyRequestsException",
+            Unauthorized => "UnauthorizedException",
+            WafFiltered => "WafFilteredException",
+        }
+    }
+
+    fn is_5xx(self) -> bool {
+        self.default_status() >= 500
+    }
+}
+
+/// One gateway error on its way to the client.
+#[derive(Debug, Clone)]
+pub struct GatewayError {
+    pub rtype: ResponseType,
+    /// `$context.error.message`; `None` renders as JSON `null`.
+    pub message: Option<String>,
+    /// A more specific `x-amzn-ErrorType` than the type's default (e.g. IncompleteSignatureException).
+    pub error_type: Option<&'static str>,
+    /// A more specific status than the type's default (e.g. 502 for a refused upstream).
+    pub status: Option<u16>,
+}
+
+impl GatewayError {
+    pub fn new(rtype: ResponseType, message: impl Into<String>) -> Self {
+        Self { rtype, message: Some(message.into()), error_type: None, status: None }
+    }
+
+    pub fn null_message(rtype: ResponseType) -> Self {
+        Self { rtype, message: None, error_type: None, status: None }
+    }
+
+    pub fn missing_token() -> Self {
+        Self::new(ResponseType::MissingAuthenticationToken, "Missing Authentication Token")
+    }
+
+    pub fn with_error_type(mut self, t: &'static str) -> Self {
+        self.error_type = Some(t);
+        self
+    }
+
+    pub fn with_status(mut self, s: u16) -> Self {
+        self.status = Some(s);
+        self
+    }
+}
+
+/// A compiled body template: literal text and the `$context` variables it names.
+#[derive(Debug, Clone)]
+enum Piece {
+    Lit(String),
+    MessageString,
+    Message,
+    ResponseType,
+    RequestId,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template(Vec<Piece>);
+
+impl Template {
+    pub fn compile(src: &str) -> Self {
+        const VARS: [(&str, fn() -> Piece); 4] = [
+            ("$context.error.messageString", || Piece::MessageString),
+            ("$context.error.message", || Piece::Message),
+            ("$context.error.responseType", || Piece::ResponseType),
+            ("$context.requestId", || Piece::RequestId),
+        ];
+        let mut pieces = Vec::new();
+        let mut lit = String::new();
+        let mut rest = src;
+        'outer: while !rest.is_empty() {
+            if rest.starts_with('$') {
+                for (name, make) in VARS {
+                    if let Some(after) = rest.strip_prefix(name) {
+                        if !lit.is_empty() {
+                            pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+                        }
+                        pieces.push(make());
+                        rest = after;
+                        continue 'outer;
+                    }
+                }
+            }
+            let mut chars = rest.chars();
+            if let Some(c) = chars.next() {
+                lit.push(c);
+            }
+            rest = chars.as_str();
+        }
+        if !lit.is_empty() {
+            pieces.push(Piece::Lit(lit));
+        }
+        Template(pieces)
+    }
+
+    fn render(&self, err: &GatewayError, request_id: &str, out: &mut Vec<u8>) {
+        for p in &self.0 {
+            match p {
+                Piece::Lit(s) => out.extend_from_slice(s.as_bytes()),
+                Piece::MessageString => json_string_or_null(err.message.as_deref(), out),
+                Piece::Message => {
+                    if let Some(m) = &err.message {
+                        out.extend_from_slice(m.as_bytes());
+                    }
+                }
+                Piece::ResponseType => out.extend_from_slice(err.rtype.name().as_bytes()),
+                Piece::RequestId => out.extend_from_slice(request_id.as_bytes()),
+            }
+        }
+    }
+}
+
+/// Write `s` as a JSON string literal, or `null`.
+pub fn json_string_or_null(s: Option<&str>, out: &mut Vec<u8>) {
+    match s {
+        None => out.extend_from_slice(b"null"),
+        Some(s) => match serde_json::to_vec(s) {
+            Ok(v) => out.extend_from_slice(&v),
+            Err(_) => out.extend_from_slice(b"null"),
+        },
+    }
+}
+
+/// One API's override for a response type.
+#[derive(Debug, Clone, Default)]
+pub struct Override {
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Template>,
+}
+
+/// The per-API table of overrides (`gateway_responses`).
+#[derive(Debug, Clone, Default)]
+pub struct GatewayResponses {
+    map: HashMap<ResponseType, Override>,
+}
+
+impl GatewayResponses {
+    pub fn insert(&mut self, t: ResponseType, o: Override) {
+        self.map.insert(t, o);
+    }
+
+    fn lookup(&self, t: ResponseType) -> Option<&Override> {
+        self.map.get(&t).or_else(|| {
+            let fallback = if t.is_5xx() { ResponseType::Default5xx } else { ResponseType::Default4xx };
+            self.map.get(&fallback)
+        })
+    }
+
+    /// Render the full response (head and body) into `out`.
+    pub fn render(&self, err: &GatewayError, request_id: &str, close: bool, out: &mut Vec<u8>) -> u16 {
+        render(Some(self), err, request_id, close, out)
+    }
+}
+
+/// Render a gateway error with AWS defaults (no API known, e.g. unknown host).
+pub fn render_default(err: &GatewayError, request_id: &str, close: bool, out: &mut Vec<u8>) -> u16 {
+    render(None, err, request_id, close, out)
+}
+
+fn render(
+    table: Option<&GatewayResponses>,
+    err: &GatewayError,
+    request_id: &str,
+    close: bool,
+    out: &mut Vec<u8>,
+) -> u16 {
+    let ov = table.and_then(|t| t.lookup(err.rtype));
+    let status = ov
+        .and_then(|o| o.status)
+        .or(err.status)
+        .unwrap_or_else(|| err.rtype.default_status());
+    let mut body = Vec::with_capacity(64);
+    match ov.and_then(|o| o.body.as_ref()) {
+        Some(t) => t.render(err, request_id, &mut body),
+        None => {
+            body.extend_from_slice(if err.rtype == ResponseType::AccessDenied {
+                b"{\"Message\":"
+            } else {
+                b"{\"message\":"
+            });
+            json_string_or_null(err.message.as_deref(), &mut body);
+            body.push(b'}');
+        }
+    }
+    crate::wire::status_line(out, status);
+    crate::wire::header(out, b"content-type", b"application/json");
+    crate::wire::header_usize(out, b"content-length", body.len());
+    crate::wire::header(out, b"x-amzn-RequestId", request_id.as_bytes());
+    crate::wire::header(
+        out,
+        b"x-amzn-ErrorType",
+        err.error_type.unwrap_or_else(|| err.rtype.error_type()).as_bytes(),
+    );
+    if let Some(o) = ov {
+        for (k, v) in &o.headers {
+            crate::wire::header(out, k.as_bytes(), v.as_bytes());
+        }
+    }
+    if close {
+        crate::wire::header(out, b"connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(v: &[u8]) -> String {
+        String::from_utf8(v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn access_denied_uses_capital_message() {
+        let mut out = Vec::new();
+        let e = GatewayError::new(ResponseType::AccessDenied, "User is not authorized to access this resource");
+        let s = render_default(&e, "rid", false, &mut out);
+        assert_eq!(s, 403);
+        let t = text(&out);
+        assert!(t.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+        assert!(t.contains("x-amzn-ErrorType: AccessDeniedException\r\n"));
+        assert!(t.ends_with("\r\n\r\n{\"Message\":\"User is not authorized to access this resource\"}"));
+    }
+
+    #[test]
+    fn null_message_and_overrides() {
+        let mut g = GatewayResponses::default();
+        g.insert(
+            ResponseType::Default5xx,
+            Override {
+                status: Some(503),
+                headers: vec![("x-a".into(), "b".into())],
+                body: Some(Template::compile("{\"m\":$context.error.messageString,\"t\":\"$context.error.responseType\"}")),
+            },
+        );
+        let mut out = Vec::new();
+        let s = g.render(&GatewayError::null_message(ResponseType::AuthorizerConfigurationError), "r", true, &mut out);
+        assert_eq!(s, 503);
+        let t = text(&out);
+        assert!(t.contains("x-a: b\r\n"), "{t}");
+        assert!(t.contains("connection: close\r\n"));
+        assert!(t.ends_with("{\"m\":null,\"t\":\"AUTHORIZER_CONFIGURATION_ERROR\"}"), "{t}");
+        let mut out = Vec::new();
+        render_default(&GatewayError::null_message(ResponseType::AuthorizerConfigurationError), "r", false, &mut out);
+        assert!(text(&out).ends_with("{\"message\":null}"));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for (t, n) in ALL {
+            assert_eq!(ResponseType::from_name(n), Some(t));
+            assert_eq!(t.name(), n);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Workers: one thread per core, pinned, each with its own monoio runtime, its own
+//! SO_REUSEPORT listeners and its own state (snapshot handle, pools, caches, counters).
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::Shared;
+use crate::ids::RequestIds;
+use crate::metrics::{RouteLabel, WorkerMetrics};
+use crate::snapshot::Snapshot;
+use crate::upstream::Pool;
+
+/// Which io driver runs the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoDriver {
+    /// io_uring when the kernel offers it, else epoll.
+    Auto,
+    IoUring,
+    Legacy,
+}
+
+impl IoDriver {
+    /// Resolve `Auto` on this machine.
+    pub fn resolve(self) -> IoDriver {
+        match self {
+            IoDriver::Auto => {
+                if monoio::utils::detect_uring() {
+                    IoDriver::IoUring
+                } else {
+                    IoDriver::Legacy
+                }
+            }
+            d => d,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IoDriver::Auto => "auto",
+            IoDriver::IoUring => "io_uring",
+            IoDriver::Legacy => "epoll",
+        }
+    }
+}
+
+/// A worker's own state. Lives on its thread only (`!Send` parts inside).
+pub(crate) struct Worker {
+    pub id: usize,
+    pub shared: Arc<Shared>,
+    pub ids: RequestIds,
+    pub metrics: Arc<WorkerMetrics>,
+    pub pool: RefCell<Pool>,
+    pub active: Cell<usize>,
+    pub unrouted_label: RouteLabel,
+    snap: RefCell<Rc<Arc<Snapshot>>>,
+    snap_version: Cell<u64>,
+}
+
+impl Worker {
+    /// The current snapshot. A config swap reaches the next request (keep-alive included);
+    /// a request keeps the snapshot it started with.
+    pub(crate) fn snapshot(&self) -> Rc<Arc<Snapshot>> {
+        let v = self.shared.version.load(Ordering::Acquire);
+        if v != self.snap_version.get() {
+            let fresh = self.shared.current.load_full();
+            *self.snap.borrow_mut() = Rc::new(fresh);
+            self.snap_version.set(v);
+        }
+        self.snap.borrow().clone()
+    }
+
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shared.shutdown.load(Ordering::Relaxed)
+    }
+}
+
+/// Start worker `id` on the current thread; returns when it has drained.
+pub(crate) fn run_worker(
+    id: usize,
+    shared: Arc<Shared>,
+    listeners: Vec<std::net::TcpListener>,
+    driver: IoDriver,
+    cpu: Option<usize>,
+) {
+    if let Some(cpu) = cpu {
+        if monoio::utils::bind_to_cpu_set([cpu]).is_err() {
+            eprintln!("tollgate: worker {id}: could not pin to cpu {cpu}");
+        }
+    }
+    let res = match driver {
+        IoDriver::Legacy => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(worker_main(id, shared.clone(), listeners))),
+        _ => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .with_entries(1024)
+            .build()
+            .map(|mut rt| rt.block_on(worker_main(id, shared.clone(), listeners))),
+    };
+    if let Err(e) = res {
+        eprintln!("tollgate: worker {id}: runtime failed to start: {e}");
+        shared.shutdown.store(true, Ordering::Relaxed);
+    }
+}
+
+async fn worker_main(id: usize, shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) {
+    let metrics = shared.worker_metrics.get(id).cloned().unwrap_or_default();
+    let snap = shared.current.load_full();
+    let upstream = &snap.compiled.config.gateway.upstream;
+    let pool = Pool::new(upstream.pool_max_idle_per_host, Duration::from_millis(upstream.pool_idle_timeout_ms));
+    let w = Rc::new(Worker {
+        id,
+        ids: RequestIds::new(),
+        metrics,
+        pool: RefCell::new(pool),
+        active: Cell::new(0),
+        unrouted_label: RouteLabel::new("-", "-"),
+        snap_version: Cell::new(shared.version.load(Ordering::Acquire)),
+        snap: RefCell::new(Rc::new(snap)),
+        shared,
+    });
+    let mut accepting = Vec::new();
+    for l in listeners {
+        match monoio::net::TcpListener::from_std(l) {
+            Ok(l) => accepting.push(monoio::spawn(accept_loop(w.clone(), l))),
+            Err(e) => eprintln!("tollgate: worker {}: listener: {e}", w.id),
+        }
+    }
+    for a in accepting {
+        a.await;
+    }
+    // Drain: in-flight requests finish (bounded by the drain timeout).
+    let drain = w.shared.current.load().compiled.config.gateway.limits.drain_timeout_ms;
+    let until = Instant::now() + Duration::from_millis(drain);
+    while w.active.get() > 0 && Instant::now() < until {
+        monoio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener) {
+    let local = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    loop {
+        if w.shutting_down() {
+            break;
+        }
+        match monoio::time::timeout(Duration::from_millis(200), listener.accept()).await {
+            Ok(Ok((stream, peer))) => {
+                w.active.set(w.active.get() + 1);
+                w.metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+                w.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+                let w2 = w.clone();
+                monoio::spawn(async move {
+                    crate::conn::serve(w2.clone(), stream, peer, local).await;
+                    w2.active.set(w2.active.get().saturating_sub(1));
+                    w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+                });
+            }
+            Ok(Err(e)) => {
+                // Out of file descriptors and the like: back off a little.
+                eprintln!("tollgate: worker {}: accept: {e}", w.id);
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(_) => {}
+        }
+    }
+}
