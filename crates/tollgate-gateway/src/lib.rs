@@ -23,6 +23,7 @@ mod ids;
 mod io;
 pub mod metrics;
 mod proxy;
+pub mod proxy_protocol;
 pub mod responses;
 mod router;
 pub mod snapshot;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: every config in configs/ validates, every crate's tests pass,
+# and clippy (with the workspace's no-panic lints) is clean.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is required (https://rustup.rs)" >&2
+  exit 1
+fi
+if [ ! -d ../shared/testdata ]; then
+  echo "warning: ../shared/testdata is missing; conformance tests will fail" >&2
+fi
+
+echo "== build"
+cargo build --workspace --all-targets
+
+echo "== validate configs/"
+for f in configs/*.yaml configs/examples/*.yaml; do
+  [ -e "$f" ] || continue
+  ./target/debug/tollgate validate --config "$f"
+done
+
+echo "== clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== tests"
+cargo test --workspace
