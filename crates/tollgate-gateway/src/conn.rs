@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 use tollgate_http::{BodyFraming, HttpError, RequestHead, parse_request};
 
-use crate::auth::{self, RequestFacts};
+use crate::auth::{self, AuthRequest};
 use crate::body::{BodyError, BodyReader};
 use crate::io::{fill, write_all};
 use crate::responses::{GatewayError, ResponseType, render_default};
@@ -29,6 +29,8 @@ pub(crate) struct Conn {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub source_ip: IpAddr,
+    /// `aws:SourceVpce` from a PROXY v2 header's AWS TLV.
+    pub vpce_id: Option<String>,
 }
 
 /// What happens to the connection after a request.
@@ -47,6 +49,7 @@ pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, lo
         peer,
         local,
         source_ip: peer.ip(),
+        vpce_id: None,
     };
     loop {
         let snap = w.snapshot();
@@ -174,14 +177,34 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, head: RequestHead) ->
     let (Some(route_rt), Some(_route_cfg)) = (api_rt.routes.get(m.route), api_cfg.routes.get(m.route)) else {
         return Next::Close;
     };
-    let facts = RequestFacts { source_ip: c.source_ip, user_agent: info.user_agent.as_deref() };
-    let permit = match auth::authorize(route_rt.authorization, &facts) {
+    let stage_vars = api_cfg.stages.get(&m.stage).map(|s| &s.variables);
+    let method_arn = tollgate_config::method_arn(
+        &snap.compiled.config.gateway.region,
+        &snap.compiled.config.gateway.account_id,
+        &api_cfg.id,
+        &m.stage,
+        &info.method,
+        &m.resource_path,
+    );
+    let authz = AuthRequest {
+        buf: &c.buf,
+        head: &head,
+        route: &m,
+        api_id: &api_cfg.id,
+        method_arn: &method_arn,
+        source_ip: c.source_ip,
+        vpce_id: c.vpce_id.as_deref(),
+        body: None,
+        stage_vars,
+        user_agent: info.user_agent.as_deref(),
+    };
+    let decided = auth::authorize(w, snap, route_rt.authorization, &authz).await;
+    let permit = match decided {
         Ok(p) => p,
         Err(err) => {
             return finish_error(w, c, snap, Some(m.api), &err, &head, Some(body), keep, &info, rid).await;
         }
     };
-    let stage_vars = api_cfg.stages.get(&m.stage).map(|s| &s.variables);
     let (status, sent, next) = match &route_rt.integration {
         IntegrationRt::Mock(mock) => {
             let mut body = body;

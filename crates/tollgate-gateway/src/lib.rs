@@ -18,9 +18,12 @@ mod accesslog;
 mod admin;
 pub mod auth;
 mod body;
+mod cognito;
 mod conn;
+mod iam;
 mod ids;
 mod io;
+mod lambda;
 pub mod metrics;
 mod proxy;
 pub mod proxy_protocol;
@@ -54,6 +57,9 @@ pub struct Shared {
     pub(crate) access_log: ArcSwap<accesslog::Sink>,
     pub(crate) config_path: Option<PathBuf>,
     reload_lock: Mutex<()>,
+    pub(crate) lambda: lambda::SharedState,
+    pub(crate) cognito: cognito::SharedState,
+    pub(crate) iam: iam::SharedState,
 }
 
 /// How to serve.
@@ -147,6 +153,9 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         access_log: ArcSwap::from_pointee(sink),
         config_path: opts.config_path,
         reload_lock: Mutex::new(()),
+        lambda: lambda::SharedState::default(),
+        cognito: cognito::SharedState::default(),
+        iam: iam::SharedState::default(),
     });
     let mut threads = Vec::new();
     for (id, listeners) in per_worker.into_iter().enumerate() {

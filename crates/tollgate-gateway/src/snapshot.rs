@@ -20,6 +20,9 @@ pub struct Snapshot {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub connect_timeout: Duration,
+    pub(crate) lambda: crate::lambda::Compiled,
+    pub(crate) cognito: crate::cognito::Compiled,
+    pub(crate) iam: crate::iam::Compiled,
 }
 
 pub struct ApiRt {
@@ -195,6 +198,9 @@ impl Snapshot {
             idle_timeout: Duration::from_millis(l.idle_timeout_ms),
             connect_timeout: Duration::from_millis(cfg.gateway.upstream.connect_timeout_ms),
             apis,
+            lambda: crate::lambda::Compiled::build(&compiled),
+            cognito: crate::cognito::Compiled::build(&compiled),
+            iam: crate::iam::Compiled::build(&compiled),
             compiled,
         }
     }
