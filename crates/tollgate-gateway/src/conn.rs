@@ -40,7 +40,7 @@ pub(crate) enum Next {
     Close,
 }
 
-pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: SocketAddr, proxy_protocol: bool) {
     let _ = stream.set_nodelay(true);
     let mut c = Conn {
         stream,
@@ -51,6 +51,9 @@ pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, lo
         source_ip: peer.ip(),
         vpce_id: None,
     };
+    if proxy_protocol && !read_proxy_header(&w, &mut c).await {
+        return;
+    }
     loop {
         let snap = w.snapshot();
         if c.buf.is_empty() && !idle_wait(&w, &c.stream, snap.idle_timeout).await {
@@ -89,6 +92,62 @@ pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, lo
             break;
         }
     }
+}
+
+/// Read the PROXY protocol header a `proxy_protocol: true` listener requires; the source
+/// address and the AWS VPC endpoint id come from it. False: refused (the connection closes).
+async fn read_proxy_header(w: &Worker, c: &mut Conn) -> bool {
+    let deadline = Instant::now() + w.snapshot().header_timeout;
+    loop {
+        match crate::proxy_protocol::parse(&c.buf) {
+            Ok(Some(h)) => {
+                if let Some(src) = h.source {
+                    c.source_ip = src.ip();
+                }
+                c.vpce_id = h.vpce_id;
+                let n = h.consumed.min(c.buf.len());
+                c.buf.drain(..n);
+                return true;
+            }
+            Ok(None) => match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
+                Ok(n) if n > 0 => {}
+                _ => return false,
+            },
+            Err(_) => {
+                w.metrics.bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let err = GatewayError::new(ResponseType::Default4xx, "Bad Request")
+                    .with_status(400)
+                    .with_error_type("BadRequestException");
+                let _ = reply_error_default(w, c, &err).await;
+                return false;
+            }
+        }
+    }
+}
+
+/// `aws:SourceIp`: the connection's source, or, when that is a trusted proxy, the nearest
+/// untrusted address in `X-Forwarded-For` (read right to left through trusted hops only).
+/// Anyone else's X-Forwarded-For is ignored.
+pub(crate) fn client_ip(conn_ip: IpAddr, head: &RequestHead, buf: &[u8], trusted: &[ipnet::IpNet]) -> IpAddr {
+    if trusted.is_empty() {
+        return conn_ip;
+    }
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut current = conn_ip;
+    let values: Vec<&[u8]> = head.headers_named(buf, b"x-forwarded-for").collect();
+    for v in values.iter().rev() {
+        for entry in v.rsplit(|&b| b == b',') {
+            if !is_trusted(&current) {
+                return current;
+            }
+            let text = std::str::from_utf8(entry).unwrap_or("").trim();
+            match text.parse::<IpAddr>() {
+                Ok(ip) => current = ip,
+                Err(_) => return current,
+            }
+        }
+    }
+    current
 }
 
 /// Wait until the connection has bytes to read. False: idle timeout, peer gone, or shutdown.
@@ -178,6 +237,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, head: RequestHead) ->
         return Next::Close;
     };
     let stage_vars = api_cfg.stages.get(&m.stage).map(|s| &s.variables);
+    let source_ip = client_ip(c.source_ip, &head, &c.buf, &snap.compiled.config.gateway.trusted_proxies);
     let method_arn = tollgate_config::method_arn(
         &snap.compiled.config.gateway.region,
         &snap.compiled.config.gateway.account_id,
@@ -192,7 +252,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, head: RequestHead) ->
         route: &m,
         api_id: &api_cfg.id,
         method_arn: &method_arn,
-        source_ip: c.source_ip,
+        source_ip,
         vpce_id: c.vpce_id.as_deref(),
         body: None,
         stage_vars,
@@ -333,6 +393,23 @@ pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn xff_is_believed_only_through_trusted_hops() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let parse = |raw: &[u8]| {
+            let h = tollgate_http::parse_request(raw, &tollgate_http::RequestLimits::default()).unwrap().unwrap();
+            (h, raw.to_vec())
+        };
+        let (h, b) = parse(b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4, 203.0.113.9, 10.1.1.1\r\n\r\n");
+        let peer_trusted: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+        let stranger: std::net::IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(super::client_ip(peer_trusted, &h, &b, &trusted).to_string(), "203.0.113.9");
+        assert_eq!(super::client_ip(stranger, &h, &b, &trusted), stranger);
+        assert_eq!(super::client_ip(peer_trusted, &h, &b, &[]), peer_trusted);
+        let (h, b) = parse(b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: garbage\r\n\r\n");
+        assert_eq!(super::client_ip(peer_trusted, &h, &b, &trusted), peer_trusted);
+    }
+
     #[test]
     fn ports_are_stripped() {
         assert_eq!(super::strip_port(b"example.com:8080"), b"example.com");

@@ -123,7 +123,7 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
     };
     let driver = opts.io_driver.resolve();
     // One socket per worker and listener; port 0 resolves on the first bind.
-    let mut per_worker: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut per_worker: Vec<Vec<(std::net::TcpListener, bool)>> = (0..workers).map(|_| Vec::new()).collect();
     let mut listen_addrs = Vec::new();
     for l in &cfg.gateway.listeners {
         let mut addr = l.bind;
@@ -133,7 +133,7 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
                 addr = sock.local_addr().map_err(|source| StartError::Bind { addr, source })?;
                 listen_addrs.push(addr);
             }
-            slot.push(sock);
+            slot.push((sock, l.proxy_protocol));
         }
     }
     let admin_bind = cfg.gateway.admin.bind;

@@ -156,7 +156,7 @@ fn build_head(
     if !xff.is_empty() {
         xff.extend_from_slice(b", ");
     }
-    xff.extend_from_slice(c.peer.ip().to_string().as_bytes());
+    xff.extend_from_slice(c.source_ip.to_string().as_bytes());
     wire::header(&mut out, b"x-forwarded-for", &xff);
     wire::header(&mut out, b"x-forwarded-proto", b"http");
     wire::header_usize(&mut out, b"x-forwarded-port", usize::from(c.local.port()));

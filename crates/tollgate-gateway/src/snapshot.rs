@@ -27,6 +27,8 @@ pub struct Snapshot {
 
 pub struct ApiRt {
     pub responses: GatewayResponses,
+    /// The API's resource policy compiled into a decision tree.
+    pub resource_policy: Option<tollgate_policy::CompiledPolicy>,
     pub routes: Vec<RouteRt>,
 }
 
@@ -145,7 +147,14 @@ impl Snapshot {
         let apis = cfg
             .apis
             .iter()
-            .map(|api| {
+            .enumerate()
+            .map(|(api_index, api)| {
+                let resource_policy = compiled
+                    .policies
+                    .resource
+                    .get(api_index)
+                    .and_then(Option::as_ref)
+                    .map(|p| tollgate_policy::CompiledPolicy::new(tollgate_policy::PolicyKind::Resource, std::slice::from_ref(p)));
                 let mut responses = GatewayResponses::default();
                 for (t, o) in &api.gateway_responses {
                     if let Some(rt) = rtype_of(t) {
@@ -185,7 +194,7 @@ impl Snapshot {
                         RouteRt { label, authorization: r.authorization, integration }
                     })
                     .collect();
-                ApiRt { responses, routes }
+                ApiRt { responses, resource_policy, routes }
             })
             .collect();
         let l = &cfg.gateway.limits;

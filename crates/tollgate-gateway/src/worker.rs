@@ -85,7 +85,7 @@ impl Worker {
 pub(crate) fn run_worker(
     id: usize,
     shared: Arc<Shared>,
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<(std::net::TcpListener, bool)>,
     driver: IoDriver,
     cpu: Option<usize>,
 ) {
@@ -111,7 +111,7 @@ pub(crate) fn run_worker(
     }
 }
 
-async fn worker_main(id: usize, shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) {
+async fn worker_main(id: usize, shared: Arc<Shared>, listeners: Vec<(std::net::TcpListener, bool)>) {
     let metrics = shared.worker_metrics.get(id).cloned().unwrap_or_default();
     let snap = shared.current.load_full();
     let upstream = &snap.compiled.config.gateway.upstream;
@@ -131,9 +131,9 @@ async fn worker_main(id: usize, shared: Arc<Shared>, listeners: Vec<std::net::Tc
         shared,
     });
     let mut accepting = Vec::new();
-    for l in listeners {
+    for (l, proxy_protocol) in listeners {
         match monoio::net::TcpListener::from_std(l) {
-            Ok(l) => accepting.push(monoio::spawn(accept_loop(w.clone(), l))),
+            Ok(l) => accepting.push(monoio::spawn(accept_loop(w.clone(), l, proxy_protocol))),
             Err(e) => eprintln!("tollgate: worker {}: listener: {e}", w.id),
         }
     }
@@ -148,7 +148,7 @@ async fn worker_main(id: usize, shared: Arc<Shared>, listeners: Vec<std::net::Tc
     }
 }
 
-async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener) {
+async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_protocol: bool) {
     let local = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         if w.shutting_down() {
@@ -161,7 +161,7 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener) {
                 w.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
                 let w2 = w.clone();
                 monoio::spawn(async move {
-                    crate::conn::serve(w2.clone(), stream, peer, local).await;
+                    crate::conn::serve(w2.clone(), stream, peer, local, proxy_protocol).await;
                     w2.active.set(w2.active.get().saturating_sub(1));
                     w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
                 });

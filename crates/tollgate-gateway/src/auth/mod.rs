@@ -10,6 +10,8 @@ use std::net::IpAddr;
 use tollgate_config::Authorization;
 use tollgate_http::RequestHead;
 
+use tollgate_policy::{CallerKind, Decision, Facts, MessageStyle, Principal, Request};
+
 use crate::responses::{GatewayError, ResponseType};
 use crate::router::OwnedMatch;
 use crate::snapshot::Snapshot;
@@ -84,7 +86,14 @@ pub(crate) async fn authorize(
             .with_error_type("RequestUriTooLongException"));
     }
     let ctx = match authorization {
-        Authorization::None => ctx,
+        Authorization::None => {
+            let resource = resource_decision(snap, req, Principal::Anonymous);
+            let decision = tollgate_policy::resource_policy_only(resource);
+            if decision != Decision::Allow {
+                return Err(access_denied(snap, req, CallerKind::Anonymous, None, resource, decision));
+            }
+            ctx
+        }
         Authorization::AwsIam => crate::iam::authorize(w, snap, req, ctx).await?,
         Authorization::CognitoUserPools => crate::cognito::authorize(w, snap, req, ctx).await?,
         Authorization::Custom => crate::lambda::authorize(w, snap, req, ctx).await?,
@@ -94,3 +103,54 @@ pub(crate) async fn authorize(
 
 /// AWS answers 414 when an authorized method's ARN is longer than this.
 pub(crate) const MAX_METHOD_ARN: usize = 1600;
+
+/// The facts policies see for this request (`aws:SourceIp`, `aws:SourceVpce`, time, headers).
+/// A request that came through a VPC endpoint has no `aws:SourceIp`, only `aws:VpcSourceIp`.
+pub(crate) fn facts<'a>(req: &'a AuthRequest<'a>) -> Facts<'a> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let via_vpce = req.vpce_id.is_some();
+    Facts {
+        source_ip: if via_vpce { None } else { Some(req.source_ip) },
+        vpc_source_ip: if via_vpce { Some(req.source_ip) } else { None },
+        source_vpc: None,
+        source_vpce: req.vpce_id,
+        now_epoch_secs: now,
+        secure_transport: false,
+        user_agent: req.user_agent,
+        referer: req.header(b"referer").and_then(|v| std::str::from_utf8(v).ok()),
+    }
+}
+
+/// The API's resource policy decision for `principal`, `None` when the API has none.
+pub(crate) fn resource_decision(snap: &Snapshot, req: &AuthRequest<'_>, principal: Principal<'_>) -> Option<Decision> {
+    let tree = snap.apis.get(req.route.api)?.resource_policy.as_ref()?;
+    let facts = facts(req);
+    Some(tree.decide(&Request { action: "execute-api:Invoke", resource: req.method_arn, principal, facts: &facts }))
+}
+
+/// Which 403 texts this configuration emits.
+pub(crate) fn message_style(snap: &Snapshot) -> MessageStyle {
+    match snap.compiled.config.gateway.error_messages {
+        tollgate_config::ErrorMessages::Current => MessageStyle::Current,
+        tollgate_config::ErrorMessages::Legacy => MessageStyle::Legacy,
+    }
+}
+
+/// The ACCESS_DENIED answer for a denied request.
+pub(crate) fn access_denied(
+    snap: &Snapshot,
+    req: &AuthRequest<'_>,
+    caller: CallerKind<'_>,
+    identity: Option<Decision>,
+    resource: Option<Decision>,
+    decision: Decision,
+) -> GatewayError {
+    let case = tollgate_policy::deny_case(caller, identity, resource, decision)
+        .unwrap_or(tollgate_policy::DenyCase::AnonymousNoAllow);
+    GatewayError::new(
+        ResponseType::AccessDenied,
+        tollgate_policy::access_denied_message(case, req.method_arn, message_style(snap)),
+    )
+}
