@@ -1,0 +1,148 @@
+//! Per-worker cache of derived signing keys.
+
+use std::collections::HashMap;
+
+use ring::digest;
+
+use crate::canonical::derive_signing_key;
+
+/// Derived signing keys by (access key id, secret, date, region, service).
+///
+/// The map key is a SHA-256 over all five inputs (length-prefixed), so a changed secret can
+/// never reuse a key derived from the old one, and no secret is stored. Bounded: two
+/// generations of at most `capacity / 2` entries each; when the young one is full the old one
+/// is dropped (an approximate LRU: a hit in the old generation is promoted). Not `Sync` by
+/// design: keep one per worker.
+#[derive(Debug)]
+pub struct SigningKeyCache {
+    young: HashMap<[u8; 32], [u8; 32]>,
+    old: HashMap<[u8; 32], [u8; 32]>,
+    generation_cap: usize,
+    hits: u64,
+    misses: u64,
+}
+
+impl Default for SigningKeyCache {
+    fn default() -> Self {
+        Self::new(1024)
+    }
+}
+
+impl SigningKeyCache {
+    /// A cache holding at most `capacity` keys (at least 2).
+    pub fn new(capacity: usize) -> Self {
+        let generation_cap = (capacity / 2).max(1);
+        Self {
+            young: HashMap::with_capacity(generation_cap),
+            old: HashMap::new(),
+            generation_cap,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// The signing key for these inputs, derived at most once while it stays cached.
+    pub fn signing_key(
+        &mut self,
+        access_key_id: &str,
+        secret: &[u8],
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> [u8; 32] {
+        let id = fingerprint(&[
+            access_key_id.as_bytes(),
+            secret,
+            date.as_bytes(),
+            region.as_bytes(),
+            service.as_bytes(),
+        ]);
+        if let Some(key) = self.young.get(&id) {
+            self.hits += 1;
+            return *key;
+        }
+        let key = if let Some(key) = self.old.remove(&id) {
+            self.hits += 1;
+            key
+        } else {
+            self.misses += 1;
+            derive_signing_key(secret, date, region, service)
+        };
+        if self.young.len() >= self.generation_cap {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(id, key);
+        key
+    }
+
+    /// Number of cached keys.
+    pub fn len(&self) -> usize {
+        self.young.len() + self.old.len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// (hits, misses) since creation.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.hits, self.misses)
+    }
+
+    /// Drops every cached key (e.g. after a configuration change).
+    pub fn clear(&mut self) {
+        self.young.clear();
+        self.old.clear();
+    }
+}
+
+fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    for p in parts {
+        ctx.update(&(p.len() as u64).to_le_bytes());
+        ctx.update(p);
+    }
+    let d = ctx.finish();
+    let mut out = [0u8; 32];
+    for (o, i) in out.iter_mut().zip(d.as_ref()) {
+        *o = *i;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caches_and_distinguishes_secrets() {
+        let mut c = SigningKeyCache::new(8);
+        let a = c.signing_key("AK", b"s1", "20150830", "us-east-1", "execute-api");
+        let b = c.signing_key("AK", b"s1", "20150830", "us-east-1", "execute-api");
+        assert_eq!(a, b);
+        assert_eq!(c.stats(), (1, 1));
+        let changed = c.signing_key("AK", b"s2", "20150830", "us-east-1", "execute-api");
+        assert_ne!(a, changed);
+        assert_eq!(
+            changed,
+            derive_signing_key(b"s2", "20150830", "us-east-1", "execute-api")
+        );
+        assert_eq!(c.stats(), (1, 2));
+    }
+
+    #[test]
+    fn bounded() {
+        let mut c = SigningKeyCache::new(8);
+        for i in 0..100 {
+            c.signing_key(&format!("AK{i}"), b"s", "20150830", "r", "s");
+            assert!(c.len() <= 8);
+        }
+        // A recent key is still there, an early one is gone.
+        let (h, _) = c.stats();
+        c.signing_key("AK99", b"s", "20150830", "r", "s");
+        assert_eq!(c.stats().0, h + 1);
+        c.signing_key("AK0", b"s", "20150830", "r", "s");
+        assert_eq!(c.stats().0, h + 1);
+    }
+}
