@@ -1,0 +1,462 @@
+//! Request heads: httparse underneath, RFC 9112 strictness on top, offsets out.
+
+use std::mem::MaybeUninit;
+
+use crate::HttpError;
+use crate::common::{
+    Header, Span, TeVerdict, check_line_endings, connection_tokens, parse_content_length, span_of,
+    transfer_encoding, trim_ows, values_named,
+};
+
+/// The request methods the gateway implements (the ones API Gateway routes). Any other
+/// syntactically valid method, `CONNECT` and `TRACE` included, is rejected with 501.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `OPTIONS`
+    Options,
+    /// `PATCH`
+    Patch,
+}
+
+impl Method {
+    /// Recognise a method (case-sensitive, RFC 9110 §9.1).
+    pub fn from_bytes(m: &[u8]) -> Option<Method> {
+        Some(match m {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            b"PATCH" => Method::Patch,
+            _ => return None,
+        })
+    }
+
+    /// The method's name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body (neither Content-Length nor Transfer-Encoding).
+    None,
+    /// Exactly this many bytes follow the head (`Content-Length: 0` gives `Length(0)`).
+    Length(u64),
+    /// A chunked body follows: decode it with [`crate::ChunkedDecoder`].
+    Chunked,
+}
+
+/// The target's form (RFC 9112 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetForm {
+    /// `/path?query`.
+    Origin,
+    /// `http://authority/path?query` (`http` or `https`); its authority is [`RequestHead::host`].
+    Absolute,
+    /// `*` (only with `OPTIONS`).
+    Asterisk,
+}
+
+/// A parsed request head. Every [`Span`] points into the buffer given to [`parse_request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method token.
+    pub method: Span,
+    /// The method, recognised.
+    pub method_kind: Method,
+    /// The whole request target as sent.
+    pub target: Span,
+    /// The target's form.
+    pub target_form: TargetForm,
+    /// The path: starts with `/` (or is `*` for the asterisk form); no query, no decoding.
+    pub path: Span,
+    /// The query after `?` (present but possibly empty when the target holds a `?`).
+    pub query: Option<Span>,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    /// All header lines in order, values OWS-trimmed.
+    pub headers: Vec<Header>,
+    /// Bytes of request line + headers + the final CRLF: the body starts at this offset.
+    pub head_len: usize,
+    /// How the body is delimited.
+    pub framing: BodyFraming,
+    /// HTTP/1.1: true unless `Connection: close`; HTTP/1.0: only with `Connection: keep-alive`.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` on an HTTP/1.1 request (ignored on 1.0, RFC 9110 §10.1.1).
+    pub expect_continue: bool,
+    /// The authority: the Host value, or for an absolute-form target the target's authority
+    /// (RFC 9112 §3.2.2). `None` only for an HTTP/1.0 request without Host.
+    pub host: Option<Span>,
+}
+
+impl RequestHead {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header<'a>(&self, buf: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.slice(buf).eq_ignore_ascii_case(name))
+            .map(|h| h.value.slice(buf))
+    }
+
+    /// All values of header `name` (case-insensitive), in order.
+    pub fn headers_named<'a, 'n>(
+        &'a self,
+        buf: &'a [u8],
+        name: &'n [u8],
+    ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+        values_named(&self.headers, buf, name)
+    }
+
+    /// True for a `HEAD` request (its response has no body).
+    pub fn is_head(&self) -> bool {
+        self.method_kind == Method::Head
+    }
+}
+
+/// Bounds on a request head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Request line + headers + final CRLF, in bytes (contract default 10240).
+    pub max_header_bytes: usize,
+    /// Header lines (default 100); more is answered 431.
+    pub max_headers: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_header_bytes: 10240,
+            max_headers: 100,
+        }
+    }
+}
+
+/// Header slots kept on the stack; a larger `max_headers` uses a heap buffer.
+const STACK_HEADERS: usize = 128;
+
+/// Parse a request head at the start of `buf`.
+///
+/// `Ok(None)`: the head is incomplete, read more bytes and call again with the whole buffer.
+/// When the head is still incomplete and `buf.len() >= max_header_bytes`:
+/// `Err(UriTooLong)` if the request line itself has not ended, else `Err(HeaderTooLarge)`.
+/// A complete head longer than `max_header_bytes` is rejected by the same rule (only the first
+/// `max_header_bytes` bytes are ever looked at).
+pub fn parse_request(buf: &[u8], limits: &RequestLimits) -> Result<Option<RequestHead>, HttpError> {
+    let max = limits.max_header_bytes.min(u32::MAX as usize);
+    let window = buf.get(..buf.len().min(max)).unwrap_or(buf);
+    if limits.max_headers <= STACK_HEADERS {
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
+        let slots = slots.get_mut(..limits.max_headers).unwrap_or_default();
+        parse_in(window, max, slots)
+    } else {
+        let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        let mut req = httparse::Request::new(&mut slots);
+        let status = req.parse(window);
+        finish(window, max, status, &req)
+    }
+}
+
+fn parse_in<'b>(
+    window: &'b [u8],
+    max: usize,
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
+) -> Result<Option<RequestHead>, HttpError> {
+    let mut req = httparse::Request::new(&mut []);
+    let status = req.parse_with_uninit_headers(window, slots);
+    finish(window, max, status, &req)
+}
+
+fn finish(
+    window: &[u8],
+    max: usize,
+    status: httparse::Result<usize>,
+    req: &httparse::Request<'_, '_>,
+) -> Result<Option<RequestHead>, HttpError> {
+    match status {
+        Ok(httparse::Status::Complete(n)) => {
+            let head = window.get(..n).unwrap_or_default();
+            check_line_endings(head)?;
+            build(window, n, req).map(Some)
+        }
+        Ok(httparse::Status::Partial) => {
+            check_line_endings(window)?;
+            if window.len() >= max {
+                Err(too_large(window))
+            } else {
+                Ok(None)
+            }
+        }
+        Err(e) => {
+            // A bare LF or an obs-fold is the more precise diagnosis when present.
+            check_line_endings(window)?;
+            Err(map_error(e, window))
+        }
+    }
+}
+
+/// 414 when the request line has not ended within the limit, else 431.
+fn too_large(window: &[u8]) -> HttpError {
+    let mut rest = window;
+    while let Some(r) = rest.strip_prefix(b"\r\n") {
+        rest = r;
+    }
+    if memchr::memchr(b'\n', rest).is_some() {
+        HttpError::HeaderTooLarge
+    } else {
+        HttpError::UriTooLong
+    }
+}
+
+fn map_error(e: httparse::Error, window: &[u8]) -> HttpError {
+    match e {
+        httparse::Error::TooManyHeaders => HttpError::HeaderTooLarge,
+        httparse::Error::Version => version_error(window),
+        httparse::Error::HeaderName => HttpError::BadRequest("invalid header name"),
+        httparse::Error::HeaderValue => HttpError::BadRequest("invalid header value"),
+        httparse::Error::NewLine => HttpError::BadRequest("invalid line ending"),
+        httparse::Error::Token => HttpError::BadRequest("invalid method or request target"),
+        httparse::Error::Status => HttpError::BadRequest("invalid request line"),
+    }
+}
+
+/// A well-formed `HTTP/d.d` other than 1.0/1.1 is 505; anything else (no version: an
+/// HTTP/0.9-style line, or garbage) is 400.
+fn version_error(window: &[u8]) -> HttpError {
+    let mut rest = window;
+    while let Some(r) = rest.strip_prefix(b"\r\n") {
+        rest = r;
+    }
+    let line_end = rest
+        .iter()
+        .position(|b| *b == b'\r' || *b == b'\n')
+        .unwrap_or(rest.len());
+    let line = rest.get(..line_end).unwrap_or_default();
+    let mut parts = line.split(|b| *b == b' ');
+    let (_method, _target, version, extra) =
+        (parts.next(), parts.next(), parts.next(), parts.next());
+    match (version, extra) {
+        (Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor]), None)
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            HttpError::VersionNotSupported
+        }
+        _ => HttpError::BadRequest("malformed request line or version"),
+    }
+}
+
+/// Host value: reg-name / IPv4 / IP-literal with an optional port; no userinfo, no path.
+fn valid_host(h: &[u8]) -> bool {
+    h.iter().all(|b| {
+        matches!(b,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
+            | b'-' | b'.' | b'_' | b'~' | b'%'
+            | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+            | b':' | b'[' | b']')
+    })
+}
+
+fn build(
+    buf: &[u8],
+    head_len: usize,
+    req: &httparse::Request<'_, '_>,
+) -> Result<RequestHead, HttpError> {
+    let method_s = req.method.unwrap_or_default().as_bytes();
+    let target_s = req.path.unwrap_or_default().as_bytes();
+    let minor_version = req.version.unwrap_or(1);
+
+    let method_kind = match Method::from_bytes(method_s) {
+        Some(m) => m,
+        None if method_s == b"CONNECT" => return Err(HttpError::NotImplemented("CONNECT")),
+        None => return Err(HttpError::NotImplemented("method")),
+    };
+
+    // httparse allows only 0x21..=0x7E and obs-text in a target; refuse the latter.
+    if !target_s.is_ascii() {
+        return Err(HttpError::BadRequest("invalid byte in request target"));
+    }
+    if memchr::memchr(b'#', target_s).is_some() {
+        return Err(HttpError::BadRequest("fragment in request target"));
+    }
+    let target = span_of(buf, target_s);
+    let (target_form, path, query, authority) = split_target(target_s, target, method_kind)?;
+
+    let mut headers = Vec::with_capacity(req.headers.len());
+    let mut cl: Option<Span> = None;
+    let mut te_count = 0usize;
+    let mut host: Option<Span> = None;
+    let mut host_count = 0usize;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    let mut expect_continue = false;
+    for h in req.headers.iter() {
+        let name = span_of(buf, h.name.as_bytes());
+        let raw = span_of(buf, h.value);
+        // Value bytes need no second scan: httparse already refuses everything outside
+        // HTAB / SP / VCHAR / obs-text (the unit tests pin that down).
+        let value = trim_ows(buf, raw);
+        let n = h.name.as_bytes();
+        // Dispatch on the length first: at most one case-insensitive compare per header.
+        match n.len() {
+            14 if n.eq_ignore_ascii_case(b"content-length") => {
+                if cl.is_some() {
+                    return Err(HttpError::BadRequest("duplicate Content-Length"));
+                }
+                cl = Some(value);
+            }
+            17 if n.eq_ignore_ascii_case(b"transfer-encoding") => te_count += 1,
+            4 if n.eq_ignore_ascii_case(b"host") => {
+                host_count += 1;
+                host = Some(value);
+            }
+            10 if n.eq_ignore_ascii_case(b"connection") => {
+                for t in connection_tokens(value.slice(buf)) {
+                    conn_close |= t.eq_ignore_ascii_case(b"close");
+                    conn_keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            6 if n.eq_ignore_ascii_case(b"expect") => {
+                if value.slice(buf).eq_ignore_ascii_case(b"100-continue") {
+                    expect_continue = minor_version == 1;
+                } else {
+                    return Err(HttpError::ExpectationFailed);
+                }
+            }
+            _ => {}
+        }
+        headers.push(Header { name, value });
+    }
+
+    if host_count > 1 {
+        return Err(HttpError::BadRequest("more than one Host"));
+    }
+    if minor_version == 1 && host_count == 0 {
+        return Err(HttpError::BadRequest("missing Host"));
+    }
+    if let Some(h) = host
+        && !valid_host(h.slice(buf))
+    {
+        return Err(HttpError::BadRequest("invalid Host"));
+    }
+    let host = authority.or(host);
+
+    let framing = if te_count > 0 {
+        if minor_version == 0 {
+            return Err(HttpError::BadRequest("Transfer-Encoding in HTTP/1.0"));
+        }
+        if cl.is_some() {
+            return Err(HttpError::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            ));
+        }
+        match transfer_encoding(values_named(&headers, buf, b"transfer-encoding"))? {
+            TeVerdict::Chunked => BodyFraming::Chunked,
+            TeVerdict::NotChunkedFinal => {
+                return Err(HttpError::BadRequest("chunked is not the final coding"));
+            }
+            TeVerdict::OtherCodings => {
+                return Err(HttpError::NotImplemented("transfer coding"));
+            }
+        }
+    } else if let Some(cl) = cl {
+        BodyFraming::Length(parse_content_length(cl.slice(buf))?)
+    } else {
+        BodyFraming::None
+    };
+
+    let keep_alive = !conn_close && (minor_version == 1 || conn_keep_alive);
+
+    Ok(RequestHead {
+        method: span_of(buf, method_s),
+        method_kind,
+        target,
+        target_form,
+        path,
+        query,
+        minor_version,
+        headers,
+        head_len,
+        framing,
+        keep_alive,
+        expect_continue,
+        host,
+    })
+}
+
+type SplitTarget = (TargetForm, Span, Option<Span>, Option<Span>);
+
+/// Split a target into form, path, query and (absolute form) authority.
+fn split_target(t: &[u8], span: Span, method: Method) -> Result<SplitTarget, HttpError> {
+    let base = span.start as usize;
+    let path_query = |from: usize| -> (Span, Option<Span>) {
+        let rest = t.get(from..).unwrap_or_default();
+        match memchr::memchr(b'?', rest) {
+            Some(q) => (
+                Span::new(base + from, base + from + q),
+                Some(Span::new(base + from + q + 1, base + t.len())),
+            ),
+            None => (Span::new(base + from, base + t.len()), None),
+        }
+    };
+    if t.first() == Some(&b'/') {
+        let (path, query) = path_query(0);
+        return Ok((TargetForm::Origin, path, query, None));
+    }
+    if t == b"*" {
+        if method != Method::Options {
+            return Err(HttpError::BadRequest(
+                "asterisk-form target without OPTIONS",
+            ));
+        }
+        return Ok((TargetForm::Asterisk, span, None, None));
+    }
+    let scheme_len = if t.len() >= 7
+        && t.get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"http://"))
+    {
+        7
+    } else if t.len() >= 8
+        && t.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"https://"))
+    {
+        8
+    } else {
+        return Err(HttpError::BadRequest("request target is not origin-form"));
+    };
+    let after = t.get(scheme_len..).unwrap_or_default();
+    let auth_len = after
+        .iter()
+        .position(|b| *b == b'/' || *b == b'?')
+        .ok_or(HttpError::BadRequest("absolute-form target without path"))?;
+    if after.get(auth_len) != Some(&b'/') {
+        return Err(HttpError::BadRequest("absolute-form target without path"));
+    }
+    let authority = after.get(..auth_len).unwrap_or_default();
+    if authority.is_empty() || !valid_host(authority) {
+        return Err(HttpError::BadRequest("invalid authority in target"));
+    }
+    let (path, query) = path_query(scheme_len + auth_len);
+    let auth = Span::new(base + scheme_len, base + scheme_len + auth_len);
+    Ok((TargetForm::Absolute, path, query, Some(auth)))
+}
