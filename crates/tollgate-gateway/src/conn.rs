@@ -202,7 +202,7 @@ pub(crate) struct RequestInfo {
     pub started: Instant,
 }
 
-async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, head: RequestHead) -> Next {
+async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead) -> Next {
     let rid = w.ids.next();
     let started = Instant::now();
     let buf = &c.buf;
@@ -246,6 +246,25 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, head: RequestHead) ->
         &info.method,
         &m.resource_path,
     );
+    // AWS_IAM signs the payload: buffer the body (bounded by max_body_bytes) unless the
+    // client declared it unsigned.
+    let mut buffered: Option<Buffered> = None;
+    if route_rt.authorization == tollgate_config::Authorization::AwsIam
+        && !body.is_empty()
+        && head.header(&c.buf, b"x-amz-content-sha256") != Some(b"UNSIGNED-PAYLOAD".as_slice())
+    {
+        match buffer_body(c, &mut head, snap).await {
+            Ok(b) => buffered = Some(b),
+            Err(err) => {
+                return finish_error(w, c, snap, Some(m.api), &err, &head, None, false, &info, rid).await;
+            }
+        }
+    }
+    let body_bytes: Option<&[u8]> = match &buffered {
+        Some(Buffered::InBuf(r)) => c.buf.get(r.clone()),
+        Some(Buffered::Decoded(v)) => Some(v.as_slice()),
+        None => None,
+    };
     let authz = AuthRequest {
         buf: &c.buf,
         head: &head,
@@ -254,9 +273,10 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, head: RequestHead) ->
         method_arn: &method_arn,
         source_ip,
         vpce_id: c.vpce_id.as_deref(),
-        body: None,
+        body: body_bytes,
         stage_vars,
         user_agent: info.user_agent.as_deref(),
+        request_id: rid.as_str(), // lambda: requestContext.requestId
     };
     let decided = auth::authorize(w, snap, route_rt.authorization, &authz).await;
     let permit = match decided {
@@ -313,6 +333,68 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, head: RequestHead) ->
     w.metrics.request(&route_rt.label, status);
     accesslog::log(w, &info, &rid, status, sent, c.source_ip, Some((&api_cfg.id, &m.stage, &route_rt.label.route)));
     next
+}
+
+/// A request body read whole before authorization (AWS_IAM payload hash).
+enum Buffered {
+    /// A Content-Length body: these bytes of the connection buffer.
+    InBuf(std::ops::Range<usize>),
+    /// A chunked body, decoded (the chunked bytes stay in the buffer for forwarding).
+    Decoded(Vec<u8>),
+}
+
+/// Read the whole body into the connection buffer without consuming it.
+async fn buffer_body(c: &mut Conn, head: &mut RequestHead, snap: &Snapshot) -> Result<Buffered, GatewayError> {
+    let too_large = || GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long");
+    let bad = || {
+        GatewayError::new(ResponseType::Default4xx, "Bad Request").with_status(400).with_error_type("BadRequestException")
+    };
+    if head.expect_continue {
+        let (res, _) = write_all(&mut c.stream, b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), Some(Instant::now() + snap.header_timeout)).await;
+        res.map_err(|_| bad())?;
+        head.expect_continue = false;
+    }
+    let deadline = Instant::now() + snap.header_timeout.max(Duration::from_secs(30));
+    let start = head.head_len;
+    match head.framing {
+        BodyFraming::Length(n) => {
+            let n = usize::try_from(n).map_err(|_| too_large())?;
+            let end = start.checked_add(n).ok_or_else(too_large)?;
+            while c.buf.len() < end {
+                match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
+                    Ok(k) if k > 0 => {}
+                    _ => return Err(bad()),
+                }
+            }
+            Ok(Buffered::InBuf(start..end))
+        }
+        BodyFraming::Chunked => {
+            let mut dec = tollgate_http::ChunkedDecoder::new();
+            let mut pos = start;
+            let mut out = Vec::new();
+            loop {
+                let input = c.buf.get(pos..).unwrap_or_default();
+                match dec.step(input).map_err(|_| bad())? {
+                    tollgate_http::Step::Data { consumed, data } => {
+                        out.extend_from_slice(input.get(data).unwrap_or_default());
+                        if out.len() as u64 > snap.max_body_bytes {
+                            return Err(too_large());
+                        }
+                        pos += consumed;
+                    }
+                    tollgate_http::Step::NeedMore { consumed } => {
+                        pos += consumed;
+                        match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
+                            Ok(k) if k > 0 => {}
+                            _ => return Err(bad()),
+                        }
+                    }
+                    tollgate_http::Step::Done { .. } => return Ok(Buffered::Decoded(out)),
+                }
+            }
+        }
+        BodyFraming::None => Ok(Buffered::InBuf(start..start)),
+    }
 }
 
 /// Answer a gateway error, keeping the connection only if the request body is out of the way.

@@ -206,9 +206,6 @@ pub(crate) async fn forward(
     let deadline = Instant::now() + p.timeout;
     let is_head = head.is_head();
     let expect_continue = head.expect_continue && !body.is_empty();
-    // The client's head is no longer needed: drop it from the buffer.
-    let head_len = head.head_len.min(c.buf.len());
-    c.buf.drain(..head_len);
 
     // Connect (a pooled connection first), send the head.
     let mut attempt = 0;
@@ -248,6 +245,11 @@ pub(crate) async fn forward(
         break (up, ubuf, req_head);
     };
     drop(std::mem::take(&mut req_head));
+    // The client's head is no longer needed: drop it from the buffer. (Not earlier: a
+    // failure above hands the body back `Untouched`, and the caller then drains the head
+    // itself before discarding the body; draining twice ate pipelined requests.)
+    let head_len = head.head_len.min(c.buf.len());
+    c.buf.drain(..head_len);
 
     // Stream the request body.
     if !body.is_empty() {
@@ -291,10 +293,10 @@ pub(crate) async fn forward(
 
     // Write the response head to the client.
     let client_http11 = head.minor_version >= 1;
+    // HTTP/1.0 clients do not know chunked: they get the decoded body, delimited by close.
     let (client_chunked, close_delimited) = match rhead.framing {
-        ResponseFraming::Chunked => (true, false),
-        ResponseFraming::UntilClose if client_http11 => (true, false),
-        ResponseFraming::UntilClose => (false, true),
+        ResponseFraming::Chunked | ResponseFraming::UntilClose if client_http11 => (true, false),
+        ResponseFraming::Chunked | ResponseFraming::UntilClose => (false, true),
         _ => (false, false),
     };
     let keep = keep_client && !close_delimited && !w.shutting_down();
@@ -340,7 +342,7 @@ pub(crate) async fn forward(
     let streamed = match rhead.framing {
         ResponseFraming::None => Ok(true),
         ResponseFraming::Length(n) => copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await,
-        ResponseFraming::Chunked => copy_chunked(c, &mut up, ubuf, body_timeout, &mut sent).await,
+        ResponseFraming::Chunked => copy_chunked(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await,
         ResponseFraming::UntilClose => copy_until_close(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await,
     };
     match streamed {
@@ -456,11 +458,13 @@ async fn copy_length(
     }
 }
 
-/// Decode the upstream's chunked body and re-encode it to the client.
+/// Decode the upstream's chunked body and re-encode it to the client (`rechunk`), or send
+/// it decoded (an HTTP/1.0 client; the connection close ends the body).
 async fn copy_chunked(
     c: &mut Conn,
     up: &mut TcpStream,
     mut ubuf: Vec<u8>,
+    rechunk: bool,
     timeout: Duration,
     sent: &mut usize,
 ) -> io::Result<bool> {
@@ -471,9 +475,13 @@ async fn copy_chunked(
         match step {
             Step::Data { consumed, data } => {
                 frame.clear();
-                encode_chunk_header(data.len(), &mut frame);
+                if rechunk {
+                    encode_chunk_header(data.len(), &mut frame);
+                }
                 frame.extend_from_slice(ubuf.get(data).unwrap_or_default());
-                frame.extend_from_slice(b"\r\n");
+                if rechunk {
+                    frame.extend_from_slice(b"\r\n");
+                }
                 *sent += frame.len();
                 let (res, f) = write_all(&mut c.stream, std::mem::take(&mut frame), Some(Instant::now() + timeout)).await;
                 frame = f;
@@ -488,9 +496,12 @@ async fn copy_chunked(
             }
             Step::Done { consumed } => {
                 ubuf.drain(..consumed.min(ubuf.len()));
-                *sent += 5;
-                let (res, _) = write_all(&mut c.stream, b"0\r\n\r\n".to_vec(), Some(Instant::now() + timeout)).await;
-                res?;
+                if rechunk {
+                    *sent += 5;
+                    let (res, _) =
+                        write_all(&mut c.stream, b"0\r\n\r\n".to_vec(), Some(Instant::now() + timeout)).await;
+                    res?;
+                }
                 return Ok(ubuf.is_empty());
             }
         }

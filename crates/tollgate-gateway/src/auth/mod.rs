@@ -53,6 +53,8 @@ pub(crate) struct AuthRequest<'a> {
     pub body: Option<&'a [u8]>,
     pub stage_vars: Option<&'a BTreeMap<String, String>>,
     pub user_agent: Option<&'a str>,
+    /// The request's `x-amzn-RequestId` (lambda: `requestContext.requestId` of REQUEST events).
+    pub request_id: &'a str,
 }
 
 impl AuthRequest<'_> {

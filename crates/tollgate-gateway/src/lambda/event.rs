@@ -1,0 +1,218 @@
+//! The events a Lambda authorizer receives (TOKEN and REQUEST), field for field as API Gateway
+//! (REST) sends them, and the identity-source values that gate and key them.
+
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+use tollgate_config::IdentitySource;
+
+use crate::auth::AuthRequest;
+
+/// `{"type":"TOKEN","authorizationToken":…,"methodArn":…}`.
+pub(crate) fn token_event(token: &str, method_arn: &str) -> Vec<u8> {
+    let v = json!({ "type": "TOKEN", "authorizationToken": token, "methodArn": method_arn });
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// Percent-decode (`%XX`; `+` stays as sent, like API Gateway REST).
+pub(crate) fn decode(s: &[u8]) -> String {
+    percent_encoding::percent_decode(s).decode_utf8_lossy().into_owned()
+}
+
+/// The query string as decoded `(name, value)` pairs, in order.
+pub(crate) fn query_pairs(req: &AuthRequest<'_>) -> Vec<(String, String)> {
+    let Some(q) = req.head.query.map(|s| s.slice(req.buf)) else {
+        return Vec::new();
+    };
+    q.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.iter().position(|&b| b == b'=') {
+            Some(i) => (decode(p.get(..i).unwrap_or_default()), decode(p.get(i + 1..).unwrap_or_default())),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// The request's host without port.
+fn host(req: &AuthRequest<'_>) -> String {
+    let h = req.head.host.map(|s| s.slice(req.buf)).unwrap_or_default();
+    String::from_utf8_lossy(crate::conn::strip_port(h)).into_owned()
+}
+
+/// A 6-character stand-in for API Gateway's resource id, stable per API and route template.
+fn resource_id(api_id: &str, template: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in api_id.bytes().chain([0]).chain(template.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..6)
+        .map(|i| {
+            let idx = ((h >> (i * 8)) % ALPHA.len() as u64) as usize;
+            ALPHA.get(idx).map_or('a', |&c| c as char)
+        })
+        .collect()
+}
+
+/// `$context.requestTime`: `dd/Mon/yyyy:HH:mm:ss +0000`.
+pub(crate) fn clf_time(epoch_secs: i64) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = epoch_secs.div_euclid(86_400);
+    let secs = epoch_secs.rem_euclid(86_400);
+    // Civil from days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let mon = MONTHS.get((m - 1) as usize).copied().unwrap_or("Jan");
+    format!("{d:02}/{mon}/{y}:{:02}:{:02}:{:02} +0000", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// The REQUEST event.
+pub(crate) fn request_event(req: &AuthRequest<'_>, account_id: &str, stage: &str, method: &str) -> Vec<u8> {
+    let buf = req.buf;
+    // Headers: client casing; duplicates grouped case-insensitively under the first casing,
+    // `headers` keeps the last value, `multiValueHeaders` all of them.
+    let mut names: Vec<(String, Vec<String>)> = Vec::new();
+    for h in &req.head.headers {
+        let name = String::from_utf8_lossy(h.name.slice(buf));
+        let value = String::from_utf8_lossy(h.value.slice(buf)).into_owned();
+        match names.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            Some((_, vals)) => vals.push(value),
+            None => names.push((name.into_owned(), vec![value])),
+        }
+    }
+    let mut headers = Map::new();
+    let mut mv_headers = Map::new();
+    for (n, vals) in names {
+        if let Some(last) = vals.last() {
+            headers.insert(n.clone(), Value::String(last.clone()));
+        }
+        mv_headers.insert(n, Value::Array(vals.into_iter().map(Value::String).collect()));
+    }
+    let mut query = Map::new();
+    let mut mv_query = Map::new();
+    for (k, v) in query_pairs(req) {
+        query.insert(k.clone(), Value::String(v.clone()));
+        match mv_query.get_mut(&k) {
+            Some(Value::Array(a)) => a.push(Value::String(v)),
+            _ => {
+                mv_query.insert(k, Value::Array(vec![Value::String(v)]));
+            }
+        }
+    }
+    let path_params: Map<String, Value> =
+        req.route.params.iter().map(|(k, v)| (k.clone(), Value::String(decode(v.as_bytes())))).collect();
+    let stage_vars: Map<String, Value> = req
+        .stage_vars
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        .unwrap_or_default();
+    let full_path = String::from_utf8_lossy(req.head.path.slice(buf)).into_owned();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let domain = host(req);
+    let prefix = domain.split('.').next().unwrap_or_default().to_owned();
+    let v = json!({
+        "type": "REQUEST",
+        "methodArn": req.method_arn,
+        "resource": req.route.template,
+        "path": req.route.resource_path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": mv_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": mv_query,
+        "pathParameters": path_params,
+        "stageVariables": stage_vars,
+        "requestContext": {
+            "path": full_path,
+            "accountId": account_id,
+            "resourceId": resource_id(req.api_id, &req.route.template),
+            "stage": stage,
+            "domainPrefix": prefix,
+            "requestId": req.request_id,
+            "extendedRequestId": req.request_id,
+            "protocol": "HTTP/1.1",
+            "identity": {
+                "cognitoIdentityPoolId": null,
+                "accountId": null,
+                "cognitoIdentityId": null,
+                "caller": null,
+                "sourceIp": req.source_ip.to_string(),
+                "principalOrgId": null,
+                "accessKey": null,
+                "cognitoAuthenticationType": null,
+                "cognitoAuthenticationProvider": null,
+                "userArn": null,
+                "userAgent": req.user_agent,
+                "user": null,
+            },
+            "domainName": domain,
+            "resourcePath": req.route.template,
+            "httpMethod": method,
+            "requestTime": clf_time(now.as_secs() as i64),
+            "requestTimeEpoch": now.as_millis() as u64,
+            "apiId": req.api_id,
+        },
+    });
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// The value of one identity source; `None` when missing or empty (then: 401, no call).
+pub(crate) fn source_value<'a>(
+    src: &IdentitySource,
+    req: &'a AuthRequest<'_>,
+    query: &mut Option<Vec<(String, String)>>,
+    stage: &str,
+    method: &str,
+) -> Option<Cow<'a, str>> {
+    let v: Cow<'a, str> = match src {
+        IdentitySource::Header(name) => {
+            let raw = req.header(name.as_bytes())?;
+            Cow::Owned(String::from_utf8_lossy(raw).into_owned())
+        }
+        IdentitySource::QueryString(name) => {
+            let pairs = query.get_or_insert_with(|| query_pairs(req));
+            let (_, v) = pairs.iter().rev().find(|(k, _)| k == name)?;
+            Cow::Owned(v.clone())
+        }
+        IdentitySource::StageVariable(name) => Cow::Borrowed(req.stage_vars?.get(name)?.as_str()),
+        IdentitySource::Context(name) => Cow::Owned(match name.as_str() {
+            "identity.sourceIp" => req.source_ip.to_string(),
+            "identity.userAgent" => req.user_agent?.to_owned(),
+            "httpMethod" => method.to_owned(),
+            "path" => String::from_utf8_lossy(req.head.path.slice(req.buf)).into_owned(),
+            "resourcePath" => req.route.template.clone(),
+            "stage" => stage.to_owned(),
+            "apiId" => req.api_id.to_owned(),
+            "requestId" => req.request_id.to_owned(),
+            "domainName" => host(req),
+            _ => return None,
+        }),
+    };
+    if v.is_empty() { None } else { Some(v) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_time_format() {
+        assert_eq!(clf_time(1_583_349_317), "04/Mar/2020:19:15:17 +0000");
+        assert_eq!(clf_time(0), "01/Jan/1970:00:00:00 +0000");
+        assert_eq!(clf_time(951_782_400), "29/Feb/2000:00:00:00 +0000");
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(decode(b"a%20b+c%2F"), "a b+c/");
+        assert_eq!(resource_id("api", "/x").len(), 6);
+        assert_eq!(resource_id("api", "/x"), resource_id("api", "/x"));
+    }
+}
