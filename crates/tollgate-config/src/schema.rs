@@ -1,0 +1,630 @@
+//! The serde types of the configuration file (contract §2), one type per section.
+//!
+//! Every struct denies unknown keys. Defaults are the contract's; keys this crate adds
+//! beyond the contract are marked "(tollgate extension)" and documented in
+//! `docs/configuration.md`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub gateway: GatewaySection,
+    #[serde(default)]
+    pub identities: Vec<Identity>,
+    #[serde(default)]
+    pub authorizers: Vec<Authorizer>,
+    #[serde(default)]
+    pub apis: Vec<Api>,
+}
+
+/// `gateway:` — process-wide settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Region used in method ARNs, the SigV4 credential scope and the Cognito issuer.
+    pub region: String,
+    /// 12-digit account id owning the APIs (a string: quote it in YAML).
+    pub account_id: String,
+    /// 0 = one worker per available core. Restart required.
+    #[serde(default)]
+    pub workers: usize,
+    /// Restart required. Default: one listener on `0.0.0.0:8080`.
+    #[serde(default = "default_listeners")]
+    pub listeners: Vec<Listener>,
+    /// CIDRs whose `X-Forwarded-For` is believed for `aws:SourceIp`.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+    #[serde(default)]
+    pub admin: Admin,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub access_log: AccessLog,
+    #[serde(default)]
+    pub error_messages: ErrorMessages,
+    /// Upstream (http_proxy) connection settings. (tollgate extension)
+    #[serde(default)]
+    pub upstream: Upstream,
+}
+
+pub fn default_listeners() -> Vec<Listener> {
+    vec![Listener {
+        bind: SocketAddr::from(([0, 0, 0, 0], 8080)),
+        proxy_protocol: false,
+    }]
+}
+
+/// One entry of `gateway.listeners`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    #[serde(deserialize_with = "de_socket_addr")]
+    pub bind: SocketAddr,
+    /// Every connection must start with a PROXY v1/v2 header.
+    #[serde(default)]
+    pub proxy_protocol: bool,
+}
+
+/// `gateway.admin`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Restart required. Default `127.0.0.1:9901`.
+    #[serde(default = "default_admin_bind", deserialize_with = "de_socket_addr")]
+    pub bind: SocketAddr,
+    /// If set, admin calls need `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for Admin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admin")
+            .field("bind", &self.bind)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+pub fn default_admin_bind() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9901))
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            bind: default_admin_bind(),
+            token: None,
+        }
+    }
+}
+
+/// `gateway.limits`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Request line + headers; over -> 431 (414 for a long target).
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Over -> 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// The whole head must arrive in this time.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Keep-alive idle timeout.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish. (tollgate extension)
+    #[serde(default = "default_drain_timeout_ms")]
+    pub drain_timeout_ms: u64,
+}
+
+pub fn default_max_header_bytes() -> usize {
+    10240
+}
+pub fn default_max_body_bytes() -> u64 {
+    10_485_760
+}
+pub fn default_header_timeout_ms() -> u64 {
+    10_000
+}
+pub fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+pub fn default_drain_timeout_ms() -> u64 {
+    10_000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: default_max_header_bytes(),
+            max_body_bytes: default_max_body_bytes(),
+            header_timeout_ms: default_header_timeout_ms(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            drain_timeout_ms: default_drain_timeout_ms(),
+        }
+    }
+}
+
+/// `gateway.upstream` (tollgate extension): the per-core keep-alive pools of `http_proxy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// TCP connect timeout; a connect over it answers 504.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Idle pooled connections are closed after this long.
+    #[serde(default = "default_pool_idle_timeout_ms")]
+    pub pool_idle_timeout_ms: u64,
+    /// Idle connections kept per upstream address per worker.
+    #[serde(default = "default_pool_max_idle")]
+    pub pool_max_idle_per_host: usize,
+}
+
+pub fn default_connect_timeout_ms() -> u64 {
+    2_000
+}
+pub fn default_pool_idle_timeout_ms() -> u64 {
+    30_000
+}
+pub fn default_pool_max_idle() -> usize {
+    32
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            connect_timeout_ms: default_connect_timeout_ms(),
+            pool_idle_timeout_ms: default_pool_idle_timeout_ms(),
+            pool_max_idle_per_host: default_pool_max_idle(),
+        }
+    }
+}
+
+/// `gateway.access_log`: `stdout`, `off`, or a file path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AccessLog {
+    #[default]
+    Stdout,
+    Off,
+    /// Relative paths are resolved against the config file's directory when loaded.
+    File(PathBuf),
+}
+
+impl Serialize for AccessLog {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AccessLog::Stdout => s.serialize_str("stdout"),
+            AccessLog::Off => s.serialize_str("off"),
+            AccessLog::File(p) => p.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AccessLog {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "stdout" => AccessLog::Stdout,
+            "off" => AccessLog::Off,
+            "" => {
+                return Err(serde::de::Error::custom(
+                    "empty access_log (use stdout, off or a file path)",
+                ));
+            }
+            _ => AccessLog::File(PathBuf::from(s)),
+        })
+    }
+}
+
+/// `gateway.error_messages`: which AWS 403 texts to emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorMessages {
+    #[default]
+    Current,
+    Legacy,
+}
+
+/// One IAM principal that may sign requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// `arn:aws:iam::<12 digits>:(user|role|root)...` (an assumed role is `arn:aws:sts::...:assumed-role/...`).
+    pub arn: String,
+    #[serde(default)]
+    pub access_keys: Vec<AccessKey>,
+    /// `aws:PrincipalTag/<key>`.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Identity-based policies (IAM JSON grammar).
+    #[serde(default)]
+    pub policies: Vec<serde_json::Value>,
+}
+
+/// One access key of an identity. Exactly one of `secret`, `secret_env`, `secret_file`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKey {
+    pub id: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Name of an environment variable holding the secret (read at load time).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// A file holding the secret (trailing newline stripped; read at load time).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Set: temporary credentials; the token must be sent with each request.
+    #[serde(default)]
+    pub session_token: Option<String>,
+    /// RFC 3339; after it -> 403 ExpiredTokenException.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret_env", &self.secret_env)
+            .field("secret_file", &self.secret_file)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// An authorizer, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Authorizer {
+    #[serde(rename = "COGNITO_USER_POOLS")]
+    CognitoUserPools(CognitoAuthorizer),
+    #[serde(rename = "TOKEN")]
+    Token(TokenAuthorizer),
+    #[serde(rename = "REQUEST")]
+    Request(RequestAuthorizer),
+}
+
+impl Authorizer {
+    pub fn name(&self) -> &str {
+        match self {
+            Authorizer::CognitoUserPools(a) => &a.name,
+            Authorizer::Token(a) => &a.name,
+            Authorizer::Request(a) => &a.name,
+        }
+    }
+    pub fn ttl_seconds(&self) -> u32 {
+        match self {
+            Authorizer::CognitoUserPools(a) => a.ttl_seconds,
+            Authorizer::Token(a) => a.ttl_seconds,
+            Authorizer::Request(a) => a.ttl_seconds,
+        }
+    }
+    /// The `type` string as written in the file.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Authorizer::CognitoUserPools(_) => "COGNITO_USER_POOLS",
+            Authorizer::Token(_) => "TOKEN",
+            Authorizer::Request(_) => "REQUEST",
+        }
+    }
+}
+
+pub const DEFAULT_IDENTITY_SOURCE: &str = "method.request.header.Authorization";
+
+pub fn default_identity_source() -> String {
+    DEFAULT_IDENTITY_SOURCE.to_owned()
+}
+pub fn default_ttl_seconds() -> u32 {
+    300
+}
+pub fn default_authorizer_timeout_ms() -> u64 {
+    10_000
+}
+
+/// `type: COGNITO_USER_POOLS`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CognitoAuthorizer {
+    pub name: String,
+    /// `arn:aws:cognito-idp:<region>:<account>:userpool/<poolId>`; at least one.
+    pub provider_arns: Vec<String>,
+    /// Default `https://cognito-idp.{region}.amazonaws.com/{poolId}` per provider ARN.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    pub jwks: Jwks,
+    #[serde(default = "default_identity_source")]
+    pub identity_source: String,
+    /// Regex matched (anchored, whole value) against the ID token's `aud`.
+    #[serde(default)]
+    pub identity_validation_expression: Option<String>,
+    /// If set: an ID token's `aud` / an access token's `client_id` must be one.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    #[serde(default = "default_ttl_seconds")]
+    pub ttl_seconds: u32,
+    /// Allowed clock skew for `exp`/`nbf`/`iat`. (tollgate extension; AWS: 0)
+    #[serde(default)]
+    pub leeway_seconds: u64,
+}
+
+/// Where the JWKS comes from: exactly one of `file` or `url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jwks {
+    /// A JSON file with a `keys` array, read at load time (relative to the config file).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// `http://` URL fetched by the gateway (no TLS client: `https://` is refused).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How often a `url` JWKS is refetched.
+    #[serde(default = "default_jwks_refresh")]
+    pub refresh_seconds: u64,
+}
+
+pub fn default_jwks_refresh() -> u64 {
+    300
+}
+
+/// `type: TOKEN` (a Lambda-style function reached over HTTP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAuthorizer {
+    pub name: String,
+    /// `http://` URL answering like the Lambda Invoke API.
+    pub function_url: String,
+    #[serde(default = "default_identity_source")]
+    pub identity_source: String,
+    /// Regex the token must match whole (anchored); no match -> 401 without a call.
+    #[serde(default)]
+    pub identity_validation_expression: Option<String>,
+    /// 0 disables caching, max 3600.
+    #[serde(default = "default_ttl_seconds")]
+    pub ttl_seconds: u32,
+    #[serde(default = "default_authorizer_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// `type: REQUEST`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestAuthorizer {
+    pub name: String,
+    pub function_url: String,
+    /// Comma list of `method.request.header.X`, `method.request.querystring.X`,
+    /// `stageVariables.X`, `context.X`. Required when `ttl_seconds > 0`.
+    #[serde(default)]
+    pub identity_source: Option<String>,
+    #[serde(default = "default_ttl_seconds")]
+    pub ttl_seconds: u32,
+    #[serde(default = "default_authorizer_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// One REST API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// The API id in method ARNs: 1-64 chars of `[a-zA-Z0-9_-]`.
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Host values (without port, case-insensitive) selecting this API; `"*"` = any.
+    #[serde(default = "default_hosts")]
+    pub hosts: Vec<String>,
+    pub stages: BTreeMap<String, Stage>,
+    #[serde(default)]
+    pub resource_policy: Option<serde_json::Value>,
+    /// A file holding the resource policy JSON (relative to the config file).
+    #[serde(default)]
+    pub resource_policy_file: Option<PathBuf>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    #[serde(default)]
+    pub gateway_responses: BTreeMap<ResponseType, GatewayResponse>,
+}
+
+pub fn default_hosts() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// One stage of an API.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+/// One route: path template x methods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// `{name}` = one segment, `{name+}` = greedy rest (last segment only).
+    pub path: String,
+    pub methods: Vec<Method>,
+    pub authorization: Authorization,
+    #[serde(default)]
+    pub authorizer: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub integration: Integration,
+}
+
+/// HTTP methods a route may list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Any,
+}
+
+impl Method {
+    pub const CONCRETE: [Method; 7] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Options,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Any => "ANY",
+        }
+    }
+
+    /// A request method's bytes -> a concrete method (case-sensitive, as HTTP is).
+    /// `ANY` is not a request method and yields `None`.
+    pub fn from_request(m: &[u8]) -> Option<Method> {
+        Some(match m {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"PATCH" => Method::Patch,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A route's authorization type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Authorization {
+    None,
+    AwsIam,
+    CognitoUserPools,
+    Custom,
+}
+
+/// A route's integration, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Integration {
+    Mock(MockIntegration),
+    HttpProxy(HttpProxyIntegration),
+}
+
+/// `type: mock`: the gateway answers itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockIntegration {
+    #[serde(default = "default_mock_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: String,
+}
+
+pub fn default_mock_status() -> u16 {
+    200
+}
+
+/// `type: http_proxy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpProxyIntegration {
+    /// `http://host:port/path`, with `{param}` path parameters and `${stageVariables.x}`.
+    pub uri: String,
+    #[serde(default = "default_integration_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Upstream header name <- context expression.
+    #[serde(default)]
+    pub request_headers: BTreeMap<String, String>,
+}
+
+pub fn default_integration_timeout_ms() -> u64 {
+    29_000
+}
+
+/// Gateway response types (AWS names; semantics doc §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ResponseType {
+    AccessDenied,
+    ApiConfigurationError,
+    AuthorizerConfigurationError,
+    AuthorizerFailure,
+    BadRequestParameters,
+    BadRequestBody,
+    #[serde(rename = "DEFAULT_4XX")]
+    Default4xx,
+    #[serde(rename = "DEFAULT_5XX")]
+    Default5xx,
+    ExpiredToken,
+    IntegrationFailure,
+    IntegrationTimeout,
+    InvalidApiKey,
+    InvalidSignature,
+    MissingAuthenticationToken,
+    QuotaExceeded,
+    RequestTooLarge,
+    ResourceNotFound,
+    Throttled,
+    Unauthorized,
+    UnsupportedMediaType,
+    WafFiltered,
+}
+
+/// An override of one gateway response.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayResponse {
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+fn de_socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "invalid socket address \"{s}\" (expected IP:PORT, e.g. 0.0.0.0:8080 or [::1]:8080)"
+        ))
+    })
+}
