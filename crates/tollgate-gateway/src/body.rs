@@ -9,8 +9,9 @@ use tollgate_http::{BodyFraming, ChunkedDecoder, HttpError, Step};
 
 use crate::io::fill;
 
-/// Why a body could not be read.
+/// Why a body could not be read. (The payloads are for `Debug` output.)
 #[derive(Debug)]
+#[allow(dead_code)]
 pub(crate) enum BodyError {
     /// The framing is broken (bad chunk size, missing CRLF...): 400.
     Framing(HttpError),
@@ -50,6 +51,11 @@ impl BodyReader {
             BodyFraming::Chunked => Kind::Chunked(ChunkedDecoder::new()),
         };
         Ok(Self { kind, total: 0, max })
+    }
+
+    /// A body already read in full elsewhere: nothing more to read.
+    pub(crate) fn finished() -> Self {
+        Self { kind: Kind::Empty, total: 0, max: 0 }
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -26,6 +26,8 @@ pub(crate) struct Conn {
     pub stream: TcpStream,
     pub buf: Vec<u8>,
     pub out: Vec<u8>,
+    /// The TCP peer (`source_ip` may instead come from a PROXY header).
+    #[allow(dead_code)]
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub source_ip: IpAddr,

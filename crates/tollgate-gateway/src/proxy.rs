@@ -26,6 +26,8 @@ use crate::worker::Worker;
 
 /// Most bytes of an upstream response head.
 const MAX_UPSTREAM_HEAD: usize = 64 * 1024;
+/// Largest Content-Length body kept for a retry on a fresh upstream connection.
+const MAX_REPLAY_BODY: u64 = 64 * 1024;
 
 pub(crate) struct Done {
     pub status: u16,
@@ -104,6 +106,7 @@ fn header_value_ok(v: &str) -> bool {
 }
 
 /// The request head sent upstream.
+#[allow(clippy::too_many_arguments)]
 fn build_head(
     c: &Conn,
     head: &RequestHead,
@@ -161,10 +164,10 @@ fn build_head(
     wire::header(&mut out, b"x-forwarded-proto", b"http");
     wire::header_usize(&mut out, b"x-forwarded-port", usize::from(c.local.port()));
     for (name, e) in &p.request_headers {
-        if let Some(v) = ctx_value(e, ctx, stage_vars) {
-            if header_value_ok(v) {
-                wire::header(&mut out, name.as_bytes(), v.as_bytes());
-            }
+        if let Some(v) = ctx_value(e, ctx, stage_vars)
+            && header_value_ok(v)
+        {
+            wire::header(&mut out, name.as_bytes(), v.as_bytes());
         }
     }
     match head.framing {
@@ -208,6 +211,15 @@ pub(crate) async fn forward(
     let expect_continue = head.expect_continue && !body.is_empty();
 
     // Connect (a pooled connection first), send the head.
+    // A small Content-Length body that has fully arrived can be sent again: it stays in the
+    // client buffer until the upstream answers, so a stale pooled connection can be retried.
+    let replay: Option<std::ops::Range<usize>> = match head.framing {
+        BodyFraming::Length(n) if !body.is_empty() && n <= MAX_REPLAY_BODY => {
+            let start = head.head_len;
+            usize::try_from(n).ok().and_then(|n| start.checked_add(n)).filter(|&end| end <= c.buf.len()).map(|end| start..end)
+        }
+        _ => None,
+    };
     let mut attempt = 0;
     let (mut up, mut ubuf, mut req_head) = loop {
         attempt += 1;
@@ -227,13 +239,22 @@ pub(crate) async fn forward(
             Err(_) if reused && attempt < 3 => continue,
             Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
         }
-        // With no body, a pooled connection that the upstream closed shows up as EOF before
-        // any response byte: retry on a fresh connection.
+        if let Some(r) = &replay {
+            let data = c.buf.get(r.clone()).unwrap_or_default().to_vec();
+            match write_all(&mut up, data, Some(deadline)).await.0 {
+                Ok(()) => {}
+                Err(e) if reused && attempt < 3 && e.kind() != io::ErrorKind::TimedOut => continue,
+                Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
+            }
+        }
+        // With no body (or a replayable one), a pooled connection that the upstream closed
+        // shows up as EOF before any response byte: retry on a fresh connection.
         let ubuf: Vec<u8> = Vec::with_capacity(crate::io::READ_CHUNK);
-        if body.is_empty() && reused {
+        if (body.is_empty() || replay.is_some()) && reused {
             let mut ubuf = ubuf;
             match fill(&mut up, &mut ubuf, Some(deadline)).await {
-                Ok(0) | Err(_) if attempt < 3 => continue,
+                Ok(0) if attempt < 3 => continue,
+                Err(e) if attempt < 3 && e.kind() != io::ErrorKind::TimedOut => continue,
                 Ok(0) => {
                     w.metrics.upstream_error(UpstreamError::Broken);
                     return Err(Failed { err: bad_gateway(), body_state: BodyState::Untouched(body) });
@@ -250,6 +271,10 @@ pub(crate) async fn forward(
     // itself before discarding the body; draining twice ate pipelined requests.)
     let head_len = head.head_len.min(c.buf.len());
     c.buf.drain(..head_len);
+    if let Some(r) = &replay {
+        c.buf.drain(..r.len().min(c.buf.len()));
+        body = BodyReader::finished();
+    }
 
     // Stream the request body.
     if !body.is_empty() {
@@ -259,9 +284,7 @@ pub(crate) async fn forward(
                 return Err(Failed { err: bad_gateway(), body_state: BodyState::Broken });
             }
         }
-        if let Err(e) = stream_request_body(w, c, &mut up, &mut body, snap, deadline).await {
-            return Err(e);
-        }
+        stream_request_body(w, c, &mut up, &mut body, snap, deadline).await?;
     }
 
     // Read the response head (skipping interim 1xx answers).

@@ -162,7 +162,8 @@ pub struct Template(Vec<Piece>);
 
 impl Template {
     pub fn compile(src: &str) -> Self {
-        const VARS: [(&str, fn() -> Piece); 4] = [
+        type Var = (&'static str, fn() -> Piece);
+        const VARS: [Var; 4] = [
             ("$context.error.messageString", || Piece::MessageString),
             ("$context.error.message", || Piece::Message),
             ("$context.error.responseType", || Piece::ResponseType),

@@ -66,10 +66,10 @@ impl Pool {
         if let Ok(a) = authority.parse::<SocketAddr>() {
             return Ok(a);
         }
-        if let Some((a, at)) = self.resolved.get(authority) {
-            if at.elapsed() < RESOLVE_TTL {
-                return Ok(*a);
-            }
+        if let Some((a, at)) = self.resolved.get(authority)
+            && at.elapsed() < RESOLVE_TTL
+        {
+            return Ok(*a);
         }
         let addr = authority
             .to_socket_addrs()?
