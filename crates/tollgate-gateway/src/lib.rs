@@ -43,6 +43,8 @@ use std::thread::JoinHandle;
 use arc_swap::ArcSwap;
 use tollgate_config::Compiled;
 
+/// Lambda-authorizer cache types (L1/L2 with single-flight), public for bench/benches/authorizer.rs.
+pub use lambda::cache as authorizer_cache;
 pub use snapshot::Snapshot;
 pub use worker::IoDriver;
 
@@ -87,6 +89,8 @@ pub enum StartError {
     AccessLog(std::io::Error),
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),
+    #[error("io_uring was requested but this kernel does not offer it (use --io-driver epoll or auto)")]
+    NoIoUring,
 }
 
 /// A running gateway.
@@ -122,6 +126,9 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         n => n,
     };
     let driver = opts.io_driver.resolve();
+    if driver == IoDriver::IoUring && !monoio::utils::detect_uring() {
+        return Err(StartError::NoIoUring);
+    }
     // One socket per worker and listener; port 0 resolves on the first bind.
     let mut per_worker: Vec<Vec<(std::net::TcpListener, bool)>> = (0..workers).map(|_| Vec::new()).collect();
     let mut listen_addrs = Vec::new();
