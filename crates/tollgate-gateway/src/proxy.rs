@@ -19,7 +19,9 @@ use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
 use crate::responses::{GatewayError, ResponseType};
 use crate::router::OwnedMatch;
-use crate::snapshot::{CtxExpr, ProxyRt, Snapshot, UriPart};
+use tollgate_config::{ContextExpr, IdentityField};
+
+use crate::snapshot::{ProxyRt, Snapshot};
 use crate::upstream::{connect, split_http_url};
 use crate::wire;
 use crate::worker::Worker;
@@ -67,37 +69,40 @@ fn io_failure(w: &Worker, e: &io::Error) -> GatewayError {
 
 /// Build the upstream URL from the template.
 fn render_uri(p: &ProxyRt, m: &OwnedMatch, stage_vars: Option<&BTreeMap<String, String>>) -> String {
-    let mut s = String::with_capacity(64);
-    for part in &p.uri {
-        match part {
-            UriPart::Lit(l) => s.push_str(l),
-            UriPart::PathParam(n) => {
-                if let Some((_, v)) = m.params.iter().find(|(k, _)| k == n) {
-                    s.push_str(v);
-                }
-            }
-            UriPart::StageVar(n) => {
-                if let Some(v) = stage_vars.and_then(|sv| sv.get(n)) {
-                    s.push_str(v);
-                }
-            }
-        }
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    p.uri.render(
+        |name| m.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()),
+        stage_vars.unwrap_or(&EMPTY),
+    )
+}
+
+fn identity_name(f: IdentityField) -> &'static str {
+    match f {
+        IdentityField::UserArn => "userArn",
+        IdentityField::AccountId => "accountId",
+        IdentityField::AccessKey => "accessKey",
+        IdentityField::Caller => "caller",
+        IdentityField::User => "user",
+        IdentityField::SourceIp => "sourceIp",
+        IdentityField::UserAgent => "userAgent",
     }
-    s
 }
 
 fn ctx_value<'a>(
-    e: &'a CtxExpr,
+    e: &'a ContextExpr,
     ctx: &'a AuthContext,
     stage_vars: Option<&'a BTreeMap<String, String>>,
 ) -> Option<&'a str> {
     match e {
-        CtxExpr::PrincipalId => ctx.principal_id.as_deref(),
-        CtxExpr::AuthorizerKey(k) => ctx.authorizer.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
-        CtxExpr::Claim(k) => ctx.claims.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
-        CtxExpr::Identity(k) => ctx.identity.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
-        CtxExpr::StageVar(k) => stage_vars.and_then(|s| s.get(k)).map(String::as_str),
-        CtxExpr::Static(v) => Some(v.as_str()),
+        ContextExpr::PrincipalId => ctx.principal_id.as_deref(),
+        ContextExpr::AuthorizerContext(k) => ctx.authorizer.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
+        ContextExpr::Claim(k) => ctx.claims.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
+        ContextExpr::Identity(f) => {
+            let name = identity_name(*f);
+            ctx.identity.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        }
+        ContextExpr::StageVariable(k) => stage_vars.and_then(|s| s.get(k)).map(String::as_str),
+        ContextExpr::Static(v) => Some(v.as_str()),
     }
 }
 

@@ -50,90 +50,10 @@ pub struct MockRt {
 }
 
 pub struct ProxyRt {
-    pub uri: Vec<UriPart>,
+    pub uri: tollgate_config::UriTemplate,
     pub timeout: Duration,
-    pub request_headers: Vec<(String, CtxExpr)>,
-}
-
-/// A piece of an integration URI template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UriPart {
-    Lit(String),
-    PathParam(String),
-    StageVar(String),
-}
-
-/// A context expression usable in `request_headers`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CtxExpr {
-    PrincipalId,
-    AuthorizerKey(String),
-    Claim(String),
-    Identity(String),
-    StageVar(String),
-    Static(String),
-}
-
-impl CtxExpr {
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        if s.len() >= 2 && s.starts_with('\'') && s.ends_with('\'') {
-            return s.get(1..s.len() - 1).map(|v| CtxExpr::Static(v.to_owned()));
-        }
-        if s == "context.authorizer.principalId" {
-            return Some(CtxExpr::PrincipalId);
-        }
-        if let Some(c) = s.strip_prefix("context.authorizer.claims.") {
-            return Some(CtxExpr::Claim(c.to_owned()));
-        }
-        if let Some(k) = s.strip_prefix("context.authorizer.") {
-            return Some(CtxExpr::AuthorizerKey(k.to_owned()));
-        }
-        if let Some(k) = s.strip_prefix("context.identity.") {
-            return Some(CtxExpr::Identity(k.to_owned()));
-        }
-        if let Some(k) = s.strip_prefix("stageVariables.") {
-            return Some(CtxExpr::StageVar(k.to_owned()));
-        }
-        None
-    }
-}
-
-/// Split `http://${stageVariables.backend}/pets/{petId}` into parts.
-pub fn parse_uri_template(uri: &str) -> Vec<UriPart> {
-    let mut parts = Vec::new();
-    let mut lit = String::new();
-    let mut rest = uri;
-    while let Some(c) = rest.chars().next() {
-        if let Some(after) = rest.strip_prefix("${stageVariables.") {
-            if let Some(end) = after.find('}') {
-                if !lit.is_empty() {
-                    parts.push(UriPart::Lit(std::mem::take(&mut lit)));
-                }
-                parts.push(UriPart::StageVar(after.get(..end).unwrap_or_default().to_owned()));
-                rest = after.get(end + 1..).unwrap_or_default();
-                continue;
-            }
-        }
-        if c == '{' {
-            if let Some(end) = rest.find('}') {
-                let name = rest.get(1..end).unwrap_or_default();
-                let name = name.strip_suffix('+').unwrap_or(name);
-                if !lit.is_empty() {
-                    parts.push(UriPart::Lit(std::mem::take(&mut lit)));
-                }
-                parts.push(UriPart::PathParam(name.to_owned()));
-                rest = rest.get(end + 1..).unwrap_or_default();
-                continue;
-            }
-        }
-        lit.push(c);
-        rest = rest.get(c.len_utf8()..).unwrap_or_default();
-    }
-    if !lit.is_empty() {
-        parts.push(UriPart::Lit(lit));
-    }
-    parts
+    /// Upstream header name (lowercase) <- context expression.
+    pub request_headers: Vec<(String, tollgate_config::ContextExpr)>,
 }
 
 fn rtype_of(t: &tollgate_config::ResponseType) -> Option<ResponseType> {
@@ -172,7 +92,8 @@ impl Snapshot {
                 let routes = api
                     .routes
                     .iter()
-                    .map(|r| {
+                    .enumerate()
+                    .map(|(route_index, r)| {
                         let methods: Vec<&str> = r.methods.iter().map(|m| m.as_str()).collect();
                         let label = RouteLabel::new(&api_label, &format!("{} {}", methods.join(","), r.path));
                         let integration = match &r.integration {
@@ -181,15 +102,16 @@ impl Snapshot {
                                 headers: m.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                                 body: m.body.as_bytes().to_vec(),
                             }),
-                            Integration::HttpProxy(p) => IntegrationRt::Proxy(ProxyRt {
-                                uri: parse_uri_template(&p.uri),
-                                timeout: Duration::from_millis(p.timeout_ms),
-                                request_headers: p
-                                    .request_headers
-                                    .iter()
-                                    .filter_map(|(k, v)| CtxExpr::parse(v).map(|e| (k.to_ascii_lowercase(), e)))
-                                    .collect(),
-                            }),
+                            Integration::HttpProxy(p) => {
+                                let cr = compiled.route(api_index, route_index);
+                                IntegrationRt::Proxy(ProxyRt {
+                                    uri: cr
+                                        .and_then(|c| c.uri.clone())
+                                        .unwrap_or(tollgate_config::UriTemplate { parts: Vec::new() }),
+                                    timeout: Duration::from_millis(p.timeout_ms),
+                                    request_headers: cr.map(|c| c.request_headers.clone()).unwrap_or_default(),
+                                })
+                            }
                         };
                         RouteRt { label, authorization: r.authorization, integration }
                     })
@@ -212,33 +134,5 @@ impl Snapshot {
             iam: crate::iam::Compiled::build(&compiled),
             compiled,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uri_templates() {
-        assert_eq!(
-            parse_uri_template("http://${stageVariables.backend}/pets/{petId}/x/{proxy+}"),
-            vec![
-                UriPart::Lit("http://".into()),
-                UriPart::StageVar("backend".into()),
-                UriPart::Lit("/pets/".into()),
-                UriPart::PathParam("petId".into()),
-                UriPart::Lit("/x/".into()),
-                UriPart::PathParam("proxy".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn ctx_exprs() {
-        assert_eq!(CtxExpr::parse("context.authorizer.claims.sub"), Some(CtxExpr::Claim("sub".into())));
-        assert_eq!(CtxExpr::parse("context.authorizer.principalId"), Some(CtxExpr::PrincipalId));
-        assert_eq!(CtxExpr::parse("'x'"), Some(CtxExpr::Static("x".into())));
-        assert_eq!(CtxExpr::parse("nope"), None);
     }
 }
