@@ -67,7 +67,10 @@ pub(crate) fn log(
     line.push_str(",\"responseLength\":");
     line.push_str(&bytes.to_string());
     line.push_str(",\"latencyMs\":");
-    line.push_str(&format!("{:.3}", info.started.elapsed().as_secs_f64() * 1000.0));
+    line.push_str(&format!(
+        "{:.3}",
+        info.started.elapsed().as_secs_f64() * 1000.0
+    ));
     if let Some((api, stage, r)) = route {
         line.push_str(",\"apiId\":");
         push_json_str(&mut line, api);

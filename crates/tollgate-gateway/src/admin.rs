@@ -45,14 +45,21 @@ struct Reply {
 }
 
 fn json(status: u16, v: serde_json::Value) -> Reply {
-    Reply { status, content_type: "application/json", body: v.to_string().into_bytes() }
+    Reply {
+        status,
+        content_type: "application/json",
+        body: v.to_string().into_bytes(),
+    }
 }
 
 fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
     let mut buf = Vec::with_capacity(4096);
-    let limits = RequestLimits { max_header_bytes: 16 * 1024, max_headers: 100 };
+    let limits = RequestLimits {
+        max_header_bytes: 16 * 1024,
+        max_headers: 100,
+    };
     let head = loop {
         match parse_request(&buf, &limits) {
             Ok(Some(h)) => break h,
@@ -65,7 +72,10 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
             }
             Err(e) => {
                 let status = e.status();
-                write_reply(&mut stream, &json(status, serde_json::json!({"message": e.to_string()})));
+                write_reply(
+                    &mut stream,
+                    &json(status, serde_json::json!({"message": e.to_string()})),
+                );
                 return;
             }
         }
@@ -74,11 +84,17 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
         BodyFraming::None => 0,
         BodyFraming::Length(n) if n as usize <= MAX_CONFIG_BYTES => n as usize,
         BodyFraming::Length(_) => {
-            write_reply(&mut stream, &json(413, serde_json::json!({"message": "config body too large"})));
+            write_reply(
+                &mut stream,
+                &json(413, serde_json::json!({"message": "config body too large"})),
+            );
             return;
         }
         BodyFraming::Chunked => {
-            write_reply(&mut stream, &json(411, serde_json::json!({"message": "send a Content-Length"})));
+            write_reply(
+                &mut stream,
+                &json(411, serde_json::json!({"message": "send a Content-Length"})),
+            );
             return;
         }
     };
@@ -95,7 +111,9 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
     // Admin token (constant-time comparison).
     let snap = shared.current.load_full();
     if let Some(token) = &snap.compiled.config.gateway.admin.token {
-        let presented = head.header(&buf, b"authorization").and_then(|v| v.strip_prefix(b"Bearer "));
+        let presented = head
+            .header(&buf, b"authorization")
+            .and_then(|v| v.strip_prefix(b"Bearer "));
         let ok = presented.is_some_and(|p| {
             let a = ring::digest::digest(&ring::digest::SHA256, p);
             let b = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
@@ -103,7 +121,10 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
             ring::constant_time::verify_slices_are_equal(a.as_ref(), b.as_ref()).is_ok()
         });
         if !ok {
-            write_reply(&mut stream, &json(401, serde_json::json!({"message": "Unauthorized"})));
+            write_reply(
+                &mut stream,
+                &json(401, serde_json::json!({"message": "Unauthorized"})),
+            );
             return;
         }
     }
@@ -112,9 +133,17 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
     let reply = match (method, path) {
         (b"GET", b"/healthz") => {
             if shared.shutdown.load(Ordering::Relaxed) {
-                Reply { status: 503, content_type: "text/plain", body: b"draining".to_vec() }
+                Reply {
+                    status: 503,
+                    content_type: "text/plain",
+                    body: b"draining".to_vec(),
+                }
             } else {
-                Reply { status: 200, content_type: "text/plain", body: b"ok".to_vec() }
+                Reply {
+                    status: 200,
+                    content_type: "text/plain",
+                    body: b"ok".to_vec(),
+                }
             }
         }
         (b"GET", b"/metrics") => {
@@ -130,16 +159,14 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
                 body: render(&shared.worker_metrics, &g).into_bytes(),
             }
         }
-        (b"GET", b"/config") => {
-            json(
-                200,
-                serde_json::json!({
-                    "version": snap.version,
-                    "sha256": snap.compiled.sha256,
-                    "loaded_at": rfc3339(snap.loaded_at),
-                }),
-            )
-        }
+        (b"GET", b"/config") => json(
+            200,
+            serde_json::json!({
+                "version": snap.version,
+                "sha256": snap.compiled.sha256,
+                "loaded_at": rfc3339(snap.loaded_at),
+            }),
+        ),
         (b"PUT", b"/config") => match std::str::from_utf8(&body) {
             Ok(text) => {
                 let base = shared
@@ -151,7 +178,10 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
             }
             Err(_) => {
                 shared.reloads_rejected.fetch_add(1, Ordering::Relaxed);
-                json(400, serde_json::json!({"errors": ["config: body is not UTF-8"]}))
+                json(
+                    400,
+                    serde_json::json!({"errors": ["config: body is not UTF-8"]}),
+                )
             }
         },
         (b"POST", b"/config/reload") => applied(shared.reload_file()),
@@ -184,7 +214,9 @@ fn write_reply(stream: &mut TcpStream, r: &Reply) {
 
 /// RFC 3339 UTC with seconds, e.g. `2026-11-26T09:00:00Z`.
 pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil-from-days (Howard Hinnant's algorithm).
@@ -197,7 +229,12 @@ pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -206,6 +243,9 @@ mod tests {
     fn rfc3339_epoch() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         assert_eq!(super::rfc3339(t), "2023-11-14T22:13:20Z");
-        assert_eq!(super::rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::rfc3339(std::time::UNIX_EPOCH),
+            "1970-01-01T00:00:00Z"
+        );
     }
 }

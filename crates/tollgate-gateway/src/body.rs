@@ -24,10 +24,17 @@ pub(crate) enum BodyError {
 /// A piece of body: `buf[range]` is body data; after using it the caller drains `consumed`
 /// bytes from the front of the buffer.
 pub(crate) enum Piece {
-    Data { range: std::ops::Range<usize>, consumed: usize },
+    Data {
+        range: std::ops::Range<usize>,
+        consumed: usize,
+    },
     /// Nothing usable yet; `consumed` framing bytes to drain, then read more.
-    More { consumed: usize },
-    Done { consumed: usize },
+    More {
+        consumed: usize,
+    },
+    Done {
+        consumed: usize,
+    },
 }
 
 pub(crate) struct BodyReader {
@@ -50,12 +57,20 @@ impl BodyReader {
             BodyFraming::Length(n) => Kind::Length { remaining: n },
             BodyFraming::Chunked => Kind::Chunked(ChunkedDecoder::new()),
         };
-        Ok(Self { kind, total: 0, max })
+        Ok(Self {
+            kind,
+            total: 0,
+            max,
+        })
     }
 
     /// A body already read in full elsewhere: nothing more to read.
     pub(crate) fn finished() -> Self {
-        Self { kind: Kind::Empty, total: 0, max: 0 }
+        Self {
+            kind: Kind::Empty,
+            total: 0,
+            max: 0,
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -77,10 +92,15 @@ impl BodyReader {
                 if buf.is_empty() {
                     return Ok(Piece::More { consumed: 0 });
                 }
-                let n = usize::try_from(*remaining).unwrap_or(usize::MAX).min(buf.len());
+                let n = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
                 *remaining -= n as u64;
                 self.total += n as u64;
-                Ok(Piece::Data { range: 0..n, consumed: n })
+                Ok(Piece::Data {
+                    range: 0..n,
+                    consumed: n,
+                })
             }
             Kind::Chunked(d) => match d.step(buf).map_err(BodyError::Framing)? {
                 Step::NeedMore { consumed } => Ok(Piece::More { consumed }),
@@ -89,7 +109,10 @@ impl BodyReader {
                     if self.total > self.max {
                         return Err(BodyError::TooLarge);
                     }
-                    Ok(Piece::Data { range: data, consumed })
+                    Ok(Piece::Data {
+                        range: data,
+                        consumed,
+                    })
                 }
                 Step::Done { consumed } => Ok(Piece::Done { consumed }),
             },
@@ -128,5 +151,7 @@ pub(crate) async fn read_more(
     buf: &mut Vec<u8>,
     deadline: Instant,
 ) -> Result<usize, BodyError> {
-    fill(stream, buf, Some(deadline)).await.map_err(BodyError::Io)
+    fill(stream, buf, Some(deadline))
+        .await
+        .map_err(BodyError::Io)
 }

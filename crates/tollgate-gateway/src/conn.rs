@@ -42,7 +42,13 @@ pub(crate) enum Next {
     Close,
 }
 
-pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: SocketAddr, proxy_protocol: bool) {
+pub(crate) async fn serve(
+    w: Rc<Worker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    proxy_protocol: bool,
+) {
     let _ = stream.set_nodelay(true);
     let mut c = Conn {
         stream,
@@ -69,7 +75,9 @@ pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, lo
                     Ok(0) => return,
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                        w.metrics.bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        w.metrics
+                            .bad_requests
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let err = GatewayError::new(ResponseType::Default4xx, "Request Timeout")
                             .with_status(408)
                             .with_error_type("RequestTimeoutException");
@@ -84,7 +92,9 @@ pub(crate) async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, lo
         let head = match head {
             Ok(h) => h,
             Err(e) => {
-                w.metrics.bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                w.metrics
+                    .bad_requests
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let _ = reply_error_default(&w, &mut c, &protocol_error(e)).await;
                 return;
             }
@@ -116,7 +126,9 @@ async fn read_proxy_header(w: &Worker, c: &mut Conn) -> bool {
                 _ => return false,
             },
             Err(_) => {
-                w.metrics.bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                w.metrics
+                    .bad_requests
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let err = GatewayError::new(ResponseType::Default4xx, "Bad Request")
                     .with_status(400)
                     .with_error_type("BadRequestException");
@@ -130,7 +142,12 @@ async fn read_proxy_header(w: &Worker, c: &mut Conn) -> bool {
 /// `aws:SourceIp`: the connection's source, or, when that is a trusted proxy, the nearest
 /// untrusted address in `X-Forwarded-For` (read right to left through trusted hops only).
 /// Anyone else's X-Forwarded-For is ignored.
-pub(crate) fn client_ip(conn_ip: IpAddr, head: &RequestHead, buf: &[u8], trusted: &[ipnet::IpNet]) -> IpAddr {
+pub(crate) fn client_ip(
+    conn_ip: IpAddr,
+    head: &RequestHead,
+    buf: &[u8],
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
     if trusted.is_empty() {
         return conn_ip;
     }
@@ -180,9 +197,16 @@ fn protocol_error(e: HttpError) -> GatewayError {
         HttpError::PayloadTooLarge => {
             GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
         }
-        _ => GatewayError::new(ResponseType::Default4xx, tollgate_http::reason_phrase(status))
-            .with_status(status)
-            .with_error_type(if status >= 500 { "NotImplementedException" } else { "BadRequestException" }),
+        _ => GatewayError::new(
+            ResponseType::Default4xx,
+            tollgate_http::reason_phrase(status),
+        )
+        .with_status(status)
+        .with_error_type(if status >= 500 {
+            "NotImplementedException"
+        } else {
+            "BadRequestException"
+        }),
     }
 }
 
@@ -191,7 +215,12 @@ async fn reply_error_default(w: &Worker, c: &mut Conn, err: &GatewayError) -> io
     c.out.clear();
     render_default(err, rid.as_str(), true, &mut c.out);
     let out = std::mem::take(&mut c.out);
-    let (res, out) = write_all(&mut c.stream, out, Some(Instant::now() + Duration::from_secs(5))).await;
+    let (res, out) = write_all(
+        &mut c.stream,
+        out,
+        Some(Instant::now() + Duration::from_secs(5)),
+    )
+    .await;
     c.out = out;
     res
 }
@@ -210,14 +239,23 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
     let buf = &c.buf;
     let method = head.method.slice(buf);
     let path = head.path.slice(buf);
-    let host = head.host.map(|h| strip_port(h.slice(buf))).unwrap_or_default();
+    let host = head
+        .host
+        .map(|h| strip_port(h.slice(buf)))
+        .unwrap_or_default();
     let info = RequestInfo {
         method: String::from_utf8_lossy(method).into_owned(),
         path: String::from_utf8_lossy(path).into_owned(),
-        user_agent: head.header(buf, b"user-agent").map(|v| String::from_utf8_lossy(v).into_owned()),
+        user_agent: head
+            .header(buf, b"user-agent")
+            .map(|v| String::from_utf8_lossy(v).into_owned()),
         started,
     };
-    let found = snap.compiled.router.lookup(host, method, path).map(|m| crate::router::own(&m, path));
+    let found = snap
+        .compiled
+        .router
+        .lookup(host, method, path)
+        .map(|m| crate::router::own(&m, path));
     let mut keep = head.keep_alive && !w.shutting_down();
     let body = match BodyReader::new(head.framing, snap.max_body_bytes) {
         Ok(b) => b,
@@ -232,14 +270,23 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         let err = GatewayError::missing_token();
         return finish_error(w, c, snap, api, &err, &head, Some(body), keep, &info, rid).await;
     };
-    let (Some(api_rt), Some(api_cfg)) = (snap.apis.get(m.api), snap.compiled.config.apis.get(m.api)) else {
+    let (Some(api_rt), Some(api_cfg)) =
+        (snap.apis.get(m.api), snap.compiled.config.apis.get(m.api))
+    else {
         return Next::Close;
     };
-    let (Some(route_rt), Some(_route_cfg)) = (api_rt.routes.get(m.route), api_cfg.routes.get(m.route)) else {
+    let (Some(route_rt), Some(_route_cfg)) =
+        (api_rt.routes.get(m.route), api_cfg.routes.get(m.route))
+    else {
         return Next::Close;
     };
     let stage_vars = api_cfg.stages.get(&m.stage).map(|s| &s.variables);
-    let source_ip = client_ip(c.source_ip, &head, &c.buf, &snap.compiled.config.gateway.trusted_proxies);
+    let source_ip = client_ip(
+        c.source_ip,
+        &head,
+        &c.buf,
+        &snap.compiled.config.gateway.trusted_proxies,
+    );
     let method_arn = tollgate_config::method_arn(
         &snap.compiled.config.gateway.region,
         &snap.compiled.config.gateway.account_id,
@@ -258,7 +305,19 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         match buffer_body(c, &mut head, snap).await {
             Ok(b) => buffered = Some(b),
             Err(err) => {
-                return finish_error(w, c, snap, Some(m.api), &err, &head, None, false, &info, rid).await;
+                return finish_error(
+                    w,
+                    c,
+                    snap,
+                    Some(m.api),
+                    &err,
+                    &head,
+                    None,
+                    false,
+                    &info,
+                    rid,
+                )
+                .await;
             }
         }
     }
@@ -284,7 +343,19 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
     let permit = match decided {
         Ok(p) => p,
         Err(err) => {
-            return finish_error(w, c, snap, Some(m.api), &err, &head, Some(body), keep, &info, rid).await;
+            return finish_error(
+                w,
+                c,
+                snap,
+                Some(m.api),
+                &err,
+                &head,
+                Some(body),
+                keep,
+                &info,
+                rid,
+            )
+            .await;
         }
     };
     let (status, sent, next) = match &route_rt.integration {
@@ -314,26 +385,71 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
             let out = std::mem::take(&mut c.out);
             let (res, out) = write_all(&mut c.stream, out, None).await;
             c.out = out;
-            let next = if res.is_ok() && keep { Next::KeepAlive } else { Next::Close };
+            let next = if res.is_ok() && keep {
+                Next::KeepAlive
+            } else {
+                Next::Close
+            };
             (mock.status, n, next)
         }
         IntegrationRt::Proxy(p) => {
-            let r = proxy::forward(w, c, snap, &head, &m, p, stage_vars, &permit.ctx, body, keep, rid).await;
+            let r = proxy::forward(
+                w,
+                c,
+                snap,
+                &head,
+                &m,
+                p,
+                stage_vars,
+                &permit.ctx,
+                body,
+                keep,
+                rid,
+            )
+            .await;
             match r {
-                Ok(done) => (done.status, done.bytes, if done.keep { Next::KeepAlive } else { Next::Close }),
+                Ok(done) => (
+                    done.status,
+                    done.bytes,
+                    if done.keep {
+                        Next::KeepAlive
+                    } else {
+                        Next::Close
+                    },
+                ),
                 Err(proxy::Failed { err, body_state }) => {
                     let (body, keep) = match body_state {
                         proxy::BodyState::Untouched(b) => (Some(b), keep),
                         proxy::BodyState::Consumed => (None, keep),
                         proxy::BodyState::Broken => (None, false),
                     };
-                    return finish_error(w, c, snap, Some(m.api), &err, &head, body, keep, &info, rid).await;
+                    return finish_error(
+                        w,
+                        c,
+                        snap,
+                        Some(m.api),
+                        &err,
+                        &head,
+                        body,
+                        keep,
+                        &info,
+                        rid,
+                    )
+                    .await;
                 }
             }
         }
     };
     w.metrics.request(&route_rt.label, status);
-    accesslog::log(w, &info, &rid, status, sent, c.source_ip, Some((&api_cfg.id, &m.stage, &route_rt.label.route)));
+    accesslog::log(
+        w,
+        &info,
+        &rid,
+        status,
+        sent,
+        c.source_ip,
+        Some((&api_cfg.id, &m.stage, &route_rt.label.route)),
+    );
     next
 }
 
@@ -346,13 +462,24 @@ enum Buffered {
 }
 
 /// Read the whole body into the connection buffer without consuming it.
-async fn buffer_body(c: &mut Conn, head: &mut RequestHead, snap: &Snapshot) -> Result<Buffered, GatewayError> {
+async fn buffer_body(
+    c: &mut Conn,
+    head: &mut RequestHead,
+    snap: &Snapshot,
+) -> Result<Buffered, GatewayError> {
     let too_large = || GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long");
     let bad = || {
-        GatewayError::new(ResponseType::Default4xx, "Bad Request").with_status(400).with_error_type("BadRequestException")
+        GatewayError::new(ResponseType::Default4xx, "Bad Request")
+            .with_status(400)
+            .with_error_type("BadRequestException")
     };
     if head.expect_continue {
-        let (res, _) = write_all(&mut c.stream, b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), Some(Instant::now() + snap.header_timeout)).await;
+        let (res, _) = write_all(
+            &mut c.stream,
+            b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+            Some(Instant::now() + snap.header_timeout),
+        )
+        .await;
         res.map_err(|_| bad())?;
         head.expect_continue = false;
     }
@@ -431,11 +558,20 @@ async fn finish_error(
     }
     let n = c.out.len();
     let out = std::mem::take(&mut c.out);
-    let (res, out) = write_all(&mut c.stream, out, Some(Instant::now() + Duration::from_secs(10))).await;
+    let (res, out) = write_all(
+        &mut c.stream,
+        out,
+        Some(Instant::now() + Duration::from_secs(10)),
+    )
+    .await;
     c.out = out;
     w.metrics.request(&w.unrouted_label, status);
     accesslog::log(w, info, &rid, status, n, c.source_ip, None);
-    if res.is_ok() && keep { Next::KeepAlive } else { Next::Close }
+    if res.is_ok() && keep {
+        Next::KeepAlive
+    } else {
+        Next::Close
+    }
 }
 
 fn find_head_end(out: &[u8]) -> Option<usize> {
@@ -444,7 +580,12 @@ fn find_head_end(out: &[u8]) -> Option<usize> {
 
 /// Consume the request head and, when the body is small enough, the body too, so that the
 /// connection can carry the next request. False: the connection must close.
-async fn drain_for_reuse(c: &mut Conn, head: &RequestHead, body: &mut BodyReader, snap: &Snapshot) -> bool {
+async fn drain_for_reuse(
+    c: &mut Conn,
+    head: &RequestHead,
+    body: &mut BodyReader,
+    snap: &Snapshot,
+) -> bool {
     let head_len = head.head_len.min(c.buf.len());
     c.buf.drain(..head_len);
     if body.is_empty() {
@@ -481,17 +622,27 @@ mod tests {
     fn xff_is_believed_only_through_trusted_hops() {
         let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let parse = |raw: &[u8]| {
-            let h = tollgate_http::parse_request(raw, &tollgate_http::RequestLimits::default()).unwrap().unwrap();
+            let h = tollgate_http::parse_request(raw, &tollgate_http::RequestLimits::default())
+                .unwrap()
+                .unwrap();
             (h, raw.to_vec())
         };
-        let (h, b) = parse(b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4, 203.0.113.9, 10.1.1.1\r\n\r\n");
+        let (h, b) = parse(
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4, 203.0.113.9, 10.1.1.1\r\n\r\n",
+        );
         let peer_trusted: std::net::IpAddr = "10.0.0.5".parse().unwrap();
         let stranger: std::net::IpAddr = "198.51.100.1".parse().unwrap();
-        assert_eq!(super::client_ip(peer_trusted, &h, &b, &trusted).to_string(), "203.0.113.9");
+        assert_eq!(
+            super::client_ip(peer_trusted, &h, &b, &trusted).to_string(),
+            "203.0.113.9"
+        );
         assert_eq!(super::client_ip(stranger, &h, &b, &trusted), stranger);
         assert_eq!(super::client_ip(peer_trusted, &h, &b, &[]), peer_trusted);
         let (h, b) = parse(b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: garbage\r\n\r\n");
-        assert_eq!(super::client_ip(peer_trusted, &h, &b, &trusted), peer_trusted);
+        assert_eq!(
+            super::client_ip(peer_trusted, &h, &b, &trusted),
+            peer_trusted
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ impl RequestIds {
         // A failure of the system RNG leaves a fixed seed: ids stay unique per worker
         // through the counter, they are just predictable. They are not secrets.
         let _ = ring::rand::SecureRandom::fill(&rng, &mut seed);
-        Self { state: Cell::new(u64::from_le_bytes(seed)) }
+        Self {
+            state: Cell::new(u64::from_le_bytes(seed)),
+        }
     }
 
     fn next_u64(&self) -> u64 {
@@ -31,7 +33,12 @@ impl RequestIds {
         let hi = self.next_u64();
         let lo = self.next_u64();
         let mut bytes = [0u8; 16];
-        for (i, b) in hi.to_be_bytes().iter().chain(lo.to_be_bytes().iter()).enumerate() {
+        for (i, b) in hi
+            .to_be_bytes()
+            .iter()
+            .chain(lo.to_be_bytes().iter())
+            .enumerate()
+        {
             if let Some(slot) = bytes.get_mut(i) {
                 *slot = *b;
             }

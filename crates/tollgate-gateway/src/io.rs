@@ -47,7 +47,10 @@ pub(crate) async fn write_all(
         Some(d) => match monoio::time::timeout_at(d.into(), fut).await {
             Ok(r) => r,
             Err(_) => {
-                return (Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")), Vec::new());
+                return (
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+                    Vec::new(),
+                );
             }
         },
     };
@@ -70,7 +73,10 @@ pub(crate) async fn write_range(
         Some(d) => match monoio::time::timeout_at(d.into(), fut).await {
             Ok(r) => r,
             Err(_) => {
-                return (Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")), Vec::new());
+                return (
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+                    Vec::new(),
+                );
             }
         },
     };

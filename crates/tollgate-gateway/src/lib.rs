@@ -61,7 +61,6 @@ pub struct Shared {
     reload_lock: Mutex<()>,
     pub(crate) lambda: lambda::SharedState,
     pub(crate) cognito: cognito::SharedState,
-    pub(crate) iam: iam::SharedState,
 }
 
 /// How to serve.
@@ -76,7 +75,12 @@ pub struct ServeOptions {
 
 impl ServeOptions {
     pub fn new(compiled: Compiled) -> Self {
-        Self { compiled, workers: None, io_driver: IoDriver::Auto, config_path: None }
+        Self {
+            compiled,
+            workers: None,
+            io_driver: IoDriver::Auto,
+            config_path: None,
+        }
     }
 }
 
@@ -84,12 +88,17 @@ impl ServeOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("access log: {0}")]
     AccessLog(std::io::Error),
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),
-    #[error("io_uring was requested but this kernel does not offer it (use --io-driver epoll or auto)")]
+    #[error(
+        "io_uring was requested but this kernel does not offer it (use --io-driver epoll or auto)"
+    )]
     NoIoUring,
 }
 
@@ -130,14 +139,17 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         return Err(StartError::NoIoUring);
     }
     // One socket per worker and listener; port 0 resolves on the first bind.
-    let mut per_worker: Vec<Vec<(std::net::TcpListener, bool)>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut per_worker: Vec<Vec<(std::net::TcpListener, bool)>> =
+        (0..workers).map(|_| Vec::new()).collect();
     let mut listen_addrs = Vec::new();
     for l in &cfg.gateway.listeners {
         let mut addr = l.bind;
         for (i, slot) in per_worker.iter_mut().enumerate() {
             let sock = bind_reuseport(addr).map_err(|source| StartError::Bind { addr, source })?;
             if i == 0 {
-                addr = sock.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+                addr = sock
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?;
                 listen_addrs.push(addr);
             }
             slot.push((sock, l.proxy_protocol));
@@ -145,16 +157,27 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
     }
     let admin_bind = cfg.gateway.admin.bind;
     let admin_listener =
-        std::net::TcpListener::bind(admin_bind).map_err(|source| StartError::Bind { addr: admin_bind, source })?;
-    let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Bind { addr: admin_bind, source })?;
-    let sink = accesslog::Sink::from_config(&cfg.gateway.access_log).map_err(StartError::AccessLog)?;
+        std::net::TcpListener::bind(admin_bind).map_err(|source| StartError::Bind {
+            addr: admin_bind,
+            source,
+        })?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: admin_bind,
+            source,
+        })?;
+    let sink =
+        accesslog::Sink::from_config(&cfg.gateway.access_log).map_err(StartError::AccessLog)?;
 
     let snapshot = Snapshot::build(opts.compiled, 1);
     let shared = Arc::new(Shared {
         current: ArcSwap::from_pointee(snapshot),
         version: AtomicU64::new(1),
         shutdown: AtomicBool::new(false),
-        worker_metrics: (0..workers).map(|_| Arc::new(metrics::WorkerMetrics::default())).collect(),
+        worker_metrics: (0..workers)
+            .map(|_| Arc::new(metrics::WorkerMetrics::default()))
+            .collect(),
         reloads_ok: AtomicU64::new(0),
         reloads_rejected: AtomicU64::new(0),
         access_log: ArcSwap::from_pointee(sink),
@@ -162,7 +185,6 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         reload_lock: Mutex::new(()),
         lambda: lambda::SharedState::default(),
         cognito: cognito::SharedState::default(),
-        iam: iam::SharedState::default(),
     });
     let mut threads = Vec::new();
     for (id, listeners) in per_worker.into_iter().enumerate() {
@@ -180,7 +202,14 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         .spawn(move || admin::serve(sh, admin_listener, workers))
         .map_err(StartError::Thread)?;
     threads.push(admin);
-    Ok(Gateway { shared, threads, listen_addrs, admin_addr, driver, workers })
+    Ok(Gateway {
+        shared,
+        threads,
+        listen_addrs,
+        admin_addr,
+        driver,
+        workers,
+    })
 }
 
 /// The answer to a config change.
@@ -208,7 +237,9 @@ impl Shared {
         let cur = self.current.load();
         let restart = tollgate_config::restart_required(&cur.compiled.config, &compiled.config);
         if !restart.is_empty() {
-            return Err(ApplyError::Invalid(restart.iter().map(ToString::to_string).collect()));
+            return Err(ApplyError::Invalid(
+                restart.iter().map(ToString::to_string).collect(),
+            ));
         }
         let sink = if compiled.config.gateway.access_log != cur.compiled.config.gateway.access_log {
             Some(
@@ -238,12 +269,18 @@ impl Shared {
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                let dir = path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."));
                 self.apply_config(&text, &dir)
             }
             Err(e) => {
                 self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
-                Err(ApplyError::Invalid(vec![format!("config: cannot read {}: {e}", path.display())]))
+                Err(ApplyError::Invalid(vec![format!(
+                    "config: cannot read {}: {e}",
+                    path.display()
+                )]))
             }
         }
     }

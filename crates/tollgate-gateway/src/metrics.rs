@@ -77,7 +77,11 @@ impl RouteLabel {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         api.hash(&mut h);
         route.hash(&mut h);
-        Self { id: h.finish(), api: api.to_owned(), route: route.to_owned() }
+        Self {
+            id: h.finish(),
+            api: api.to_owned(),
+            route: route.to_owned(),
+        }
     }
 }
 
@@ -91,18 +95,26 @@ impl WorkerMetrics {
     pub fn request(&self, label: &RouteLabel, status: u16) {
         if let Ok(mut g) = self.requests.lock() {
             *g.counts.entry((label.id, status)).or_insert(0) += 1;
-            if !g.labels.contains_key(&label.id) {
-                g.labels.insert(label.id, (label.api.clone(), label.route.clone()));
-            }
+            g.labels
+                .entry(label.id)
+                .or_insert_with(|| (label.api.clone(), label.route.clone()));
         }
     }
 
     pub fn auth(&self, kind: AuthKind, outcome: Outcome) {
-        bump(self.auth.get(kind as usize).and_then(|r| r.get(outcome as usize)));
+        bump(
+            self.auth
+                .get(kind as usize)
+                .and_then(|r| r.get(outcome as usize)),
+        );
     }
 
     pub fn cache(&self, name: CacheName, hit: bool) {
-        let arr = if hit { &self.cache_hits } else { &self.cache_misses };
+        let arr = if hit {
+            &self.cache_hits
+        } else {
+            &self.cache_misses
+        };
         bump(arr.get(name as usize));
     }
 
@@ -132,7 +144,8 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
         if let Ok(r) = w.requests.lock() {
             for ((id, status), n) in &r.counts {
                 if let Some((api, route)) = r.labels.get(id) {
-                    *req.entry((api.clone(), route.clone(), *status)).or_insert(0) += n;
+                    *req.entry((api.clone(), route.clone(), *status))
+                        .or_insert(0) += n;
                 }
             }
         }
@@ -144,7 +157,8 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
             }
         }
         for i in 0..3 {
-            if let (Some(h), Some(m), Some(u)) = (hits.get_mut(i), misses.get_mut(i), up.get_mut(i)) {
+            if let (Some(h), Some(m), Some(u)) = (hits.get_mut(i), misses.get_mut(i), up.get_mut(i))
+            {
                 *h += w.cache_hits.get(i).map_or(0, |a| a.load(Relaxed));
                 *m += w.cache_misses.get(i).map_or(0, |a| a.load(Relaxed));
                 *u += w.upstream_errors.get(i).map_or(0, |a| a.load(Relaxed));
@@ -155,7 +169,10 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
         total += w.connections_total.load(Relaxed);
         bad += w.bad_requests.load(Relaxed);
     }
-    let _ = writeln!(out, "# HELP tollgate_requests_total Requests answered, by API, route and status.");
+    let _ = writeln!(
+        out,
+        "# HELP tollgate_requests_total Requests answered, by API, route and status."
+    );
     let _ = writeln!(out, "# TYPE tollgate_requests_total counter");
     let mut rows: Vec<_> = req.into_iter().collect();
     rows.sort();
@@ -167,27 +184,45 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
             escape(&route)
         );
     }
-    let _ = writeln!(out, "# HELP tollgate_auth_decisions_total Authorization decisions, by type and outcome.");
+    let _ = writeln!(
+        out,
+        "# HELP tollgate_auth_decisions_total Authorization decisions, by type and outcome."
+    );
     let _ = writeln!(out, "# TYPE tollgate_auth_decisions_total counter");
     for (i, k) in AUTH_KINDS.iter().enumerate() {
         for (j, o) in OUTCOMES.iter().enumerate() {
             let n = auth.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0);
-            let _ = writeln!(out, "tollgate_auth_decisions_total{{type=\"{k}\",outcome=\"{o}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "tollgate_auth_decisions_total{{type=\"{k}\",outcome=\"{o}\"}} {n}"
+            );
         }
     }
     let _ = writeln!(out, "# TYPE tollgate_cache_hits_total counter");
     for (i, c) in CACHES.iter().enumerate() {
-        let _ = writeln!(out, "tollgate_cache_hits_total{{cache=\"{c}\"}} {}", hits.get(i).copied().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "tollgate_cache_hits_total{{cache=\"{c}\"}} {}",
+            hits.get(i).copied().unwrap_or(0)
+        );
     }
     let _ = writeln!(out, "# TYPE tollgate_cache_misses_total counter");
     for (i, c) in CACHES.iter().enumerate() {
-        let _ = writeln!(out, "tollgate_cache_misses_total{{cache=\"{c}\"}} {}", misses.get(i).copied().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "tollgate_cache_misses_total{{cache=\"{c}\"}} {}",
+            misses.get(i).copied().unwrap_or(0)
+        );
     }
     let _ = writeln!(out, "# TYPE tollgate_authorizer_invocations_total counter");
     let _ = writeln!(out, "tollgate_authorizer_invocations_total {inv}");
     let _ = writeln!(out, "# TYPE tollgate_upstream_errors_total counter");
     for (i, k) in UPSTREAM_ERRORS.iter().enumerate() {
-        let _ = writeln!(out, "tollgate_upstream_errors_total{{kind=\"{k}\"}} {}", up.get(i).copied().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "tollgate_upstream_errors_total{{kind=\"{k}\"}} {}",
+            up.get(i).copied().unwrap_or(0)
+        );
     }
     let _ = writeln!(out, "# TYPE tollgate_bad_requests_total counter");
     let _ = writeln!(out, "tollgate_bad_requests_total {bad}");
@@ -198,15 +233,25 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
     let _ = writeln!(out, "# TYPE tollgate_config_version gauge");
     let _ = writeln!(out, "tollgate_config_version {}", g.config_version);
     let _ = writeln!(out, "# TYPE tollgate_config_reloads_total counter");
-    let _ = writeln!(out, "tollgate_config_reloads_total{{result=\"ok\"}} {}", g.reloads_ok);
-    let _ = writeln!(out, "tollgate_config_reloads_total{{result=\"rejected\"}} {}", g.reloads_rejected);
+    let _ = writeln!(
+        out,
+        "tollgate_config_reloads_total{{result=\"ok\"}} {}",
+        g.reloads_ok
+    );
+    let _ = writeln!(
+        out,
+        "tollgate_config_reloads_total{{result=\"rejected\"}} {}",
+        g.reloads_rejected
+    );
     let _ = writeln!(out, "# TYPE tollgate_workers gauge");
     let _ = writeln!(out, "tollgate_workers {}", g.workers);
     out
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -223,9 +268,16 @@ mod tests {
         b.request(&l, 200);
         b.request(&l, 403);
         a.auth(AuthKind::Custom, Outcome::Deny);
-        let g = GlobalMetrics { config_version: 3, reloads_ok: 2, reloads_rejected: 1, workers: 2 };
+        let g = GlobalMetrics {
+            config_version: 3,
+            reloads_ok: 2,
+            reloads_rejected: 1,
+            workers: 2,
+        };
         let t = render(&[a, b], &g);
-        assert!(t.contains("tollgate_requests_total{api=\"petstore\",route=\"GET /pets\",status=\"200\"} 2"));
+        assert!(t.contains(
+            "tollgate_requests_total{api=\"petstore\",route=\"GET /pets\",status=\"200\"} 2"
+        ));
         assert!(t.contains("status=\"403\"} 1"));
         assert!(t.contains("tollgate_auth_decisions_total{type=\"CUSTOM\",outcome=\"deny\"} 1"));
         assert!(t.contains("tollgate_config_version 3"));

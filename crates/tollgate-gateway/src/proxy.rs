@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use tollgate_http::{
-    BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, Step, connection_tokens, encode_chunk_header,
-    is_hop_by_hop, parse_response,
+    BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, Step, connection_tokens,
+    encode_chunk_header, is_hop_by_hop, parse_response,
 };
 
 use crate::auth::AuthContext;
@@ -54,7 +54,10 @@ fn bad_gateway() -> GatewayError {
 }
 
 fn timed_out() -> GatewayError {
-    GatewayError::new(ResponseType::IntegrationTimeout, "Endpoint request timed out")
+    GatewayError::new(
+        ResponseType::IntegrationTimeout,
+        "Endpoint request timed out",
+    )
 }
 
 fn io_failure(w: &Worker, e: &io::Error) -> GatewayError {
@@ -68,10 +71,19 @@ fn io_failure(w: &Worker, e: &io::Error) -> GatewayError {
 }
 
 /// Build the upstream URL from the template.
-fn render_uri(p: &ProxyRt, m: &OwnedMatch, stage_vars: Option<&BTreeMap<String, String>>) -> String {
+fn render_uri(
+    p: &ProxyRt,
+    m: &OwnedMatch,
+    stage_vars: Option<&BTreeMap<String, String>>,
+) -> String {
     static EMPTY: BTreeMap<String, String> = BTreeMap::new();
     p.uri.render(
-        |name| m.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()),
+        |name| {
+            m.params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        },
         stage_vars.unwrap_or(&EMPTY),
     )
 }
@@ -95,11 +107,22 @@ fn ctx_value<'a>(
 ) -> Option<&'a str> {
     match e {
         ContextExpr::PrincipalId => ctx.principal_id.as_deref(),
-        ContextExpr::AuthorizerContext(k) => ctx.authorizer.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
-        ContextExpr::Claim(k) => ctx.claims.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()),
+        ContextExpr::AuthorizerContext(k) => ctx
+            .authorizer
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str()),
+        ContextExpr::Claim(k) => ctx
+            .claims
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str()),
         ContextExpr::Identity(f) => {
             let name = identity_name(*f);
-            ctx.identity.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+            ctx.identity
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
         }
         ContextExpr::StageVariable(k) => stage_vars.and_then(|s| s.get(k)).map(String::as_str),
         ContextExpr::Static(v) => Some(v.as_str()),
@@ -136,7 +159,10 @@ fn build_head(
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     wire::header(&mut out, b"host", authority.as_bytes());
-    let listed: Vec<&[u8]> = head.headers_named(buf, b"connection").flat_map(connection_tokens).collect();
+    let listed: Vec<&[u8]> = head
+        .headers_named(buf, b"connection")
+        .flat_map(connection_tokens)
+        .collect();
     let mut xff: Vec<u8> = Vec::new();
     for h in &head.headers {
         let name = h.name.slice(buf);
@@ -148,7 +174,9 @@ fn build_head(
             || name.eq_ignore_ascii_case(b"expect")
             || name.eq_ignore_ascii_case(b"x-forwarded-proto")
             || name.eq_ignore_ascii_case(b"x-forwarded-port")
-            || p.request_headers.iter().any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+            || p.request_headers
+                .iter()
+                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
         {
             continue;
         }
@@ -201,13 +229,19 @@ pub(crate) async fn forward(
 ) -> Result<Done, Failed> {
     let url = render_uri(p, m, stage_vars);
     let Some((authority, path_q)) = split_http_url(&url) else {
-        return Err(Failed { err: bad_gateway(), body_state: BodyState::Untouched(body) });
+        return Err(Failed {
+            err: bad_gateway(),
+            body_state: BodyState::Untouched(body),
+        });
     };
     let addr = match w.pool.borrow_mut().resolve(authority) {
         Ok(a) => a,
         Err(_) => {
             w.metrics.upstream_error(UpstreamError::Connect);
-            return Err(Failed { err: bad_gateway(), body_state: BodyState::Untouched(body) });
+            return Err(Failed {
+                err: bad_gateway(),
+                body_state: BodyState::Untouched(body),
+            });
         }
     };
     let mut req_head = build_head(c, head, p, authority, path_q, ctx, stage_vars, &body);
@@ -221,7 +255,11 @@ pub(crate) async fn forward(
     let replay: Option<std::ops::Range<usize>> = match head.framing {
         BodyFraming::Length(n) if !body.is_empty() && n <= MAX_REPLAY_BODY => {
             let start = head.head_len;
-            usize::try_from(n).ok().and_then(|n| start.checked_add(n)).filter(|&end| end <= c.buf.len()).map(|end| start..end)
+            usize::try_from(n)
+                .ok()
+                .and_then(|n| start.checked_add(n))
+                .filter(|&end| end <= c.buf.len())
+                .map(|end| start..end)
         }
         _ => None,
     };
@@ -232,9 +270,20 @@ pub(crate) async fn forward(
         let reused = pooled.is_some();
         let mut up = match pooled {
             Some(s) => s,
-            None => match connect(addr, snap.connect_timeout.min(deadline.saturating_duration_since(Instant::now()))).await {
+            None => match connect(
+                addr,
+                snap.connect_timeout
+                    .min(deadline.saturating_duration_since(Instant::now())),
+            )
+            .await
+            {
                 Ok(s) => s,
-                Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
+                Err(e) => {
+                    return Err(Failed {
+                        err: io_failure(w, &e),
+                        body_state: BodyState::Untouched(body),
+                    });
+                }
             },
         };
         let (res, rh) = write_all(&mut up, req_head, Some(deadline)).await;
@@ -242,14 +291,24 @@ pub(crate) async fn forward(
         match res {
             Ok(()) => {}
             Err(_) if reused && attempt < 3 => continue,
-            Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
+            Err(e) => {
+                return Err(Failed {
+                    err: io_failure(w, &e),
+                    body_state: BodyState::Untouched(body),
+                });
+            }
         }
         if let Some(r) = &replay {
             let data = c.buf.get(r.clone()).unwrap_or_default().to_vec();
             match write_all(&mut up, data, Some(deadline)).await.0 {
                 Ok(()) => {}
                 Err(e) if reused && attempt < 3 && e.kind() != io::ErrorKind::TimedOut => continue,
-                Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
+                Err(e) => {
+                    return Err(Failed {
+                        err: io_failure(w, &e),
+                        body_state: BodyState::Untouched(body),
+                    });
+                }
             }
         }
         // With no body (or a replayable one), a pooled connection that the upstream closed
@@ -262,9 +321,17 @@ pub(crate) async fn forward(
                 Err(e) if attempt < 3 && e.kind() != io::ErrorKind::TimedOut => continue,
                 Ok(0) => {
                     w.metrics.upstream_error(UpstreamError::Broken);
-                    return Err(Failed { err: bad_gateway(), body_state: BodyState::Untouched(body) });
+                    return Err(Failed {
+                        err: bad_gateway(),
+                        body_state: BodyState::Untouched(body),
+                    });
                 }
-                Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Untouched(body) }),
+                Err(e) => {
+                    return Err(Failed {
+                        err: io_failure(w, &e),
+                        body_state: BodyState::Untouched(body),
+                    });
+                }
                 Ok(_) => break (up, ubuf, req_head),
             }
         }
@@ -284,9 +351,17 @@ pub(crate) async fn forward(
     // Stream the request body.
     if !body.is_empty() {
         if expect_continue {
-            let (res, _) = write_all(&mut c.stream, b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), Some(deadline)).await;
+            let (res, _) = write_all(
+                &mut c.stream,
+                b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+                Some(deadline),
+            )
+            .await;
             if res.is_err() {
-                return Err(Failed { err: bad_gateway(), body_state: BodyState::Broken });
+                return Err(Failed {
+                    err: bad_gateway(),
+                    body_state: BodyState::Broken,
+                });
             }
         }
         stream_request_body(w, c, &mut up, &mut body, snap, deadline).await?;
@@ -301,20 +376,34 @@ pub(crate) async fn forward(
             }
             Ok(Some(h)) if h.status == 101 => {
                 w.metrics.upstream_error(UpstreamError::Broken);
-                return Err(Failed { err: bad_gateway(), body_state: BodyState::Consumed });
+                return Err(Failed {
+                    err: bad_gateway(),
+                    body_state: BodyState::Consumed,
+                });
             }
             Ok(Some(h)) => break h,
             Ok(None) => match fill(&mut up, &mut ubuf, Some(deadline)).await {
                 Ok(0) => {
                     w.metrics.upstream_error(UpstreamError::Broken);
-                    return Err(Failed { err: bad_gateway(), body_state: BodyState::Consumed });
+                    return Err(Failed {
+                        err: bad_gateway(),
+                        body_state: BodyState::Consumed,
+                    });
                 }
                 Ok(_) => {}
-                Err(e) => return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Consumed }),
+                Err(e) => {
+                    return Err(Failed {
+                        err: io_failure(w, &e),
+                        body_state: BodyState::Consumed,
+                    });
+                }
             },
             Err(_) => {
                 w.metrics.upstream_error(UpstreamError::Broken);
-                return Err(Failed { err: bad_gateway(), body_state: BodyState::Consumed });
+                return Err(Failed {
+                    err: bad_gateway(),
+                    body_state: BodyState::Consumed,
+                });
             }
         }
     };
@@ -330,7 +419,10 @@ pub(crate) async fn forward(
     let keep = keep_client && !close_delimited && !w.shutting_down();
     c.out.clear();
     wire::status_line(&mut c.out, rhead.status);
-    let listed: Vec<&[u8]> = rhead.headers_named(&ubuf, b"connection").flat_map(connection_tokens).collect();
+    let listed: Vec<&[u8]> = rhead
+        .headers_named(&ubuf, b"connection")
+        .flat_map(connection_tokens)
+        .collect();
     for h in &rhead.headers {
         let name = h.name.slice(&ubuf);
         if is_hop_by_hop(name)
@@ -359,30 +451,53 @@ pub(crate) async fn forward(
     ubuf.drain(..head_len);
     let mut sent = c.out.len();
     let out = std::mem::take(&mut c.out);
-    let (res, out) = write_all(&mut c.stream, out, Some(deadline.max(Instant::now() + Duration::from_secs(5)))).await;
+    let (res, out) = write_all(
+        &mut c.stream,
+        out,
+        Some(deadline.max(Instant::now() + Duration::from_secs(5))),
+    )
+    .await;
     c.out = out;
     if res.is_err() {
-        return Ok(Done { status: rhead.status, bytes: sent, keep: false });
+        return Ok(Done {
+            status: rhead.status,
+            bytes: sent,
+            keep: false,
+        });
     }
 
     // Stream the response body.
     let body_timeout = p.timeout;
     let streamed = match rhead.framing {
         ResponseFraming::None => Ok(true),
-        ResponseFraming::Length(n) => copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await,
-        ResponseFraming::Chunked => copy_chunked(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await,
-        ResponseFraming::UntilClose => copy_until_close(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await,
+        ResponseFraming::Length(n) => {
+            copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await
+        }
+        ResponseFraming::Chunked => {
+            copy_chunked(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await
+        }
+        ResponseFraming::UntilClose => {
+            copy_until_close(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await
+        }
     };
     match streamed {
         Ok(reusable) => {
             if reusable && rhead.keep_alive {
                 w.pool.borrow_mut().put(addr, up);
             }
-            Ok(Done { status: rhead.status, bytes: sent, keep })
+            Ok(Done {
+                status: rhead.status,
+                bytes: sent,
+                keep,
+            })
         }
         Err(_) => {
             w.metrics.upstream_error(UpstreamError::Broken);
-            Ok(Done { status: rhead.status, bytes: sent, keep: false })
+            Ok(Done {
+                status: rhead.status,
+                bytes: sent,
+                keep: false,
+            })
         }
     }
 }
@@ -425,7 +540,10 @@ async fn stream_request_body(
                     res
                 };
                 if let Err(e) = res {
-                    return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Broken });
+                    return Err(Failed {
+                        err: io_failure(w, &e),
+                        body_state: BodyState::Broken,
+                    });
                 }
                 c.buf.drain(..consumed.min(c.buf.len()));
             }
@@ -448,7 +566,10 @@ async fn stream_request_body(
                 if chunked {
                     let (res, _) = write_all(up, b"0\r\n\r\n".to_vec(), Some(deadline)).await;
                     if let Err(e) = res {
-                        return Err(Failed { err: io_failure(w, &e), body_state: BodyState::Broken });
+                        return Err(Failed {
+                            err: io_failure(w, &e),
+                            body_state: BodyState::Broken,
+                        });
                     }
                 }
                 return Ok(());
@@ -469,7 +590,8 @@ async fn copy_length(
     loop {
         if !ubuf.is_empty() && n > 0 {
             let take = usize::try_from(n).unwrap_or(usize::MAX).min(ubuf.len());
-            let (res, b) = write_range(&mut c.stream, ubuf, 0..take, Some(Instant::now() + timeout)).await;
+            let (res, b) =
+                write_range(&mut c.stream, ubuf, 0..take, Some(Instant::now() + timeout)).await;
             ubuf = b;
             res?;
             *sent += take;
@@ -499,7 +621,9 @@ async fn copy_chunked(
     let mut dec = ChunkedDecoder::new();
     let mut frame = Vec::with_capacity(crate::io::READ_CHUNK + 32);
     loop {
-        let step = dec.step(&ubuf).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))?;
+        let step = dec
+            .step(&ubuf)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))?;
         match step {
             Step::Data { consumed, data } => {
                 frame.clear();
@@ -511,7 +635,12 @@ async fn copy_chunked(
                     frame.extend_from_slice(b"\r\n");
                 }
                 *sent += frame.len();
-                let (res, f) = write_all(&mut c.stream, std::mem::take(&mut frame), Some(Instant::now() + timeout)).await;
+                let (res, f) = write_all(
+                    &mut c.stream,
+                    std::mem::take(&mut frame),
+                    Some(Instant::now() + timeout),
+                )
+                .await;
                 frame = f;
                 res?;
                 ubuf.drain(..consumed.min(ubuf.len()));
@@ -526,8 +655,12 @@ async fn copy_chunked(
                 ubuf.drain(..consumed.min(ubuf.len()));
                 if rechunk {
                     *sent += 5;
-                    let (res, _) =
-                        write_all(&mut c.stream, b"0\r\n\r\n".to_vec(), Some(Instant::now() + timeout)).await;
+                    let (res, _) = write_all(
+                        &mut c.stream,
+                        b"0\r\n\r\n".to_vec(),
+                        Some(Instant::now() + timeout),
+                    )
+                    .await;
                     res?;
                 }
                 return Ok(ubuf.is_empty());
@@ -563,7 +696,12 @@ async fn copy_until_close(
         }
         if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
             if chunked {
-                let (res, _) = write_all(&mut c.stream, b"0\r\n\r\n".to_vec(), Some(Instant::now() + timeout)).await;
+                let (res, _) = write_all(
+                    &mut c.stream,
+                    b"0\r\n\r\n".to_vec(),
+                    Some(Instant::now() + timeout),
+                )
+                .await;
                 res?;
             }
             return Ok(false);

@@ -6,7 +6,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The v2 signature.
-pub const V2_SIGNATURE: [u8; 12] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
+pub const V2_SIGNATURE: [u8; 12] = [
+    0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
+];
 /// Largest v1 header (spec: 107 bytes).
 const V1_MAX: usize = 107;
 /// Largest v2 header accepted (16-byte preamble + addresses + TLVs).
@@ -73,23 +75,38 @@ fn parse_v1(buf: &[u8]) -> Result<Option<ProxyHeader>, ProxyError> {
     let parts: Vec<&str> = line.split(' ').collect();
     let consumed = end + 2;
     match parts.as_slice() {
-        ["PROXY", "UNKNOWN", ..] => {
-            Ok(Some(ProxyHeader { source: None, destination: None, vpce_id: None, consumed }))
-        }
+        ["PROXY", "UNKNOWN", ..] => Ok(Some(ProxyHeader {
+            source: None,
+            destination: None,
+            vpce_id: None,
+            consumed,
+        })),
         ["PROXY", fam, src, dst, sport, dport] => {
             let (src, dst): (IpAddr, IpAddr) = match *fam {
                 "TCP4" => (
-                    src.parse::<Ipv4Addr>().map_err(|_| ProxyError::Malformed("v1 source address"))?.into(),
-                    dst.parse::<Ipv4Addr>().map_err(|_| ProxyError::Malformed("v1 destination address"))?.into(),
+                    src.parse::<Ipv4Addr>()
+                        .map_err(|_| ProxyError::Malformed("v1 source address"))?
+                        .into(),
+                    dst.parse::<Ipv4Addr>()
+                        .map_err(|_| ProxyError::Malformed("v1 destination address"))?
+                        .into(),
                 ),
                 "TCP6" => (
-                    src.parse::<Ipv6Addr>().map_err(|_| ProxyError::Malformed("v1 source address"))?.into(),
-                    dst.parse::<Ipv6Addr>().map_err(|_| ProxyError::Malformed("v1 destination address"))?.into(),
+                    src.parse::<Ipv6Addr>()
+                        .map_err(|_| ProxyError::Malformed("v1 source address"))?
+                        .into(),
+                    dst.parse::<Ipv6Addr>()
+                        .map_err(|_| ProxyError::Malformed("v1 destination address"))?
+                        .into(),
                 ),
                 _ => return Err(ProxyError::Malformed("v1 protocol family")),
             };
             let port = |p: &str| -> Result<u16, ProxyError> {
-                if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+                if p.is_empty()
+                    || p.len() > 5
+                    || !p.bytes().all(|b| b.is_ascii_digit())
+                    || (p.len() > 1 && p.starts_with('0'))
+                {
                     return Err(ProxyError::Malformed("v1 port"));
                 }
                 p.parse().map_err(|_| ProxyError::Malformed("v1 port"))
@@ -130,38 +147,65 @@ fn parse_v2(buf: &[u8]) -> Result<Option<ProxyHeader>, ProxyError> {
     if buf.len() < total {
         return Ok(None);
     }
-    let body = buf.get(16..total).ok_or(ProxyError::Malformed("v2 short"))?;
+    let body = buf
+        .get(16..total)
+        .ok_or(ProxyError::Malformed("v2 short"))?;
     let (addr_len, source, destination) = match fam {
         0x11 | 0x12 => {
-            let a = body.get(..12).ok_or(ProxyError::Malformed("v2 IPv4 addresses"))?;
+            let a = body
+                .get(..12)
+                .ok_or(ProxyError::Malformed("v2 IPv4 addresses"))?;
             let ip = |o: usize| -> Option<IpAddr> {
-                Some(IpAddr::V4(Ipv4Addr::new(*a.get(o)?, *a.get(o + 1)?, *a.get(o + 2)?, *a.get(o + 3)?)))
+                Some(IpAddr::V4(Ipv4Addr::new(
+                    *a.get(o)?,
+                    *a.get(o + 1)?,
+                    *a.get(o + 2)?,
+                    *a.get(o + 3)?,
+                )))
             };
-            let src = SocketAddr::new(ip(0).ok_or(ProxyError::Malformed("v2 src"))?, be16(a, 8).unwrap_or(0));
-            let dst = SocketAddr::new(ip(4).ok_or(ProxyError::Malformed("v2 dst"))?, be16(a, 10).unwrap_or(0));
+            let src = SocketAddr::new(
+                ip(0).ok_or(ProxyError::Malformed("v2 src"))?,
+                be16(a, 8).unwrap_or(0),
+            );
+            let dst = SocketAddr::new(
+                ip(4).ok_or(ProxyError::Malformed("v2 dst"))?,
+                be16(a, 10).unwrap_or(0),
+            );
             (12, Some(src), Some(dst))
         }
         0x21 | 0x22 => {
-            let a = body.get(..36).ok_or(ProxyError::Malformed("v2 IPv6 addresses"))?;
+            let a = body
+                .get(..36)
+                .ok_or(ProxyError::Malformed("v2 IPv6 addresses"))?;
             let ip = |o: usize| -> Option<IpAddr> {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(a.get(o..o + 16)?);
                 Some(IpAddr::V6(Ipv6Addr::from(b)))
             };
-            let src = SocketAddr::new(ip(0).ok_or(ProxyError::Malformed("v2 src"))?, be16(a, 32).unwrap_or(0));
-            let dst = SocketAddr::new(ip(16).ok_or(ProxyError::Malformed("v2 dst"))?, be16(a, 34).unwrap_or(0));
+            let src = SocketAddr::new(
+                ip(0).ok_or(ProxyError::Malformed("v2 src"))?,
+                be16(a, 32).unwrap_or(0),
+            );
+            let dst = SocketAddr::new(
+                ip(16).ok_or(ProxyError::Malformed("v2 dst"))?,
+                be16(a, 34).unwrap_or(0),
+            );
             (36, Some(src), Some(dst))
         }
         0x00 => (0, None, None),
         0x31 | 0x32 => (216, None, None),
         _ => return Err(ProxyError::Malformed("v2 address family")),
     };
-    let mut tlvs = body.get(addr_len..).ok_or(ProxyError::Malformed("v2 addresses longer than header"))?;
+    let mut tlvs = body
+        .get(addr_len..)
+        .ok_or(ProxyError::Malformed("v2 addresses longer than header"))?;
     let mut vpce_id = None;
     while !tlvs.is_empty() {
         let t = *tlvs.first().ok_or(ProxyError::Malformed("v2 TLV"))?;
         let l = usize::from(be16(tlvs, 1).ok_or(ProxyError::Malformed("v2 TLV length"))?);
-        let v = tlvs.get(3..3 + l).ok_or(ProxyError::Malformed("v2 TLV overruns header"))?;
+        let v = tlvs
+            .get(3..3 + l)
+            .ok_or(ProxyError::Malformed("v2 TLV overruns header"))?;
         if t == PP2_TYPE_AWS && v.first() == Some(&PP2_SUBTYPE_AWS_VPCE_ID) {
             let id = std::str::from_utf8(v.get(1..).unwrap_or_default())
                 .map_err(|_| ProxyError::Malformed("v2 AWS VPC endpoint id"))?;
@@ -173,8 +217,17 @@ fn parse_v2(buf: &[u8]) -> Result<Option<ProxyHeader>, ProxyError> {
         tlvs = tlvs.get(3 + l..).unwrap_or_default();
     }
     // LOCAL: health checks from the proxy itself; the socket peer stays the source.
-    let (source, destination) = if command == 0 { (None, None) } else { (source, destination) };
-    Ok(Some(ProxyHeader { source, destination, vpce_id, consumed: total }))
+    let (source, destination) = if command == 0 {
+        (None, None)
+    } else {
+        (source, destination)
+    };
+    Ok(Some(ProxyHeader {
+        source,
+        destination,
+        vpce_id,
+        consumed: total,
+    }))
 }
 
 /// Build a v2 header (tests and the load generator use it).
@@ -220,7 +273,9 @@ mod tests {
 
     #[test]
     fn v1_tcp4_and_unknown() {
-        let h = parse(b"PROXY TCP4 203.0.113.7 10.0.0.1 51234 443\r\nGET / HTTP/1.1\r\n").unwrap().unwrap();
+        let h = parse(b"PROXY TCP4 203.0.113.7 10.0.0.1 51234 443\r\nGET / HTTP/1.1\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(h.source, Some("203.0.113.7:51234".parse().unwrap()));
         assert_eq!(h.consumed, 43);
         let h = parse(b"PROXY UNKNOWN\r\n").unwrap().unwrap();
@@ -247,8 +302,15 @@ mod tests {
         for i in 0..n {
             assert_eq!(parse(&b[..i]).unwrap(), None, "prefix {i}");
         }
-        let v6 = encode_v2("[2001:db8::1]:1".parse().unwrap(), "[2001:db8::2]:2".parse().unwrap(), None);
-        assert_eq!(parse(&v6).unwrap().unwrap().source, Some("[2001:db8::1]:1".parse().unwrap()));
+        let v6 = encode_v2(
+            "[2001:db8::1]:1".parse().unwrap(),
+            "[2001:db8::2]:2".parse().unwrap(),
+            None,
+        );
+        assert_eq!(
+            parse(&v6).unwrap().unwrap().source,
+            Some("[2001:db8::1]:1".parse().unwrap())
+        );
     }
 
     #[test]

@@ -31,8 +31,14 @@ pub enum ResponseType {
 
 const ALL: [(ResponseType, &str); 21] = [
     (ResponseType::AccessDenied, "ACCESS_DENIED"),
-    (ResponseType::ApiConfigurationError, "API_CONFIGURATION_ERROR"),
-    (ResponseType::AuthorizerConfigurationError, "AUTHORIZER_CONFIGURATION_ERROR"),
+    (
+        ResponseType::ApiConfigurationError,
+        "API_CONFIGURATION_ERROR",
+    ),
+    (
+        ResponseType::AuthorizerConfigurationError,
+        "AUTHORIZER_CONFIGURATION_ERROR",
+    ),
     (ResponseType::AuthorizerFailure, "AUTHORIZER_FAILURE"),
     (ResponseType::BadRequestParameters, "BAD_REQUEST_PARAMETERS"),
     (ResponseType::BadRequestBody, "BAD_REQUEST_BODY"),
@@ -43,7 +49,10 @@ const ALL: [(ResponseType, &str); 21] = [
     (ResponseType::IntegrationTimeout, "INTEGRATION_TIMEOUT"),
     (ResponseType::InvalidApiKey, "INVALID_API_KEY"),
     (ResponseType::InvalidSignature, "INVALID_SIGNATURE"),
-    (ResponseType::MissingAuthenticationToken, "MISSING_AUTHENTICATION_TOKEN"),
+    (
+        ResponseType::MissingAuthenticationToken,
+        "MISSING_AUTHENTICATION_TOKEN",
+    ),
     (ResponseType::QuotaExceeded, "QUOTA_EXCEEDED"),
     (ResponseType::RequestTooLarge, "REQUEST_TOO_LARGE"),
     (ResponseType::ResourceNotFound, "RESOURCE_NOT_FOUND"),
@@ -56,7 +65,9 @@ const ALL: [(ResponseType, &str); 21] = [
 impl ResponseType {
     /// The name used in configs and `$context.error.responseType`.
     pub fn name(self) -> &'static str {
-        ALL.iter().find(|(t, _)| *t == self).map_or("DEFAULT_4XX", |(_, n)| n)
+        ALL.iter()
+            .find(|(t, _)| *t == self)
+            .map_or("DEFAULT_4XX", |(_, n)| n)
     }
 
     /// Parse a configuration name such as `ACCESS_DENIED`.
@@ -68,9 +79,16 @@ impl ResponseType {
     pub fn default_status(self) -> u16 {
         use ResponseType::*;
         match self {
-            AccessDenied | ExpiredToken | InvalidApiKey | InvalidSignature | MissingAuthenticationToken
+            AccessDenied
+            | ExpiredToken
+            | InvalidApiKey
+            | InvalidSignature
+            | MissingAuthenticationToken
             | WafFiltered => 403,
-            ApiConfigurationError | AuthorizerConfigurationError | AuthorizerFailure | Default5xx => 500,
+            ApiConfigurationError
+            | AuthorizerConfigurationError
+            | AuthorizerFailure
+            | Default5xx => 500,
             BadRequestParameters | BadRequestBody | Default4xx => 400,
             IntegrationFailure | IntegrationTimeout => 504,
             QuotaExceeded | Throttled => 429,
@@ -125,15 +143,28 @@ pub struct GatewayError {
 
 impl GatewayError {
     pub fn new(rtype: ResponseType, message: impl Into<String>) -> Self {
-        Self { rtype, message: Some(message.into()), error_type: None, status: None }
+        Self {
+            rtype,
+            message: Some(message.into()),
+            error_type: None,
+            status: None,
+        }
     }
 
     pub fn null_message(rtype: ResponseType) -> Self {
-        Self { rtype, message: None, error_type: None, status: None }
+        Self {
+            rtype,
+            message: None,
+            error_type: None,
+            status: None,
+        }
     }
 
     pub fn missing_token() -> Self {
-        Self::new(ResponseType::MissingAuthenticationToken, "Missing Authentication Token")
+        Self::new(
+            ResponseType::MissingAuthenticationToken,
+            "Missing Authentication Token",
+        )
     }
 
     pub fn with_error_type(mut self, t: &'static str) -> Self {
@@ -246,13 +277,23 @@ impl GatewayResponses {
 
     fn lookup(&self, t: ResponseType) -> Option<&Override> {
         self.map.get(&t).or_else(|| {
-            let fallback = if t.is_5xx() { ResponseType::Default5xx } else { ResponseType::Default4xx };
+            let fallback = if t.is_5xx() {
+                ResponseType::Default5xx
+            } else {
+                ResponseType::Default4xx
+            };
             self.map.get(&fallback)
         })
     }
 
     /// Render the full response (head and body) into `out`.
-    pub fn render(&self, err: &GatewayError, request_id: &str, close: bool, out: &mut Vec<u8>) -> u16 {
+    pub fn render(
+        &self,
+        err: &GatewayError,
+        request_id: &str,
+        close: bool,
+        out: &mut Vec<u8>,
+    ) -> u16 {
         render(Some(self), err, request_id, close, out)
     }
 }
@@ -294,7 +335,9 @@ fn render(
     crate::wire::header(
         out,
         b"x-amzn-ErrorType",
-        err.error_type.unwrap_or_else(|| err.rtype.error_type()).as_bytes(),
+        err.error_type
+            .unwrap_or_else(|| err.rtype.error_type())
+            .as_bytes(),
     );
     if let Some(o) = ov {
         for (k, v) in &o.headers {
@@ -320,13 +363,18 @@ mod tests {
     #[test]
     fn access_denied_uses_capital_message() {
         let mut out = Vec::new();
-        let e = GatewayError::new(ResponseType::AccessDenied, "User is not authorized to access this resource");
+        let e = GatewayError::new(
+            ResponseType::AccessDenied,
+            "User is not authorized to access this resource",
+        );
         let s = render_default(&e, "rid", false, &mut out);
         assert_eq!(s, 403);
         let t = text(&out);
         assert!(t.starts_with("HTTP/1.1 403 Forbidden\r\n"));
         assert!(t.contains("x-amzn-ErrorType: AccessDeniedException\r\n"));
-        assert!(t.ends_with("\r\n\r\n{\"Message\":\"User is not authorized to access this resource\"}"));
+        assert!(
+            t.ends_with("\r\n\r\n{\"Message\":\"User is not authorized to access this resource\"}")
+        );
     }
 
     #[test]
@@ -337,18 +385,33 @@ mod tests {
             Override {
                 status: Some(503),
                 headers: vec![("x-a".into(), "b".into())],
-                body: Some(Template::compile("{\"m\":$context.error.messageString,\"t\":\"$context.error.responseType\"}")),
+                body: Some(Template::compile(
+                    "{\"m\":$context.error.messageString,\"t\":\"$context.error.responseType\"}",
+                )),
             },
         );
         let mut out = Vec::new();
-        let s = g.render(&GatewayError::null_message(ResponseType::AuthorizerConfigurationError), "r", true, &mut out);
+        let s = g.render(
+            &GatewayError::null_message(ResponseType::AuthorizerConfigurationError),
+            "r",
+            true,
+            &mut out,
+        );
         assert_eq!(s, 503);
         let t = text(&out);
         assert!(t.contains("x-a: b\r\n"), "{t}");
         assert!(t.contains("connection: close\r\n"));
-        assert!(t.ends_with("{\"m\":null,\"t\":\"AUTHORIZER_CONFIGURATION_ERROR\"}"), "{t}");
+        assert!(
+            t.ends_with("{\"m\":null,\"t\":\"AUTHORIZER_CONFIGURATION_ERROR\"}"),
+            "{t}"
+        );
         let mut out = Vec::new();
-        render_default(&GatewayError::null_message(ResponseType::AuthorizerConfigurationError), "r", false, &mut out);
+        render_default(
+            &GatewayError::null_message(ResponseType::AuthorizerConfigurationError),
+            "r",
+            false,
+            &mut out,
+        );
         assert!(text(&out).ends_with("{\"message\":null}"));
     }
 

@@ -24,7 +24,12 @@ pub(crate) fn own(m: &RouteMatch<'_>, path: &[u8]) -> OwnedMatch {
         params: m
             .params
             .iter()
-            .map(|(n, r)| ((*n).to_owned(), String::from_utf8_lossy(path.get(r.clone()).unwrap_or_default()).into_owned()))
+            .map(|(n, r)| {
+                (
+                    (*n).to_owned(),
+                    String::from_utf8_lossy(path.get(r.clone()).unwrap_or_default()).into_owned(),
+                )
+            })
             .collect(),
     }
 }

@@ -74,7 +74,12 @@ impl Snapshot {
                     .resource
                     .get(api_index)
                     .and_then(Option::as_ref)
-                    .map(|p| tollgate_policy::CompiledPolicy::new(tollgate_policy::PolicyKind::Resource, std::slice::from_ref(p)));
+                    .map(|p| {
+                        tollgate_policy::CompiledPolicy::new(
+                            tollgate_policy::PolicyKind::Resource,
+                            std::slice::from_ref(p),
+                        )
+                    });
                 let mut responses = GatewayResponses::default();
                 for (t, o) in &api.gateway_responses {
                     if let Some(rt) = rtype_of(t) {
@@ -82,48 +87,76 @@ impl Snapshot {
                             rt,
                             Override {
                                 status: o.status,
-                                headers: o.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                                headers: o
+                                    .headers
+                                    .iter()
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect(),
                                 body: o.body.as_deref().map(Template::compile),
                             },
                         );
                     }
                 }
-                let api_label = if api.name.is_empty() { api.id.clone() } else { api.name.clone() };
+                let api_label = if api.name.is_empty() {
+                    api.id.clone()
+                } else {
+                    api.name.clone()
+                };
                 let routes = api
                     .routes
                     .iter()
                     .enumerate()
                     .map(|(route_index, r)| {
                         let methods: Vec<&str> = r.methods.iter().map(|m| m.as_str()).collect();
-                        let label = RouteLabel::new(&api_label, &format!("{} {}", methods.join(","), r.path));
+                        let label = RouteLabel::new(
+                            &api_label,
+                            &format!("{} {}", methods.join(","), r.path),
+                        );
                         let integration = match &r.integration {
                             Integration::Mock(m) => IntegrationRt::Mock(MockRt {
                                 status: m.status,
-                                headers: m.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                                headers: m
+                                    .headers
+                                    .iter()
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect(),
                                 body: m.body.as_bytes().to_vec(),
                             }),
                             Integration::HttpProxy(p) => {
                                 let cr = compiled.route(api_index, route_index);
                                 IntegrationRt::Proxy(ProxyRt {
-                                    uri: cr
-                                        .and_then(|c| c.uri.clone())
-                                        .unwrap_or(tollgate_config::UriTemplate { parts: Vec::new() }),
+                                    uri: cr.and_then(|c| c.uri.clone()).unwrap_or(
+                                        tollgate_config::UriTemplate { parts: Vec::new() },
+                                    ),
                                     timeout: Duration::from_millis(p.timeout_ms),
-                                    request_headers: cr.map(|c| c.request_headers.clone()).unwrap_or_default(),
+                                    request_headers: cr
+                                        .map(|c| c.request_headers.clone())
+                                        .unwrap_or_default(),
                                 })
                             }
                         };
-                        RouteRt { label, authorization: r.authorization, integration }
+                        RouteRt {
+                            label,
+                            authorization: r.authorization,
+                            integration,
+                        }
                     })
                     .collect();
-                ApiRt { responses, resource_policy, routes }
+                ApiRt {
+                    responses,
+                    resource_policy,
+                    routes,
+                }
             })
             .collect();
         let l = &cfg.gateway.limits;
         Snapshot {
             version,
             loaded_at: SystemTime::now(),
-            limits: tollgate_http::RequestLimits { max_header_bytes: l.max_header_bytes, max_headers: 100 },
+            limits: tollgate_http::RequestLimits {
+                max_header_bytes: l.max_header_bytes,
+                max_headers: 100,
+            },
             max_body_bytes: l.max_body_bytes,
             header_timeout: Duration::from_millis(l.header_timeout_ms),
             idle_timeout: Duration::from_millis(l.idle_timeout_ms),

@@ -27,7 +27,12 @@ const MAX_RESOLVED: usize = 1024;
 
 impl Pool {
     pub(crate) fn new(max_idle_per_host: usize, idle_timeout: Duration) -> Self {
-        Self { idle: HashMap::new(), max_idle_per_host, idle_timeout, resolved: HashMap::new() }
+        Self {
+            idle: HashMap::new(),
+            max_idle_per_host,
+            idle_timeout,
+            resolved: HashMap::new(),
+        }
     }
 
     /// A pooled connection to `addr` that has not idled too long, newest first.
@@ -50,7 +55,10 @@ impl Pool {
                 list.remove(0);
             }
         }
-        list.push(Idle { stream, since: Instant::now() });
+        list.push(Idle {
+            stream,
+            since: Instant::now(),
+        });
     }
 
     /// `host:port` -> address. IP literals parse directly; names are resolved with the
@@ -78,7 +86,8 @@ impl Pool {
         if self.resolved.len() >= MAX_RESOLVED {
             self.resolved.clear();
         }
-        self.resolved.insert(authority.to_owned(), (addr, Instant::now()));
+        self.resolved
+            .insert(authority.to_owned(), (addr, Instant::now()));
         Ok(addr)
     }
 }
@@ -87,7 +96,9 @@ fn has_port(authority: &str) -> bool {
     match authority.rfind(':') {
         Some(i) => {
             let after = authority.get(i + 1..).unwrap_or_default();
-            !after.is_empty() && after.bytes().all(|b| b.is_ascii_digit()) && !authority.ends_with(']')
+            !after.is_empty()
+                && after.bytes().all(|b| b.is_ascii_digit())
+                && !authority.ends_with(']')
         }
         None => false,
     }
@@ -127,7 +138,10 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(split_http_url("http://127.0.0.1:8081/pets/1?x=1"), Some(("127.0.0.1:8081", "/pets/1?x=1")));
+        assert_eq!(
+            split_http_url("http://127.0.0.1:8081/pets/1?x=1"),
+            Some(("127.0.0.1:8081", "/pets/1?x=1"))
+        );
         assert_eq!(split_http_url("http://h"), Some(("h", "/")));
         assert_eq!(split_http_url("https://h/"), None);
         assert!(has_port("a:80"));
@@ -138,7 +152,13 @@ mod tests {
     #[test]
     fn resolves_literals() {
         let mut p = Pool::new(2, Duration::from_secs(1));
-        assert_eq!(p.resolve("127.0.0.1:9").unwrap(), "127.0.0.1:9".parse().unwrap());
-        assert_eq!(p.resolve("127.0.0.1").unwrap(), "127.0.0.1:80".parse().unwrap());
+        assert_eq!(
+            p.resolve("127.0.0.1:9").unwrap(),
+            "127.0.0.1:9".parse().unwrap()
+        );
+        assert_eq!(
+            p.resolve("127.0.0.1").unwrap(),
+            "127.0.0.1:80".parse().unwrap()
+        );
     }
 }

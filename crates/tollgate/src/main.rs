@@ -15,7 +15,11 @@ const QUICKSTART: &str = include_str!("../../../configs/quickstart.yaml");
 static GLOBAL: MiMalloc = MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "An edge API gateway that enforces the AWS API Gateway security model")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "An edge API gateway that enforces the AWS API Gateway security model"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,7 +62,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { config } => validate(&config),
-        Command::Serve { config, workers, watch, io_driver } => serve(config, workers, watch, io_driver),
+        Command::Serve {
+            config,
+            workers,
+            watch,
+            io_driver,
+        } => serve(config, workers, watch, io_driver),
     }
 }
 
@@ -96,7 +105,10 @@ fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: D
             for e in &errors.0 {
                 eprintln!("{e}");
             }
-            eprintln!("tollgate: invalid configuration, {} error(s); not serving", errors.0.len());
+            eprintln!(
+                "tollgate: invalid configuration, {} error(s); not serving",
+                errors.0.len()
+            );
             return ExitCode::from(1);
         }
     };
@@ -119,15 +131,21 @@ fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: D
         }
     };
     for a in gw.listen_addrs() {
-        eprintln!("tollgate: listening on http://{a} (workers: {}, io: {})", gw.workers(), gw.driver().name());
+        eprintln!(
+            "tollgate: listening on http://{a} (workers: {}, io: {})",
+            gw.workers(),
+            gw.driver().name()
+        );
     }
     eprintln!("tollgate: admin on http://{}", gw.admin_addr());
-    if quickstart {
-        if let Some(a) = gw.listen_addrs().first() {
+    if quickstart && let Some(a) = gw.listen_addrs().first() {
+        {
             eprintln!("tollgate: serving the built-in quickstart config. Try:");
             eprintln!("  curl -i http://{a}/prod/hello");
             eprintln!("  curl -i http://{a}/prod/pets/42");
-            eprintln!("  curl -i http://{a}/prod/nope -X DELETE   # unknown route: 403 Missing Authentication Token");
+            eprintln!(
+                "  curl -i http://{a}/prod/nope -X DELETE   # unknown route: 403 Missing Authentication Token"
+            );
             eprintln!("  curl -s http://{}/metrics", gw.admin_addr());
         }
     }
@@ -140,24 +158,28 @@ fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: D
         signal_hook::consts::SIGHUP,
     ]) {
         Ok(mut signals) => {
-            let _ = std::thread::Builder::new().name("tollgate-signals".into()).spawn(move || {
-                for sig in signals.forever() {
-                    if sig == signal_hook::consts::SIGHUP {
-                        report_reload("SIGHUP", sh.reload_file());
-                    } else {
-                        eprintln!("tollgate: draining (signal {sig})");
-                        sh.begin_shutdown();
-                        break;
+            let _ = std::thread::Builder::new()
+                .name("tollgate-signals".into())
+                .spawn(move || {
+                    for sig in signals.forever() {
+                        if sig == signal_hook::consts::SIGHUP {
+                            report_reload("SIGHUP", sh.reload_file());
+                        } else {
+                            eprintln!("tollgate: draining (signal {sig})");
+                            sh.begin_shutdown();
+                            break;
+                        }
                     }
-                }
-            });
+                });
         }
         Err(e) => eprintln!("tollgate: cannot install signal handlers: {e}"),
     }
-    if watch {
-        if let Some(path) = config {
+    if watch && let Some(path) = config {
+        {
             let sh = shared.clone();
-            let _ = std::thread::Builder::new().name("tollgate-watch".into()).spawn(move || watch_file(&path, &sh));
+            let _ = std::thread::Builder::new()
+                .name("tollgate-watch".into())
+                .spawn(move || watch_file(&path, &sh));
         }
     }
     gw.wait();

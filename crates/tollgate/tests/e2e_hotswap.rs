@@ -4,7 +4,12 @@
 //! that ended before a swap was sent is answered under the old rules, every request that started
 //! after the acknowledgement under the new ones, and none fails. An invalid config sent under
 //! load is rejected with all its errors while the old one keeps serving with zero errors.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -30,7 +35,10 @@ fn start(config: &str) -> Gateway {
     let dir = std::env::temp_dir().join(format!(
         "tollgate-swap-{}-{}",
         std::process::id(),
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos()
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("config.yaml");
@@ -45,7 +53,10 @@ fn start(config: &str) -> Gateway {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut addr = None;
     let admin = loop {
-        let line = lines.next().expect("gateway exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("gateway exited before listening")
+            .unwrap();
         if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
             addr = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
         } else if let Some(rest) = line.strip_prefix("tollgate: admin on http://") {
@@ -53,12 +64,20 @@ fn start(config: &str) -> Gateway {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    Gateway { child, addr: addr.unwrap(), admin }
+    Gateway {
+        child,
+        addr: addr.unwrap(),
+        admin,
+    }
 }
 
 fn config(flavor: &str) -> String {
     let (body, extra_route, effect) = match flavor {
-        "A" => ("A", "      - { path: /only-a, methods: [GET], authorization: NONE, integration: { type: mock, body: 'only-a' } }\n", "Allow"),
+        "A" => (
+            "A",
+            "      - { path: /only-a, methods: [GET], authorization: NONE, integration: { type: mock, body: 'only-a' } }\n",
+            "Allow",
+        ),
         _ => ("B", "", "Deny"),
     };
     format!(
@@ -101,7 +120,11 @@ fn summarize(resp: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(resp);
     let status = text.split(' ').nth(1)?.to_owned();
     let body = text.split_once("\r\n\r\n")?.1;
-    Some(if status == "200" { format!("200 {body}") } else { status })
+    Some(if status == "200" {
+        format!("200 {body}")
+    } else {
+        status
+    })
 }
 
 /// Read one response with a Content-Length from a keep-alive stream.
@@ -109,7 +132,10 @@ fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))?;
+            let len: usize = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })?;
             if buf.len() >= end + 4 + len {
                 return Some(buf.drain(..end + 4 + len).collect());
             }
@@ -133,12 +159,24 @@ struct Sample {
 fn admin_put(admin: SocketAddr, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(admin).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let req = format!("PUT /config HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let req = format!(
+        "PUT /config HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(req.as_bytes()).unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    let status = out.split(' ').nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
-    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
 }
 
 #[test]
@@ -165,10 +203,27 @@ fn swaps_under_load_answer_old_then_new_and_never_fail() {
                     conn = Some((s, Vec::new()));
                 }
                 let (s, buf) = conn.as_mut().unwrap();
-                let close = if keep_alive { "" } else { "Connection: close\r\n" };
-                let ok = s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{close}\r\n").as_bytes()).is_ok();
-                let answer = if ok { read_response(s, buf).and_then(|r| summarize(&r)) } else { None };
-                local.push(Sample { probe, start, end: Instant::now(), answer });
+                let close = if keep_alive {
+                    ""
+                } else {
+                    "Connection: close\r\n"
+                };
+                let ok = s
+                    .write_all(
+                        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{close}\r\n").as_bytes(),
+                    )
+                    .is_ok();
+                let answer = if ok {
+                    read_response(s, buf).and_then(|r| summarize(&r))
+                } else {
+                    None
+                };
+                local.push(Sample {
+                    probe,
+                    start,
+                    end: Instant::now(),
+                    answer,
+                });
                 if !keep_alive {
                     conn = None;
                 }
@@ -190,15 +245,27 @@ fn swaps_under_load_answer_old_then_new_and_never_fail() {
         swaps.push((sent, acked, flavor));
         // An invalid config under load: rejected with all its errors, nothing changes.
         if n == 7 {
-            let broken = config(flavor).replace("methods: [GET]", "methods: [GRAB]").replace("effect", "x");
+            let broken = config(flavor)
+                .replace("methods: [GET]", "methods: [GRAB]")
+                .replace("effect", "x");
             let broken = broken.replace("account_id: \"123456789012\"", "account_id: \"12\"");
             let (status, body) = admin_put(gw.admin, &broken);
             assert_eq!(status, 400, "{body}");
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             let errors = v["errors"].as_array().unwrap();
             assert!(errors.len() >= 3, "{body}");
-            assert!(errors.iter().any(|e| e.as_str().unwrap().starts_with("gateway.account_id")), "{body}");
-            assert!(errors.iter().any(|e| e.as_str().unwrap().starts_with("apis[0].routes[0].methods")), "{body}");
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.as_str().unwrap().starts_with("gateway.account_id")),
+                "{body}"
+            );
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.as_str().unwrap().starts_with("apis[0].routes[0].methods")),
+                "{body}"
+            );
         }
     }
     std::thread::sleep(Duration::from_millis(100));
@@ -209,7 +276,12 @@ fn swaps_under_load_answer_old_then_new_and_never_fail() {
     let samples = samples.lock().unwrap();
     assert!(samples.len() > 200, "too few requests: {}", samples.len());
     let failed: Vec<_> = samples.iter().filter(|s| s.answer.is_none()).collect();
-    assert!(failed.is_empty(), "{} requests failed, e.g. {:?}", failed.len(), failed.first());
+    assert!(
+        failed.is_empty(),
+        "{} requests failed, e.g. {:?}",
+        failed.len(),
+        failed.first()
+    );
     // Which config rules a request must have seen.
     let mut checked = 0;
     for s in samples.iter() {
@@ -232,11 +304,18 @@ fn swaps_under_load_answer_old_then_new_and_never_fail() {
         let before_next = ruling(s.end, false);
         if after_ack == before_next {
             let want = if after_ack == "A" { a } else { b };
-            assert_eq!(answer, want, "probe {} under {after_ack}", PROBES[s.probe].1);
+            assert_eq!(
+                answer, want,
+                "probe {} under {after_ack}",
+                PROBES[s.probe].1
+            );
             checked += 1;
         } else {
             assert!(answer == a || answer == b, "{answer}");
         }
     }
-    assert!(checked > 100, "too few requests fell between swaps: {checked}");
+    assert!(
+        checked > 100,
+        "too few requests fell between swaps: {checked}"
+    );
 }

@@ -3,7 +3,13 @@
 //! and queries, presigned URLs), identity policies that allow, deny or say nothing, a resource
 //! policy that grants another account, the identity context reaching a real upstream, and each
 //! error body.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_arguments
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -11,7 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
@@ -31,7 +39,10 @@ fn start(config: &str) -> Gateway {
     let dir = std::env::temp_dir().join(format!(
         "tollgate-iam-{}-{}",
         std::process::id(),
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos()
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("config.yaml");
@@ -45,7 +56,10 @@ fn start(config: &str) -> Gateway {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
-        let line = lines.next().expect("gateway exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("gateway exited before listening")
+            .unwrap();
         if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
             break rest.split_whitespace().next().unwrap().parse().unwrap();
         }
@@ -75,7 +89,10 @@ fn echo_upstream() -> SocketAddr {
                     let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
                     let len: usize = head
                         .lines()
-                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
                         .unwrap_or(0);
                     while buf.len() < end + 4 + len {
                         match s.read(&mut tmp) {
@@ -84,7 +101,9 @@ fn echo_upstream() -> SocketAddr {
                         }
                     }
                     let req: Vec<u8> = buf.drain(..end + 4 + len).collect();
-                    let mut out = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", req.len()).into_bytes();
+                    let mut out =
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", req.len())
+                            .into_bytes();
                     out.extend_from_slice(&req);
                     if s.write_all(&out).is_err() {
                         return;
@@ -172,7 +191,8 @@ fn sign_request(
     at: SystemTime,
     presign: bool,
 ) -> Signed {
-    let identity: Identity = Credentials::new(akid, secret, token.map(str::to_owned), None, "test").into();
+    let identity: Identity =
+        Credentials::new(akid, secret, token.map(str::to_owned), None, "test").into();
     let mut settings = SigningSettings::default();
     if presign {
         settings.signature_location = SignatureLocation::QueryParams;
@@ -235,12 +255,18 @@ fn send(gw: SocketAddr, method: &str, s: &Signed, body: &[u8]) -> (u16, String) 
     let mut bytes = req.into_bytes();
     bytes.extend_from_slice(body);
     let mut stream = TcpStream::connect(gw).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream.write_all(&bytes).unwrap();
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     (status, text)
 }
 
@@ -266,30 +292,77 @@ fn signed_requests_reach_the_upstream_with_the_identity_context() {
     let a = gw.addr;
     // GET with an encoded path and query.
     let target = "/prod/pets/hello%20world?b=2&a=x%2Fy";
-    let s = sign_request(a, "AKIDALICE", "alice/secret+KEY", None, "GET", target, b"", now(), false);
+    let s = sign_request(
+        a,
+        "AKIDALICE",
+        "alice/secret+KEY",
+        None,
+        "GET",
+        target,
+        b"",
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 200, "{resp}");
     let seen = body_of(&resp).to_ascii_lowercase();
-    assert!(seen.starts_with("get /pets/hello%20world?b=2&a=x%2fy http/1.1\r\n"), "{seen}");
-    assert!(seen.contains(&format!("x-caller-arn: arn:aws:iam::{ACCOUNT}:user/alice\r\n")), "{seen}");
-    assert!(seen.contains(&format!("x-caller-account: {ACCOUNT}\r\n")), "{seen}");
+    assert!(
+        seen.starts_with("get /pets/hello%20world?b=2&a=x%2fy http/1.1\r\n"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(&format!(
+            "x-caller-arn: arn:aws:iam::{ACCOUNT}:user/alice\r\n"
+        )),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(&format!("x-caller-account: {ACCOUNT}\r\n")),
+        "{seen}"
+    );
     assert!(seen.contains("x-caller-key: akidalice\r\n"), "{seen}");
     assert!(seen.contains("x-caller-user: alice\r\n"), "{seen}");
     // POST with a body; the body is buffered, hashed, then forwarded intact.
     let body = br#"{"name":"rex","tags":["a","b"]}"#;
-    let s = sign_request(a, "AKIDALICE", "alice/secret+KEY", None, "POST", "/prod/pets", body, now(), false);
+    let s = sign_request(
+        a,
+        "AKIDALICE",
+        "alice/secret+KEY",
+        None,
+        "POST",
+        "/prod/pets",
+        body,
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "POST", &s, body);
     assert_eq!(status, 200, "{resp}");
-    assert!(body_of(&resp).ends_with(std::str::from_utf8(body).unwrap()), "{resp}");
+    assert!(
+        body_of(&resp).ends_with(std::str::from_utf8(body).unwrap()),
+        "{resp}"
+    );
     // The same signature over a changed body is rejected.
     let (status, resp) = send(a, "POST", &s, br#"{"name":"rex","tags":["a","c"]}"#);
     assert_eq!(status, 403, "{resp}");
-    assert_eq!(header_of(&resp, "x-amzn-ErrorType"), Some("InvalidSignatureException"));
+    assert_eq!(
+        header_of(&resp, "x-amzn-ErrorType"),
+        Some("InvalidSignatureException")
+    );
     assert!(body_of(&resp).starts_with(
         "{\"message\":\"The request signature we calculated does not match the signature you provided."
     ));
     // Presigned URL.
-    let s = sign_request(a, "AKIDALICE", "alice/secret+KEY", None, "GET", "/prod/pets/1", b"", now(), true);
+    let s = sign_request(
+        a,
+        "AKIDALICE",
+        "alice/secret+KEY",
+        None,
+        "GET",
+        "/prod/pets/1",
+        b"",
+        now(),
+        true,
+    );
     assert!(s.target.contains("X-Amz-Signature="));
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 200, "{resp}");
@@ -300,23 +373,85 @@ fn session_tokens_and_expired_credentials() {
     let gw = start(&config(echo_upstream()));
     let a = gw.addr;
     let tok = "FwoGZXIvYXdzEJr//token==";
-    let s = sign_request(a, "AKIDTEMP", "temp/secret", Some(tok), "GET", "/prod/x", b"", now(), false);
+    let s = sign_request(
+        a,
+        "AKIDTEMP",
+        "temp/secret",
+        Some(tok),
+        "GET",
+        "/prod/x",
+        b"",
+        now(),
+        false,
+    );
     assert_eq!(send(a, "GET", &s, b"").0, 200);
-    let s = sign_request(a, "AKIDTEMP", "temp/secret", None, "GET", "/prod/x", b"", now(), false);
+    let s = sign_request(
+        a,
+        "AKIDTEMP",
+        "temp/secret",
+        None,
+        "GET",
+        "/prod/x",
+        b"",
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 403);
-    assert_eq!(body_of(&resp), r#"{"message":"The security token included in the request is invalid."}"#);
-    let s = sign_request(a, "AKIDTEMP", "temp/secret", Some("other-token"), "GET", "/prod/x", b"", now(), false);
+    assert_eq!(
+        body_of(&resp),
+        r#"{"message":"The security token included in the request is invalid."}"#
+    );
+    let s = sign_request(
+        a,
+        "AKIDTEMP",
+        "temp/secret",
+        Some("other-token"),
+        "GET",
+        "/prod/x",
+        b"",
+        now(),
+        false,
+    );
     assert_eq!(send(a, "GET", &s, b"").0, 403);
-    let s = sign_request(a, "AKIDOLD", "old/secret", None, "GET", "/prod/x", b"", now(), false);
+    let s = sign_request(
+        a,
+        "AKIDOLD",
+        "old/secret",
+        None,
+        "GET",
+        "/prod/x",
+        b"",
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 403);
-    assert_eq!(header_of(&resp, "x-amzn-ErrorType"), Some("ExpiredTokenException"));
-    assert_eq!(body_of(&resp), r#"{"message":"The security token included in the request is expired"}"#);
-    let s = sign_request(a, "AKIDNOBODY", "x", None, "GET", "/prod/x", b"", now(), false);
+    assert_eq!(
+        header_of(&resp, "x-amzn-ErrorType"),
+        Some("ExpiredTokenException")
+    );
+    assert_eq!(
+        body_of(&resp),
+        r#"{"message":"The security token included in the request is expired"}"#
+    );
+    let s = sign_request(
+        a,
+        "AKIDNOBODY",
+        "x",
+        None,
+        "GET",
+        "/prod/x",
+        b"",
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 403);
-    assert_eq!(body_of(&resp), r#"{"message":"The security token included in the request is invalid."}"#);
+    assert_eq!(
+        body_of(&resp),
+        r#"{"message":"The security token included in the request is invalid."}"#
+    );
 }
 
 #[test]
@@ -324,10 +459,23 @@ fn identity_and_resource_policies_decide() {
     let gw = start(&config(echo_upstream()));
     let a = gw.addr;
     // Alice: explicit deny on DELETE.
-    let s = sign_request(a, "AKIDALICE", "alice/secret+KEY", None, "DELETE", "/prod/pets/1", b"", now(), false);
+    let s = sign_request(
+        a,
+        "AKIDALICE",
+        "alice/secret+KEY",
+        None,
+        "DELETE",
+        "/prod/pets/1",
+        b"",
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "DELETE", &s, b"");
     assert_eq!(status, 403);
-    assert_eq!(header_of(&resp, "x-amzn-ErrorType"), Some("AccessDeniedException"));
+    assert_eq!(
+        header_of(&resp, "x-amzn-ErrorType"),
+        Some("AccessDeniedException")
+    );
     assert_eq!(
         body_of(&resp),
         format!(
@@ -335,7 +483,17 @@ fn identity_and_resource_policies_decide() {
         )
     );
     // Carol: no policy says anything.
-    let s = sign_request(a, "AKIDCAROL", "carol-secret", None, "GET", "/prod/pets/1", b"", now(), false);
+    let s = sign_request(
+        a,
+        "AKIDCAROL",
+        "carol-secret",
+        None,
+        "GET",
+        "/prod/pets/1",
+        b"",
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 403);
     assert_eq!(
@@ -345,38 +503,95 @@ fn identity_and_resource_policies_decide() {
         )
     );
     // Dave, another account: the resource policy grants /shared only (Table B).
-    let s = sign_request(a, "AKIDDAVE", "dave-secret", None, "GET", "/prod/shared/doc", b"", now(), false);
+    let s = sign_request(
+        a,
+        "AKIDDAVE",
+        "dave-secret",
+        None,
+        "GET",
+        "/prod/shared/doc",
+        b"",
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 200, "{resp}");
-    let s = sign_request(a, "AKIDDAVE", "dave-secret", None, "GET", "/prod/private/doc", b"", now(), false);
+    let s = sign_request(
+        a,
+        "AKIDDAVE",
+        "dave-secret",
+        None,
+        "GET",
+        "/prod/private/doc",
+        b"",
+        now(),
+        false,
+    );
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 403);
-    assert!(body_of(&resp).ends_with("because no resource-based policy allows the execute-api:Invoke action\"}"), "{resp}");
+    assert!(
+        body_of(&resp)
+            .ends_with("because no resource-based policy allows the execute-api:Invoke action\"}"),
+        "{resp}"
+    );
 }
 
 #[test]
 fn malformed_and_missing_signatures() {
     let gw = start(&config(echo_upstream()));
     let a = gw.addr;
-    let plain = Signed { target: "/prod/x".into(), headers: vec![("host".into(), a.to_string())] };
+    let plain = Signed {
+        target: "/prod/x".into(),
+        headers: vec![("host".into(), a.to_string())],
+    };
     let (status, resp) = send(a, "GET", &plain, b"");
     assert_eq!(status, 403);
-    assert_eq!(header_of(&resp, "x-amzn-ErrorType"), Some("MissingAuthenticationTokenException"));
-    assert_eq!(body_of(&resp), r#"{"message":"Missing Authentication Token"}"#);
+    assert_eq!(
+        header_of(&resp, "x-amzn-ErrorType"),
+        Some("MissingAuthenticationTokenException")
+    );
+    assert_eq!(
+        body_of(&resp),
+        r#"{"message":"Missing Authentication Token"}"#
+    );
     let bearer = Signed {
         target: "/prod/x".into(),
-        headers: vec![("host".into(), a.to_string()), ("authorization".into(), "Bearer abc.def".into())],
+        headers: vec![
+            ("host".into(), a.to_string()),
+            ("authorization".into(), "Bearer abc.def".into()),
+        ],
     };
     let (status, resp) = send(a, "GET", &bearer, b"");
     assert_eq!(status, 403);
-    assert_eq!(header_of(&resp, "x-amzn-ErrorType"), Some("IncompleteSignatureException"));
-    assert!(body_of(&resp).starts_with("{\"message\":\"Invalid key=value pair (missing equal-sign) in Authorization header"));
+    assert_eq!(
+        header_of(&resp, "x-amzn-ErrorType"),
+        Some("IncompleteSignatureException")
+    );
+    assert!(body_of(&resp).starts_with(
+        "{\"message\":\"Invalid key=value pair (missing equal-sign) in Authorization header"
+    ));
     // Signed 10 minutes ago: outside the 5-minute window.
     let old = now() - Duration::from_secs(600);
-    let s = sign_request(a, "AKIDALICE", "alice/secret+KEY", None, "GET", "/prod/x", b"", old, false);
+    let s = sign_request(
+        a,
+        "AKIDALICE",
+        "alice/secret+KEY",
+        None,
+        "GET",
+        "/prod/x",
+        b"",
+        old,
+        false,
+    );
     let (status, resp) = send(a, "GET", &s, b"");
     assert_eq!(status, 403);
-    assert_eq!(header_of(&resp, "x-amzn-ErrorType"), Some("InvalidSignatureException"));
-    assert!(body_of(&resp).starts_with("{\"message\":\"Signature expired: "), "{resp}");
+    assert_eq!(
+        header_of(&resp, "x-amzn-ErrorType"),
+        Some("InvalidSignatureException")
+    );
+    assert!(
+        body_of(&resp).starts_with("{\"message\":\"Signature expired: "),
+        "{resp}"
+    );
     assert!(body_of(&resp).ends_with(" - 5 min.)\"}"), "{resp}");
 }

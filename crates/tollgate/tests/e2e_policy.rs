@@ -1,7 +1,12 @@
 //! Resource policies end to end with the real binary: an IP deny list, an IP allow list,
 //! a VPC endpoint restriction through a real PROXY v2 header with AWS's TLV, spoofed and
 //! trusted X-Forwarded-For, and each 403 byte for byte (current and legacy texts).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,7 +28,11 @@ impl Drop for Gateway {
 }
 
 fn start(config: &str) -> Gateway {
-    let dir = std::env::temp_dir().join(format!("tollgate-policy-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "tollgate-policy-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("config.yaml");
     std::fs::write(&path, config).unwrap();
@@ -39,7 +48,10 @@ fn start(config: &str) -> Gateway {
     let mut addrs = Vec::new();
     let admin;
     loop {
-        let line = lines.next().expect("gateway exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("gateway exited before listening")
+            .unwrap();
         if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
             addrs.push(rest.split_whitespace().next().unwrap().parse().unwrap());
         } else if let Some(rest) = line.strip_prefix("tollgate: admin on http://") {
@@ -48,11 +60,19 @@ fn start(config: &str) -> Gateway {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    Gateway { child, addrs, admin, _dir: dir }
+    Gateway {
+        child,
+        addrs,
+        admin,
+        _dir: dir,
+    }
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 /// Send raw bytes from a chosen loopback source address; read the whole response (closing).
@@ -60,7 +80,8 @@ fn exchange(to: SocketAddr, from: Option<&str>, bytes: &[u8]) -> String {
     let stream = match from {
         None => TcpStream::connect(to).unwrap(),
         Some(src) => {
-            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            let sock =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
             let src: SocketAddr = format!("{src}:0").parse().unwrap();
             sock.bind(&src.into()).unwrap();
             sock.connect(&to.into()).unwrap();
@@ -68,7 +89,9 @@ fn exchange(to: SocketAddr, from: Option<&str>, bytes: &[u8]) -> String {
         }
     };
     let mut stream: TcpStream = stream;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream.write_all(bytes).unwrap();
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out);
@@ -81,13 +104,22 @@ fn get(to: SocketAddr, from: Option<&str>, host: &str, path: &str, extra: &str) 
 }
 
 fn status(resp: &str) -> u16 {
-    resp.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    resp.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The response with its request id replaced by `RID`.
 fn normalized(resp: &str) -> String {
     resp.lines()
-        .map(|l| if l.starts_with("x-amzn-RequestId: ") { "x-amzn-RequestId: RID" } else { l })
+        .map(|l| {
+            if l.starts_with("x-amzn-RequestId: ") {
+                "x-amzn-RequestId: RID"
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -173,8 +205,20 @@ fn config(style: &str) -> String {
 fn ip_deny_list_and_spoofed_forwarded_for() {
     let gw = start(&config("current"));
     let plain = gw.addrs[0];
-    assert_eq!(status(&get(plain, None, "ipdeny.test", "/prod/open", "")), 200);
-    assert_eq!(status(&get(plain, Some("127.0.0.2"), "ipdeny.test", "/prod/denied/x", "")), 200);
+    assert_eq!(
+        status(&get(plain, None, "ipdeny.test", "/prod/open", "")),
+        200
+    );
+    assert_eq!(
+        status(&get(
+            plain,
+            Some("127.0.0.2"),
+            "ipdeny.test",
+            "/prod/denied/x",
+            ""
+        )),
+        200
+    );
     let denied = get(plain, None, "ipdeny.test", "/prod/denied/x", "");
     assert_eq!(
         normalized(&denied),
@@ -184,14 +228,38 @@ fn ip_deny_list_and_spoofed_forwarded_for() {
         )
     );
     // A spoofed X-Forwarded-For from an untrusted peer changes nothing...
-    let spoofed = get(plain, None, "ipdeny.test", "/prod/denied/x", "X-Forwarded-For: 203.0.113.5\r\n");
+    let spoofed = get(
+        plain,
+        None,
+        "ipdeny.test",
+        "/prod/denied/x",
+        "X-Forwarded-For: 203.0.113.5\r\n",
+    );
     assert_eq!(status(&spoofed), 403, "{spoofed}");
-    let spoofed = get(plain, Some("127.0.0.2"), "ipdeny.test", "/prod/denied/x", "X-Forwarded-For: 192.0.2.7\r\n");
+    let spoofed = get(
+        plain,
+        Some("127.0.0.2"),
+        "ipdeny.test",
+        "/prod/denied/x",
+        "X-Forwarded-For: 192.0.2.7\r\n",
+    );
     assert_eq!(status(&spoofed), 200, "{spoofed}");
     // ...while a trusted proxy's is believed.
-    let via_proxy = get(plain, Some("127.0.0.3"), "ipdeny.test", "/prod/denied/x", "X-Forwarded-For: 192.0.2.7\r\n");
+    let via_proxy = get(
+        plain,
+        Some("127.0.0.3"),
+        "ipdeny.test",
+        "/prod/denied/x",
+        "X-Forwarded-For: 192.0.2.7\r\n",
+    );
     assert_eq!(status(&via_proxy), 403, "{via_proxy}");
-    let via_proxy = get(plain, Some("127.0.0.3"), "ipdeny.test", "/prod/denied/x", "X-Forwarded-For: 198.51.100.7\r\n");
+    let via_proxy = get(
+        plain,
+        Some("127.0.0.3"),
+        "ipdeny.test",
+        "/prod/denied/x",
+        "X-Forwarded-For: 198.51.100.7\r\n",
+    );
     assert_eq!(status(&via_proxy), 200, "{via_proxy}");
 }
 
@@ -207,9 +275,21 @@ fn ip_allow_list_needs_an_explicit_allow() {
              arn:aws:execute-api:us-east-1:********9012:allow1/prod/GET/pets because no resource-based policy allows the execute-api:Invoke action"
         )
     );
-    let spoofed = get(plain, None, "allowlist.test", "/prod/pets", "X-Forwarded-For: 198.51.100.7\r\n");
+    let spoofed = get(
+        plain,
+        None,
+        "allowlist.test",
+        "/prod/pets",
+        "X-Forwarded-For: 198.51.100.7\r\n",
+    );
     assert_eq!(status(&spoofed), 403);
-    let trusted = get(plain, Some("127.0.0.3"), "allowlist.test", "/prod/pets", "X-Forwarded-For: 198.51.100.7\r\n");
+    let trusted = get(
+        plain,
+        Some("127.0.0.3"),
+        "allowlist.test",
+        "/prod/pets",
+        "X-Forwarded-For: 198.51.100.7\r\n",
+    );
     assert_eq!(status(&trusted), 200, "{trusted}");
 }
 
@@ -241,7 +321,10 @@ fn vpc_endpoint_restriction_through_proxy_v2() {
     let bare = exchange(pp, None, req);
     assert!(bare.is_empty() || status(&bare) == 400, "{bare}");
     // The plain listener has no endpoint: denied too.
-    assert_eq!(status(&get(gw.addrs[0], None, "private.test", "/prod/x", "")), 403);
+    assert_eq!(
+        status(&get(gw.addrs[0], None, "private.test", "/prod/x", "")),
+        403
+    );
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! Gateway responses overridden per API (status, headers, body templates, DEFAULT_4XX
 //! fallback) and the JSON access log, with the real binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,7 +28,10 @@ fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "tollgate-resp-{}-{}",
         std::process::id(),
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos()
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -41,7 +49,10 @@ fn start(dir: &std::path::Path, config: &str) -> Gateway {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
-        let line = lines.next().expect("gateway exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("gateway exited before listening")
+            .unwrap();
         if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
             break rest.split_whitespace().next().unwrap().parse().unwrap();
         }
@@ -53,8 +64,13 @@ fn start(dir: &std::path::Path, config: &str) -> Gateway {
 fn get(addr: SocketAddr, host: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: t/1\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
+    s.write_all(
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: t/1\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
@@ -104,24 +120,44 @@ fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
 fn overrides_apply_per_api_and_the_access_log_records_each_request() {
     let dir = temp_dir();
     let log = dir.join("access.log");
-    let gw = start(&dir, &CONFIG.replace("LOGFILE", &format!("\"{}\"", log.display())));
+    let gw = start(
+        &dir,
+        &CONFIG.replace("LOGFILE", &format!("\"{}\"", log.display())),
+    );
     // Overridden type: status, extra header, templated body; the error type header stays.
     let r = get(gw.addr, "custom.test", "/prod/nope");
     assert!(r.starts_with("HTTP/1.1 404 Not Found\r\n"), "{r}");
     assert_eq!(header(&r, "x-custom"), Some("yes"));
-    assert_eq!(header(&r, "x-amzn-ErrorType"), Some("MissingAuthenticationTokenException"));
+    assert_eq!(
+        header(&r, "x-amzn-ErrorType"),
+        Some("MissingAuthenticationTokenException")
+    );
     assert!(header(&r, "x-amzn-RequestId").is_some());
-    assert!(r.ends_with(r#"{"error":"Missing Authentication Token","type":"MISSING_AUTHENTICATION_TOKEN"}"#), "{r}");
+    assert!(
+        r.ends_with(
+            r#"{"error":"Missing Authentication Token","type":"MISSING_AUTHENTICATION_TOKEN"}"#
+        ),
+        "{r}"
+    );
     // Another 4xx type falls back to DEFAULT_4XX (its headers), keeping AWS's default body.
     let r = get(gw.addr, "custom.test", "/prod/secret");
     assert!(r.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{r}");
     assert_eq!(header(&r, "x-default-4xx"), Some("applied"));
-    assert_eq!(header(&r, "x-amzn-ErrorType"), Some("AccessDeniedException"));
-    assert!(r.contains("{\"Message\":\"User: anonymous is not authorized"), "{r}");
+    assert_eq!(
+        header(&r, "x-amzn-ErrorType"),
+        Some("AccessDeniedException")
+    );
+    assert!(
+        r.contains("{\"Message\":\"User: anonymous is not authorized"),
+        "{r}"
+    );
     // Other APIs keep AWS's defaults.
     let r = get(gw.addr, "other.test", "/prod/nope");
     assert!(r.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{r}");
-    assert!(r.ends_with(r#"{"message":"Missing Authentication Token"}"#), "{r}");
+    assert!(
+        r.ends_with(r#"{"message":"Missing Authentication Token"}"#),
+        "{r}"
+    );
     assert_eq!(header(&r, "x-custom"), None);
     let ok = get(gw.addr, "custom.test", "/prod/ok");
     assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"));
@@ -136,7 +172,10 @@ fn overrides_apply_per_api_and_the_access_log_records_each_request() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(lines.len(), 4, "{lines:?}");
-    let entries: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let entries: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(entries[0]["status"], 404);
     assert_eq!(entries[0]["path"], "/prod/nope");
     assert_eq!(entries[0]["userAgent"], "t/1");

@@ -30,7 +30,9 @@ pub struct AuthContext {
     pub identity: Vec<(&'static str, String)>,
 }
 
-/// Proof that a request was authorized. Not constructible outside this module.
+/// Proof that a request was authorized. Not constructible outside this module (the private
+/// field is the point: `#[non_exhaustive]` would only guard against other crates).
+#[allow(clippy::manual_non_exhaustive)]
 pub struct Permit {
     pub ctx: AuthContext,
     _private: (),
@@ -83,16 +85,25 @@ pub(crate) async fn authorize(
 ) -> Result<Permit, GatewayError> {
     let ctx = base_context(req);
     if authorization != Authorization::None && req.method_arn.len() > MAX_METHOD_ARN {
-        return Err(GatewayError::new(ResponseType::Default4xx, "Request-URI Too Long")
-            .with_status(414)
-            .with_error_type("RequestUriTooLongException"));
+        return Err(
+            GatewayError::new(ResponseType::Default4xx, "Request-URI Too Long")
+                .with_status(414)
+                .with_error_type("RequestUriTooLongException"),
+        );
     }
     let ctx = match authorization {
         Authorization::None => {
             let resource = resource_decision(snap, req, Principal::Anonymous);
             let decision = tollgate_policy::resource_policy_only(resource);
             if decision != Decision::Allow {
-                return Err(access_denied(snap, req, CallerKind::Anonymous, None, resource, decision));
+                return Err(access_denied(
+                    snap,
+                    req,
+                    CallerKind::Anonymous,
+                    None,
+                    resource,
+                    decision,
+                ));
             }
             ctx
         }
@@ -121,15 +132,26 @@ pub(crate) fn facts<'a>(req: &'a AuthRequest<'a>) -> Facts<'a> {
         now_epoch_secs: now,
         secure_transport: false,
         user_agent: req.user_agent,
-        referer: req.header(b"referer").and_then(|v| std::str::from_utf8(v).ok()),
+        referer: req
+            .header(b"referer")
+            .and_then(|v| std::str::from_utf8(v).ok()),
     }
 }
 
 /// The API's resource policy decision for `principal`, `None` when the API has none.
-pub(crate) fn resource_decision(snap: &Snapshot, req: &AuthRequest<'_>, principal: Principal<'_>) -> Option<Decision> {
+pub(crate) fn resource_decision(
+    snap: &Snapshot,
+    req: &AuthRequest<'_>,
+    principal: Principal<'_>,
+) -> Option<Decision> {
     let tree = snap.apis.get(req.route.api)?.resource_policy.as_ref()?;
     let facts = facts(req);
-    Some(tree.decide(&Request { action: "execute-api:Invoke", resource: req.method_arn, principal, facts: &facts }))
+    Some(tree.decide(&Request {
+        action: "execute-api:Invoke",
+        resource: req.method_arn,
+        principal,
+        facts: &facts,
+    }))
 }
 
 /// Which 403 texts this configuration emits.

@@ -5,7 +5,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use tollgate_policy::{CallerKind, CompiledPolicy, Decision, IamCaller, PolicyKind, Principal, Request};
+use tollgate_policy::{
+    CallerKind, CompiledPolicy, Decision, IamCaller, PolicyKind, Principal, Request,
+};
 use tollgate_sigv4::{RequestParts, SigningKeyCache, StaticKey, Verifier};
 
 use crate::auth::{AuthContext, AuthRequest, access_denied, facts, resource_decision};
@@ -30,9 +32,6 @@ pub(crate) struct Compiled {
     keys: HashMap<String, StaticKey>,
     verifier: Verifier,
     identities: Vec<IdentityRt>,
-    /// A fingerprint of the key set: the per-worker signing-key cache is keyed by the secret
-    /// itself, so revoked or rotated keys never verify from the cache.
-    pub generation: u64,
 }
 
 fn split_arn(arn: &str) -> (String, &'static str, String) {
@@ -54,7 +53,6 @@ impl Compiled {
     pub(crate) fn build(c: &tollgate_config::Compiled) -> Self {
         let cfg = &c.config;
         let mut keys = HashMap::with_capacity(c.credentials.len());
-        let mut generation = 0xcbf2_9ce4_8422_2325u64;
         for (id, cred) in &c.credentials {
             let mut k = StaticKey::new(cred.secret.as_bytes().to_vec(), cred.identity);
             if let Some(t) = &cred.session_token {
@@ -62,9 +60,6 @@ impl Compiled {
             }
             if let Some(e) = cred.expires_unix {
                 k = k.with_expiry(e);
-            }
-            for b in id.bytes().chain(cred.secret.bytes()) {
-                generation = (generation ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
             }
             keys.insert(id.clone(), k);
         }
@@ -80,12 +75,20 @@ impl Compiled {
                     account,
                     principal_type,
                     name,
-                    tags: ident.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    tags: ident
+                        .tags
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                     policy: CompiledPolicy::new(PolicyKind::Identity, &policies),
                 }
             })
             .collect();
-        Compiled { keys, verifier: Verifier::new(&cfg.gateway.region), identities, generation }
+        Compiled {
+            keys,
+            verifier: Verifier::new(&cfg.gateway.region),
+            identities,
+        }
     }
 }
 
@@ -95,11 +98,10 @@ pub(crate) struct WorkerState {
     cache: RefCell<SigningKeyCache>,
 }
 
-#[derive(Default)]
-pub(crate) struct SharedState {}
-
 fn now_epoch() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 pub(crate) async fn authorize(
@@ -109,8 +111,12 @@ pub(crate) async fn authorize(
     mut ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
     let iam = &snap.iam;
-    let headers: Vec<(&[u8], &[u8])> =
-        req.head.headers.iter().map(|h| (h.name.slice(req.buf), h.value.slice(req.buf))).collect();
+    let headers: Vec<(&[u8], &[u8])> = req
+        .head
+        .headers
+        .iter()
+        .map(|h| (h.name.slice(req.buf), h.value.slice(req.buf)))
+        .collect();
     let parts = RequestParts {
         method: req.head.method.slice(req.buf),
         path: req.head.path.slice(req.buf),
@@ -121,9 +127,12 @@ pub(crate) async fn authorize(
     let verified = {
         let mut cache = w.iam.cache.borrow_mut();
         let before = cache.len();
-        let r = iam.verifier.verify(&parts, now_epoch(), &iam.keys, &mut cache);
+        let r = iam
+            .verifier
+            .verify(&parts, now_epoch(), &iam.keys, &mut cache);
         if r.is_ok() {
-            w.metrics.cache(CacheName::SigningKey, cache.len() == before);
+            w.metrics
+                .cache(CacheName::SigningKey, cache.len() == before);
         }
         r
     };
@@ -131,15 +140,22 @@ pub(crate) async fn authorize(
         Ok(v) => v,
         Err(e) => {
             w.metrics.auth(AuthKind::AwsIam, Outcome::Unauthorized);
-            let rtype = ResponseType::from_name(e.response_type()).unwrap_or(ResponseType::InvalidSignature);
+            let rtype = ResponseType::from_name(e.response_type())
+                .unwrap_or(ResponseType::InvalidSignature);
             return Err(GatewayError::new(rtype, e.message()).with_error_type(e.error_type()));
         }
     };
     let Some(ident) = iam.identities.get(verified.principal) else {
         w.metrics.auth(AuthKind::AwsIam, Outcome::Error);
-        return Err(GatewayError::null_message(ResponseType::AuthorizerConfigurationError));
+        return Err(GatewayError::null_message(
+            ResponseType::AuthorizerConfigurationError,
+        ));
     };
-    let tags: Vec<(&str, &str)> = ident.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tags: Vec<(&str, &str)> = ident
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let caller = IamCaller {
         arn: &ident.arn,
         account: &ident.account,
@@ -167,13 +183,22 @@ pub(crate) async fn authorize(
     };
     if decision != Decision::Allow {
         w.metrics.auth(AuthKind::AwsIam, Outcome::Deny);
-        return Err(access_denied(snap, req, CallerKind::Iam { arn: &ident.arn }, Some(identity), resource, decision));
+        return Err(access_denied(
+            snap,
+            req,
+            CallerKind::Iam { arn: &ident.arn },
+            Some(identity),
+            resource,
+            decision,
+        ));
     }
     w.metrics.auth(AuthKind::AwsIam, Outcome::Allow);
     ctx.identity.push(("userArn", ident.arn.clone()));
     ctx.identity.push(("accountId", ident.account.clone()));
-    ctx.identity.push(("accessKey", verified.access_key_id.clone()));
-    ctx.identity.push(("caller", verified.access_key_id.clone()));
+    ctx.identity
+        .push(("accessKey", verified.access_key_id.clone()));
+    ctx.identity
+        .push(("caller", verified.access_key_id.clone()));
     ctx.identity.push(("user", ident.name.clone()));
     Ok(ctx)
 }
@@ -182,11 +207,17 @@ pub(crate) async fn authorize(
 mod tests {
     #[test]
     fn arns() {
-        assert_eq!(super::split_arn("arn:aws:iam::123456789012:user/alice"), ("123456789012".into(), "User", "alice".into()));
+        assert_eq!(
+            super::split_arn("arn:aws:iam::123456789012:user/alice"),
+            ("123456789012".into(), "User", "alice".into())
+        );
         assert_eq!(
             super::split_arn("arn:aws:sts::210987654321:assumed-role/r/s1"),
             ("210987654321".into(), "AssumedRole", "s1".into())
         );
-        assert_eq!(super::split_arn("arn:aws:iam::123456789012:root").1, "Account");
+        assert_eq!(
+            super::split_arn("arn:aws:iam::123456789012:root").1,
+            "Account"
+        );
     }
 }
