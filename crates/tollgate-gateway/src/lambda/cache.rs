@@ -39,7 +39,10 @@ pub struct CacheKey {
 
 impl CacheKey {
     pub fn new(scope: u64, identity: &str) -> Self {
-        Self { scope, identity: identity.into() }
+        Self {
+            scope,
+            identity: identity.into(),
+        }
     }
 }
 
@@ -52,7 +55,10 @@ pub struct L1<V> {
 impl<V: Clone> L1<V> {
     /// At most `cap` entries (at least 1).
     pub fn new(cap: usize) -> Self {
-        Self { map: HashMap::new(), cap: cap.max(1) }
+        Self {
+            map: HashMap::new(),
+            cap: cap.max(1),
+        }
     }
 
     /// A fresh value; an expired one is removed.
@@ -72,11 +78,18 @@ impl<V: Clone> L1<V> {
         if self.map.len() >= self.cap && !self.map.contains_key(&key) {
             self.map.retain(|_, (_, exp)| *exp > now);
             while self.map.len() >= self.cap {
-                let Some(k) = self.map.keys().next().cloned() else { break };
+                let Some(k) = self.map.keys().next().cloned() else {
+                    break;
+                };
                 self.map.remove(&k);
             }
         }
         self.map.insert(key, (value, expires));
+    }
+
+    /// Drop `key`; its value if it was there.
+    pub fn remove(&mut self, key: &CacheKey) -> Option<V> {
+        self.map.remove(key).map(|(v, _)| v)
     }
 
     pub fn len(&self) -> usize {
@@ -135,13 +148,19 @@ pub struct L2<V, E> {
 impl<V: Clone, E: Clone> L2<V, E> {
     /// At most `cap` entries (at least 1; pending flights are never evicted).
     pub fn new(cap: usize) -> Self {
-        Self { map: DashMap::new(), cap: cap.max(1), flights: AtomicU64::new(1) }
+        Self {
+            map: DashMap::new(),
+            cap: cap.max(1),
+            flights: AtomicU64::new(1),
+        }
     }
 
     /// A fresh cached value (no single-flight bookkeeping).
     pub fn get(&self, key: &CacheKey, now: Instant) -> Option<(V, Instant)> {
         match self.map.get(key).as_deref() {
-            Some(Slot::Ready { value, expires }) if *expires > now => Some((value.clone(), *expires)),
+            Some(Slot::Ready { value, expires }) if *expires > now => {
+                Some((value.clone(), *expires))
+            }
             _ => None,
         }
     }
@@ -159,7 +178,9 @@ impl<V: Clone, E: Clone> L2<V, E> {
         match self.map.entry(key.clone()) {
             Entry::Occupied(mut o) => {
                 match o.get() {
-                    Slot::Ready { value, expires } if *expires > now => return Begin::Hit(value.clone(), *expires),
+                    Slot::Ready { value, expires } if *expires > now => {
+                        return Begin::Hit(value.clone(), *expires);
+                    }
                     Slot::Pending { flight, until } if *until > now => return Begin::Wait(*flight),
                     _ => {}
                 }
@@ -178,9 +199,15 @@ impl<V: Clone, E: Clone> L2<V, E> {
     /// A waiter's look at flight `flight`.
     pub fn poll(&self, key: &CacheKey, flight: u64, now: Instant) -> Polled<V, E> {
         match self.map.get(key).as_deref() {
-            Some(Slot::Ready { value, expires }) if *expires > now => Polled::Hit(value.clone(), *expires),
-            Some(Slot::Pending { flight: f, until }) if *f == flight && *until > now => Polled::Pending,
-            Some(Slot::Failed { flight: f, err, .. }) if *f == flight => Polled::Failed(err.clone()),
+            Some(Slot::Ready { value, expires }) if *expires > now => {
+                Polled::Hit(value.clone(), *expires)
+            }
+            Some(Slot::Pending { flight: f, until }) if *f == flight && *until > now => {
+                Polled::Pending
+            }
+            Some(Slot::Failed { flight: f, err, .. }) if *f == flight => {
+                Polled::Failed(err.clone())
+            }
             _ => Polled::Retry,
         }
     }
@@ -192,16 +219,23 @@ impl<V: Clone, E: Clone> L2<V, E> {
 
     /// The leader ends its flight with a result that is not cached.
     pub fn fail(&self, key: &CacheKey, flight: u64, err: E, now: Instant) {
-        if let Some(mut s) = self.map.get_mut(key) {
-            if matches!(&*s, Slot::Pending { flight: f, .. } if *f == flight) {
-                *s = Slot::Failed { flight, err, at: now };
-            }
+        if let Some(mut s) = self.map.get_mut(key)
+            && matches!(&*s, Slot::Pending { flight: f, .. } if *f == flight)
+        {
+            *s = Slot::Failed {
+                flight,
+                err,
+                at: now,
+            };
         }
     }
 
     /// The leader went away without an answer: let the next request lead.
     pub fn abandon(&self, key: &CacheKey, flight: u64) {
-        self.map.remove_if(key, |_, s| matches!(s, Slot::Pending { flight: f, .. } if *f == flight));
+        self.map.remove_if(
+            key,
+            |_, s| matches!(s, Slot::Pending { flight: f, .. } if *f == flight),
+        );
     }
 
     /// Drop expired results and old failures; if still full, drop cached results (pending
@@ -239,7 +273,11 @@ mod tests {
         l1.insert(CacheKey::new(1, "a"), 1, now + S, now);
         l1.insert(CacheKey::new(1, "b"), 2, now + S, now);
         assert_eq!(l1.get(&CacheKey::new(1, "a"), now), Some(1));
-        assert_eq!(l1.get(&CacheKey::new(2, "a"), now), None, "scope is part of the key");
+        assert_eq!(
+            l1.get(&CacheKey::new(2, "a"), now),
+            None,
+            "scope is part of the key"
+        );
         l1.insert(CacheKey::new(1, "c"), 3, now + S, now);
         assert_eq!(l1.len(), 2);
         assert_eq!(l1.get(&CacheKey::new(1, "c"), now), Some(3));
@@ -252,14 +290,18 @@ mod tests {
         let now = Instant::now();
         let l2: L2<u32, &'static str> = L2::new(10);
         let k = CacheKey::new(1, "t");
-        let Begin::Lead(f) = l2.begin(&k, now, S) else { panic!("first must lead") };
+        let Begin::Lead(f) = l2.begin(&k, now, S) else {
+            panic!("first must lead")
+        };
         assert_eq!(l2.begin(&k, now, S), Begin::Wait(f));
         assert_eq!(l2.poll(&k, f, now), Polled::Pending);
         l2.complete(&k, f, 5, now + S);
         assert_eq!(l2.poll(&k, f, now), Polled::Hit(5, now + S));
         assert_eq!(l2.begin(&k, now, S), Begin::Hit(5, now + S));
         // Expired: the next request leads a new flight.
-        let Begin::Lead(g) = l2.begin(&k, now + S, S) else { panic!("expired must lead") };
+        let Begin::Lead(g) = l2.begin(&k, now + S, S) else {
+            panic!("expired must lead")
+        };
         assert_ne!(f, g);
         // A failure reaches the flight's waiters but is not a cache entry.
         l2.fail(&k, g, "401", now + S);
@@ -272,10 +314,14 @@ mod tests {
         let now = Instant::now();
         let l2: L2<u32, ()> = L2::new(10);
         let k = CacheKey::new(1, "t");
-        let Begin::Lead(f) = l2.begin(&k, now, S) else { panic!() };
+        let Begin::Lead(f) = l2.begin(&k, now, S) else {
+            panic!()
+        };
         l2.abandon(&k, f);
         assert_eq!(l2.poll(&k, f, now), Polled::Retry);
-        let Begin::Lead(g) = l2.begin(&k, now, S) else { panic!() };
+        let Begin::Lead(g) = l2.begin(&k, now, S) else {
+            panic!()
+        };
         // Past its `until`, a pending flight no longer blocks others.
         assert_eq!(l2.poll(&k, g, now + S), Polled::Retry);
         assert!(matches!(l2.begin(&k, now + S, S), Begin::Lead(h) if h != g));

@@ -57,7 +57,9 @@ pub(crate) async fn post(
             Err(Exchange::Failed(e) | Exchange::Answered(e)) => return Err(e),
         }
     }
-    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
     let stream = connect(addr, left).await?;
     match exchange(stream, req, deadline).await {
         Ok((reply, Some(s))) => {
@@ -98,7 +100,9 @@ async fn exchange(
             }
             Ok(Some(h)) => break h,
             Ok(None) => match fill(&mut stream, &mut buf, Some(deadline)).await {
-                Ok(0) if buf.is_empty() => return Err(Exchange::Unanswered(bad("closed before answering"))),
+                Ok(0) if buf.is_empty() => {
+                    return Err(Exchange::Unanswered(bad("closed before answering")));
+                }
                 Ok(0) => return Err(Exchange::Answered(bad("closed inside the reply head"))),
                 Ok(_) => {}
                 Err(e) if buf.is_empty() && e.kind() != io::ErrorKind::TimedOut => {
@@ -135,7 +139,9 @@ async fn exchange(
             buf.drain(..start);
             let mut dec = ChunkedDecoder::new();
             loop {
-                let step = dec.step(&buf).map_err(|_| Exchange::Answered(bad("bad chunked reply")))?;
+                let step = dec
+                    .step(&buf)
+                    .map_err(|_| Exchange::Answered(bad("bad chunked reply")))?;
                 match step {
                     Step::Data { consumed, data } => {
                         body.extend_from_slice(buf.get(data).unwrap_or_default());
@@ -176,5 +182,12 @@ async fn exchange(
             body = buf;
         }
     }
-    Ok((RawReply { status, function_error, body }, keep.then_some(stream)))
+    Ok((
+        RawReply {
+            status,
+            function_error,
+            body,
+        },
+        keep.then_some(stream),
+    ))
 }

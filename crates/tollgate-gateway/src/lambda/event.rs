@@ -17,7 +17,9 @@ pub(crate) fn token_event(token: &str, method_arn: &str) -> Vec<u8> {
 
 /// Percent-decode (`%XX`; `+` stays as sent, like API Gateway REST).
 pub(crate) fn decode(s: &[u8]) -> String {
-    percent_encoding::percent_decode(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The query string as decoded `(name, value)` pairs, in order.
@@ -28,7 +30,10 @@ pub(crate) fn query_pairs(req: &AuthRequest<'_>) -> Vec<(String, String)> {
     q.split(|&b| b == b'&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.iter().position(|&b| b == b'=') {
-            Some(i) => (decode(p.get(..i).unwrap_or_default()), decode(p.get(i + 1..).unwrap_or_default())),
+            Some(i) => (
+                decode(p.get(..i).unwrap_or_default()),
+                decode(p.get(i + 1..).unwrap_or_default()),
+            ),
             None => (decode(p), String::new()),
         })
         .collect()
@@ -57,7 +62,9 @@ fn resource_id(api_id: &str, template: &str) -> String {
 
 /// `$context.requestTime`: `dd/Mon/yyyy:HH:mm:ss +0000`.
 pub(crate) fn clf_time(epoch_secs: i64) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = epoch_secs.div_euclid(86_400);
     let secs = epoch_secs.rem_euclid(86_400);
     // Civil from days (H. Hinnant).
@@ -71,11 +78,21 @@ pub(crate) fn clf_time(epoch_secs: i64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     let mon = MONTHS.get((m - 1) as usize).copied().unwrap_or("Jan");
-    format!("{d:02}/{mon}/{y}:{:02}:{:02}:{:02} +0000", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{d:02}/{mon}/{y}:{:02}:{:02}:{:02} +0000",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// The REQUEST event.
-pub(crate) fn request_event(req: &AuthRequest<'_>, account_id: &str, stage: &str, method: &str) -> Vec<u8> {
+pub(crate) fn request_event(
+    req: &AuthRequest<'_>,
+    account_id: &str,
+    stage: &str,
+    method: &str,
+) -> Vec<u8> {
     let buf = req.buf;
     // Headers: client casing; duplicates grouped case-insensitively under the first casing,
     // `headers` keeps the last value, `multiValueHeaders` all of them.
@@ -83,7 +100,10 @@ pub(crate) fn request_event(req: &AuthRequest<'_>, account_id: &str, stage: &str
     for h in &req.head.headers {
         let name = String::from_utf8_lossy(h.name.slice(buf));
         let value = String::from_utf8_lossy(h.value.slice(buf)).into_owned();
-        match names.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+        match names
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
             Some((_, vals)) => vals.push(value),
             None => names.push((name.into_owned(), vec![value])),
         }
@@ -94,7 +114,10 @@ pub(crate) fn request_event(req: &AuthRequest<'_>, account_id: &str, stage: &str
         if let Some(last) = vals.last() {
             headers.insert(n.clone(), Value::String(last.clone()));
         }
-        mv_headers.insert(n, Value::Array(vals.into_iter().map(Value::String).collect()));
+        mv_headers.insert(
+            n,
+            Value::Array(vals.into_iter().map(Value::String).collect()),
+        );
     }
     let mut query = Map::new();
     let mut mv_query = Map::new();
@@ -107,14 +130,24 @@ pub(crate) fn request_event(req: &AuthRequest<'_>, account_id: &str, stage: &str
             }
         }
     }
-    let path_params: Map<String, Value> =
-        req.route.params.iter().map(|(k, v)| (k.clone(), Value::String(decode(v.as_bytes())))).collect();
+    let path_params: Map<String, Value> = req
+        .route
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(decode(v.as_bytes()))))
+        .collect();
     let stage_vars: Map<String, Value> = req
         .stage_vars
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()
+        })
         .unwrap_or_default();
     let full_path = String::from_utf8_lossy(req.head.path.slice(buf)).into_owned();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let domain = host(req);
     let prefix = domain.split('.').next().unwrap_or_default().to_owned();
     let v = json!({

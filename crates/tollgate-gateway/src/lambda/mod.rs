@@ -1,33 +1,467 @@
-//! lambda authorization (gateway side). Stub: refuses every request until built.
+//! Lambda authorizers (`TOKEN` and `REQUEST`), reached over HTTP like the Lambda Invoke API.
+//!
+//! Order for a `CUSTOM` route (spec §10): the resource policy's explicit denies first (the
+//! function is then not called), then the identity sources (missing / empty / failing the
+//! TOKEN regex: 401, no call), then the cached result or one call to the function, then the
+//! returned policy evaluated against this request's method ARN, combined with the resource
+//! policy by Table A.
+//!
+//! Caching ([`cache`]): per-worker L1 in front of a shared L2 that does single-flight, keyed by
+//! a fingerprint of the authorizer's configuration and API plus the identity-source values.
+//! Waiters on another worker (or the same one) poll the L2 slot with short monoio sleeps until
+//! the leading call ends, bounded by the authorizer's `timeout_ms`. See docs/lambda-authorizers.md.
 
-use crate::auth::{AuthContext, AuthRequest};
+pub mod cache;
+mod client;
+mod event;
+mod reply;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tollgate_config::Authorizer;
+use tollgate_policy::{CallerKind, Decision, ExpandCtx, Principal, Request};
+
+use crate::auth::{self, AuthContext, AuthRequest};
+use crate::metrics::{AuthKind, CacheName, Outcome};
 use crate::responses::{GatewayError, ResponseType};
 use crate::snapshot::Snapshot;
+use crate::upstream::Pool;
 use crate::worker::Worker;
 
+use cache::{Begin, CacheKey, L1, L2, Polled};
+use reply::{AuthzResult, Failure};
+
+/// Entries of a worker's L1 cache.
+pub const L1_CAPACITY: usize = 10_000;
+/// Entries of the shared L2 cache.
+pub const L2_CAPACITY: usize = 200_000;
+/// Concurrent calls to one authorizer from one worker; more answer 500 at once.
+pub const MAX_INFLIGHT_PER_AUTHORIZER: usize = 256;
+/// Slack on top of `timeout_ms` before a waiter or a flight gives up.
+const WAIT_GRACE: Duration = Duration::from_millis(100);
+/// Idle keep-alive connections per function address and worker.
+const POOL_IDLE_PER_HOST: usize = 64;
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Token,
+    Request,
+}
+
+/// One Lambda authorizer, ready to call.
+struct Rt {
+    kind: Kind,
+    /// `host:port` of `function_url`, and its path; `None` when the URL is unusable.
+    target: Option<(String, String)>,
+    /// Zero: no caching.
+    ttl: Duration,
+    timeout: Duration,
+    /// Fingerprint of the whole authorizer configuration (in-flight bound key).
+    id: u64,
+    /// Cache scope per API index: the fingerprint plus the API (AWS authorizers belong to one API).
+    scopes: Vec<u64>,
+}
+
 /// Per-configuration state, built once per snapshot (`Snapshot::build`).
-pub(crate) struct Compiled {}
+pub(crate) struct Compiled {
+    /// Same order as `config.authorizers`; `None` for Cognito ones.
+    authorizers: Vec<Option<Rt>>,
+}
+
+fn fingerprint(parts: &[&str]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
 
 impl Compiled {
-    pub(crate) fn build(_c: &tollgate_config::Compiled) -> Self {
-        Compiled {}
+    pub(crate) fn build(c: &tollgate_config::Compiled) -> Self {
+        let g = &c.config.gateway;
+        let authorizers = c
+            .config
+            .authorizers
+            .iter()
+            .map(|a| {
+                let (kind, url, ttl, timeout) = match a {
+                    Authorizer::Token(t) => {
+                        (Kind::Token, &t.function_url, t.ttl_seconds, t.timeout_ms)
+                    }
+                    Authorizer::Request(r) => {
+                        (Kind::Request, &r.function_url, r.ttl_seconds, r.timeout_ms)
+                    }
+                    Authorizer::CognitoUserPools(_) => return None,
+                };
+                // name, function_url, identity_source, TTL, timeout, regex: all of it.
+                let whole = serde_json::to_string(a).unwrap_or_default();
+                let id = fingerprint(&[a.name(), url, &whole]);
+                let scopes = c
+                    .config
+                    .apis
+                    .iter()
+                    .map(|api| fingerprint(&[&id.to_string(), &g.region, &g.account_id, &api.id]))
+                    .collect();
+                let target =
+                    crate::upstream::split_http_url(url).map(|(h, p)| (h.to_owned(), p.to_owned()));
+                Some(Rt {
+                    kind,
+                    target,
+                    ttl: Duration::from_secs(u64::from(ttl.min(3600))),
+                    timeout: Duration::from_millis(timeout.max(1)),
+                    id,
+                    scopes,
+                })
+            })
+            .collect();
+        Compiled { authorizers }
     }
 }
 
-/// Per-worker state (L1 caches, client pools). Owned by one worker thread.
-#[derive(Default)]
-pub(crate) struct WorkerState {}
+/// Per-worker state: the L1 cache, the function connection pool, in-flight counts.
+pub(crate) struct WorkerState {
+    l1: RefCell<L1<Arc<AuthzResult>>>,
+    pool: RefCell<Pool>,
+    inflight: RefCell<HashMap<u64, usize>>,
+}
 
-/// State shared by all workers (L2 caches, background refreshers).
-#[derive(Default)]
-pub(crate) struct SharedState {}
+impl Default for WorkerState {
+    fn default() -> Self {
+        Self {
+            l1: RefCell::new(L1::new(L1_CAPACITY)),
+            pool: RefCell::new(Pool::new(POOL_IDLE_PER_HOST, POOL_IDLE_TIMEOUT)),
+            inflight: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+/// State shared by all workers: the L2 cache with its single-flight slots.
+pub(crate) struct SharedState {
+    l2: L2<Arc<AuthzResult>, Failure>,
+}
+
+impl Default for SharedState {
+    fn default() -> Self {
+        Self {
+            l2: L2::new(L2_CAPACITY),
+        }
+    }
+}
+
+fn failure_error(f: Failure) -> GatewayError {
+    match f {
+        Failure::Unauthorized => unauthorized(),
+        Failure::Error(_) => config_error(),
+    }
+}
+
+fn unauthorized() -> GatewayError {
+    GatewayError::new(ResponseType::Unauthorized, "Unauthorized")
+}
+
+fn config_error() -> GatewayError {
+    GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
+}
 
 /// Authorize one request; on success return the context enriched with what the backend may see.
 pub(crate) async fn authorize(
-    _w: &Worker,
-    _snap: &Snapshot,
-    _req: &AuthRequest<'_>,
-    _ctx: AuthContext,
+    w: &Worker,
+    snap: &Snapshot,
+    req: &AuthRequest<'_>,
+    ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
-    Err(GatewayError::null_message(ResponseType::AuthorizerConfigurationError))
+    let res = decide(w, snap, req, ctx).await;
+    let outcome = match &res {
+        Ok(_) => Outcome::Allow,
+        Err(e) => match e.rtype {
+            ResponseType::AccessDenied => Outcome::Deny,
+            ResponseType::Unauthorized => Outcome::Unauthorized,
+            _ => Outcome::Error,
+        },
+    };
+    w.metrics.auth(AuthKind::Custom, outcome);
+    res
+}
+
+async fn decide(
+    w: &Worker,
+    snap: &Snapshot,
+    req: &AuthRequest<'_>,
+    mut ctx: AuthContext,
+) -> Result<AuthContext, GatewayError> {
+    // 1. The resource policy's explicit denies, before the function is called.
+    let resource = auth::resource_decision(snap, req, Principal::Anonymous);
+    if tollgate_policy::lambda_precheck_denies(resource) {
+        return Err(auth::access_denied(
+            snap,
+            req,
+            CallerKind::Authorizer,
+            None,
+            resource,
+            Decision::ExplicitDeny,
+        ));
+    }
+    let index = snap
+        .compiled
+        .route(req.route.api, req.route.route)
+        .and_then(|r| r.authorizer);
+    let (Some(rt), Some(compiled)) = (
+        index
+            .and_then(|i| snap.lambda.authorizers.get(i))
+            .and_then(Option::as_ref),
+        index.and_then(|i| snap.compiled.authorizers.get(i)),
+    ) else {
+        return Err(config_error());
+    };
+    let method = std::str::from_utf8(req.head.method.slice(req.buf)).unwrap_or("GET");
+    let stage = req.route.stage.as_str();
+
+    // 2. Identity sources: missing or empty -> 401 without a call.
+    let mut query = None;
+    let mut identity = String::new();
+    for src in &compiled.identity_sources {
+        let Some(v) = event::source_value(src, req, &mut query, stage, method) else {
+            return Err(unauthorized());
+        };
+        if rt.kind == Kind::Token {
+            if let Some(re) = &compiled.validation
+                && !re.is_match(&v)
+            {
+                return Err(unauthorized());
+            }
+            identity.push_str(&v);
+            break;
+        }
+        // REQUEST: length-prefixed so that distinct value lists never share a key.
+        identity.push_str(&v.len().to_string());
+        identity.push(':');
+        identity.push_str(&v);
+    }
+    if rt.kind == Kind::Token && compiled.identity_sources.is_empty() {
+        return Err(unauthorized());
+    }
+
+    // 3. The result: cached, or from one call.
+    let cacheable = !rt.ttl.is_zero() && !compiled.identity_sources.is_empty();
+    let scope = rt.scopes.get(req.route.api).copied().unwrap_or(rt.id);
+    let result = if cacheable {
+        cached_or_call(
+            w,
+            snap,
+            rt,
+            req,
+            CacheKey::new(scope, &identity),
+            &identity,
+            method,
+        )
+        .await
+        .map_err(failure_error)?
+    } else {
+        invoke(w, snap, rt, req, &identity, method)
+            .await
+            .map_err(failure_error)?
+    };
+
+    // 4. The returned policy for this request's own method ARN, combined by Table A.
+    let facts = auth::facts(req);
+    let decision = result.policy.decide(&Request {
+        action: "execute-api:Invoke",
+        resource: req.method_arn,
+        principal: Principal::Anonymous,
+        facts: &facts,
+    });
+    let combined = tollgate_policy::combine_same_account(decision, resource);
+    if combined != Decision::Allow {
+        return Err(auth::access_denied(
+            snap,
+            req,
+            CallerKind::Authorizer,
+            Some(decision),
+            resource,
+            combined,
+        ));
+    }
+    let Some(principal) = result.principal_id.clone() else {
+        // An Allow needs a principalId (contract §5.4).
+        return Err(config_error());
+    };
+    ctx.principal_id = Some(principal);
+    ctx.authorizer = result
+        .context
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+        .collect();
+    Ok(ctx)
+}
+
+/// Ends a flight as abandoned if its leader is dropped before finishing.
+struct FlightGuard<'a> {
+    l2: &'a L2<Arc<AuthzResult>, Failure>,
+    key: &'a CacheKey,
+    flight: u64,
+    done: bool,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.l2.abandon(self.key, self.flight);
+        }
+    }
+}
+
+/// L1, then L2; on a miss lead the flight or wait for the one in progress.
+async fn cached_or_call(
+    w: &Worker,
+    snap: &Snapshot,
+    rt: &Rt,
+    req: &AuthRequest<'_>,
+    key: CacheKey,
+    identity: &str,
+    method: &str,
+) -> Result<Arc<AuthzResult>, Failure> {
+    let started = Instant::now();
+    if let Some(v) = w.lambda.l1.borrow_mut().get(&key, started) {
+        w.metrics.cache(CacheName::Authorizer, true);
+        return Ok(v);
+    }
+    let l2 = &w.shared.lambda.l2;
+    let give_up = started + rt.timeout + WAIT_GRACE + WAIT_GRACE;
+    loop {
+        let now = Instant::now();
+        match l2.begin(&key, now, rt.timeout + WAIT_GRACE) {
+            Begin::Hit(v, expires) => {
+                w.metrics.cache(CacheName::Authorizer, true);
+                w.lambda
+                    .l1
+                    .borrow_mut()
+                    .insert(key, v.clone(), expires, now);
+                return Ok(v);
+            }
+            Begin::Lead(flight) => {
+                w.metrics.cache(CacheName::Authorizer, false);
+                let mut guard = FlightGuard {
+                    l2,
+                    key: &key,
+                    flight,
+                    done: false,
+                };
+                let res = invoke(w, snap, rt, req, identity, method).await;
+                let now = Instant::now();
+                match &res {
+                    Ok(v) => {
+                        let expires = now + rt.ttl;
+                        l2.complete(&key, flight, v.clone(), expires);
+                        w.lambda
+                            .l1
+                            .borrow_mut()
+                            .insert(key.clone(), v.clone(), expires, now);
+                    }
+                    Err(f) => l2.fail(&key, flight, *f, now),
+                }
+                guard.done = true;
+                return res;
+            }
+            Begin::Wait(flight) => {
+                let mut pause = Duration::from_micros(500);
+                loop {
+                    monoio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                    let now = Instant::now();
+                    match l2.poll(&key, flight, now) {
+                        Polled::Hit(v, expires) => {
+                            w.metrics.cache(CacheName::Authorizer, true);
+                            w.lambda
+                                .l1
+                                .borrow_mut()
+                                .insert(key, v.clone(), expires, now);
+                            return Ok(v);
+                        }
+                        Polled::Failed(f) => return Err(f),
+                        Polled::Pending if now >= give_up => {
+                            return Err(Failure::Error("waited too long"));
+                        }
+                        Polled::Pending => {}
+                        Polled::Retry => break,
+                    }
+                }
+            }
+        }
+        if Instant::now() >= give_up {
+            return Err(Failure::Error("waited too long"));
+        }
+    }
+}
+
+/// Counts a call against the per-worker bound while it runs.
+struct InflightGuard<'a> {
+    map: &'a RefCell<HashMap<u64, usize>>,
+    id: u64,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.map.borrow_mut().get_mut(&self.id) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// Call the function once.
+async fn invoke(
+    w: &Worker,
+    snap: &Snapshot,
+    rt: &Rt,
+    req: &AuthRequest<'_>,
+    token: &str,
+    method: &str,
+) -> Result<Arc<AuthzResult>, Failure> {
+    let Some((authority, path)) = &rt.target else {
+        return Err(Failure::Error("function_url is not an http:// URL"));
+    };
+    {
+        let mut m = w.lambda.inflight.borrow_mut();
+        let n = m.entry(rt.id).or_insert(0);
+        if *n >= MAX_INFLIGHT_PER_AUTHORIZER {
+            return Err(Failure::Error("too many concurrent calls"));
+        }
+        *n += 1;
+    }
+    let _inflight = InflightGuard {
+        map: &w.lambda.inflight,
+        id: rt.id,
+    };
+    let g = &snap.compiled.config.gateway;
+    let body = match rt.kind {
+        Kind::Token => event::token_event(token, req.method_arn),
+        Kind::Request => event::request_event(req, &g.account_id, &req.route.stage, method),
+    };
+    let addr = w
+        .lambda
+        .pool
+        .borrow_mut()
+        .resolve(authority)
+        .map_err(|_| Failure::Error("cannot resolve"))?;
+    w.metrics
+        .authorizer_invocations
+        .fetch_add(1, Ordering::Relaxed);
+    let deadline = Instant::now() + rt.timeout;
+    let call = client::post(&w.lambda.pool, addr, authority, path, &body, deadline);
+    let raw = match monoio::time::timeout_at(deadline.into(), call).await {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(_)) => return Err(Failure::Error("call failed")),
+        Err(_) => return Err(Failure::Error("timed out")),
+    };
+    let ctx = ExpandCtx {
+        region: &g.region,
+        account_id: &g.account_id,
+        api_id: Some(req.api_id),
+    };
+    reply::parse_reply(raw.status, raw.function_error, raw.body, &ctx).map(Arc::new)
 }

@@ -12,6 +12,8 @@ pub(crate) struct AuthzResult {
     pub policy: CompiledPolicy,
     /// `context` entries stringified as AWS does; `None` for JSON `null`.
     pub context: Vec<(String, Option<String>)>,
+    /// Cached with the result; read once API keys (`apiKeySource: AUTHORIZER`) exist.
+    #[allow(dead_code)]
     pub usage_identifier_key: Option<String>,
 }
 
@@ -34,18 +36,19 @@ pub(crate) fn parse_reply(
     if !(200..300).contains(&status) {
         return Err(Failure::Error("non-2xx reply"));
     }
-    let v: Value = simd_json::serde::from_slice(&mut body).map_err(|_| Failure::Error("reply is not JSON"))?;
+    let v: Value =
+        simd_json::serde::from_slice(&mut body).map_err(|_| Failure::Error("reply is not JSON"))?;
     let Some(obj) = v.as_object() else {
         return Err(Failure::Error("reply is not a JSON object"));
     };
-    if let Some(msg) = obj.get("errorMessage") {
-        if function_error || !obj.contains_key("policyDocument") {
-            return Err(if msg.as_str() == Some("Unauthorized") {
-                Failure::Unauthorized
-            } else {
-                Failure::Error("function error")
-            });
-        }
+    if let Some(msg) = obj.get("errorMessage")
+        && (function_error || !obj.contains_key("policyDocument"))
+    {
+        return Err(if msg.as_str() == Some("Unauthorized") {
+            Failure::Unauthorized
+        } else {
+            Failure::Error("function error")
+        });
     }
     if function_error {
         return Err(Failure::Error("function error"));
@@ -57,8 +60,11 @@ pub(crate) fn parse_reply(
         Some(Value::Bool(b)) => Some(b.to_string()),
         Some(_) => return Err(Failure::Error("principalId is not a string")),
     };
-    let doc = obj.get("policyDocument").ok_or(Failure::Error("no policyDocument"))?;
-    let policy = tollgate_policy::parse_policy(doc, ctx).map_err(|_| Failure::Error("invalid policyDocument"))?;
+    let doc = obj
+        .get("policyDocument")
+        .ok_or(Failure::Error("no policyDocument"))?;
+    let policy = tollgate_policy::parse_policy(doc, ctx)
+        .map_err(|_| Failure::Error("invalid policyDocument"))?;
     let policy = CompiledPolicy::new(PolicyKind::Identity, std::slice::from_ref(&policy));
     let mut context = Vec::new();
     match obj.get("context") {
@@ -70,15 +76,25 @@ pub(crate) fn parse_reply(
                     Value::Number(n) => Some(n.to_string()),
                     Value::Bool(b) => Some(b.to_string()),
                     Value::Null => None,
-                    Value::Array(_) | Value::Object(_) => return Err(Failure::Error("non-scalar context value")),
+                    Value::Array(_) | Value::Object(_) => {
+                        return Err(Failure::Error("non-scalar context value"));
+                    }
                 };
                 context.push((k.clone(), s));
             }
         }
         Some(_) => return Err(Failure::Error("context is not an object")),
     }
-    let usage_identifier_key = obj.get("usageIdentifierKey").and_then(Value::as_str).map(str::to_owned);
-    Ok(AuthzResult { principal_id, policy, context, usage_identifier_key })
+    let usage_identifier_key = obj
+        .get("usageIdentifierKey")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(AuthzResult {
+        principal_id,
+        policy,
+        context,
+        usage_identifier_key,
+    })
 }
 
 #[cfg(test)]
@@ -86,7 +102,11 @@ mod tests {
     use super::*;
     use tollgate_policy::{Decision, Facts, Principal, Request};
 
-    const CTX: ExpandCtx<'static> = ExpandCtx { region: "us-east-1", account_id: "123456789012", api_id: Some("api1") };
+    const CTX: ExpandCtx<'static> = ExpandCtx {
+        region: "us-east-1",
+        account_id: "123456789012",
+        api_id: Some("api1"),
+    };
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/pets";
 
     fn parse(body: &str) -> Result<AuthzResult, Failure> {
@@ -94,12 +114,23 @@ mod tests {
     }
 
     fn decide(r: &AuthzResult, arn: &str) -> Decision {
-        let facts = Facts { source_ip: Some("10.0.0.1".parse().unwrap()), ..Facts::default() };
-        r.policy.decide(&Request { action: "execute-api:Invoke", resource: arn, principal: Principal::Anonymous, facts: &facts })
+        let facts = Facts {
+            source_ip: Some("10.0.0.1".parse().unwrap()),
+            ..Facts::default()
+        };
+        r.policy.decide(&Request {
+            action: "execute-api:Invoke",
+            resource: arn,
+            principal: Principal::Anonymous,
+            facts: &facts,
+        })
     }
 
     fn fixture(name: &str) -> Option<String> {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/apigw-authorizer-events/aws-lambda-rust-runtime/");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/testdata/apigw-authorizer-events/aws-lambda-rust-runtime/"
+        );
         match std::fs::read_to_string(format!("{p}{name}")) {
             Ok(s) => Some(s),
             Err(_) if std::env::var_os("CI").is_some() => panic!("missing fixture {name}"),
@@ -115,9 +146,17 @@ mod tests {
         let r = parse(allow).unwrap();
         assert_eq!(r.principal_id.as_deref(), Some("u1"));
         assert_eq!(decide(&r, ARN), Decision::Allow);
-        let ctx: Vec<_> = r.context.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+        let ctx: Vec<_> = r
+            .context
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
         assert!(ctx.contains(&("n", Some("1.5"))) && ctx.contains(&("i", Some("7"))));
-        assert!(ctx.contains(&("b", Some("true"))) && ctx.contains(&("z", None)) && ctx.contains(&("s", Some("x"))));
+        assert!(
+            ctx.contains(&("b", Some("true")))
+                && ctx.contains(&("z", None))
+                && ctx.contains(&("s", Some("x")))
+        );
         assert_eq!(r.usage_identifier_key.as_deref(), Some("k"));
 
         let lists = r#"{"principalId":"u","policyDocument":{"Version":"2012-10-17","Statement":[
@@ -125,26 +164,56 @@ mod tests {
             {"NotAction":"s3:*","Effect":"Deny","NotResource":["arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/*"]}]}}"#;
         let r = parse(lists).unwrap();
         assert_eq!(decide(&r, ARN), Decision::ImplicitDeny);
-        assert_eq!(decide(&r, "arn:aws:execute-api:us-east-1:123456789012:api1/prod/POST/pets"), Decision::ExplicitDeny);
+        assert_eq!(
+            decide(
+                &r,
+                "arn:aws:execute-api:us-east-1:123456789012:api1/prod/POST/pets"
+            ),
+            Decision::ExplicitDeny
+        );
     }
 
     #[test]
     fn failures() {
-        assert_eq!(parse(r#"{"errorMessage":"Unauthorized","errorType":"Error"}"#).err(), Some(Failure::Unauthorized));
-        assert!(matches!(parse(r#"{"errorMessage":"unauthorized"}"#), Err(Failure::Error(_))));
-        assert!(matches!(parse(r#"{"errorMessage":"Invalid token"}"#), Err(Failure::Error(_))));
+        assert_eq!(
+            parse(r#"{"errorMessage":"Unauthorized","errorType":"Error"}"#).err(),
+            Some(Failure::Unauthorized)
+        );
+        assert!(matches!(
+            parse(r#"{"errorMessage":"unauthorized"}"#),
+            Err(Failure::Error(_))
+        ));
+        assert!(matches!(
+            parse(r#"{"errorMessage":"Invalid token"}"#),
+            Err(Failure::Error(_))
+        ));
         assert!(matches!(parse("not json"), Err(Failure::Error(_))));
-        assert!(matches!(parse(r#"{"principalId":"u"}"#), Err(Failure::Error(_))));
+        assert!(matches!(
+            parse(r#"{"principalId":"u"}"#),
+            Err(Failure::Error(_))
+        ));
         let ctx_obj = r#"{"principalId":"u","policyDocument":{"Version":"2012-10-17","Statement":[]},"context":{"a":{"b":1}}}"#;
         assert!(matches!(parse(ctx_obj), Err(Failure::Error(_))));
         let ctx_arr = r#"{"principalId":"u","policyDocument":{"Version":"2012-10-17","Statement":[]},"context":{"a":[1]}}"#;
         assert!(matches!(parse(ctx_arr), Err(Failure::Error(_))));
         let ok = r#"{"principalId":"u","policyDocument":{"Version":"2012-10-17","Statement":[]}}"#;
         assert!(parse(ok).is_ok());
-        assert!(matches!(parse_reply(502, false, ok.as_bytes().to_vec(), &CTX), Err(Failure::Error(_))));
-        assert!(matches!(parse_reply(200, true, ok.as_bytes().to_vec(), &CTX), Err(Failure::Error(_))));
+        assert!(matches!(
+            parse_reply(502, false, ok.as_bytes().to_vec(), &CTX),
+            Err(Failure::Error(_))
+        ));
+        assert!(matches!(
+            parse_reply(200, true, ok.as_bytes().to_vec(), &CTX),
+            Err(Failure::Error(_))
+        ));
         assert_eq!(
-            parse_reply(200, true, br#"{"errorMessage":"Unauthorized"}"#.to_vec(), &CTX).err(),
+            parse_reply(
+                200,
+                true,
+                br#"{"errorMessage":"Unauthorized"}"#.to_vec(),
+                &CTX
+            )
+            .err(),
             Some(Failure::Unauthorized)
         );
     }
