@@ -19,6 +19,8 @@ use crate::{accesslog, proxy, wire};
 
 /// Most body bytes read and dropped to keep a connection alive after an early answer.
 const MAX_DISCARD: u64 = 64 * 1024;
+/// How long a kept-alive connection waits for its next request with a read in flight.
+const FIRST_READ_WAIT: Duration = Duration::from_millis(1000);
 /// How often an idle connection looks at the shutdown flag.
 const IDLE_SLICE: Duration = Duration::from_millis(250);
 
@@ -64,8 +66,21 @@ pub(crate) async fn serve(
     }
     loop {
         let snap = w.snapshot();
-        if c.buf.is_empty() && !idle_wait(&w, &c.stream, snap.idle_timeout).await {
-            break;
+        if c.buf.is_empty() {
+            // A busy keep-alive connection sends its next request soon: read it directly (one
+            // io operation). Past a short wait the read is given up, its buffer with it, and
+            // the connection waits for readiness only, holding no buffer while idle.
+            let first = snap.idle_timeout.min(FIRST_READ_WAIT);
+            match fill(&mut c.stream, &mut c.buf, Some(Instant::now() + first)).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    if !idle_wait(&w, &c.stream, snap.idle_timeout.saturating_sub(first)).await {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
         }
         let deadline = Instant::now() + snap.header_timeout;
         let head = loop {
@@ -287,14 +302,20 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         &c.buf,
         &snap.compiled.config.gateway.trusted_proxies,
     );
-    let method_arn = tollgate_config::method_arn(
-        &snap.compiled.config.gateway.region,
-        &snap.compiled.config.gateway.account_id,
-        &api_cfg.id,
-        &m.stage,
-        &info.method,
-        &m.resource_path,
-    );
+    // Only policies look at the method ARN: skip building it for open routes.
+    let needs_arn = route_rt.authorization != tollgate_config::Authorization::None || api_rt.resource_policy.is_some();
+    let method_arn = if needs_arn {
+        tollgate_config::method_arn(
+            &snap.compiled.config.gateway.region,
+            &snap.compiled.config.gateway.account_id,
+            &api_cfg.id,
+            &m.stage,
+            &info.method,
+            &m.resource_path,
+        )
+    } else {
+        String::new()
+    };
     // AWS_IAM signs the payload: buffer the body (bounded by max_body_bytes) unless the
     // client declared it unsigned.
     let mut buffered: Option<Buffered> = None;
