@@ -134,8 +134,10 @@ impl TokenUse {
 /// What [`verify`] checks besides the signature.
 #[derive(Debug, Clone)]
 pub struct Validation {
-    /// Exact `iss` (`https://cognito-idp.{region}.amazonaws.com/{poolId}`).
-    pub issuer: String,
+    /// Accepted `iss` values, compared exactly: one per user pool
+    /// (`https://cognito-idp.{region}.amazonaws.com/{poolId}`). An authorizer with several
+    /// provider ARNs accepts a token from any of its pools, each with that pool's issuer.
+    pub issuers: Vec<String>,
     /// Allowed algorithms (Cognito: `[RS256]`).
     pub algs: Vec<Alg>,
     /// Seconds of clock skew tolerated on `exp`, `nbf`, `iat`.
@@ -167,13 +169,34 @@ impl Validation {
             TokenUse::Access
         };
         Validation {
-            issuer: issuer.into(),
+            issuers: vec![issuer.into()],
             algs: vec![Alg::RS256],
             leeway_secs: 0,
             token_use: Some(token_use),
             client_ids,
             aud_regex,
             scopes,
+        }
+    }
+
+    /// The authorizer-level part of the Cognito rules, for verifying once and caching the
+    /// result across routes: RS256 only, the pools' `issuers`, `client_ids`, the `aud`
+    /// regex and `leeway_secs`, but **no** `token_use` and **no** scopes. Each request then
+    /// checks its route with [`VerifiedToken::check_route`].
+    pub fn cognito_authorizer(
+        issuers: Vec<String>,
+        client_ids: Vec<String>,
+        aud_regex: Option<regex::Regex>,
+        leeway_secs: u64,
+    ) -> Validation {
+        Validation {
+            issuers,
+            algs: vec![Alg::RS256],
+            leeway_secs,
+            token_use: None,
+            client_ids,
+            aud_regex,
+            scopes: vec![],
         }
     }
 }
@@ -261,7 +284,7 @@ fn check_claims(
 ) -> Result<(i64, Option<TokenUse>), JwtError> {
     let leeway = i64::try_from(v.leeway_secs).unwrap_or(i64::MAX);
     match claims.get("iss") {
-        Some(Value::String(iss)) if *iss == v.issuer => {}
+        Some(Value::String(iss)) if v.issuers.iter().any(|i| i == iss) => {}
         _ => return Err(JwtError::WrongIssuer),
     }
     let exp = numeric_date(claims, "exp")?.ok_or(JwtError::MissingClaim("exp"))?;
@@ -283,10 +306,8 @@ fn check_claims(
         Some("access") => Some(TokenUse::Access),
         _ => None,
     };
-    if let Some(required) = v.token_use
-        && claims.get_str("token_use") != Some(required.name())
-    {
-        return Err(JwtError::WrongTokenUse);
+    if let Some(required) = v.token_use {
+        check_token_use(claims, required)?;
     }
     if !v.client_ids.is_empty() {
         let ok = if token_use == Some(TokenUse::Access) {
@@ -308,20 +329,51 @@ fn check_claims(
             return Err(JwtError::WrongAudience);
         }
     }
-    if !v.scopes.is_empty() {
-        let granted = claims.get_str("scope").unwrap_or("");
-        if !granted
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .any(|s| v.scopes.iter().any(|want| want == s))
-        {
-            return Err(JwtError::MissingScope);
-        }
-    }
+    check_scopes(claims, &v.scopes)?;
     Ok((exp, token_use))
 }
 
+fn check_token_use(claims: &Claims, required: TokenUse) -> Result<(), JwtError> {
+    if claims.get_str("token_use") == Some(required.name()) {
+        Ok(())
+    } else {
+        Err(JwtError::WrongTokenUse)
+    }
+}
+
+/// Any one of `wanted` must be in the space-separated `scope` claim (none wanted: passes).
+fn check_scopes(claims: &Claims, wanted: &[String]) -> Result<(), JwtError> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let granted = claims.get_str("scope").unwrap_or("");
+    if granted
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .any(|s| wanted.iter().any(|want| want == s))
+    {
+        Ok(())
+    } else {
+        Err(JwtError::MissingScope)
+    }
+}
+
 impl VerifiedToken {
+    /// The per-route part of the Cognito rules (contract decision 8), for a token verified
+    /// with [`Validation::cognito_authorizer`] (possibly taken from a cache): a route without
+    /// scopes needs an ID token (`token_use` = `id`); a route with scopes needs an access
+    /// token (`access`) whose `scope` holds at least one of them. The same checks, in the
+    /// same order, as [`verify`] with [`Validation::cognito`].
+    pub fn check_route(&self, scopes: &[String]) -> Result<(), JwtError> {
+        let required = if scopes.is_empty() {
+            TokenUse::Id
+        } else {
+            TokenUse::Access
+        };
+        check_token_use(&self.claims, required)?;
+        check_scopes(&self.claims, scopes)
+    }
+
     /// One claim rendered as API Gateway hands it to the backend (all strings):
     /// * strings as they are;
     /// * `exp` and `iat` as Java `Date.toString()` in UTC, `EEE MMM dd HH:mm:ss UTC yyyy`

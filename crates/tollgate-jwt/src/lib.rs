@@ -5,7 +5,14 @@
 //! [`Validation`] (issuer, algorithms, leeway, `token_use`, client ids, `aud` regex,
 //! scopes), [`verify`] returning a [`VerifiedToken`] (claims kept, with AWS-style string
 //! rendering), [`verify_signature_only`] for conformance suites, [`TokenCache`] (a bounded
-//! per-worker cache keyed by [`cache_key`]) and [`JwtError`] (every variant is a 401).
+//! per-worker cache keyed by the whole token: a fast [`token_hash`] finds the slot, an exact
+//! byte comparison confirms it) and [`JwtError`] (every variant is a 401).
+//!
+//! A gateway verifies once per token with the authorizer-level rules
+//! ([`Validation::cognito_authorizer`]: pools' issuers, client ids, `aud` regex, leeway),
+//! caches the [`VerifiedToken`], and checks each route's needs
+//! ([`VerifiedToken::check_route`]: ID token without scopes, access token with one of the
+//! scopes) on every request.
 //!
 //! ```
 //! use tollgate_jwt::{KeySet, KeySetOptions, Validation, verify, strip_bearer, JwtError};
@@ -25,6 +32,13 @@
 //! let token = strip_bearer("Bearer eyJhbGciOiJub25lIn0.e30.");
 //! // `alg: none` is never accepted.
 //! assert_eq!(verify(token, &keys, &v, 1_700_000_000).err(), Some(JwtError::UnsupportedAlg));
+//!
+//! // Cache a verified token under the authorizer's generation; a hit costs one hash of the
+//! // token and one byte comparison.
+//! let mut cache: tollgate_jwt::TokenCache<u32> = tollgate_jwt::TokenCache::new(1024);
+//! cache.insert(b"h.p.s", 7, 42, 1_700_000_300);
+//! assert_eq!(cache.get(b"h.p.s", 7, 1_700_000_000), Some(&42));
+//! assert_eq!(cache.get(b"h.p.s", 8, 1_700_000_000), None); // new generation
 //! # Ok::<(), JwtError>(())
 //! ```
 //!
@@ -39,7 +53,9 @@ mod jwk;
 mod jws;
 
 pub use b64::encode as base64url_encode;
-pub use cache::{CacheKey, TokenCache, cache_key, expiry};
+pub use cache::{
+    MAX_CACHED_TOKEN_BYTES, PassThrough, PassThroughBuild, TokenCache, expiry, token_hash,
+};
 pub use claims::{
     CLAIMS_BACKEND, Claims, JsonBackend, TokenUse, Validation, VerifiedToken, anchored_regex,
     decode_claims, java_date_utc, verify,

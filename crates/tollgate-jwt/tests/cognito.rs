@@ -15,7 +15,7 @@ use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use serde_json::{Value, json};
 use tollgate_jwt::{
     Alg, JwtError, KeySet, KeySetOptions, MAX_TOKEN_BYTES, TokenCache, TokenUse, Validation,
-    anchored_regex, base64url_encode as b64, cache_key, expiry, strip_bearer, verify,
+    anchored_regex, base64url_encode as b64, expiry, strip_bearer, token_hash, verify,
 };
 
 const ISS: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example";
@@ -725,23 +725,105 @@ fn cache_flow() {
     let k = keys();
     let ks = keyset(&k);
     let token = rs256(&with(id_claims(), json!({"exp": NOW + 100})));
+    let t = token.as_bytes();
     let mut cache: TokenCache<std::sync::Arc<tollgate_jwt::VerifiedToken>> = TokenCache::new(16);
-    let key = cache_key(token.as_bytes(), 7);
-    assert!(cache.get(&key, NOW).is_none());
+    assert!(cache.get(t, 7, NOW).is_none());
     let ok = verify(&token, &ks, &id_route(), NOW).unwrap();
-    cache.insert(
-        key,
+    assert!(cache.insert(
+        t,
+        7,
         std::sync::Arc::new(ok.clone()),
-        expiry(ok.exp, NOW, 300),
+        expiry(ok.exp, NOW, 300)
+    ));
+    assert_eq!(cache.get(t, 7, NOW + 99).map(|v| v.exp), Some(NOW + 100));
+    assert_eq!(
+        cache
+            .get_hashed(token_hash(t, 7), t, 7, NOW + 99)
+            .map(|v| v.exp),
+        Some(NOW + 100)
     );
-    assert_eq!(cache.get(&key, NOW + 99).map(|v| v.exp), Some(NOW + 100));
     // never outlives the token
-    assert!(cache.get(&key, NOW + 100).is_none());
+    assert!(cache.get(t, 7, NOW + 100).is_none());
     // a new generation misses
-    cache.insert(key, std::sync::Arc::new(ok), expiry(NOW + 100, NOW, 10));
-    assert!(cache.get(&cache_key(token.as_bytes(), 8), NOW).is_none());
-    assert!(cache.get(&key, NOW + 9).is_some());
-    assert!(cache.get(&key, NOW + 10).is_none(), "ttl bound");
+    cache.insert(t, 7, std::sync::Arc::new(ok), expiry(NOW + 100, NOW, 10));
+    assert!(cache.get(t, 8, NOW).is_none());
+    // a token differing in one signature byte misses
+    let mut other = token.clone().into_bytes();
+    let last = other.len() - 1;
+    other[last] = if other[last] == b'A' { b'B' } else { b'A' };
+    assert!(cache.get(&other, 7, NOW).is_none());
+    assert!(cache.get(t, 7, NOW + 9).is_some());
+    assert!(cache.get(t, 7, NOW + 10).is_none(), "ttl bound");
+}
+
+/// Verify once with the authorizer-level rules, then check each route: the same answers as
+/// verifying with the full per-route validation.
+#[test]
+fn authorizer_level_verification_then_route_checks() {
+    let k = keys();
+    let ks = keyset(&k);
+    let auth = Validation::cognito_authorizer(vec![ISS.to_owned()], vec![], None, 0);
+    let id = verify(&rs256(&id_claims()), &ks, &auth, NOW).unwrap();
+    let access = verify(&rs256(&access_claims()), &ks, &auth, NOW).unwrap();
+    let routes: [&[&str]; 4] = [&[], &["pets/read"], &["pets/write", "email"], &["nope"]];
+    let mut checked = 0;
+    for route in routes {
+        let scopes: Vec<String> = route.iter().map(|s| (*s).to_owned()).collect();
+        for (token, claims) in [(&id, id_claims()), (&access, access_claims())] {
+            let full = verify(&rs256(&claims), &ks, &scoped_route(route), NOW).map(|_| ());
+            assert_eq!(token.check_route(&scopes), full, "{route:?}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8);
+    assert_eq!(id.check_route(&[]), Ok(()));
+    assert_eq!(
+        access.check_route(&[]),
+        Err(JwtError::WrongTokenUse),
+        "access token on a scope-less route"
+    );
+    assert_eq!(
+        id.check_route(&["pets/read".to_owned()]),
+        Err(JwtError::WrongTokenUse),
+        "ID token on a scoped route"
+    );
+    assert_eq!(
+        access.check_route(&["pets/write".to_owned()]),
+        Err(JwtError::MissingScope)
+    );
+}
+
+/// Several provider ARNs: a token from any of the pools, each with its own issuer.
+#[test]
+fn several_pools() {
+    let k = keys();
+    let ks = keyset(&k);
+    let other = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other";
+    let auth =
+        Validation::cognito_authorizer(vec![ISS.to_owned(), other.to_owned()], vec![], None, 0);
+    for iss in [ISS, other] {
+        let t = rs256(&with(id_claims(), json!({ "iss": iss })));
+        assert!(verify(&t, &ks, &auth, NOW).is_ok(), "{iss}");
+    }
+    for iss in [
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Third",
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example",
+    ] {
+        let t = rs256(&with(id_claims(), json!({ "iss": iss })));
+        assert_eq!(
+            verify(&t, &ks, &auth, NOW).err(),
+            Some(JwtError::WrongIssuer),
+            "{iss}"
+        );
+    }
+    // leeway applies to exp
+    let expired = rs256(&with(id_claims(), json!({ "exp": NOW - 5 })));
+    assert_eq!(
+        verify(&expired, &ks, &auth, NOW).err(),
+        Some(JwtError::Expired)
+    );
+    let lenient = Validation::cognito_authorizer(vec![ISS.to_owned()], vec![], None, 10);
+    assert!(verify(&expired, &ks, &lenient, NOW).is_ok());
 }
 
 #[test]

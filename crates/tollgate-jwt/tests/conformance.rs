@@ -346,7 +346,7 @@ fn rfc7515_appendix_a() {
                 let keys = KeySet::from_jwks_json(&jwks, &hmac_opts()).unwrap();
                 let alg = Alg::from_name(case["alg"].as_str().unwrap()).unwrap();
                 let v = Validation {
-                    issuer: "joe".into(),
+                    issuers: vec!["joe".into()],
                     algs: vec![alg],
                     leeway_secs: 0,
                     token_use: None,
