@@ -18,7 +18,7 @@ cargo build --workspace --all-targets
 echo "== validate configs/"
 for f in configs/*.yaml configs/examples/*.yaml; do
   [ -e "$f" ] || continue
-  ./target/debug/tollgate validate --config "$f"
+  "${CARGO_TARGET_DIR:-target}/debug/tollgate" validate --config "$f"
 done
 
 echo "== clippy"
