@@ -11,7 +11,7 @@ use tollgate_http::{BodyFraming, HttpError, RequestHead, parse_request};
 
 use crate::auth::{self, AuthRequest};
 use crate::body::{BodyError, BodyReader};
-use crate::io::{fill, write_all};
+use crate::io::{fill, fill_or_give_up, write_all};
 use crate::responses::{GatewayError, ResponseType, render_default};
 use crate::snapshot::{IntegrationRt, Snapshot};
 use crate::worker::Worker;
@@ -65,16 +65,21 @@ pub(crate) async fn serve(
         return;
     }
     loop {
-        let snap = w.snapshot();
         if c.buf.is_empty() {
+            // Only the timeouts come from this snapshot: the request is served under the one
+            // loaded after its first bytes arrive (a swap during the wait applies to it).
+            let snap = w.snapshot();
             // A busy keep-alive connection sends its next request soon: read it directly (one
             // io operation). Past a short wait the read is given up, its buffer with it, and
             // the connection waits for readiness only, holding no buffer while idle.
+            // (`fill_or_give_up`: a plain `fill` with a deadline lost a request that arrived
+            // just as the read was dropped.)
             let first = snap.idle_timeout.min(FIRST_READ_WAIT);
-            match fill(&mut c.stream, &mut c.buf, Some(Instant::now() + first)).await {
+            match fill_or_give_up(&mut c.stream, &mut c.buf, Instant::now() + first).await {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    c.buf = Vec::new();
                     if !idle_wait(&w, &c.stream, snap.idle_timeout.saturating_sub(first)).await {
                         break;
                     }
@@ -82,6 +87,7 @@ pub(crate) async fn serve(
                 Err(_) => break,
             }
         }
+        let snap = w.snapshot();
         let deadline = Instant::now() + snap.header_timeout;
         let head = loop {
             match parse_request(&c.buf, &snap.limits) {
@@ -303,7 +309,8 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         &snap.compiled.config.gateway.trusted_proxies,
     );
     // Only policies look at the method ARN: skip building it for open routes.
-    let needs_arn = route_rt.authorization != tollgate_config::Authorization::None || api_rt.resource_policy.is_some();
+    let needs_arn = route_rt.authorization != tollgate_config::Authorization::None
+        || api_rt.resource_policy.is_some();
     let method_arn = if needs_arn {
         tollgate_config::method_arn(
             &snap.compiled.config.gateway.region,

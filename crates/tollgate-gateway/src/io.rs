@@ -5,7 +5,7 @@ use std::io;
 use std::time::Instant;
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller};
 use monoio::net::TcpStream;
 
 /// Smallest free space offered to one read.
@@ -33,6 +33,40 @@ pub(crate) async fn fill(
     };
     *buf = slice.into_inner();
     res
+}
+
+/// Like [`fill`], but a deadline that passes gives the read up without losing bytes, so the
+/// connection stays usable. Under io_uring a read future dropped in flight discards what the
+/// kernel may already have delivered into its buffer (the op completes, nobody reads the
+/// result): here the read is cancelled and then awaited to its end, which yields either the
+/// bytes or `ECANCELED`. `Err(TimedOut)`: nothing was read and `buf` is as it was.
+pub(crate) async fn fill_or_give_up(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> io::Result<usize> {
+    let len = buf.len();
+    if buf.capacity() - len < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    let owned = std::mem::take(buf);
+    let canceller = Canceller::new();
+    let mut fut =
+        std::pin::pin!(stream.cancelable_read(owned.slice_mut(len..), canceller.handle()));
+    let (res, slice) = match monoio::time::timeout_at(deadline.into(), fut.as_mut()).await {
+        Ok(r) => r,
+        Err(_) => {
+            let _ = canceller.cancel();
+            fut.await
+        }
+    };
+    *buf = slice.into_inner();
+    match res {
+        Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+            Err(io::Error::new(io::ErrorKind::TimedOut, "read given up"))
+        }
+        r => r,
+    }
 }
 
 /// Write all of `data`, returning the buffer for reuse.

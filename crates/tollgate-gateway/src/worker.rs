@@ -171,11 +171,24 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    // One accept stays in flight across the 200 ms shutdown checks: the timeout only lets go
+    // of a reference to it. Dropping an in-flight accept (as `timeout(d, listener.accept())`
+    // did each time the timer won) cancels the io_uring op, and a connection the kernel had
+    // accepted in that instant was lost: its client waited forever.
+    let mut pending = Box::pin(listener.accept());
     loop {
         if w.shutting_down() {
             break;
         }
-        match monoio::time::timeout(Duration::from_millis(200), listener.accept()).await {
+        let accepted =
+            match monoio::time::timeout(Duration::from_millis(200), pending.as_mut()).await {
+                Ok(res) => {
+                    pending.set(listener.accept());
+                    Ok(res)
+                }
+                Err(e) => Err(e),
+            };
+        match accepted {
             Ok(Ok((stream, peer))) => {
                 w.active.set(w.active.get() + 1);
                 w.metrics.connections_open.fetch_add(1, Ordering::Relaxed);

@@ -7,9 +7,11 @@
 //! no bare LF, no obs-fold, exactly one Host on HTTP/1.1, only the methods API Gateway routes.
 //! [`BodyFraming`] says how the body is delimited; [`ChunkedDecoder`] decodes chunked bodies
 //! incrementally, returning data as ranges of its input (zero copy). [`parse_response`] parses
-//! upstream response heads ([`ResponseFraming`]); [`HeadWriter`] writes heads. Every rejection
-//! is an [`HttpError`] that knows its status ([`HttpError::status`]). See `docs/http.md` for
-//! the full accept/reject table.
+//! upstream response heads ([`ResponseFraming`]); [`HeadWriter`] writes heads. [`check_path`] is
+//! the one path rule (no `//`, dot-segments, backslashes, encoded unreserved bytes or encoded
+//! separators), applied by `parse_request` so that routing, policies and upstreams see one
+//! path. Every rejection is an [`HttpError`] that knows its status ([`HttpError::status`]). See
+//! `docs/http.md` for the full accept/reject table and `docs/security.md` for the path rule.
 //!
 //! ```
 //! use tollgate_http::{parse_request, BodyFraming, ChunkedDecoder, RequestLimits, Step};
@@ -39,6 +41,7 @@
 mod chunked;
 mod common;
 mod error;
+mod path;
 mod request;
 mod response;
 mod writer;
@@ -49,6 +52,7 @@ pub use chunked::{
 };
 pub use common::{Header, Span, connection_tokens, is_hop_by_hop, reason_phrase};
 pub use error::HttpError;
+pub use path::check_path;
 pub use request::{BodyFraming, Method, RequestHead, RequestLimits, TargetForm, parse_request};
 pub use response::{MAX_RESPONSE_HEADERS, ResponseFraming, ResponseHead, parse_response};
 pub use writer::{HeadWriter, InvalidHead};

@@ -266,6 +266,25 @@ fn version_error(window: &[u8]) -> HttpError {
     }
 }
 
+/// `content_length` / `Transfer_Encoding` (any case, any mix of `_` and `-`, at least one `_`).
+fn is_framing_lookalike(name: &[u8]) -> bool {
+    if memchr::memchr(b'_', name).is_none() {
+        return false;
+    }
+    let same = |target: &[u8]| {
+        name.len() == target.len()
+            && name.iter().zip(target).all(|(a, b)| {
+                let a = if *a == b'_' {
+                    b'-'
+                } else {
+                    a.to_ascii_lowercase()
+                };
+                a == *b
+            })
+    };
+    same(b"content-length") || same(b"transfer-encoding")
+}
+
 /// Host value: reg-name / IPv4 / IP-literal with an optional port; no userinfo, no path.
 fn valid_host(h: &[u8]) -> bool {
     h.iter().all(|b| {
@@ -301,6 +320,8 @@ fn build(
     }
     let target = span_of(buf, target_s);
     let (target_form, path, query, authority) = split_target(target_s, target, method_kind)?;
+    // One reading of the path for the router, the method ARN and the upstream.
+    crate::path::check_path(path.slice(buf))?;
 
     let mut headers = Vec::with_capacity(req.headers.len());
     let mut cl: Option<Span> = None;
@@ -326,6 +347,13 @@ fn build(
                 cl = Some(value);
             }
             17 if n.eq_ignore_ascii_case(b"transfer-encoding") => te_count += 1,
+            // `Transfer_Encoding` / `Content_Length`: servers that map `_` to `-` (CGI-style
+            // header tables) would frame the forwarded request differently from us.
+            14 | 17 if is_framing_lookalike(n) => {
+                return Err(HttpError::BadRequest(
+                    "underscore variant of a framing header",
+                ));
+            }
             4 if n.eq_ignore_ascii_case(b"host") => {
                 host_count += 1;
                 host = Some(value);

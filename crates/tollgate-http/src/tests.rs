@@ -868,3 +868,46 @@ fn hop_by_hop_and_connection_tokens() {
     let t: Vec<&[u8]> = connection_tokens(b" close ,, X-Foo\t, keep-alive,").collect();
     assert_eq!(t, vec![&b"close"[..], b"X-Foo", b"keep-alive"]);
 }
+
+// ---- hardening: framing look-alikes and path normalisation ----
+
+#[test]
+fn underscore_variants_of_framing_headers_are_refused() {
+    for name in [
+        "Transfer_Encoding",
+        "transfer_encoding",
+        "Content_Length",
+        "CONTENT_LENGTH",
+    ] {
+        let raw = format!("POST /p HTTP/1.1\r\nHost: h\r\n{name}: 5\r\n\r\nhello");
+        assert_eq!(
+            parse(raw.as_bytes()),
+            Err(HttpError::BadRequest(
+                "underscore variant of a framing header"
+            )),
+            "{name}"
+        );
+    }
+    // other underscore names are ordinary headers
+    let raw = b"GET /p HTTP/1.1\r\nHost: h\r\nX_Custom_Len: 5\r\n\r\n";
+    assert!(parse(raw).unwrap().is_some());
+}
+
+#[test]
+fn dot_segments_and_empty_segments_are_refused_in_every_form() {
+    for target in [
+        "/prod/a/../b",
+        "/prod/%2e%2e/b",
+        "/prod//b",
+        "http://h/prod/./b",
+        "http://h//prod",
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(
+            matches!(parse(raw.as_bytes()), Err(HttpError::BadRequest(_))),
+            "{target}"
+        );
+    }
+    let raw = b"GET /prod/a/b/?x=/../.. HTTP/1.1\r\nHost: h\r\n\r\n";
+    assert!(parse(raw).unwrap().is_some(), "the query is not a path");
+}
