@@ -439,6 +439,9 @@ impl Loader<'_> {
                 "must be between 1024 and 1048576",
             );
         }
+        if lim.max_connections == 0 {
+            self.err("gateway.limits.max_connections", "must be greater than 0");
+        }
         for (name, val) in [
             ("header_timeout_ms", lim.header_timeout_ms),
             ("idle_timeout_ms", lim.idle_timeout_ms),

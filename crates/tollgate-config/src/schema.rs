@@ -126,6 +126,9 @@ pub struct Limits {
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish. (tollgate extension)
     #[serde(default = "default_drain_timeout_ms")]
     pub drain_timeout_ms: u64,
+    /// Open client connections per worker; a connection over it is closed at once. (tollgate extension)
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 pub fn default_max_header_bytes() -> usize {
@@ -140,6 +143,9 @@ pub fn default_header_timeout_ms() -> u64 {
 pub fn default_idle_timeout_ms() -> u64 {
     60_000
 }
+pub fn default_max_connections() -> usize {
+    16_384
+}
 pub fn default_drain_timeout_ms() -> u64 {
     10_000
 }
@@ -152,6 +158,7 @@ impl Default for Limits {
             header_timeout_ms: default_header_timeout_ms(),
             idle_timeout_ms: default_idle_timeout_ms(),
             drain_timeout_ms: default_drain_timeout_ms(),
+            max_connections: default_max_connections(),
         }
     }
 }

@@ -54,6 +54,7 @@ pub struct WorkerMetrics {
     upstream_errors: [AtomicU64; 3],
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
+    pub connections_refused: AtomicU64,
     pub bad_requests: AtomicU64,
 }
 
@@ -139,7 +140,7 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
     let mut hits = [0u64; 3];
     let mut misses = [0u64; 3];
     let mut up = [0u64; 3];
-    let (mut inv, mut open, mut total, mut bad) = (0u64, 0u64, 0u64, 0u64);
+    let (mut inv, mut open, mut total, mut bad, mut refused) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for w in workers {
         if let Ok(r) = w.requests.lock() {
             for ((id, status), n) in &r.counts {
@@ -168,6 +169,7 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
         open += w.connections_open.load(Relaxed);
         total += w.connections_total.load(Relaxed);
         bad += w.bad_requests.load(Relaxed);
+        refused += w.connections_refused.load(Relaxed);
     }
     let _ = writeln!(
         out,
@@ -230,6 +232,8 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
     let _ = writeln!(out, "tollgate_connections_open {open}");
     let _ = writeln!(out, "# TYPE tollgate_connections_total counter");
     let _ = writeln!(out, "tollgate_connections_total {total}");
+    let _ = writeln!(out, "# TYPE tollgate_connections_refused_total counter");
+    let _ = writeln!(out, "tollgate_connections_refused_total {refused}");
     let _ = writeln!(out, "# TYPE tollgate_config_version gauge");
     let _ = writeln!(out, "tollgate_config_version {}", g.config_version);
     let _ = writeln!(out, "# TYPE tollgate_config_reloads_total counter");

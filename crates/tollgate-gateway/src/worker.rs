@@ -190,6 +190,13 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
             };
         match accepted {
             Ok(Ok((stream, peer))) => {
+                let max = w.snapshot().compiled.config.gateway.limits.max_connections;
+                if w.active.get() >= max {
+                    // Over the per-worker bound: close at once rather than queue.
+                    w.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+                    drop(stream);
+                    continue;
+                }
                 w.active.set(w.active.get() + 1);
                 w.metrics.connections_open.fetch_add(1, Ordering::Relaxed);
                 w.metrics.connections_total.fetch_add(1, Ordering::Relaxed);

@@ -1164,3 +1164,31 @@ fn head_through_the_proxy_has_no_body() {
     assert_eq!(r.status, 201);
     assert!(c.buf.is_empty());
 }
+
+#[test]
+fn connections_over_the_per_worker_bound_are_closed_at_once() {
+    let limits = format!("{STD_LIMITS}\n    max_connections: 3");
+    let (_origin, gw, _) = setup_with(&limits, &["--workers", "1"]);
+    let mut held: Vec<Client> = (0..3)
+        .map(|_| {
+            let mut c = gw.connect();
+            let r = c.request(b"GET /prod/mock HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(r.status, 201, "the standard mock answers 201");
+            c
+        })
+        .collect();
+    // The fourth is accepted and closed without an answer.
+    let mut extra = gw.connect();
+    extra.send(b"GET /prod/mock HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(extra.wait_close(SOON).unwrap_or_default(), Vec::<u8>::new());
+    // Once one closes, a new connection is served again.
+    drop(held.pop());
+    assert!(eventually(SOON, || {
+        let mut c = gw.connect();
+        c.send(b"GET /prod/mock HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        c.wait_close(SOON).is_some_and(|b| b.starts_with(b"HTTP/1.1 201"))
+    }));
+    let mut admin = Client::connect(gw.admin);
+    let m = admin.request(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").text();
+    assert!(!m.contains("tollgate_connections_refused_total 0\n"), "{m}");
+}
