@@ -34,6 +34,38 @@ start=$(date +%s)
 (cd fuzz && cargo fuzz build -O --target-dir "$tdir")
 echo "fuzz: build took $(( $(date +%s) - start )) s" >&2
 
+# Extra seeds from the public conformance data in ../shared/testdata (read there, never
+# copied into the repository): RFC 7515 tokens, the developer guide's policies, the SigV4
+# suite's Authorization headers.
+shared="$root/../shared/testdata"
+if [ -d "$shared" ]; then
+    python3 - "$shared" "$tdir/corpus" <<'PY'
+import json, pathlib, re, sys
+shared, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+def put(target, name, data):
+    d = out / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data)
+jws = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$")
+def strings(v):
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, list):
+        for x in v:
+            yield from strings(x)
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from strings(x)
+for f in (shared / "rfc7515-appendix-a").glob("*.json"):
+    for i, s in enumerate(s for s in strings(json.loads(f.read_text())) if jws.match(s)):
+        put("jws", f"shared-rfc7515-{i}", s.encode())
+for f in (shared / "apigw-devguide-examples" / "json").glob("*.json"):
+    put("policy_parse", "shared-" + f.name, f.read_bytes())
+for f in (shared / "aws-sig-v4-test-suite" / "botocore-aws4_testsuite-legacy").glob("*/*.authz"):
+    put("sigv4_authorization", "shared-" + f.name, f.read_bytes())
+PY
+fi
+
 failed=()
 for t in "${targets[@]}"; do
     work="$tdir/corpus/$t"
