@@ -73,15 +73,17 @@ impl<V: Clone> L1<V> {
         }
     }
 
-    /// Store until `expires`. When full, expired entries go first, then arbitrary ones.
+    /// Store until `expires`. When full, expired entries go first, then an arbitrary eighth
+    /// of the rest, so a flood of distinct keys costs O(1) amortised per insert.
     pub fn insert(&mut self, key: CacheKey, value: V, expires: Instant, now: Instant) {
         if self.map.len() >= self.cap && !self.map.contains_key(&key) {
             self.map.retain(|_, (_, exp)| *exp > now);
-            while self.map.len() >= self.cap {
-                let Some(k) = self.map.keys().next().cloned() else {
-                    break;
-                };
-                self.map.remove(&k);
+            if self.map.len() >= self.cap {
+                let excess = self.map.len() + 1 - self.cap + self.cap / 8;
+                let victims: Vec<CacheKey> = self.map.keys().take(excess).cloned().collect();
+                for k in victims {
+                    self.map.remove(&k);
+                }
             }
         }
         self.map.insert(key, (value, expires));
