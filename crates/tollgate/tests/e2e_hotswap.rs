@@ -319,3 +319,25 @@ fn swaps_under_load_answer_old_then_new_and_never_fail() {
         "too few requests fell between swaps: {checked}"
     );
 }
+
+#[test]
+fn changes_that_need_a_restart_are_refused_naming_the_field() {
+    let gw = start(&config("A"));
+    let moved = config("A").replace(
+        "listeners: [{ bind: \"127.0.0.1:0\" }]",
+        "listeners: [{ bind: \"127.0.0.1:0\" }, { bind: \"127.0.0.1:0\", proxy_protocol: true }]",
+    );
+    let (status, body) = admin_put(gw.admin, &moved);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("gateway.listeners"), "{body}");
+    let workers = config("A").replace("  access_log: off", "  access_log: off\n  workers: 7");
+    let (status, body) = admin_put(gw.admin, &workers);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("gateway.workers"), "{body}");
+    // Nothing changed: still version 1, still serving A.
+    let mut s = TcpStream::connect(gw.admin).unwrap();
+    s.write_all(b"GET /config HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.contains("\"version\":1"), "{out}");
+}
