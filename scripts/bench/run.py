@@ -1,0 +1,693 @@
+#!/usr/bin/env python3
+"""tollgate side-by-side macro benchmarks (driver behind scripts/bench-all.sh).
+
+Starts the origin/authorizer stubs and each contender (tollgate, HAProxy, Envoy, nginx) from the
+templates in bench/peers/, pinned as docs/benchmarks.md and the measuring guide say (contender on
+CPU 1, load generator + stubs on CPU 0, one worker each), measures peak throughput (closed loop)
+then latency at one fixed rate per scenario (open loop, BENCH_RATE_FRACTION of the slowest peak),
+gateway CPU per request (/proc/PID/stat utime+stime) and peak RSS (VmHWM), writes the raw JSON
+under docs/benchmarks/ and renders docs/benchmarks.md. Stdlib only. Every process it starts is
+killed on exit (normal, error, SIGINT/SIGTERM).
+
+Usage: run.py [SCENARIO ...]   (default: all; see SCENARIOS)
+Env: BENCH_DURATION (10s), BENCH_WARMUP (1s), BENCH_CONCURRENCY (64), BENCH_RATE_FRACTION (0.6), BENCH_HOTSWAP_FRACTION (0.3),
+     BENCH_CONNECTIONS (32, open loop), BENCH_IDLE_CONNS (2000), BENCH_JWT_DISTINCT (10000),
+     BENCH_AUTHZ_DISTINCT (1000), BENCH_CIDRS ("10 1000 10000"), BENCH_OUT (docs/benchmarks),
+     TOLLGATE, TOLLGATE_LOAD, HAPROXY, NGINX, ENVOY (binaries), BENCH_GW_CPU (1), BENCH_LOAD_CPU (0).
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PEERS = ROOT / "bench" / "peers"
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "docs" / "benchmarks"))
+DOC = Path(os.environ.get("BENCH_DOC", ROOT / "docs" / "benchmarks.md"))
+
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+WARMUP = os.environ.get("BENCH_WARMUP", "1s")
+CONC = int(os.environ.get("BENCH_CONCURRENCY", "64"))
+OPEN_CONNS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+RATE_FRACTION = float(os.environ.get("BENCH_RATE_FRACTION", "0.6"))
+HOTSWAP_FRACTION = float(os.environ.get("BENCH_HOTSWAP_FRACTION", "0.3"))
+IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "2000"))
+JWT_DISTINCT = int(os.environ.get("BENCH_JWT_DISTINCT", "10000"))
+AUTHZ_DISTINCT = int(os.environ.get("BENCH_AUTHZ_DISTINCT", "1000"))
+CIDRS = [int(x) for x in os.environ.get("BENCH_CIDRS", "10 1000 10000").split()]
+GW_CPU = os.environ.get("BENCH_GW_CPU", "1")
+LOAD_CPU = os.environ.get("BENCH_LOAD_CPU", "0")
+
+TOLLGATE = os.environ.get("TOLLGATE", str(ROOT / "target" / "release" / "tollgate"))
+LOAD = os.environ.get("TOLLGATE_LOAD", str(ROOT / "target" / "release" / "tollgate-load"))
+HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "haproxy")
+NGINX = os.environ.get("NGINX", shutil.which("nginx") or "nginx")
+ENVOY = os.environ.get("ENVOY", "")
+
+# Ports (127.0.0.1 only) away from the usual 8080/9901/18080 that other work on the machine uses.
+PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "27080"))
+LISTEN_PORT = PORT_BASE
+ORIGIN_PORT = PORT_BASE + 1
+ADMIN_PORT = PORT_BASE + 2
+ENVOY_ADMIN_PORT = PORT_BASE + 3
+AUTHZ_PORT = PORT_BASE + 4
+EXTAUTHZ_PORT = PORT_BASE + 5
+LISTEN = f"127.0.0.1:{LISTEN_PORT}"
+URL = f"http://{LISTEN}/prod/bench"
+ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
+TICK = os.sysconf("SC_CLK_TCK")
+
+SCENARIOS = ["mock", "proxy", "jwt", "ip", "authz", "sigv4", "hotswap", "idle"]
+
+PROCS: list[subprocess.Popen] = []
+WORK = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def cleanup() -> None:
+    for p in PROCS:
+        if p.poll() is None:
+            try:
+                p.terminate()
+            except ProcessLookupError:
+                pass
+    deadline = time.time() + 5
+    for p in PROCS:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    PROCS.clear()
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def on_signal(signum, _frame):
+    log(f"signal {signum}: cleaning up")
+    cleanup()
+    sys.exit(130)
+
+
+atexit.register(cleanup)
+signal.signal(signal.SIGINT, on_signal)
+signal.signal(signal.SIGTERM, on_signal)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def start(cmd: list[str], cpu: str, name: str, port: int | None = None) -> subprocess.Popen:
+    if port is not None:
+        t0 = time.time()
+        while not port_free(port):  # a previous contender may still be closing
+            if time.time() - t0 > 10:
+                raise RuntimeError(f"port {port} is in use by another process: set BENCH_PORT_BASE")
+            time.sleep(0.1)
+    logf = open(WORK / f"{name}.log", "ab")
+    p = subprocess.Popen(["taskset", "-c", cpu, *cmd], stdout=logf, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    PROCS.append(p)
+    return p
+
+
+def stop(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if p in PROCS:
+        PROCS.remove(p)
+
+
+def wait_port(port: int, p: subprocess.Popen, name: str, timeout: float = 20.0,
+              logname: str | None = None) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if p.poll() is not None:
+            raise RuntimeError(f"{name} exited with {p.returncode}: "
+                               + (WORK / f"{logname or name}.log").read_text(errors="replace")[-2000:])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not listen on {port} in {timeout}s")
+
+
+def cpu_ticks(pid: int) -> int:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+
+
+def status_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def http_get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+def render_template(src: Path, dst: Path, subs: dict[str, str]) -> Path:
+    text = src.read_text()
+    for k, v in subs.items():
+        text = text.replace(f"@@{k}@@", v)
+    left = re.findall(r"@@[A-Z_]+@@", text)
+    if left:
+        raise RuntimeError(f"{src}: unfilled placeholders {sorted(set(left))}")
+    dst.write_text(text)
+    return dst
+
+
+# ---------------------------------------------------------------- contenders
+
+
+class Contender:
+    """One gateway configuration: how to render its config and start it."""
+
+    def __init__(self, name: str, kind: str, template: str, subs: dict[str, str] | None = None,
+                 note: str = ""):
+        self.name, self.kind, self.template = name, kind, template
+        self.subs = dict(subs or {})
+        self.note = note
+        self.cmdline = ""
+        self.edit: tuple[str, str] | None = None  # (old, new) applied to the rendered text
+        self.count = None  # callable -> authorizer invocations so far (authz scenario)
+        self.deny: dict[str, str] | None = None  # headers of a request that must be refused
+
+    def launch(self, tag: str) -> subprocess.Popen:
+        d = WORK / f"{tag}-{self.name}".replace(" ", "_").replace("(", "").replace(")", "")
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        subs = {
+            "LISTEN": LISTEN, "LISTEN_PORT": str(LISTEN_PORT), "ADMIN": f"127.0.0.1:{ADMIN_PORT}",
+            "ENVOY_ADMIN_PORT": str(ENVOY_ADMIN_PORT), "ORIGIN": f"127.0.0.1:{ORIGIN_PORT}",
+            "ORIGIN_PORT": str(ORIGIN_PORT), "AUTHZ": f"127.0.0.1:{AUTHZ_PORT}",
+            "EXTAUTHZ": f"127.0.0.1:{EXTAUTHZ_PORT}", "EXTAUTHZ_PORT": str(EXTAUTHZ_PORT),
+            "WORK": str(d), "ISSUER": ISSUER}
+        subs.update(self.subs)
+        src = PEERS / self.kind / self.template
+        cfg = render_template(src, d / self.template, subs)
+        if self.edit:
+            text = cfg.read_text()
+            if self.edit[0] not in text:
+                raise RuntimeError(f"{src}: {self.edit[0]!r} not found")
+            cfg.write_text(text.replace(*self.edit))
+        if self.kind == "nginx":
+            (d / "www").mkdir()
+            (d / "www" / "ok.json").write_text('{"ok":true}')
+        if self.kind == "tollgate":
+            cmd = [TOLLGATE, "serve", "--config", str(cfg), "--workers", "1"]
+        elif self.kind == "haproxy":
+            cmd = [HAPROXY, "-db", "-f", str(cfg)]
+        elif self.kind == "nginx":
+            cmd = [NGINX, "-p", str(d), "-c", str(cfg), "-e", str(d / "nginx-error.log")]
+        elif self.kind == "envoy":
+            cmd = [ENVOY, "-c", str(cfg), "--concurrency", "1", "--log-level", "error",
+                   "--disable-hot-restart"]
+        else:
+            raise ValueError(self.kind)
+        rel = f"bench/peers/{self.kind}/{self.template}"
+        self.cmdline = ("taskset -c " + GW_CPU + " " + " ".join(shlex.quote(c) for c in cmd)
+                        .replace(str(cfg), f"<{rel} rendered>").replace(str(d), "$WORK")
+                        .replace(str(ROOT) + "/", ""))
+        if self.kind == "envoy" and not port_free(ENVOY_ADMIN_PORT):
+            raise RuntimeError(f"port {ENVOY_ADMIN_PORT} is in use")
+        p = start(cmd, GW_CPU, f"{tag}-{self.name}".replace(" ", "_"), LISTEN_PORT)
+        ln = f"{tag}-{self.name}".replace(" ", "_")
+        wait_port(LISTEN_PORT, p, self.name, logname=ln)
+        if self.kind == "envoy":
+            wait_port(ENVOY_ADMIN_PORT, p, self.name, logname=ln)
+        self.sanity()
+        return p
+
+    def sanity(self) -> None:
+        """The contender answers 200 to nothing special and refuses a bad request (if any)."""
+        if self.deny is None:
+            return
+        req = urllib.request.Request(URL, headers=self.deny)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                code = r.status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        if code < 400:
+            raise RuntimeError(f"{self.name}: a request with {self.deny} got {code}, not refused")
+
+
+def load_cmd(json_path: Path, mode: list[str], extra: list[str], url: str = URL) -> list[str]:
+    return [LOAD, "run", "--url", url, *mode, "--duration", DURATION, "--warmup", WARMUP,
+            "--quiet", "--json", str(json_path), *extra]
+
+
+def run_load(gw: subprocess.Popen | None, json_path: Path, mode: list[str], extra: list[str],
+             url: str = URL) -> dict:
+    cmd = load_cmd(json_path, mode, extra, url)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = cpu_ticks(gw.pid) if gw else 0
+    r = subprocess.run(["taskset", "-c", LOAD_CPU, *cmd], capture_output=True, text=True)
+    t1 = cpu_ticks(gw.pid) if gw else 0
+    if r.returncode != 0 or not json_path.exists():
+        raise RuntimeError(f"load generator failed ({r.returncode}): {r.stderr[-2000:]}")
+    rep = json.loads(json_path.read_text())
+    # the measured CPU window also spans the warm-up: divide by all requests sent in it
+    sent = rep.get("requests", 0)
+    warm_s = parse_secs(WARMUP)
+    dur_s = rep.get("duration_s") or parse_secs(DURATION)
+    total_est = sent * (dur_s + warm_s) / dur_s if dur_s else sent
+    rep["_bench"] = {
+        "command": "taskset -c " + LOAD_CPU + " " + " ".join(shlex.quote(c) for c in cmd)
+        .replace(str(json_path), json_path.name).replace(str(WORK), "$WORK")
+        .replace(str(ROOT) + "/", ""),
+        "gw_cpu_s": (t1 - t0) / TICK,
+        "gw_cpu_us_per_req": ((t1 - t0) / TICK) * 1e6 / total_est if total_est else None,
+    }
+    json_path.write_text(json.dumps(rep, indent=1) + "\n")
+    return rep
+
+
+def parse_secs(s: str) -> float:
+    m = re.fullmatch(r"([0-9.]+)(ms|s|m)?", s.strip())
+    if not m:
+        return 0.0
+    v = float(m.group(1))
+    return {"ms": v / 1000, "m": v * 60}.get(m.group(2) or "s", v)
+
+
+def lat(rep: dict) -> dict:
+    return rep.get("latency_corrected") or rep.get("latency") or {}
+
+
+def errors(rep: dict) -> int:
+    return sum((rep.get("errors") or {}).values())
+
+
+def measure(scn: str, contenders: list[Contender], extra: list[str], results: dict,
+            rate: float | None = None, extra_for: dict[str, list[str]] | None = None) -> None:
+    """Peak (closed loop) for each contender, then all at one fixed rate."""
+    rows = results.setdefault(scn, {"rows": {}, "notes": []})["rows"]
+    d = OUT / scn
+    for c in contenders:
+        x = extra + (extra_for or {}).get(c.name, [])
+        log(f"{scn}: {c.name} peak")
+        p = c.launch(scn)
+        authz_count = c.count
+        before = authz_count() if authz_count else None
+        rep = run_load(p, d / f"{slug(c.name)}-peak.json", ["--concurrency", str(CONC)], x)
+        row = rows.setdefault(c.name, {})
+        row.update({"peak_rps": rep["throughput_rps"], "peak_errors": errors(rep),
+                    "peak_requests": rep.get("requests"),
+                    "peak_status": rep.get("status"), "peak_cmd": rep["_bench"]["command"],
+                    "gw_cmd": c.cmdline, "note": c.note,
+                    "peak_cpu_us_per_req": rep["_bench"]["gw_cpu_us_per_req"],
+                    "rss_kib": status_kib(p.pid, "VmHWM")})
+        if authz_count:
+            time.sleep(0.2)
+            row["invocations_peak"] = authz_count() - before
+        stop(p)
+    peaks = [r["peak_rps"] for r in rows.values() if r.get("peak_rps")]
+    if rate is None:
+        rate = max(100.0, round(RATE_FRACTION * min(peaks), -2)) if peaks else 1000.0
+    results[scn]["rate"] = rate
+    for c in contenders:
+        x = extra + (extra_for or {}).get(c.name, [])
+        log(f"{scn}: {c.name} at {rate:.0f} rps")
+        p = c.launch(scn)
+        authz_count = c.count
+        before = authz_count() if authz_count else None
+        rep = run_load(p, d / f"{slug(c.name)}-rate.json",
+                       ["--rate", str(rate), "--connections", str(OPEN_CONNS)], x)
+        L = lat(rep)
+        row = rows[c.name]
+        row.update({"rate_rps": rep["throughput_rps"], "p50_us": L.get("p50_us"),
+                    "p99_us": L.get("p99_us"), "p999_us": L.get("p999_us"),
+                    "rate_errors": errors(rep), "rate_cmd": rep["_bench"]["command"],
+                    "cpu_us_per_req": rep["_bench"]["gw_cpu_us_per_req"],
+                    "rss_kib": max(row.get("rss_kib", 0), status_kib(p.pid, "VmHWM"))})
+        if authz_count:
+            time.sleep(0.2)
+            row["invocations_rate"] = authz_count() - before
+        stop(p)
+
+
+def slug(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def envoy_ok() -> bool:
+    return bool(ENVOY) and Path(ENVOY).exists()
+
+
+def sc_mock(results: dict) -> None:
+    cs = [Contender("tollgate", "tollgate", "mock.yaml"),
+          Contender("haproxy", "haproxy", "mock.cfg"),
+          Contender("nginx", "nginx", "mock.conf")]
+    if envoy_ok():
+        cs.insert(2, Contender("envoy", "envoy", "mock.yaml"))
+    measure("mock", cs, [], results)
+
+
+def sc_proxy(results: dict) -> None:
+    cs = [Contender("tollgate", "tollgate", "proxy.yaml"),
+          Contender("haproxy", "haproxy", "proxy.cfg"),
+          Contender("nginx", "nginx", "proxy.conf")]
+    if envoy_ok():
+        cs.insert(2, Contender("envoy", "envoy", "proxy.yaml"))
+    measure("proxy", cs, [], results)
+
+
+def jwt_material() -> dict[str, str]:
+    d = WORK / "keys"
+    if (d / "rs256.pem").exists():
+        return {"key": str(d / "rs256.pem"), "JWKS_FILE": str(d / "jwks.json"),
+                "PEM": str(d / "rs256.pub.pem"), "JWKS_INLINE": (d / "jwks.json").read_text()}
+    d.mkdir(exist_ok=True)
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", str(d / "rs256.pem")], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(d / "rs256.pem"), "-pubout",
+                    "-out", str(d / "rs256.pub.pem")], check=True, capture_output=True)
+    jwks = subprocess.run([LOAD, "jwks", "--key", str(d / "rs256.pem"), "--kid", "k1",
+                           "--alg", "RS256"], check=True, capture_output=True, text=True).stdout
+    jwks_min = json.dumps(json.loads(jwks), separators=(",", ":"))
+    (d / "jwks.json").write_text(jwks_min)
+    return jwt_material()
+
+
+def sc_jwt(results: dict) -> None:
+    m = jwt_material()
+    subs = {k: v for k, v in m.items() if k != "key"}
+    cache = ("                  jwt_cache_config: { jwt_cache_size: %d }")
+    base = ["--jwt-key", m["key"], "--jwt-alg", "RS256", "--jwt-kid", "k1", "--jwt-bearer"]
+    for scn, distinct in (("jwt-1", 1), (f"jwt-{JWT_DISTINCT}", JWT_DISTINCT)):
+        cs = [Contender("tollgate", "tollgate", "jwt.yaml", subs,
+                        "Cognito authorizer, result cache ttl 300 s"),
+              Contender("haproxy", "haproxy", "jwt.cfg", subs, "jwt_verify, no cache")]
+        if distinct > 1:
+            cold = Contender("tollgate (ttl 0, no cache)", "tollgate", "jwt.yaml", subs,
+                             "same config with ttl_seconds: 0: every request verified (cold)")
+            cold.edit = ("ttl_seconds: 300", "ttl_seconds: 0")
+            cs.insert(1, cold)
+        if envoy_ok():
+            cs.append(Contender("envoy (cache)", "envoy", "jwt.yaml",
+                                {**subs, "JWT_CACHE": cache % max(100, distinct)},
+                                f"jwt_cache_config size {max(100, distinct)}"))
+            cs.append(Contender("envoy (no cache)", "envoy", "jwt.yaml",
+                                {**subs, "JWT_CACHE": ""}, "no jwt_cache_config"))
+        for c in cs:
+            c.deny = {}  # no token: must be refused
+        measure(scn, cs, [*base, "--jwt-distinct", str(distinct)], results)
+
+
+def cidr_list(n: int) -> list[str]:
+    out = [f"10.{(i // 256) % 256}.{i % 256}.0/24" if i < 65536 else f"11.{i // 256 % 256}.{i % 256}.0/24"
+           for i in range(n - 1)]
+    out.append("127.0.0.1/32")
+    return out
+
+
+def sc_ip(results: dict) -> None:
+    for n in CIDRS:
+        cidrs = cidr_list(n)
+        d = WORK / f"ip-{n}"
+        d.mkdir(exist_ok=True)
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+            "Resource": "execute-api:/*", "Condition": {"IpAddress": {"aws:SourceIp": cidrs}}}]}
+        (d / "policy.json").write_text(json.dumps(policy))
+        (d / "cidrs.txt").write_text("\n".join(cidrs) + "\n")
+        principals = "\n".join(
+            "                    - direct_remote_ip: { address_prefix: %s, prefix_len: %s }"
+            % tuple(c.split("/")) for c in cidrs)
+        cs = [Contender("tollgate", "tollgate", "ip.yaml",
+                        {"POLICY_FILE": str(d / "policy.json")},
+                        f"resource policy: 1 Allow statement, IpAddress list of {n} CIDRs"),
+              Contender("haproxy", "haproxy", "ip.cfg", {"CIDR_FILE": str(d / "cidrs.txt")},
+                        f"ACL src -f ({n} CIDRs)")]
+        if envoy_ok():
+            cs.append(Contender("envoy", "envoy", "ip.yaml", {"PRINCIPALS": principals},
+                                f"RBAC, {n} direct_remote_ip principals"))
+        measure(f"ip-{n}", cs, [], results)
+
+
+def sc_authz(results: dict) -> None:
+    a = start([LOAD, "authorizer", "--bind", f"127.0.0.1:{AUTHZ_PORT}", "--delay-ms", "1"],
+              LOAD_CPU, "authorizer", AUTHZ_PORT)
+    wait_port(AUTHZ_PORT, a, "authorizer")
+    x = start([sys.executable, str(ROOT / "scripts" / "bench" / "authz_http.py"), "--bind",
+               f"127.0.0.1:{EXTAUTHZ_PORT}", "--delay-ms", "1"], LOAD_CPU, "extauthz",
+              EXTAUTHZ_PORT)
+    wait_port(EXTAUTHZ_PORT, x, "extauthz")
+
+    def count() -> int:
+        return int(http_get(f"http://127.0.0.1:{AUTHZ_PORT}/count").strip())
+
+    def xcount() -> int:
+        return int(http_get(f"http://127.0.0.1:{EXTAUTHZ_PORT}/__count").strip())
+
+    cs = [Contender("tollgate", "tollgate", "authz.yaml", {"AUTHZ": f"127.0.0.1:{EXTAUTHZ_PORT}"},
+                    "TOKEN authorizer, ttl 300 s, to the Python authorizer (Lambda invoke, 1 ms)"),
+          Contender("tollgate (Rust stub authorizer)", "tollgate", "authz.yaml", {},
+                    "the same, to `tollgate-load authorizer --delay-ms 1`"),
+          Contender("nginx", "nginx", "authz.conf", {},
+                    "auth_request + proxy_cache (key: Authorization, 300 s) to the Python "
+                    "authorizer (1 ms)")]
+    cs[0].count, cs[1].count, cs[2].count = xcount, count, xcount
+    if envoy_ok():
+        e = Contender("envoy (ext_authz)", "envoy", "extauthz.yaml", {},
+                      "ext_authz, no result cache, to the Python authorizer (1 ms)")
+        e.count = xcount
+        cs.append(e)
+    for c in cs:
+        c.deny = {"Authorization": "Bearer deny-000001"}
+    measure("authz", cs, ["--token-prefix", "allow", "--token-distinct", str(AUTHZ_DISTINCT)],
+            results)
+    stop(a)
+    stop(x)
+    results["authz"]["distinct_tokens"] = AUTHZ_DISTINCT
+
+
+def sc_sigv4(results: dict) -> None:
+    for n in (1, 1000):
+        d = WORK / f"sigv4-{n}"
+        d.mkdir(exist_ok=True)
+        keys, ids = [], []
+        for i in range(n):
+            kid, sec = f"AKIDBENCH{i:08d}", f"benchSecretKey{i:08d}ForTheLoadTest000000"
+            keys.append(f"{kid}:{sec}")
+            ids.append(f"  - arn: \"arn:aws:iam::123456789012:user/bench{i}\"\n"
+                       f"    access_keys: [{{ id: {kid}, secret: \"{sec}\" }}]\n"
+                       "    policies:\n      - Version: \"2012-10-17\"\n        Statement:\n"
+                       "          - { Effect: Allow, Action: \"execute-api:Invoke\", "
+                       "Resource: \"arn:aws:execute-api:*:*:*\" }")
+        (d / "keys.txt").write_text("\n".join(keys) + "\n")
+        c = Contender("tollgate", "tollgate", "sigv4.yaml", {"IDENTITIES": "\n".join(ids)},
+                      f"AWS_IAM, {n} identities")
+        c.deny = {}
+        measure(f"sigv4-{n}", [c], ["--sigv4", "--keys-file", str(d / "keys.txt")], results)
+
+
+def sc_hotswap(results: dict) -> None:
+    scn = "hotswap"
+    res = results.setdefault(scn, {"rows": {}, "notes": []})
+    c = Contender("tollgate", "tollgate", "mock.yaml")
+    d = OUT / scn
+    log("hotswap: peak")
+    p = c.launch(scn)
+    peak = run_load(p, d / "peak.json", ["--concurrency", str(CONC)], [])
+    stop(p)
+    rate = max(100.0, round(HOTSWAP_FRACTION * peak["throughput_rps"], -2))
+    res["rate"] = rate
+    res["peak_rps"] = peak["throughput_rps"]
+    swap_cfg = WORK / "swap.yaml"
+    render_template(PEERS / "tollgate" / "mock.yaml", swap_cfg, {
+        "LISTEN": LISTEN, "ADMIN": f"127.0.0.1:{ADMIN_PORT}"})
+    swap_cfg.write_text(swap_cfg.read_text().replace('{"ok":true}', '{"ok":"swapped"}'))
+    for label, extra in (("steady", []),
+                         ("swap 10/s", ["--swap-config", str(swap_cfg), "--swap-per-sec", "10",
+                                        "--admin-url", f"http://127.0.0.1:{ADMIN_PORT}/config"])):
+        log(f"hotswap: {label} at {rate:.0f} rps")
+        p = c.launch(scn)
+        rep = run_load(p, d / f"{slug(label)}.json",
+                       ["--rate", str(rate), "--connections", str(OPEN_CONNS)], extra)
+        L = lat(rep)
+        res["rows"][label] = {"rate_rps": rep["throughput_rps"], "p50_us": L.get("p50_us"),
+                              "p99_us": L.get("p99_us"), "p999_us": L.get("p999_us"),
+                              "rate_errors": errors(rep), "swaps": rep.get("swaps"),
+                              "rate_cmd": rep["_bench"]["command"], "gw_cmd": c.cmdline,
+                              "cpu_us_per_req": rep["_bench"]["gw_cpu_us_per_req"],
+                              "rss_kib": status_kib(p.pid, "VmHWM")}
+        stop(p)
+
+
+def sc_idle(results: dict) -> None:
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = IDLE_CONNS + 256
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    n = min(IDLE_CONNS, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 256)
+    res = results.setdefault("idle", {"rows": {}, "notes": [], "connections": n})
+    cs = [Contender("tollgate", "tollgate", "mock.yaml"), Contender("haproxy", "haproxy", "mock.cfg"),
+          Contender("nginx", "nginx", "mock.conf")]
+    if envoy_ok():
+        cs.insert(2, Contender("envoy", "envoy", "mock.yaml"))
+    req = b"GET /prod/bench HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    for c in cs:
+        log(f"idle: {c.name} with {n} idle keep-alive connections")
+        p = c.launch("idle")
+        socks = []
+
+        def one() -> socket.socket:
+            s = socket.create_connection(("127.0.0.1", LISTEN_PORT), timeout=5)
+            s.sendall(req)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise RuntimeError("closed")
+                buf += chunk
+            head, _, body = buf.partition(b"\r\n\r\n")
+            m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            need = int(m.group(1)) if m else 0
+            while len(body) < need:
+                body += s.recv(4096)
+            return s
+
+        try:
+            for _ in range(20):  # warm the allocator with a few short connections
+                one().close()
+            time.sleep(0.3)
+            rss0 = status_kib(p.pid, "VmRSS")
+            for _ in range(n):
+                socks.append(one())
+            time.sleep(1.0)
+            rss1 = status_kib(p.pid, "VmRSS")
+            res["rows"][c.name] = {"rss_before_kib": rss0, "rss_after_kib": rss1,
+                                   "per_conn_bytes": (rss1 - rss0) * 1024 / n, "gw_cmd": c.cmdline}
+        finally:
+            for s in socks:
+                s.close()
+            stop(p)
+    (OUT / "idle").mkdir(parents=True, exist_ok=True)
+    (OUT / "idle" / "idle.json").write_text(json.dumps(res, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------- report
+
+
+def versions() -> dict[str, str]:
+    def out(cmd: list[str]) -> str:
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except Exception as e:  # noqa: BLE001
+            return f"unavailable ({e})"
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines()
+                  if l.startswith("Model name")), platform.processor())
+    return {
+        "tollgate": out([TOLLGATE, "--version"]),
+        "tollgate-load": out([LOAD, "--version"]),
+        "haproxy": out([HAPROXY, "-v"]),
+        "nginx": out([NGINX, "-v"]),
+        "envoy": (out([ENVOY, "--version"]).split("version:")[-1].strip()
+                  if envoy_ok() else "not installed"),
+        "kernel": platform.release(),
+        "cpu": model,
+        "cpus": str(os.cpu_count()),
+        "git": out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+    }
+
+
+def main() -> int:
+    want = sys.argv[1:] or SCENARIOS
+    bad = [s for s in want if s not in SCENARIOS]
+    if bad:
+        print(f"unknown scenario(s) {bad}; known: {' '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    summary_path = OUT / "results.json"
+    prev = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+            "versions": versions(),
+            "settings": {"duration": DURATION, "warmup": WARMUP, "concurrency": CONC,
+                         "open_loop_connections": OPEN_CONNS, "rate_fraction": RATE_FRACTION,
+                         "gateway_cpu": GW_CPU, "load_cpu": LOAD_CPU},
+            "command": " ".join(["scripts/bench-all.sh", *sys.argv[1:]])}
+    log(f"work dir {WORK}; load average {meta['loadavg_start']}")
+    origin = start([LOAD, "origin", "--bind", f"127.0.0.1:{ORIGIN_PORT}"], LOAD_CPU, "origin",
+                   ORIGIN_PORT)
+    wait_port(ORIGIN_PORT, origin, "origin")
+    results: dict = {}
+    fns = {"mock": sc_mock, "proxy": sc_proxy, "jwt": sc_jwt, "ip": sc_ip, "authz": sc_authz,
+           "sigv4": sc_sigv4, "hotswap": sc_hotswap, "idle": sc_idle}
+    failures = {}
+    for s in want:
+        t0 = time.time()
+        try:
+            fns[s](results)
+        except Exception as e:  # noqa: BLE001 - one broken scenario must not lose the others
+            log(f"scenario {s} FAILED: {e}")
+            failures[s] = str(e)[-1500:]
+        log(f"scenario {s} took {time.time() - t0:.0f}s")
+    meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    meta["failures"] = failures
+    # merge with an earlier run's scenarios when only some were rerun
+    merged = prev.get("scenarios", {}) if sys.argv[1:] else {}
+    merged.update(results)
+    runs = prev.get("runs", {}) if sys.argv[1:] else {}
+    for s in results:
+        runs[s] = meta
+    summary = {"meta": meta, "runs": runs, "scenarios": merged}
+    summary_path.write_text(json.dumps(summary, indent=1) + "\n")
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, str(Path(__file__).parent))
+    import report  # noqa: PLC0415
+    DOC.write_text(report.render(summary))
+    log(f"wrote {summary_path} and {DOC}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
