@@ -137,12 +137,15 @@ pub struct Report {
 }
 
 /// Hot-swap results: `PUT /config` calls made during the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
 pub struct SwapCounts {
     /// Answered 200.
     pub ok: u64,
     /// Answered anything else, or failed.
     pub failed: u64,
+    /// Time from sending a `PUT` to its acknowledgement (validate + compile + publish), ms.
+    pub ack_ms_p50: f64,
+    pub ack_ms_max: f64,
 }
 
 impl Report {

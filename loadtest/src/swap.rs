@@ -40,6 +40,7 @@ pub fn swap_loop(
     stop: &Arc<AtomicBool>,
 ) -> SwapCounts {
     let mut c = SwapCounts::default();
+    let mut acks: Vec<f64> = Vec::new();
     let period = Duration::from_secs_f64(1.0 / per_sec.max(0.01));
     let start = Instant::now();
     let mut k: u32 = 0;
@@ -50,12 +51,17 @@ pub fn swap_loop(
             std::thread::sleep((due - now).min(Duration::from_millis(50)));
             continue;
         }
+        let t0 = Instant::now();
         if put_config(admin, body, token) {
             c.ok += 1;
+            acks.push(t0.elapsed().as_secs_f64() * 1000.0);
         } else {
             c.failed += 1;
         }
         k += 1;
     }
+    acks.sort_by(f64::total_cmp);
+    c.ack_ms_p50 = acks.get(acks.len() / 2).copied().unwrap_or(0.0);
+    c.ack_ms_max = acks.last().copied().unwrap_or(0.0);
     c
 }

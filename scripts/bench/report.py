@@ -99,16 +99,33 @@ def scenario_table(name: str, sc: dict) -> list[str]:
 
 def hotswap_table(sc: dict) -> list[str]:
     rows = sc.get("rows", {})
-    out = [f"tollgate mock route, peak {f0(sc.get('peak_rps'))} req/s; both runs at "
-           f"**{f0(sc.get('rate'))} req/s**; the second PUTs a config to the admin API 10 times "
-           "a second.", "",
-           "| run | req/s | p50 ms | p99 ms | p99.9 ms | errors | swaps ok/failed |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+    routes = sc.get("routes")
+    what = f"a config of {routes:,} routes" if routes else "the mock config"
+    out = [f"tollgate mock route in {what}, peak {f0(sc.get('peak_rps'))} req/s; both runs at "
+           f"**{f0(sc.get('rate'))} req/s** for {sc.get('duration', 'the default window')}; the "
+           "second PUTs the whole config (a variant) to the admin API 10 times a second, each "
+           "validated, compiled and published while the load runs on the same pinned core.", "",
+           "| run | req/s | p50 ms | p99 ms | p99.9 ms | errors | swaps ok/failed | PUT to ack p50 / max ms |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for cname, r in rows.items():
         sw = r.get("swaps") or {}
+        ack = (f"{sw.get('ack_ms_p50', 0):.1f} / {sw.get('ack_ms_max', 0):.1f}"
+               if sw.get("ack_ms_p50") else "–")
         out.append(f"| {cname} | {f0(r.get('rate_rps'))} | {ms(r.get('p50_us'))} | "
                    f"{ms(r.get('p99_us'))} | {ms(r.get('p999_us'))} | {r.get('rate_errors')} | "
-                   + (f"{sw.get('ok')}/{sw.get('failed')} |" if sw else "– |"))
+                   + (f"{sw.get('ok')}/{sw.get('failed')} | {ack} |" if sw else "– | – |"))
+    acks = sc.get("ack_ms") or {}
+    if acks:
+        out += ["", "Time from `PUT /config` to its acknowledgement on an idle gateway (validate, "
+                "compile, publish; 20 PUTs each, release build), with the config as YAML and as "
+                "JSON (the swap runs above PUT JSON):", "",
+                "| routes | YAML p50 ms | YAML max ms | JSON p50 ms | JSON max ms |",
+                "|---:|---:|---:|---:|---:|"]
+        for n, a in sorted(acks.items(), key=lambda kv: int(kv[0])):
+            jp, jm = a.get("json_p50"), a.get("json_max")
+            out.append(f"| {int(n):,} | {a['p50']:.1f} | {a['max']:.1f} | "
+                       f"{jp:.1f} | {jm:.1f} |" if jp is not None else
+                       f"| {int(n):,} | {a['p50']:.1f} | {a['max']:.1f} | – | – |")
     out += ["", "```"] + [r.get("rate_cmd", "") for r in rows.values()] + ["```"]
     return out
 

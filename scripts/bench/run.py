@@ -47,6 +47,8 @@ CONC = int(os.environ.get("BENCH_CONCURRENCY", "64"))
 OPEN_CONNS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 RATE_FRACTION = float(os.environ.get("BENCH_RATE_FRACTION", "0.6"))
 HOTSWAP_FRACTION = float(os.environ.get("BENCH_HOTSWAP_FRACTION", "0.3"))
+HOTSWAP_DURATION = os.environ.get("BENCH_HOTSWAP_DURATION", "60s")
+HOTSWAP_ROUTES = int(os.environ.get("BENCH_HOTSWAP_ROUTES", "10000"))
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "2000"))
 JWT_DISTINCT = int(os.environ.get("BENCH_JWT_DISTINCT", "10000"))
 AUTHZ_DISTINCT = int(os.environ.get("BENCH_AUTHZ_DISTINCT", "1000"))
@@ -272,14 +274,15 @@ class Contender:
             raise RuntimeError(f"{self.name}: a request with {self.deny} got {code}, not refused")
 
 
-def load_cmd(json_path: Path, mode: list[str], extra: list[str], url: str = URL) -> list[str]:
-    return [LOAD, "run", "--url", url, *mode, "--duration", DURATION, "--warmup", WARMUP,
+def load_cmd(json_path: Path, mode: list[str], extra: list[str], url: str = URL,
+             duration: str | None = None) -> list[str]:
+    return [LOAD, "run", "--url", url, *mode, "--duration", duration or DURATION, "--warmup", WARMUP,
             "--quiet", "--json", str(json_path), *extra]
 
 
 def run_load(gw: subprocess.Popen | None, json_path: Path, mode: list[str], extra: list[str],
-             url: str = URL) -> dict:
-    cmd = load_cmd(json_path, mode, extra, url)
+             url: str = URL, duration: str | None = None) -> dict:
+    cmd = load_cmd(json_path, mode, extra, url, duration)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = cpu_ticks(gw.pid) if gw else 0
     r = subprocess.run(["taskset", "-c", LOAD_CPU, *cmd], capture_output=True, text=True)
@@ -526,11 +529,64 @@ def sc_sigv4(results: dict) -> None:
         measure(f"sigv4-{n}", [c], ["--sigv4", "--keys-file", str(d / "keys.txt")], results)
 
 
+def route_lines(n: int) -> str:
+    """`n - 1` extra routes beside the benchmarked `/bench` (indented for routes.yaml)."""
+    return "\n".join(
+        f'      - {{ path: "/r{i}/items/{{id}}", methods: [GET], authorization: NONE, '
+        f'integration: {{ type: mock, body: "r{i}" }} }}' for i in range(1, n))
+
+
+def routes_json(n: int, body: str = '{"ok":true}') -> bytes:
+    """The routes.yaml configuration with `n` routes, as JSON (what a generator would PUT)."""
+    routes = [{"path": "/bench", "methods": ["GET"], "authorization": "NONE",
+               "integration": {"type": "mock", "status": 200,
+                               "headers": {"content-type": "application/json"}, "body": body}}]
+    routes += [{"path": f"/r{i}/items/{{id}}", "methods": ["GET"], "authorization": "NONE",
+                "integration": {"type": "mock", "body": f"r{i}"}} for i in range(1, n)]
+    cfg = {"gateway": {"region": "us-east-1", "account_id": "123456789012", "workers": 1,
+                       "listeners": [{"bind": LISTEN}], "admin": {"bind": f"127.0.0.1:{ADMIN_PORT}"},
+                       "access_log": "off"},
+           "apis": [{"id": "benchapi01", "hosts": ["*"], "stages": {"prod": {}}, "routes": routes}]}
+    return json.dumps(cfg).encode()
+
+
+def put_acks(body: bytes, times: int) -> list[float]:
+    """PUT `body` `times` times to an idle gateway; the milliseconds to each 200."""
+    import http.client
+    out = []
+    for _ in range(times):
+        t0 = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", ADMIN_PORT, timeout=30)
+        conn.request("PUT", "/config", body=body)
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        if r.status != 200:
+            raise RuntimeError(f"PUT /config answered {r.status}")
+        out.append((time.monotonic() - t0) * 1000.0)
+    return sorted(out)
+
+
 def sc_hotswap(results: dict) -> None:
     scn = "hotswap"
     res = results.setdefault(scn, {"rows": {}, "notes": []})
-    c = Contender("tollgate", "tollgate", "mock.yaml")
+    res["rows"] = {}
     d = OUT / scn
+    # Time from PUT to acknowledgement (validate + compile + publish) at 100 and N routes.
+    res["ack_ms"] = {}
+    for n in sorted({100, HOTSWAP_ROUTES}):
+        c = Contender("tollgate", "tollgate", "routes.yaml", {"ROUTES": route_lines(n)})
+        log(f"hotswap: PUT -> ack with {n} routes")
+        p = c.launch(f"{scn}-ack{n}")
+        yaml_acks = put_acks((WORK / f"{scn}-ack{n}-tollgate" / "routes.yaml").read_bytes(), 20)
+        json_acks = put_acks(routes_json(n), 20)
+        stop(p)
+        res["ack_ms"][str(n)] = {"p50": yaml_acks[len(yaml_acks) // 2], "max": yaml_acks[-1],
+                                 "json_p50": json_acks[len(json_acks) // 2],
+                                 "json_max": json_acks[-1], "puts": len(yaml_acks)}
+    c = Contender("tollgate", "tollgate", "routes.yaml", {"ROUTES": route_lines(HOTSWAP_ROUTES)})
+    res["routes"] = HOTSWAP_ROUTES
+    res["duration"] = HOTSWAP_DURATION
     log("hotswap: peak")
     p = c.launch(scn)
     peak = run_load(p, d / "peak.json", ["--concurrency", str(CONC)], [])
@@ -538,17 +594,18 @@ def sc_hotswap(results: dict) -> None:
     rate = max(100.0, round(HOTSWAP_FRACTION * peak["throughput_rps"], -2))
     res["rate"] = rate
     res["peak_rps"] = peak["throughput_rps"]
-    swap_cfg = WORK / "swap.yaml"
-    render_template(PEERS / "tollgate" / "mock.yaml", swap_cfg, {
-        "LISTEN": LISTEN, "ADMIN": f"127.0.0.1:{ADMIN_PORT}"})
-    swap_cfg.write_text(swap_cfg.read_text().replace('{"ok":true}', '{"ok":"swapped"}'))
+    # The swapped-in config: the same routes with another body, as JSON (generated configs
+    # are JSON; it also parses faster than YAML, see the ack table).
+    swap_cfg = WORK / "swap.json"
+    swap_cfg.write_bytes(routes_json(HOTSWAP_ROUTES, '{"ok":"swapped"}'))
     for label, extra in (("steady", []),
                          ("swap 10/s", ["--swap-config", str(swap_cfg), "--swap-per-sec", "10",
                                         "--admin-url", f"http://127.0.0.1:{ADMIN_PORT}/config"])):
-        log(f"hotswap: {label} at {rate:.0f} rps")
+        log(f"hotswap: {label} at {rate:.0f} rps for {HOTSWAP_DURATION}")
         p = c.launch(scn)
         rep = run_load(p, d / f"{slug(label)}.json",
-                       ["--rate", str(rate), "--connections", str(OPEN_CONNS)], extra)
+                       ["--rate", str(rate), "--connections", str(OPEN_CONNS)], extra,
+                       duration=HOTSWAP_DURATION)
         L = lat(rep)
         res["rows"][label] = {"rate_rps": rep["throughput_rps"], "p50_us": L.get("p50_us"),
                               "p99_us": L.get("p99_us"), "p999_us": L.get("p999_us"),

@@ -114,6 +114,10 @@ pub(crate) fn deser<T: DeserializeOwned>(
     path: &str,
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
+    // Fast path: a valid item deserializes straight from the borrowed value (no copy).
+    if let Ok(t) = T::deserialize(value) {
+        return Some(t);
+    }
     let mut v = value.clone();
     let mut removed: Vec<String> = Vec::new();
     let mut failed = false;

@@ -106,6 +106,17 @@ fn sha256_hex(text: &str) -> String {
 }
 
 fn parse_text(text: &str) -> Result<Value, ConfigErrors> {
+    // JSON is YAML, but a JSON document parses several times faster with a JSON parser:
+    // machine-generated configs (large, swapped often) take this path. Anything else, or
+    // JSON with an error, goes through the YAML parser and its messages.
+    if text.trim_start().starts_with('{')
+        && let Ok(v) = serde_json::from_str::<Value>(text)
+    {
+        return match v {
+            Value::Object(_) => Ok(v),
+            _ => Err(ConfigError::new("", "the configuration must be a mapping").into()),
+        };
+    }
     let v: Value = serde_yaml_ng::from_str(text)
         .map_err(|e| ConfigError::new("", format!("syntax error: {e}")))?;
     match v {
@@ -229,12 +240,14 @@ impl Loader<'_> {
         path: &str,
         blank: &[(&str, Value)],
     ) -> Option<T> {
-        let mut m = obj.clone();
-        for (k, empty) in blank {
-            if m.contains_key(*k) {
-                m.insert((*k).to_owned(), empty.clone());
-            }
-        }
+        // Copy the item with its blanked keys replaced (their subtrees are never copied).
+        let m: Map<String, Value> = obj
+            .iter()
+            .map(|(k, v)| match blank.iter().find(|(b, _)| *b == k.as_str()) {
+                Some((_, empty)) => (k.clone(), empty.clone()),
+                None => (k.clone(), v.clone()),
+            })
+            .collect();
         deser(&Value::Object(m), path, &mut self.errors)
     }
 
@@ -1139,8 +1152,8 @@ impl Loader<'_> {
 
     fn integration(&mut self, v: &Value, at: &str) -> Option<Integration> {
         let o = self.object(v, at)?;
-        let mut rest = o.clone();
-        rest.remove("type");
+        let rest: Map<String, Value> =
+            o.iter().filter(|(k, _)| k.as_str() != "type").map(|(k, v)| (k.clone(), v.clone())).collect();
         let rest = Value::Object(rest);
         let tp = join(at, "type");
         match o.get("type") {

@@ -18,6 +18,7 @@ use crate::{ApplyError, Shared};
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
 
 pub(crate) fn serve(shared: Arc<Shared>, listener: TcpListener, workers: usize) {
+    crate::lower_priority_of_current_thread();
     if listener.set_nonblocking(true).is_err() {
         eprintln!("tollgate: admin listener cannot be made non-blocking");
     }
@@ -31,6 +32,7 @@ pub(crate) fn serve(shared: Arc<Shared>, listener: TcpListener, workers: usize) 
                 handle(&shared, stream, workers);
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                shared.collect_retired();
                 std::thread::sleep(Duration::from_millis(25));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(25)),

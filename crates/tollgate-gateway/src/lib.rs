@@ -59,6 +59,9 @@ pub struct Shared {
     pub(crate) access_log: ArcSwap<accesslog::Sink>,
     pub(crate) config_path: Option<PathBuf>,
     reload_lock: Mutex<()>,
+    /// Snapshots replaced by a newer one, kept until no worker holds them any more, so that
+    /// freeing a large configuration happens here (control side), never on a worker.
+    retired: Mutex<Vec<Arc<Snapshot>>>,
     pub(crate) lambda: lambda::SharedState,
     pub(crate) cognito: cognito::SharedState,
 }
@@ -183,6 +186,7 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         access_log: ArcSwap::from_pointee(sink),
         config_path: opts.config_path,
         reload_lock: Mutex::new(()),
+        retired: Mutex::new(Vec::new()),
         lambda: lambda::SharedState::default(),
         cognito: cognito::SharedState::default(),
     });
@@ -210,6 +214,20 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         driver,
         workers,
     })
+}
+
+/// Lower the calling thread's scheduling priority (SCHED_BATCH at the lowest niceness): the
+/// control side (admin API, reloads, compiles) then yields to the workers on a shared core
+/// instead of delaying requests, yet is never starved. Best effort.
+pub fn lower_priority_of_current_thread() {
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id,
+    };
+    let _ = set_thread_priority_and_policy(
+        thread_native_id(),
+        thread_priority::ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
+    );
 }
 
 /// The answer to a config change.
@@ -254,9 +272,26 @@ impl Shared {
         if let Some(s) = sink {
             self.access_log.store(Arc::new(s));
         }
-        self.current.store(Arc::new(snap));
+        let old = self.current.swap(Arc::new(snap));
         self.version.store(version, Ordering::Release);
+        if let Ok(mut r) = self.retired.lock() {
+            r.push(old);
+        }
+        self.collect_retired();
         Ok(version)
+    }
+
+    /// Free the retired snapshots no worker holds any more (called by the control side).
+    pub fn collect_retired(&self) {
+        let done: Vec<Arc<Snapshot>> = match self.retired.lock() {
+            Ok(mut r) => {
+                let (done, keep): (Vec<_>, Vec<_>) = r.drain(..).partition(|s| Arc::strong_count(s) == 1);
+                *r = keep;
+                done
+            }
+            Err(_) => Vec::new(),
+        };
+        drop(done);
     }
 
     /// Re-read the `--config` file.

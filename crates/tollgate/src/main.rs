@@ -161,6 +161,7 @@ fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: D
             let _ = std::thread::Builder::new()
                 .name("tollgate-signals".into())
                 .spawn(move || {
+                    tollgate_gateway::lower_priority_of_current_thread();
                     for sig in signals.forever() {
                         if sig == signal_hook::consts::SIGHUP {
                             report_reload("SIGHUP", sh.reload_file());
@@ -205,6 +206,7 @@ fn modified(path: &Path) -> Option<(SystemTime, u64)> {
 }
 
 fn watch_file(path: &Path, shared: &tollgate_gateway::Shared) {
+    tollgate_gateway::lower_priority_of_current_thread();
     let mut last = modified(path);
     loop {
         std::thread::sleep(Duration::from_millis(500));
