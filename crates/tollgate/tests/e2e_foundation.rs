@@ -1186,9 +1186,12 @@ fn connections_over_the_per_worker_bound_are_closed_at_once() {
     assert!(eventually(SOON, || {
         let mut c = gw.connect();
         c.send(b"GET /prod/mock HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-        c.wait_close(SOON).is_some_and(|b| b.starts_with(b"HTTP/1.1 201"))
+        c.wait_close(SOON)
+            .is_some_and(|b| b.starts_with(b"HTTP/1.1 201"))
     }));
     let mut admin = Client::connect(gw.admin);
-    let m = admin.request(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").text();
+    let m = admin
+        .request(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        .text();
     assert!(!m.contains("tollgate_connections_refused_total 0\n"), "{m}");
 }

@@ -11,65 +11,15 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-struct Gateway {
-    child: Child,
-    addr: SocketAddr,
-    admin: SocketAddr,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(config: &str) -> Gateway {
-    let dir = std::env::temp_dir().join(format!(
-        "tollgate-swap-{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config.yaml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["serve", "--workers", "2", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut addr = None;
-    let admin = loop {
-        let line = lines
-            .next()
-            .expect("gateway exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
-            addr = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
-        } else if let Some(rest) = line.strip_prefix("tollgate: admin on http://") {
-            break rest.trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Gateway {
-        child,
-        addr: addr.unwrap(),
-        admin,
-    }
-}
+use common::Gateway;
 
 fn config(flavor: &str) -> String {
     let (body, extra_route, effect) = match flavor {
@@ -181,7 +131,7 @@ fn admin_put(admin: SocketAddr, body: &str) -> (u16, String) {
 
 #[test]
 fn swaps_under_load_answer_old_then_new_and_never_fail() {
-    let gw = start(&config("A"));
+    let gw = Gateway::start(&config("A"), &["--workers", "2"]);
     let stop = Arc::new(AtomicBool::new(false));
     let samples = Arc::new(Mutex::new(Vec::<Sample>::new()));
     let mut clients = Vec::new();
@@ -322,7 +272,7 @@ fn swaps_under_load_answer_old_then_new_and_never_fail() {
 
 #[test]
 fn changes_that_need_a_restart_are_refused_naming_the_field() {
-    let gw = start(&config("A"));
+    let gw = Gateway::start(&config("A"), &["--workers", "2"]);
     let moved = config("A").replace(
         "listeners: [{ bind: \"127.0.0.1:0\" }]",
         "listeners: [{ bind: \"127.0.0.1:0\" }, { bind: \"127.0.0.1:0\", proxy_protocol: true }]",
@@ -336,7 +286,8 @@ fn changes_that_need_a_restart_are_refused_naming_the_field() {
     assert!(body.contains("gateway.workers"), "{body}");
     // Nothing changed: still version 1, still serving A.
     let mut s = TcpStream::connect(gw.admin).unwrap();
-    s.write_all(b"GET /config HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /config HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     assert!(out.contains("\"version\":1"), "{out}");

@@ -3,7 +3,12 @@
 //! connections. Requests that ended before the swap was sent pass under the old rules; every
 //! request that started after the acknowledgement is refused under the new ones (the revoked
 //! key is unknown; the new function denies); nothing fails or hangs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -37,7 +42,10 @@ fn authorizer(effect: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
                         let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
                         let len: usize = head
                             .lines()
-                            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
                             .unwrap_or(0);
                         if buf.len() >= end + 4 + len {
                             buf.drain(..end + 4 + len);
@@ -45,7 +53,10 @@ fn authorizer(effect: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
                             let body = format!(
                                 r#"{{"principalId":"u","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"{effect}","Resource":"*"}}]}}}}"#
                             );
-                            let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                            let resp = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
                             if s.write_all(resp.as_bytes()).is_err() {
                                 return;
                             }
@@ -64,7 +75,11 @@ fn authorizer(effect: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
 }
 
 fn config(with_key2: bool, function: SocketAddr) -> String {
-    let key2 = if with_key2 { "      - { id: AKIDTWO, secret: \"two-secret\" }\n" } else { "" };
+    let key2 = if with_key2 {
+        "      - { id: AKIDTWO, secret: \"two-secret\" }\n"
+    } else {
+        ""
+    };
     format!(
         r#"
 gateway:
@@ -110,8 +125,13 @@ fn signed_get(gw: SocketAddr, akid: &str, secret: &str, path: &str) -> Vec<u8> {
         .into();
     let host = gw.to_string();
     let headers = [("host", host.as_str())];
-    let signable =
-        SignableRequest::new("GET", format!("http://{host}{path}"), headers.into_iter(), SignableBody::Bytes(b"")).unwrap();
+    let signable = SignableRequest::new(
+        "GET",
+        format!("http://{host}{path}"),
+        headers.into_iter(),
+        SignableBody::Bytes(b""),
+    )
+    .unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let mut req = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\n");
     for h in instructions.headers() {
@@ -123,7 +143,10 @@ fn signed_get(gw: SocketAddr, akid: &str, secret: &str, path: &str) -> Vec<u8> {
 
 fn put_config(admin: SocketAddr, body: &str) -> (u16, String) {
     let mut c = Client::connect(admin);
-    let req = format!("PUT /config HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let req = format!(
+        "PUT /config HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     let r = c.request(req.as_bytes());
     (r.status, r.text())
 }
@@ -153,10 +176,19 @@ fn revoked_keys_and_changed_authorizers_take_effect_at_the_acknowledgement() {
             let mut i = 0;
             while !stop_iam.load(Ordering::Relaxed) {
                 i += 1;
-                let req = signed_get(addr, "AKIDTWO", "two-secret", &format!("/prod/iam/t{t}/{i}"));
+                let req = signed_get(
+                    addr,
+                    "AKIDTWO",
+                    "two-secret",
+                    &format!("/prod/iam/t{t}/{i}"),
+                );
                 let start = Instant::now();
                 let r = c.request(&req);
-                local.push(Sample { start, end: Instant::now(), status: r.status });
+                local.push(Sample {
+                    start,
+                    end: Instant::now(),
+                    status: r.status,
+                });
             }
             samples.lock().unwrap().extend(local);
         }));
@@ -189,13 +221,32 @@ fn revoked_keys_and_changed_authorizers_take_effect_at_the_acknowledgement() {
         let samples = samples.lock().unwrap();
         let before: Vec<_> = samples.iter().filter(|s| s.end < sent).collect();
         let after: Vec<_> = samples.iter().filter(|s| s.start > acked).collect();
-        assert!(before.len() >= 5 && after.len() >= 5, "{name}: {} before, {} after", before.len(), after.len());
-        assert!(before.iter().all(|s| s.status == 200), "{name}: {:?}", before.iter().find(|s| s.status != 200));
-        assert!(after.iter().all(|s| s.status == 403), "{name}: {:?}", after.iter().find(|s| s.status != 403));
-        assert!(samples.iter().all(|s| s.status == 200 || s.status == 403), "{name}: unexpected status");
+        assert!(
+            before.len() >= 5 && after.len() >= 5,
+            "{name}: {} before, {} after",
+            before.len(),
+            after.len()
+        );
+        assert!(
+            before.iter().all(|s| s.status == 200),
+            "{name}: {:?}",
+            before.iter().find(|s| s.status != 200)
+        );
+        assert!(
+            after.iter().all(|s| s.status == 403),
+            "{name}: {:?}",
+            after.iter().find(|s| s.status != 403)
+        );
+        assert!(
+            samples.iter().all(|s| s.status == 200 || s.status == 403),
+            "{name}: unexpected status"
+        );
     }
     // One call per token to the old function (cached), then the new function decides.
     assert_eq!(allow_calls.load(Ordering::SeqCst), 2);
     assert!(deny_calls.load(Ordering::SeqCst) >= 1);
-    assert!(deny_calls.load(Ordering::SeqCst) <= 2, "deny results are cached per token");
+    assert!(
+        deny_calls.load(Ordering::SeqCst) <= 2,
+        "deny results are cached per token"
+    );
 }

@@ -11,9 +11,10 @@
     clippy::too_many_arguments
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -22,51 +23,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-
-struct Gateway {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(config: &str) -> Gateway {
-    let dir = std::env::temp_dir().join(format!(
-        "tollgate-iam-{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config.yaml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["serve", "--workers", "2", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("gateway exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Gateway { child, addr }
-}
+use common::Gateway;
 
 /// A real upstream: answers 200 with the raw request it received as the body.
 fn echo_upstream() -> SocketAddr {
@@ -288,7 +245,7 @@ fn now() -> SystemTime {
 
 #[test]
 fn signed_requests_reach_the_upstream_with_the_identity_context() {
-    let gw = start(&config(echo_upstream()));
+    let gw = Gateway::start(&config(echo_upstream()), &["--workers", "2"]);
     let a = gw.addr;
     // GET with an encoded path and query.
     let target = "/prod/pets/hello%20world?b=2&a=x%2Fy";
@@ -370,7 +327,7 @@ fn signed_requests_reach_the_upstream_with_the_identity_context() {
 
 #[test]
 fn session_tokens_and_expired_credentials() {
-    let gw = start(&config(echo_upstream()));
+    let gw = Gateway::start(&config(echo_upstream()), &["--workers", "2"]);
     let a = gw.addr;
     let tok = "FwoGZXIvYXdzEJr//token==";
     let s = sign_request(
@@ -456,7 +413,7 @@ fn session_tokens_and_expired_credentials() {
 
 #[test]
 fn identity_and_resource_policies_decide() {
-    let gw = start(&config(echo_upstream()));
+    let gw = Gateway::start(&config(echo_upstream()), &["--workers", "2"]);
     let a = gw.addr;
     // Alice: explicit deny on DELETE.
     let s = sign_request(
@@ -538,7 +495,7 @@ fn identity_and_resource_policies_decide() {
 
 #[test]
 fn malformed_and_missing_signatures() {
-    let gw = start(&config(echo_upstream()));
+    let gw = Gateway::start(&config(echo_upstream()), &["--workers", "2"]);
     let a = gw.addr;
     let plain = Signed {
         target: "/prod/x".into(),

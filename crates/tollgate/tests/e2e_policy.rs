@@ -8,72 +8,13 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Gateway {
-    child: Child,
-    addrs: Vec<SocketAddr>,
-    admin: SocketAddr,
-    _dir: std::path::PathBuf,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(config: &str) -> Gateway {
-    let dir = std::env::temp_dir().join(format!(
-        "tollgate-policy-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config.yaml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["serve", "--workers", "2", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut addrs = Vec::new();
-    let admin;
-    loop {
-        let line = lines
-            .next()
-            .expect("gateway exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
-            addrs.push(rest.split_whitespace().next().unwrap().parse().unwrap());
-        } else if let Some(rest) = line.strip_prefix("tollgate: admin on http://") {
-            admin = rest.trim().parse().unwrap();
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Gateway {
-        child,
-        addrs,
-        admin,
-        _dir: dir,
-    }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
+use common::Gateway;
 
 /// Send raw bytes from a chosen loopback source address; read the whole response (closing).
 fn exchange(to: SocketAddr, from: Option<&str>, bytes: &[u8]) -> String {
@@ -203,7 +144,7 @@ fn config(style: &str) -> String {
 
 #[test]
 fn ip_deny_list_and_spoofed_forwarded_for() {
-    let gw = start(&config("current"));
+    let gw = Gateway::start(&config("current"), &["--workers", "2"]);
     let plain = gw.addrs[0];
     assert_eq!(
         status(&get(plain, None, "ipdeny.test", "/prod/open", "")),
@@ -265,7 +206,7 @@ fn ip_deny_list_and_spoofed_forwarded_for() {
 
 #[test]
 fn ip_allow_list_needs_an_explicit_allow() {
-    let gw = start(&config("current"));
+    let gw = Gateway::start(&config("current"), &["--workers", "2"]);
     let plain = gw.addrs[0];
     let denied = get(plain, None, "allowlist.test", "/prod/pets", "");
     assert_eq!(
@@ -295,7 +236,7 @@ fn ip_allow_list_needs_an_explicit_allow() {
 
 #[test]
 fn vpc_endpoint_restriction_through_proxy_v2() {
-    let gw = start(&config("current"));
+    let gw = Gateway::start(&config("current"), &["--workers", "2"]);
     let pp = gw.addrs[1];
     let req = b"GET /prod/x HTTP/1.1\r\nHost: private.test\r\nConnection: close\r\n\r\n";
     let src: SocketAddr = "10.9.8.7:40000".parse().unwrap();
@@ -329,7 +270,7 @@ fn vpc_endpoint_restriction_through_proxy_v2() {
 
 #[test]
 fn legacy_texts_after_a_live_swap() {
-    let gw = start(&config("current"));
+    let gw = Gateway::start(&config("current"), &["--workers", "2"]);
     let plain = gw.addrs[0];
     // Flip to the legacy texts through the admin API.
     let body = config("legacy");

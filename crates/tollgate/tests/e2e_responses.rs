@@ -7,22 +7,13 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-struct Gateway {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Gateway;
 
 fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -35,30 +26,6 @@ fn temp_dir() -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn start(dir: &std::path::Path, config: &str) -> Gateway {
-    let path = dir.join("config.yaml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["serve", "--workers", "1", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("gateway exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Gateway { child, addr }
 }
 
 fn get(addr: SocketAddr, host: &str, path: &str) -> String {
@@ -120,9 +87,9 @@ fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
 fn overrides_apply_per_api_and_the_access_log_records_each_request() {
     let dir = temp_dir();
     let log = dir.join("access.log");
-    let gw = start(
-        &dir,
+    let gw = Gateway::start(
         &CONFIG.replace("LOGFILE", &format!("\"{}\"", log.display())),
+        &["--workers", "1"],
     );
     // Overridden type: status, extra header, templated body; the error type header stays.
     let r = get(gw.addr, "custom.test", "/prod/nope");

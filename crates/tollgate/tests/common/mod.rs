@@ -52,6 +52,8 @@ pub fn bin() -> &'static str {
 pub struct Gateway {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Every listener, in config order (`addr` is the first).
+    pub addrs: Vec<SocketAddr>,
     pub admin: SocketAddr,
     pub io: String,
     pub stderr: Arc<Mutex<String>>,
@@ -92,13 +94,15 @@ impl Gateway {
             }
         });
         let (mut addr, mut admin, mut io) = (None, None, String::new());
+        let mut addrs = Vec::new();
         let until = Instant::now() + Duration::from_secs(30);
         while addr.is_none() || admin.is_none() {
             let left = until.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(a) = parse_addr(&line, "tollgate: listening on http://") {
-                        addr = Some(a);
+                        addrs.push(a);
+                        addr = addr.or(Some(a));
                         io = line
                             .rsplit("io: ")
                             .next()
@@ -123,6 +127,7 @@ impl Gateway {
         Gateway {
             child,
             addr: addr.unwrap(),
+            addrs,
             admin: admin.unwrap(),
             io,
             stderr: log,
