@@ -221,7 +221,8 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
 /// instead of delaying requests, yet is never starved. Best effort.
 pub fn lower_priority_of_current_thread() {
     use thread_priority::unix::{
-        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id,
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
     };
     let _ = set_thread_priority_and_policy(
         thread_native_id(),
@@ -285,7 +286,8 @@ impl Shared {
     pub fn collect_retired(&self) {
         let done: Vec<Arc<Snapshot>> = match self.retired.lock() {
             Ok(mut r) => {
-                let (done, keep): (Vec<_>, Vec<_>) = r.drain(..).partition(|s| Arc::strong_count(s) == 1);
+                let (done, keep): (Vec<_>, Vec<_>) =
+                    r.drain(..).partition(|s| Arc::strong_count(s) == 1);
                 *r = keep;
                 done
             }

@@ -3,31 +3,9 @@
 
 use std::collections::HashMap;
 
-/// AWS API Gateway's gateway response types (REST), as named in `gateway_responses`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ResponseType {
-    AccessDenied,
-    ApiConfigurationError,
-    AuthorizerConfigurationError,
-    AuthorizerFailure,
-    BadRequestParameters,
-    BadRequestBody,
-    Default4xx,
-    Default5xx,
-    ExpiredToken,
-    IntegrationFailure,
-    IntegrationTimeout,
-    InvalidApiKey,
-    InvalidSignature,
-    MissingAuthenticationToken,
-    QuotaExceeded,
-    RequestTooLarge,
-    ResourceNotFound,
-    Throttled,
-    Unauthorized,
-    UnsupportedMediaType,
-    WafFiltered,
-}
+/// AWS API Gateway's gateway response types (REST): the configuration's own enum, with the
+/// data path's facts about each type added by [`ResponseTypeExt`].
+pub use tollgate_config::ResponseType;
 
 const ALL: [(ResponseType, &str); 21] = [
     (ResponseType::AccessDenied, "ACCESS_DENIED"),
@@ -62,21 +40,32 @@ const ALL: [(ResponseType, &str); 21] = [
     (ResponseType::WafFiltered, "WAF_FILTERED"),
 ];
 
-impl ResponseType {
+/// What the data path needs to know about a response type.
+pub trait ResponseTypeExt: Sized {
     /// The name used in configs and `$context.error.responseType`.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str;
+    /// Parse a configuration name such as `ACCESS_DENIED`.
+    fn from_name(name: &str) -> Option<Self>;
+    /// AWS's default status code.
+    fn default_status(self) -> u16;
+    /// The `x-amzn-ErrorType` AWS sends with this response type by default.
+    fn error_type(self) -> &'static str;
+    /// A 5xx type (falls back to `DEFAULT_5XX`, others to `DEFAULT_4XX`).
+    fn is_server_error(self) -> bool;
+}
+
+impl ResponseTypeExt for ResponseType {
+    fn name(self) -> &'static str {
         ALL.iter()
             .find(|(t, _)| *t == self)
             .map_or("DEFAULT_4XX", |(_, n)| n)
     }
 
-    /// Parse a configuration name such as `ACCESS_DENIED`.
-    pub fn from_name(name: &str) -> Option<Self> {
+    fn from_name(name: &str) -> Option<Self> {
         ALL.iter().find(|(_, n)| *n == name).map(|(t, _)| *t)
     }
 
-    /// AWS's default status code.
-    pub fn default_status(self) -> u16 {
+    fn default_status(self) -> u16 {
         use ResponseType::*;
         match self {
             AccessDenied
@@ -99,8 +88,7 @@ impl ResponseType {
         }
     }
 
-    /// The `x-amzn-ErrorType` AWS sends with this response type by default.
-    pub fn error_type(self) -> &'static str {
+    fn error_type(self) -> &'static str {
         use ResponseType::*;
         match self {
             AccessDenied => "AccessDeniedException",
@@ -124,7 +112,7 @@ impl ResponseType {
         }
     }
 
-    fn is_5xx(self) -> bool {
+    fn is_server_error(self) -> bool {
         self.default_status() >= 500
     }
 }
@@ -277,7 +265,7 @@ impl GatewayResponses {
 
     fn lookup(&self, t: ResponseType) -> Option<&Override> {
         self.map.get(&t).or_else(|| {
-            let fallback = if t.is_5xx() {
+            let fallback = if t.is_server_error() {
                 ResponseType::Default5xx
             } else {
                 ResponseType::Default4xx

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tollgate_config::{Authorization, Compiled, Integration};
 
 use crate::metrics::RouteLabel;
-use crate::responses::{GatewayResponses, Override, ResponseType, Template};
+use crate::responses::{GatewayResponses, Override, Template};
 
 /// One published configuration.
 pub struct Snapshot {
@@ -56,11 +56,6 @@ pub struct ProxyRt {
     pub request_headers: Vec<(String, tollgate_config::ContextExpr)>,
 }
 
-fn rtype_of(t: &tollgate_config::ResponseType) -> Option<ResponseType> {
-    let name = serde_json::to_value(t).ok()?;
-    ResponseType::from_name(name.as_str()?)
-}
-
 impl Snapshot {
     pub fn build(compiled: Compiled, version: u64) -> Self {
         let cfg = &compiled.config;
@@ -82,7 +77,8 @@ impl Snapshot {
                     });
                 let mut responses = GatewayResponses::default();
                 for (t, o) in &api.gateway_responses {
-                    if let Some(rt) = rtype_of(t) {
+                    {
+                        let rt = *t;
                         responses.insert(
                             rt,
                             Override {

@@ -193,7 +193,9 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
                 let max = w.snapshot().compiled.config.gateway.limits.max_connections;
                 if w.active.get() >= max {
                     // Over the per-worker bound: close at once rather than queue.
-                    w.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+                    w.metrics
+                        .connections_refused
+                        .fetch_add(1, Ordering::Relaxed);
                     drop(stream);
                     continue;
                 }

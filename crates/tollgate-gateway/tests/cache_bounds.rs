@@ -1,7 +1,12 @@
 //! Caches stay within their configured size under a flood of a million distinct tokens
 //! (hostile clients choose the keys): the Lambda authorizer's per-worker (L1) and shared (L2)
 //! caches, and the per-worker verified-JWT cache.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +27,10 @@ fn lambda_l1_stays_bounded() {
     }
     assert!(max <= cap, "grew to {max}");
     // Recent entries are still served.
-    assert_eq!(l1.get(&CacheKey::new(7, &format!("token-{}", DISTINCT - 1)), now), Some(1));
+    assert_eq!(
+        l1.get(&CacheKey::new(7, &format!("token-{}", DISTINCT - 1)), now),
+        Some(1)
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use tollgate_sigv4::{RequestParts, SigningKeyCache, StaticKey, Verifier};
 
 use crate::auth::{AuthContext, AuthRequest, access_denied, facts, resource_decision};
 use crate::metrics::{AuthKind, CacheName, Outcome};
-use crate::responses::{GatewayError, ResponseType};
+use crate::responses::{GatewayError, ResponseType, ResponseTypeExt};
 use crate::snapshot::Snapshot;
 use crate::worker::Worker;
 
