@@ -51,7 +51,7 @@ pub trait ResponseTypeExt: Sized {
     /// The `x-amzn-ErrorType` AWS sends with this response type by default.
     fn error_type(self) -> &'static str;
     /// A 5xx type (falls back to `DEFAULT_5XX`, others to `DEFAULT_4XX`).
-    fn is_server_error(self) -> bool;
+    fn is_server_error(&self) -> bool;
 }
 
 impl ResponseTypeExt for ResponseType {
@@ -112,7 +112,7 @@ impl ResponseTypeExt for ResponseType {
         }
     }
 
-    fn is_server_error(self) -> bool {
+    fn is_server_error(&self) -> bool {
         self.default_status() >= 500
     }
 }
