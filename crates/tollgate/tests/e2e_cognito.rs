@@ -801,3 +801,81 @@ fn key_rotation_while_requests_flow() {
     assert!(seen[..first_401].iter().all(|s| *s == 200), "{seen:?}");
     assert!(seen[first_401..].iter().all(|s| *s == 401), "{seen:?}");
 }
+
+/// A JWKS server whose behaviour can be switched: 0 = slow (accepts, never answers),
+/// 1 = resets the connection, 2 = serves `doc`.
+fn faulty_jwks(doc: String) -> (SocketAddr, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mode = Arc::new(AtomicUsize::new(0));
+    let m = mode.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            match m.load(Ordering::SeqCst) {
+                0 => {
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_secs(30));
+                        drop(conn);
+                    });
+                }
+                1 => {
+                    let sock = socket2::SockRef::from(&conn);
+                    let _ = sock.set_linger(Some(Duration::ZERO));
+                    drop(conn);
+                }
+                _ => {
+                    let _ = read_head(&mut conn);
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
+                        doc.len()
+                    );
+                    let _ = conn.write_all(resp.as_bytes());
+                }
+            }
+        }
+    });
+    (addr, mode)
+}
+
+#[test]
+fn jwks_server_slow_or_resetting_answers_in_bounded_time_and_recovers() {
+    let (addr, mode) = faulty_jwks(jwks(&[jwk(KEY_A_PK8, "key-a")]));
+    let url = format!("http://{addr}/us-east-1_Example/.well-known/jwks.json");
+    let echo = echo_upstream();
+    let started = Instant::now();
+    let gw = start(&config(&url, 1, echo, "{}"));
+    // A slow JWKS server delays start-up by at most the first-fetch wait.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let id = token_a(&id_claims(POOL_A));
+    for m in [0, 1] {
+        mode.store(m, Ordering::SeqCst);
+        for _ in 0..3 {
+            let t = Instant::now();
+            let r = get(&gw, "/prod/profile", Some(&id));
+            assert_config_error(
+                &r,
+                if m == 0 {
+                    "slow JWKS"
+                } else {
+                    "resetting JWKS"
+                },
+            );
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "answered in {:?}",
+                t.elapsed()
+            );
+        }
+    }
+    // The dependency comes back: no action on the gateway, the next fetch loads the keys.
+    mode.store(2, Ordering::SeqCst);
+    let took = wait_until(Duration::from_secs(20), || {
+        get(&gw, "/prod/profile", Some(&id)).status == 200
+    });
+    assert!(took.is_some(), "no recovery within 20 s");
+}
