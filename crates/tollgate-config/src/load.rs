@@ -243,10 +243,12 @@ impl Loader<'_> {
         // Copy the item with its blanked keys replaced (their subtrees are never copied).
         let m: Map<String, Value> = obj
             .iter()
-            .map(|(k, v)| match blank.iter().find(|(b, _)| *b == k.as_str()) {
-                Some((_, empty)) => (k.clone(), empty.clone()),
-                None => (k.clone(), v.clone()),
-            })
+            .map(
+                |(k, v)| match blank.iter().find(|(b, _)| *b == k.as_str()) {
+                    Some((_, empty)) => (k.clone(), empty.clone()),
+                    None => (k.clone(), v.clone()),
+                },
+            )
             .collect();
         deser(&Value::Object(m), path, &mut self.errors)
     }
@@ -1152,8 +1154,11 @@ impl Loader<'_> {
 
     fn integration(&mut self, v: &Value, at: &str) -> Option<Integration> {
         let o = self.object(v, at)?;
-        let rest: Map<String, Value> =
-            o.iter().filter(|(k, _)| k.as_str() != "type").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let rest: Map<String, Value> = o
+            .iter()
+            .filter(|(k, _)| k.as_str() != "type")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let rest = Value::Object(rest);
         let tp = join(at, "type");
         match o.get("type") {
