@@ -185,7 +185,7 @@ pub fn default_pool_idle_timeout_ms() -> u64 {
     30_000
 }
 pub fn default_pool_max_idle() -> usize {
-    32
+    1024
 }
 
 impl Default for Upstream {

@@ -26,6 +26,8 @@ use crate::upstream::{connect, split_http_url};
 use crate::wire;
 use crate::worker::Worker;
 
+/// Largest response body written together with its head.
+const INLINE_BODY_MAX: u64 = 16 * 1024;
 /// Most bytes of an upstream response head.
 const MAX_UPSTREAM_HEAD: usize = 64 * 1024;
 /// Largest Content-Length body kept for a retry on a fresh upstream connection.
@@ -449,6 +451,17 @@ pub(crate) async fn forward(
     c.out.extend_from_slice(b"\r\n");
     let head_len = rhead.head_len.min(ubuf.len());
     ubuf.drain(..head_len);
+    // A small Content-Length body that has already arrived whole goes out in the same write
+    // as the head: one send instead of two for the common small response.
+    let mut framing = rhead.framing;
+    if let ResponseFraming::Length(n) = framing
+        && n <= INLINE_BODY_MAX
+        && n as usize == ubuf.len()
+    {
+        c.out.extend_from_slice(&ubuf);
+        ubuf.clear();
+        framing = ResponseFraming::Length(0);
+    }
     let mut sent = c.out.len();
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(
@@ -468,7 +481,7 @@ pub(crate) async fn forward(
 
     // Stream the response body.
     let body_timeout = p.timeout;
-    let streamed = match rhead.framing {
+    let streamed = match framing {
         ResponseFraming::None => Ok(true),
         ResponseFraming::Length(n) => {
             copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await

@@ -48,6 +48,10 @@ impl Pool {
     }
 
     pub(crate) fn put(&mut self, addr: SocketAddr, stream: TcpStream) {
+        if self.max_idle_per_host == 0 {
+            // No pooling: the connection closes here.
+            return;
+        }
         let list = self.idle.entry(addr).or_default();
         if list.len() >= self.max_idle_per_host {
             // Drop the oldest.
