@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod common;
 mod lambda_support;
 
 use std::collections::BTreeSet;

@@ -12,8 +12,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -21,92 +20,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A temp config file, removed on drop.
-pub struct TempFile(pub PathBuf);
-
-impl TempFile {
-    pub fn new(contents: &str) -> TempFile {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let p =
-            std::env::temp_dir().join(format!("tollgate-lambda-{}-{n}.yaml", std::process::id()));
-        std::fs::write(&p, contents).unwrap();
-        TempFile(p)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// A running `tollgate serve`; killed on drop.
-pub struct Gateway {
-    pub child: Child,
-    pub addr: SocketAddr,
-    pub admin: SocketAddr,
-    pub stderr: Arc<Mutex<String>>,
-    pub _config: TempFile,
-}
+/// The gateway harness shared by every e2e file, with this file's request helpers.
+pub use crate::common::Gateway;
 
 impl Gateway {
-    pub fn start(config: &str, args: &[&str]) -> Gateway {
-        let cfg = TempFile::new(config);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&cfg.0)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tollgate");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let log2 = log.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                log2.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let find = |line: &str, prefix: &str| -> Option<SocketAddr> {
-            line.split(prefix)
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        };
-        let (mut addr, mut admin) = (None, None);
-        let until = Instant::now() + Duration::from_secs(30);
-        while addr.is_none() || admin.is_none() {
-            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    addr = addr.or_else(|| find(&line, "tollgate: listening on http://"));
-                    admin = admin.or_else(|| find(&line, "tollgate: admin on http://"));
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("tollgate did not start; stderr:\n{}", log.lock().unwrap());
-                }
-            }
-        }
-        Gateway {
-            child,
-            addr: addr.unwrap(),
-            admin: admin.unwrap(),
-            stderr: log,
-            _config: cfg,
-        }
-    }
-
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         request(self.addr, "GET", path, headers, "")
     }
@@ -120,13 +37,6 @@ impl Gateway {
             &[("content-type", "application/yaml")],
             config,
         )
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
