@@ -16,9 +16,10 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -223,59 +224,10 @@ fn echo_upstream() -> SocketAddr {
 
 // -------------------------------------------------------------------------- gateway
 
-struct Gateway {
-    child: Child,
-    addr: SocketAddr,
-    admin: SocketAddr,
-    _dir: std::path::PathBuf,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Gateway;
 
 fn start(config: &str) -> Gateway {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("tollgate-cognito-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config.yaml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["serve", "--workers", "2", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut addr = None;
-    let admin;
-    loop {
-        let line = lines
-            .next()
-            .expect("gateway exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
-            addr = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
-        } else if let Some(rest) = line.strip_prefix("tollgate: admin on http://") {
-            admin = rest.trim().parse().unwrap();
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Gateway {
-        child,
-        addr: addr.unwrap(),
-        admin,
-        _dir: dir,
-    }
+    Gateway::start(config, &["--workers", "2"])
 }
 
 struct Resp {
