@@ -142,9 +142,11 @@ fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: D
         {
             eprintln!("tollgate: serving the built-in quickstart config. Try:");
             eprintln!("  curl -i http://{a}/prod/hello");
-            eprintln!("  curl -i http://{a}/prod/pets/42");
             eprintln!(
-                "  curl -i http://{a}/prod/nope -X DELETE   # unknown route: 403 Missing Authentication Token"
+                "  curl -i -X POST http://{a}/prod/anything/else -d payload   # greedy /{{proxy+}} route"
+            );
+            eprintln!(
+                "  curl -i http://{a}/nostage/hello   # unknown stage: 403 Missing Authentication Token"
             );
             eprintln!("  curl -s http://{}/metrics", gw.admin_addr());
         }
