@@ -12,8 +12,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -26,50 +25,18 @@ use common::{Client, Gateway};
 
 /// A Lambda-style authorizer over HTTP that allows or denies every token, counting calls.
 fn authorizer(effect: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let c2 = calls.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let calls = c2.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                loop {
-                    let mut tmp = [0u8; 4096];
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            buf.drain(..end + 4 + len);
-                            calls.fetch_add(1, Ordering::SeqCst);
-                            let body = format!(
-                                r#"{{"principalId":"u","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"{effect}","Resource":"*"}}]}}}}"#
-                            );
-                            let resp = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                                body.len()
-                            );
-                            if s.write_all(resp.as_bytes()).is_err() {
-                                return;
-                            }
-                            continue;
-                        }
-                    }
-                    match s.read(&mut tmp) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
-                    }
-                }
-            });
-        }
+    let addr = common::serve_requests(move |_| {
+        c2.fetch_add(1, Ordering::SeqCst);
+        let body = format!(
+            r#"{{"principalId":"u","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"{effect}","Resource":"*"}}]}}}}"#
+        );
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
     });
     (addr, calls)
 }

@@ -820,3 +820,45 @@ pub const STD_LIMITS: &str = "    max_header_bytes: 4096
     header_timeout_ms: 5000
     idle_timeout_ms: 10000
     drain_timeout_ms: 10000";
+
+/// A keep-alive HTTP/1.1 server on a real socket: each Content-Length-framed request (raw
+/// bytes, head and body) is passed to `handler`, whose return value is written back whole.
+pub fn serve_requests(handler: impl Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let handler = Arc::new(handler);
+    thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let handler = handler.clone();
+            thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 8192];
+                loop {
+                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            let req: Vec<u8> = buf.drain(..end + 4 + len).collect();
+                            if s.write_all(&handler(&req)).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                    match s.read(&mut tmp) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
