@@ -34,10 +34,9 @@ start=$(date +%s)
 (cd fuzz && cargo fuzz build -O --target-dir "$tdir")
 echo "fuzz: build took $(( $(date +%s) - start )) s" >&2
 
-# Extra seeds from the public conformance data in ../shared/testdata (read there, never
-# copied into the repository): RFC 7515 tokens, the developer guide's policies, the SigV4
-# suite's Authorization headers.
-shared="$root/../shared/testdata"
+# Extra seeds from the conformance data in testdata/: RFC 7515 tokens, the developer guide's
+# policies, the SigV4 suite's Authorization headers.
+shared="$root/testdata"
 if [ -d "$shared" ]; then
     python3 - "$shared" "$tdir/corpus" <<'PY'
 import json, pathlib, re, sys

@@ -8,9 +8,6 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (https://rustup.rs)" >&2
   exit 1
 fi
-if [ ! -d ../shared/testdata ]; then
-  echo "warning: ../shared/testdata is missing; conformance tests will fail" >&2
-fi
 
 echo "== build"
 cargo build --workspace --all-targets

@@ -1,4 +1,4 @@
-//! Conformance: llhttp's request test cases (`../shared/testdata/llhttp-tests/request/*.md`).
+//! Conformance: llhttp's request test cases (`testdata/llhttp-tests/request/*.md`).
 //!
 //! Every strict-mode case is parsed (pipelined messages in sequence) with `parse_request`,
 //! Content-Length bodies are read directly and chunked bodies go through `ChunkedDecoder`.
@@ -124,7 +124,7 @@ const MIN_CASES_RUN: usize = 120;
 fn data_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/llhttp-tests/request"
+        "/../../testdata/llhttp-tests/request"
     ));
     if dir.is_dir() {
         Some(dir)

@@ -1,5 +1,5 @@
 //! Signature conformance: Wycheproof JWS/JWK/JWCrypto vectors, RFC 7515 Appendix A and the
-//! RFC 7520 (JOSE cookbook) examples, read from `../shared/testdata`.
+//! RFC 7520 (JOSE cookbook) examples, read from the repository's `testdata/`.
 //!
 //! Every case is run; each `valid` case of a supported algorithm must verify and each
 //! `invalid` one must fail. Cases where tollgate deliberately differs, or that use an
@@ -36,7 +36,7 @@ const ALL_ALGS: &[Alg] = &[
 fn testdata() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata"
+        "/../../testdata"
     ));
     if dir.is_dir() {
         Some(dir)

@@ -1,7 +1,7 @@
 //! Conformance with the API Gateway developer guide: the outcome tables of
 //! `apigateway-authorization-flow` and every example policy under
 //! `apigw-devguide-examples/json`, each with requests that must pass and requests that must not.
-//! Policies are read from `../shared/testdata` (never copied).
+//! Policies are read from the repository's `testdata/apigw-devguide-examples`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,7 +17,7 @@ use tollgate_policy::*;
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/apigw-devguide-examples"
+    "/../../testdata/apigw-devguide-examples"
 );
 
 fn data_dir() -> Option<PathBuf> {

@@ -1,4 +1,4 @@
-//! Conformance over `shared/testdata/aws-sig-v4-test-suite`: aws-c-auth-v4 (header and
+//! Conformance over `testdata/aws-sig-v4-test-suite`: aws-c-auth-v4 (header and
 //! presigned forms), the botocore legacy suite and smithy-rs's extra execute-api cases.
 //! Canonical requests and strings to sign are compared byte for byte with the suite's files,
 //! signed requests must verify at the suite's clock, and mutations of each case must fail with

@@ -293,7 +293,7 @@ fn token_and_request_events() {
     // Every key of AWS's REQUEST event (aws-lambda-go fixture) is present, with the same JSON type.
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/apigw-authorizer-events"
+        "/../../testdata/apigw-authorizer-events"
     );
     let fixtures = [
         "aws-lambda-go/apigw-custom-auth-request-type-request.json",

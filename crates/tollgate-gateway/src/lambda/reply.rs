@@ -129,7 +129,7 @@ mod tests {
     fn fixture(name: &str) -> Option<String> {
         let p = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/apigw-authorizer-events/aws-lambda-rust-runtime/"
+            "/../../testdata/apigw-authorizer-events/aws-lambda-rust-runtime/"
         );
         match std::fs::read_to_string(format!("{p}{name}")) {
             Ok(s) => Some(s),

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use tollgate_sigv4::RequestParts;
 
-/// `../shared/testdata` relative to the project root. `None` (the test then returns early)
+/// The repository's `testdata/`. `None` (the test then returns early)
 /// when absent, except when `CI` is set: then the test fails.
 pub fn testdata() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata"
+        "/../../testdata"
     ));
     if dir.is_dir() {
         return Some(dir);
