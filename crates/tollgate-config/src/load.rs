@@ -86,6 +86,12 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<ConfigError> {
             "changing the worker count requires a restart",
         ));
     }
+    if old.gateway.cpus != new.gateway.cpus {
+        out.push(ConfigError::new(
+            "gateway.cpus",
+            "changing the workers' CPUs requires a restart",
+        ));
+    }
     if old.gateway.admin.bind != new.gateway.admin.bind {
         out.push(ConfigError::new(
             "gateway.admin.bind",
@@ -422,6 +428,16 @@ impl Loader<'_> {
         }
         if g.workers > 1024 {
             self.err("gateway.workers", "at most 1024 workers");
+        }
+        for (i, cpu) in g.cpus.iter().enumerate() {
+            if *cpu >= 4096 {
+                self.err(format!("gateway.cpus[{i}]"), "a CPU id below 4096");
+            } else if g.cpus.iter().take(i).any(|c| c == cpu) {
+                self.err(
+                    format!("gateway.cpus[{i}]"),
+                    format!("CPU {cpu} is listed twice"),
+                );
+            }
         }
         for (i, l) in g.listeners.iter().enumerate() {
             if l.bind.port() != 0

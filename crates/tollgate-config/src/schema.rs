@@ -36,6 +36,11 @@ pub struct GatewaySection {
     /// 0 = one worker per available core. Restart required.
     #[serde(default)]
     pub workers: usize,
+    /// CPU ids for the workers, in order (worker i on the i-th, wrapping). Empty = the CPUs of
+    /// the process's affinity mask. A CPU outside that mask is refused at start. Restart
+    /// required.
+    #[serde(default)]
+    pub cpus: Vec<usize>,
     /// Restart required. Default: one listener on `0.0.0.0:8080`.
     #[serde(default = "default_listeners")]
     pub listeners: Vec<Listener>,

@@ -74,6 +74,70 @@ pub struct ServeOptions {
     pub io_driver: IoDriver,
     /// The file `POST /config/reload` and SIGHUP re-read.
     pub config_path: Option<PathBuf>,
+    /// Where the workers run (`--cpus`, `--no-pin`; default: `gateway.cpus`).
+    pub pinning: Pinning,
+}
+
+/// Where the workers run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Pinning {
+    /// `gateway.cpus`, or when it is empty the CPUs of the process's affinity mask in order.
+    #[default]
+    Config,
+    /// These CPUs in order (`--cpus`); each must be in the affinity mask.
+    Cpus(Vec<usize>),
+    /// No pinning (`--no-pin`): the workers inherit the process's mask.
+    Off,
+}
+
+/// The CPUs this process may run on (its affinity mask), in ascending order. `None` when the
+/// mask cannot be read.
+pub fn affinity_cpus() -> Option<Vec<usize>> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
+    Some(
+        (0..nix::sched::CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .collect(),
+    )
+}
+
+/// The CPU of each worker (`None`: not pinned). Never a CPU outside `allowed`, the process's
+/// affinity mask: an explicit list naming one is an error.
+fn placement(
+    pinning: &Pinning,
+    configured: &[usize],
+    workers: usize,
+    allowed: Option<&[usize]>,
+) -> Result<Vec<Option<usize>>, StartError> {
+    let wanted: Vec<usize> = match pinning {
+        Pinning::Off => return Ok(vec![None; workers]),
+        Pinning::Cpus(c) => c.clone(),
+        Pinning::Config => configured.to_vec(),
+    };
+    let Some(allowed) = allowed else {
+        // The mask is unknown: pin only where told to, and only to what was asked.
+        return Ok((0..workers)
+            .map(|i| wanted.get(i % wanted.len().max(1)).copied())
+            .collect());
+    };
+    if let Some(&cpu) = wanted.iter().find(|c| !allowed.contains(c)) {
+        return Err(StartError::CpuOutsideMask {
+            cpu,
+            allowed: allowed
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        });
+    }
+    let list = if wanted.is_empty() {
+        allowed
+    } else {
+        &wanted[..]
+    };
+    Ok((0..workers)
+        .map(|i| list.get(i % list.len().max(1)).copied())
+        .collect())
 }
 
 impl ServeOptions {
@@ -83,6 +147,7 @@ impl ServeOptions {
             workers: None,
             io_driver: IoDriver::Auto,
             config_path: None,
+            pinning: Pinning::Config,
         }
     }
 }
@@ -97,6 +162,11 @@ pub enum StartError {
     },
     #[error("access log: {0}")]
     AccessLog(std::io::Error),
+    #[error(
+        "cpu {cpu} is outside the CPUs this process may run on ({allowed}); \
+         check gateway.cpus / --cpus against taskset or the container's cpuset"
+    )]
+    CpuOutsideMask { cpu: usize, allowed: String },
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),
     #[error(
@@ -113,6 +183,7 @@ pub struct Gateway {
     admin_addr: SocketAddr,
     driver: IoDriver,
     workers: usize,
+    cpus: Vec<Option<usize>>,
 }
 
 fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -133,10 +204,23 @@ fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
     let cfg = &opts.compiled.config;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let explicit: &[usize] = match &opts.pinning {
+        Pinning::Cpus(c) => c,
+        Pinning::Config => &cfg.gateway.cpus,
+        Pinning::Off => &[],
+    };
     let workers = match opts.workers.unwrap_or(cfg.gateway.workers) {
+        0 if !explicit.is_empty() => explicit.len(),
         0 => cores,
         n => n,
     };
+    let allowed = affinity_cpus();
+    let cpus = placement(
+        &opts.pinning,
+        &cfg.gateway.cpus,
+        workers,
+        allowed.as_deref(),
+    )?;
     let driver = opts.io_driver.resolve();
     if driver == IoDriver::IoUring && !monoio::utils::detect_uring() {
         return Err(StartError::NoIoUring);
@@ -193,7 +277,7 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
     let mut threads = Vec::new();
     for (id, listeners) in per_worker.into_iter().enumerate() {
         let sh = shared.clone();
-        let cpu = Some(id % cores);
+        let cpu = cpus.get(id).copied().flatten();
         let t = std::thread::Builder::new()
             .name(format!("tollgate-w{id}"))
             .spawn(move || worker::run_worker(id, sh, listeners, driver, cpu))
@@ -213,6 +297,7 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         admin_addr,
         driver,
         workers,
+        cpus,
     })
 }
 
@@ -350,6 +435,10 @@ impl Gateway {
     pub fn workers(&self) -> usize {
         self.workers
     }
+    /// The CPU each worker was placed on, by worker id (`None`: not pinned).
+    pub fn cpus(&self) -> &[Option<usize>] {
+        &self.cpus
+    }
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
     }
@@ -361,5 +450,35 @@ impl Gateway {
         for t in self.threads {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod placement_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::{Pinning, placement};
+
+    #[test]
+    fn default_follows_the_affinity_mask() {
+        let p = placement(&Pinning::Config, &[], 3, Some(&[1, 3])).unwrap();
+        assert_eq!(p, [Some(1), Some(3), Some(1)]);
+    }
+
+    #[test]
+    fn configured_and_cli_lists_stay_inside_the_mask() {
+        let p = placement(&Pinning::Config, &[3], 2, Some(&[1, 3])).unwrap();
+        assert_eq!(p, [Some(3), Some(3)]);
+        let p = placement(&Pinning::Cpus(vec![1]), &[3], 1, Some(&[1, 3])).unwrap();
+        assert_eq!(p, [Some(1)]);
+        let e = placement(&Pinning::Cpus(vec![0]), &[], 1, Some(&[1])).unwrap_err();
+        assert!(e.to_string().contains("cpu 0 is outside"), "{e}");
+        let e = placement(&Pinning::Config, &[2], 1, Some(&[0, 1])).unwrap_err();
+        assert!(e.to_string().contains("(0,1)"), "{e}");
+    }
+
+    #[test]
+    fn no_pin_pins_nothing() {
+        let p = placement(&Pinning::Off, &[0], 2, Some(&[0, 1])).unwrap();
+        assert_eq!(p, [None, None]);
     }
 }

@@ -34,10 +34,7 @@ const ALL_ALGS: &[Alg] = &[
 ];
 
 fn testdata() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata"
-    ));
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata"));
     if dir.is_dir() {
         Some(dir)
     } else if std::env::var_os("CI").is_some() {

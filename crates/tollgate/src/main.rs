@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mimalloc::MiMalloc;
-use tollgate_gateway::{ApplyError, IoDriver, ServeOptions};
+use tollgate_gateway::{ApplyError, IoDriver, Pinning, ServeOptions};
 
 /// The built-in quickstart configuration (`configs/quickstart.yaml`).
 const QUICKSTART: &str = include_str!("../../../configs/quickstart.yaml");
@@ -41,6 +41,13 @@ enum Command {
         /// Which io driver the workers use (env TOLLGATE_IO_DRIVER works too).
         #[arg(long, value_enum, env = "TOLLGATE_IO_DRIVER", default_value = "auto")]
         io_driver: Driver,
+        /// CPUs for the workers, in order, e.g. `2,3` (overrides gateway.cpus; each must be
+        /// in the process's affinity mask).
+        #[arg(long, value_delimiter = ',', conflicts_with = "no_pin")]
+        cpus: Option<Vec<usize>>,
+        /// Do not pin the workers to CPUs (they inherit the process's affinity mask).
+        #[arg(long)]
+        no_pin: bool,
     },
     /// Check a configuration file; print every error, one per line.
     Validate {
@@ -67,7 +74,16 @@ fn main() -> ExitCode {
             workers,
             watch,
             io_driver,
-        } => serve(config, workers, watch, io_driver),
+            cpus,
+            no_pin,
+        } => {
+            let pinning = match (cpus, no_pin) {
+                (_, true) => Pinning::Off,
+                (Some(c), false) => Pinning::Cpus(c),
+                (None, false) => Pinning::Config,
+            };
+            serve(config, workers, watch, io_driver, pinning)
+        }
     }
 }
 
@@ -94,7 +110,13 @@ fn validate(path: &Path) -> ExitCode {
     }
 }
 
-fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: Driver) -> ExitCode {
+fn serve(
+    config: Option<PathBuf>,
+    workers: Option<usize>,
+    watch: bool,
+    driver: Driver,
+    pinning: Pinning,
+) -> ExitCode {
     let loaded = match &config {
         Some(p) => tollgate_config::load_file(p),
         None => tollgate_config::load_str(QUICKSTART, Path::new(".")),
@@ -122,6 +144,7 @@ fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: D
             Driver::Epoll => IoDriver::Legacy,
         },
         config_path: config.clone(),
+        pinning,
     };
     let gw = match tollgate_gateway::start(opts) {
         Ok(g) => g,
@@ -137,6 +160,16 @@ fn serve(config: Option<PathBuf>, workers: Option<usize>, watch: bool, driver: D
             gw.driver().name()
         );
     }
+    let placed: Vec<String> = gw
+        .cpus()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match c {
+            Some(c) => format!("w{i}->cpu{c}"),
+            None => format!("w{i}->unpinned"),
+        })
+        .collect();
+    eprintln!("tollgate: worker placement: {}", placed.join(" "));
     eprintln!("tollgate: admin on http://{}", gw.admin_addr());
     if quickstart && let Some(a) = gw.listen_addrs().first() {
         {

@@ -10,10 +10,7 @@ use tollgate_sigv4::RequestParts;
 /// The repository's `testdata/`. `None` (the test then returns early)
 /// when absent, except when `CI` is set: then the test fails.
 pub fn testdata() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata"
-    ));
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata"));
     if dir.is_dir() {
         return Some(dir);
     }
