@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -168,6 +169,46 @@ def wait_port(port: int, p: subprocess.Popen, name: str, timeout: float = 20.0,
     raise RuntimeError(f"{name} did not listen on {port} in {timeout}s")
 
 
+def cpu_list(text: str) -> set[int]:
+    """`0-2,5` -> {0, 1, 2, 5} (the kernel's Cpus_allowed_list form)."""
+    out: set[int] = set()
+    for part in text.strip().split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out.update(range(int(a), int(b) + 1))
+        elif part:
+            out.add(int(part))
+    return out
+
+
+def verify_placement(pid: int, cpus: str, name: str) -> list[str]:
+    """Every thread of `pid` (and of its child processes) may run only on `cpus`; raise if one
+    may run elsewhere, so that no number is ever taken with two sides sharing a core. Returns
+    the threads checked, as `name:cpus`."""
+    want = cpu_list(cpus)
+    pids = [pid]
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(k) for k in kids]
+    except OSError:
+        pass
+    seen = []
+    for p in pids:
+        for task in Path(f"/proc/{p}/task").iterdir():
+            try:
+                status = (task / "status").read_text()
+            except OSError:
+                continue  # the thread ended meanwhile
+            fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
+            tname = fields.get("Name", "?").strip()
+            allowed = fields.get("Cpus_allowed_list", "").strip()
+            if cpu_list(allowed) != want:
+                raise RuntimeError(f"placement check failed: {name} thread {tname} ({task.name}) "
+                                   f"may run on CPUs {allowed}, expected {cpus}")
+            seen.append(f"{tname}:{allowed}")
+    return seen
+
+
 def cpu_ticks(pid: int) -> int:
     text = Path(f"/proc/{pid}/stat").read_text()
     fields = text[text.rindex(")") + 2:].split()
@@ -258,6 +299,7 @@ class Contender:
         if self.kind == "envoy":
             wait_port(ENVOY_ADMIN_PORT, p, self.name, logname=ln)
         self.sanity()
+        verify_placement(p.pid, GW_CPU, self.name)
         return p
 
     def sanity(self) -> None:
@@ -285,10 +327,24 @@ def run_load(gw: subprocess.Popen | None, json_path: Path, mode: list[str], extr
     cmd = load_cmd(json_path, mode, extra, url, duration)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = cpu_ticks(gw.pid) if gw else 0
-    r = subprocess.run(["taskset", "-c", LOAD_CPU, *cmd], capture_output=True, text=True)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.time()
+    lp = subprocess.Popen(["taskset", "-c", LOAD_CPU, *cmd], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    # once the generator's threads exist, both sides must be on their own CPUs only
+    time.sleep(0.3)
+    placement = {}
+    if lp.poll() is None:
+        placement["load"] = verify_placement(lp.pid, LOAD_CPU, "load generator")
+    if gw:
+        placement["gateway"] = verify_placement(gw.pid, GW_CPU, "gateway")
+    _, err = lp.communicate()
+    wall = time.time() - w0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t1 = cpu_ticks(gw.pid) if gw else 0
-    if r.returncode != 0 or not json_path.exists():
-        raise RuntimeError(f"load generator failed ({r.returncode}): {r.stderr[-2000:]}")
+    load_cpu_s = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    if lp.returncode != 0 or not json_path.exists():
+        raise RuntimeError(f"load generator failed ({lp.returncode}): {err[-2000:]}")
     rep = json.loads(json_path.read_text())
     # the measured CPU window also spans the warm-up: divide by all requests sent in it
     sent = rep.get("requests", 0)
@@ -300,6 +356,12 @@ def run_load(gw: subprocess.Popen | None, json_path: Path, mode: list[str], extr
         .replace(str(json_path), json_path.name).replace(str(WORK), "$WORK")
         .replace(str(ROOT) + "/", ""),
         "gw_cpu_s": (t1 - t0) / TICK,
+        "load_cpu_s": load_cpu_s,
+        "wall_s": wall,
+        # share of one core each side used over the whole run (warm-up included)
+        "gw_busy": ((t1 - t0) / TICK) / wall if wall else None,
+        "load_busy": load_cpu_s / wall if wall else None,
+        "placement": placement,
         "gw_cpu_us_per_req": ((t1 - t0) / TICK) * 1e6 / total_est if total_est else None,
     }
     json_path.write_text(json.dumps(rep, indent=1) + "\n")
@@ -340,6 +402,11 @@ def measure(scn: str, contenders: list[Contender], extra: list[str], results: di
                     "peak_status": rep.get("status"), "peak_cmd": rep["_bench"]["command"],
                     "gw_cmd": c.cmdline, "note": c.note,
                     "peak_cpu_us_per_req": rep["_bench"]["gw_cpu_us_per_req"],
+                    "peak_gw_busy": rep["_bench"]["gw_busy"],
+                    "peak_load_busy": rep["_bench"]["load_busy"],
+                    # the gateway's core was not the limit: this peak cannot claim a target
+                    "generator_bound": (rep["_bench"]["gw_busy"] or 0) < 0.9
+                    and (rep["_bench"]["load_busy"] or 0) > 0.9,
                     "rss_kib": status_kib(p.pid, "VmHWM")})
         if authz_count:
             time.sleep(0.2)
