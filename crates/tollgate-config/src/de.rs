@@ -78,10 +78,43 @@ fn tidy(msg: &str) -> String {
             msg.replace("invalid type: ", "wrong type: ")
         )
     } else {
-        msg.replace("invalid type: ", "wrong type: ")
-            .replace("expected a map", "expected a mapping")
-            .replace("expected a sequence", "expected a list")
+        plain_types(
+            &msg.replace("invalid type: ", "wrong type: ")
+                .replace("expected a map", "expected a mapping")
+                .replace("expected a sequence", "expected a list"),
+        )
     }
+}
+
+/// serde names Rust types in its messages (`expected u64`, ``integer `-1` ``); say what the
+/// key takes instead.
+fn plain_types(msg: &str) -> String {
+    let mut out = msg.to_owned();
+    for (rust, plain) in [
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        if let Some(head) = out.strip_suffix(rust) {
+            out = format!("{head}{plain}");
+            break;
+        }
+    }
+    // "invalid value: integer `-1`" -> "invalid value: -1"
+    for lit in ["integer ", "floating point ", "string "] {
+        out = out.replace(&format!("value: {lit}`"), "value: `");
+    }
+    out
 }
 
 /// Remove the value at `segs` from `v`; false if that is impossible.
@@ -188,6 +221,35 @@ mod tests {
             got.iter().any(|e| e.starts_with("p[0].c: wrong type")),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn messages_name_no_rust_types() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct N {
+            n: usize,
+            p: u16,
+            f: bool,
+        }
+        let v: Value = serde_json::json!({"n": -1, "p": 70000, "f": "yes"});
+        let mut errs = Vec::new();
+        assert!(deser::<N>(&v, "", &mut errs).is_none());
+        let mut got: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "f: wrong type: string \"yes\", expected true or false",
+                "n: invalid value: `-1`, expected a whole number, 0 or more",
+                "p: invalid value: `70000`, expected a whole number from 0 to 65535",
+            ]
+        );
+        for e in &got {
+            for t in ["usize", "u16", "u64", "bool"] {
+                assert!(!e.contains(t), "{e}");
+            }
+        }
     }
 
     #[test]

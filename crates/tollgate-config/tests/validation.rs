@@ -143,7 +143,7 @@ fn gateway_rules() {
     );
     assert_has(
         &e,
-        "gateway.workers: invalid value: integer `-1`, expected usize",
+        "gateway.workers: invalid value: `-1`, expected a whole number, 0 or more",
     );
     assert_has(
         &e,
