@@ -58,6 +58,40 @@ pub struct GatewaySection {
     /// Upstream (http_proxy) connection settings. (tollgate extension)
     #[serde(default)]
     pub upstream: Upstream,
+    /// The stderr log: level and format. Changes apply live.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `gateway.log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    #[serde(default)]
+    pub level: LogLevel,
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// `gateway.log.level` (and `--log-level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+}
+
+/// `gateway.log.format`: `text` (one line per event) or `json` (one object per line, with
+/// `timestamp`, `level` and `message`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 pub fn default_listeners() -> Vec<Listener> {

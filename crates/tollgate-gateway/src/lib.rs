@@ -24,6 +24,7 @@ mod iam;
 mod ids;
 mod io;
 mod lambda;
+pub mod logging;
 pub mod metrics;
 mod proxy;
 pub mod proxy_protocol;
@@ -354,7 +355,9 @@ impl Shared {
             None
         };
         let version = cur.version + 1;
+        let log = compiled.config.gateway.log;
         let snap = Snapshot::build(compiled, version);
+        logging::configure(log.level, log.format);
         if let Some(s) = sink {
             self.access_log.store(Arc::new(s));
         }

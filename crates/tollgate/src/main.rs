@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mimalloc::MiMalloc;
+use tollgate_config::{LogFormat, LogLevel};
 use tollgate_gateway::{ApplyError, IoDriver, Pinning, ServeOptions};
 
 /// The built-in quickstart configuration (`configs/quickstart.yaml`).
@@ -48,12 +49,23 @@ enum Command {
         /// Do not pin the workers to CPUs (they inherit the process's affinity mask).
         #[arg(long)]
         no_pin: bool,
+        /// stderr log level (overrides gateway.log.level, also across reloads).
+        #[arg(long, value_enum)]
+        log_level: Option<CliLevel>,
     },
     /// Check a configuration file; print every error, one per line.
     Validate {
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CliLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -76,13 +88,20 @@ fn main() -> ExitCode {
             io_driver,
             cpus,
             no_pin,
+            log_level,
         } => {
             let pinning = match (cpus, no_pin) {
                 (_, true) => Pinning::Off,
                 (Some(c), false) => Pinning::Cpus(c),
                 (None, false) => Pinning::Config,
             };
-            serve(config, workers, watch, io_driver, pinning)
+            let level = log_level.map(|l| match l {
+                CliLevel::Error => LogLevel::Error,
+                CliLevel::Warn => LogLevel::Warn,
+                CliLevel::Info => LogLevel::Info,
+                CliLevel::Debug => LogLevel::Debug,
+            });
+            serve(config, workers, watch, io_driver, pinning, level)
         }
     }
 }
@@ -116,18 +135,26 @@ fn serve(
     watch: bool,
     driver: Driver,
     pinning: Pinning,
+    log_level: Option<LogLevel>,
 ) -> ExitCode {
+    tollgate_gateway::logging::init(log_level, LogLevel::Info, LogFormat::Text);
     let loaded = match &config {
         Some(p) => tollgate_config::load_file(p),
         None => tollgate_config::load_str(QUICKSTART, Path::new(".")),
     };
     let compiled = match loaded {
-        Ok(c) => c,
+        Ok(c) => {
+            let l = c.config.gateway.log;
+            tollgate_gateway::logging::configure(l.level, l.format);
+            c
+        }
         Err(errors) => {
+            // The same lines as `validate` prints (one error per line, path first), then
+            // one log event.
             for e in &errors.0 {
                 eprintln!("{e}");
             }
-            eprintln!(
+            log::error!(
                 "tollgate: invalid configuration, {} error(s); not serving",
                 errors.0.len()
             );
@@ -149,12 +176,12 @@ fn serve(
     let gw = match tollgate_gateway::start(opts) {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("tollgate: {e}");
+            log::error!("tollgate: {e}");
             return ExitCode::from(1);
         }
     };
     for a in gw.listen_addrs() {
-        eprintln!(
+        log::info!(
             "tollgate: listening on http://{a} (workers: {}, io: {})",
             gw.workers(),
             gw.driver().name()
@@ -169,20 +196,17 @@ fn serve(
             None => format!("w{i}->unpinned"),
         })
         .collect();
-    eprintln!("tollgate: worker placement: {}", placed.join(" "));
-    eprintln!("tollgate: admin on http://{}", gw.admin_addr());
+    log::info!("tollgate: worker placement: {}", placed.join(" "));
+    log::info!("tollgate: admin on http://{}", gw.admin_addr());
     if quickstart && let Some(a) = gw.listen_addrs().first() {
-        {
-            eprintln!("tollgate: serving the built-in quickstart config. Try:");
-            eprintln!("  curl -i http://{a}/prod/hello");
-            eprintln!(
-                "  curl -i -X POST http://{a}/prod/anything/else -d payload   # greedy /{{proxy+}} route"
-            );
-            eprintln!(
-                "  curl -i http://{a}/nostage/hello   # unknown stage: 403 Missing Authentication Token"
-            );
-            eprintln!("  curl -s http://{}/metrics", gw.admin_addr());
-        }
+        log::info!(
+            "tollgate: serving the built-in quickstart config. Try:\n\
+             curl -i http://{a}/prod/hello\n\
+             curl -i -X POST http://{a}/prod/anything/else -d payload   # greedy /{{proxy+}} route\n\
+             curl -i http://{a}/nostage/hello   # unknown stage: 403 Missing Authentication Token\n\
+             curl -s http://{}/metrics",
+            gw.admin_addr()
+        );
     }
     let shared = gw.shared();
     // Signals: TERM/INT drain and exit 0; HUP reloads the file.
@@ -201,14 +225,14 @@ fn serve(
                         if sig == signal_hook::consts::SIGHUP {
                             report_reload("SIGHUP", sh.reload_file());
                         } else {
-                            eprintln!("tollgate: draining (signal {sig})");
+                            log::info!("tollgate: draining (signal {sig})");
                             sh.begin_shutdown();
                             break;
                         }
                     }
                 });
         }
-        Err(e) => eprintln!("tollgate: cannot install signal handlers: {e}"),
+        Err(e) => log::error!("tollgate: cannot install signal handlers: {e}"),
     }
     if watch && let Some(path) = config {
         {
@@ -219,18 +243,19 @@ fn serve(
         }
     }
     gw.wait();
-    eprintln!("tollgate: stopped");
+    log::info!("tollgate: stopped");
     ExitCode::SUCCESS
 }
 
 fn report_reload(why: &str, r: Result<u64, ApplyError>) {
     match r {
-        Ok(v) => eprintln!("tollgate: {why}: config version {v} is live"),
+        Ok(v) => log::info!("tollgate: {why}: config version {v} is live"),
         Err(ApplyError::Invalid(errors)) => {
-            eprintln!("tollgate: {why}: config rejected, the running one keeps serving:");
-            for e in errors {
-                eprintln!("  {e}");
-            }
+            let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            log::warn!(
+                "tollgate: {why}: config rejected, the running one keeps serving:\n{}",
+                list.join("\n")
+            );
         }
     }
 }

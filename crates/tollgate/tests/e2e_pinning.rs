@@ -76,10 +76,10 @@ fn start(mask: &str, cfg: &TempFile, args: &[&str]) -> Result<Started, String> {
         };
         log.push_str(&line);
         log.push('\n');
-        if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
+        if let Some((_, rest)) = line.split_once("tollgate: listening on http://") {
             listen = rest.split_whitespace().next().and_then(|a| a.parse().ok());
         }
-        if line.starts_with("tollgate: admin on") {
+        if line.contains("tollgate: admin on") {
             std::thread::spawn(move || for _ in lines {});
             return Ok(Started {
                 child,

@@ -139,7 +139,7 @@ impl JwksSlot {
                     } else {
                         "no key set yet"
                     };
-                    eprintln!(
+                    log::warn!(
                         "tollgate: jwks {}: {e} ({kept}; retry in {}s)",
                         self.url,
                         backoff.as_secs()
@@ -174,7 +174,7 @@ pub(crate) fn registry() -> &'static Registry {
             .name("tollgate-jwks".into())
             .spawn(move || refresher(reg))
         {
-            eprintln!("tollgate: cannot start the JWKS refresher: {e}");
+            log::error!("tollgate: cannot start the JWKS refresher: {e}");
         }
     });
     reg

@@ -131,7 +131,7 @@ impl Compiled {
                             match LoadedKeys::parse(&b) {
                                 Ok(k) => Some(Arc::new(k)),
                                 Err(e) => {
-                                    eprintln!("tollgate: authorizer {}: jwks.file: {e}", cg.name);
+                                    log::error!("tollgate: authorizer {}: jwks.file: {e}", cg.name);
                                     None
                                 }
                             }

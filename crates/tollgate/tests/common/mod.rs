@@ -62,7 +62,8 @@ pub struct Gateway {
 
 fn parse_addr(line: &str, prefix: &str) -> Option<SocketAddr> {
     let rest = line.split(prefix).nth(1)?;
-    let addr = rest.split_whitespace().next()?;
+    // A JSON log line ends the message with `"}`.
+    let addr = rest.split_whitespace().next()?.trim_end_matches(['"', '}']);
     addr.parse().ok()
 }
 
@@ -107,6 +108,7 @@ impl Gateway {
                             .rsplit("io: ")
                             .next()
                             .unwrap_or("")
+                            .trim_end_matches(['"', '}'])
                             .trim_end_matches(')')
                             .to_owned();
                     }
