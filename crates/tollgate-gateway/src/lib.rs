@@ -258,6 +258,7 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
     let sink =
         accesslog::Sink::from_config(&cfg.gateway.access_log).map_err(StartError::AccessLog)?;
 
+    let _ = metrics::STARTED.set(std::time::SystemTime::now());
     let snapshot = Snapshot::build(opts.compiled, 1);
     let shared = Arc::new(Shared {
         current: ArcSwap::from_pointee(snapshot),

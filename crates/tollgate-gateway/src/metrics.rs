@@ -171,11 +171,12 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
         bad += w.bad_requests.load(Relaxed);
         refused += w.connections_refused.load(Relaxed);
     }
-    let _ = writeln!(
-        out,
-        "# HELP tollgate_requests_total Requests answered, by API, route and status."
+    family(
+        &mut out,
+        "tollgate_requests_total",
+        "counter",
+        "Requests answered, by API, route and status.",
     );
-    let _ = writeln!(out, "# TYPE tollgate_requests_total counter");
     let mut rows: Vec<_> = req.into_iter().collect();
     rows.sort();
     for ((api, route, status), n) in rows {
@@ -186,11 +187,12 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
             escape(&route)
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP tollgate_auth_decisions_total Authorization decisions, by type and outcome."
+    family(
+        &mut out,
+        "tollgate_auth_decisions_total",
+        "counter",
+        "Authorization decisions, by type and outcome.",
     );
-    let _ = writeln!(out, "# TYPE tollgate_auth_decisions_total counter");
     for (i, k) in AUTH_KINDS.iter().enumerate() {
         for (j, o) in OUTCOMES.iter().enumerate() {
             let n = auth.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0);
@@ -200,25 +202,33 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
             );
         }
     }
-    let _ = writeln!(out, "# TYPE tollgate_cache_hits_total counter");
-    for (i, c) in CACHES.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "tollgate_cache_hits_total{{cache=\"{c}\"}} {}",
-            hits.get(i).copied().unwrap_or(0)
-        );
+    for (name, help, vals) in [
+        (
+            "tollgate_cache_hits_total",
+            "Lookups answered by a cache (jwt: verified tokens, authorizer: Lambda results, signing_key: SigV4 keys).",
+            &hits,
+        ),
+        (
+            "tollgate_cache_misses_total",
+            "Lookups a cache could not answer.",
+            &misses,
+        ),
+    ] {
+        family(&mut out, name, "counter", help);
+        for (i, c) in CACHES.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}{{cache=\"{c}\"}} {}",
+                vals.get(i).copied().unwrap_or(0)
+            );
+        }
     }
-    let _ = writeln!(out, "# TYPE tollgate_cache_misses_total counter");
-    for (i, c) in CACHES.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "tollgate_cache_misses_total{{cache=\"{c}\"}} {}",
-            misses.get(i).copied().unwrap_or(0)
-        );
-    }
-    let _ = writeln!(out, "# TYPE tollgate_authorizer_invocations_total counter");
-    let _ = writeln!(out, "tollgate_authorizer_invocations_total {inv}");
-    let _ = writeln!(out, "# TYPE tollgate_upstream_errors_total counter");
+    family(
+        &mut out,
+        "tollgate_upstream_errors_total",
+        "counter",
+        "http_proxy exchanges that failed: connect (502), timeout (504), broken (502).",
+    );
     for (i, k) in UPSTREAM_ERRORS.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -226,30 +236,164 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
             up.get(i).copied().unwrap_or(0)
         );
     }
-    let _ = writeln!(out, "# TYPE tollgate_bad_requests_total counter");
-    let _ = writeln!(out, "tollgate_bad_requests_total {bad}");
-    let _ = writeln!(out, "# TYPE tollgate_connections_open gauge");
-    let _ = writeln!(out, "tollgate_connections_open {open}");
-    let _ = writeln!(out, "# TYPE tollgate_connections_total counter");
-    let _ = writeln!(out, "tollgate_connections_total {total}");
-    let _ = writeln!(out, "# TYPE tollgate_connections_refused_total counter");
-    let _ = writeln!(out, "tollgate_connections_refused_total {refused}");
-    let _ = writeln!(out, "# TYPE tollgate_config_version gauge");
-    let _ = writeln!(out, "tollgate_config_version {}", g.config_version);
-    let _ = writeln!(out, "# TYPE tollgate_config_reloads_total counter");
-    let _ = writeln!(
-        out,
-        "tollgate_config_reloads_total{{result=\"ok\"}} {}",
-        g.reloads_ok
-    );
-    let _ = writeln!(
-        out,
-        "tollgate_config_reloads_total{{result=\"rejected\"}} {}",
-        g.reloads_rejected
-    );
-    let _ = writeln!(out, "# TYPE tollgate_workers gauge");
-    let _ = writeln!(out, "tollgate_workers {}", g.workers);
+    let reload = |r: &str, n: u64| format!("tollgate_config_reloads_total{{result=\"{r}\"}} {n}");
+    for (name, kind, help, lines) in [
+        (
+            "tollgate_authorizer_invocations_total",
+            "counter",
+            "Lambda authorizer functions called (cache misses that reached the function).",
+            vec![format!("tollgate_authorizer_invocations_total {inv}")],
+        ),
+        (
+            "tollgate_bad_requests_total",
+            "counter",
+            "Requests refused before routing as malformed (400, 408, 413, 414, 431, 501, 505).",
+            vec![format!("tollgate_bad_requests_total {bad}")],
+        ),
+        (
+            "tollgate_connections_open",
+            "gauge",
+            "Client connections open now.",
+            vec![format!("tollgate_connections_open {open}")],
+        ),
+        (
+            "tollgate_connections_total",
+            "counter",
+            "Client connections accepted.",
+            vec![format!("tollgate_connections_total {total}")],
+        ),
+        (
+            "tollgate_connections_refused_total",
+            "counter",
+            "Client connections closed at once because a worker was at its connection bound.",
+            vec![format!("tollgate_connections_refused_total {refused}")],
+        ),
+        (
+            "tollgate_config_version",
+            "gauge",
+            "Version of the configuration being served (1 at start, +1 per accepted change).",
+            vec![format!("tollgate_config_version {}", g.config_version)],
+        ),
+        (
+            "tollgate_config_reloads_total",
+            "counter",
+            "Configuration changes (PUT /config, reload, SIGHUP, --watch), by result.",
+            vec![
+                reload("ok", g.reloads_ok),
+                reload("rejected", g.reloads_rejected),
+            ],
+        ),
+        (
+            "tollgate_workers",
+            "gauge",
+            "Data-plane worker threads.",
+            vec![format!("tollgate_workers {}", g.workers)],
+        ),
+        (
+            "tollgate_build_info",
+            "gauge",
+            "Always 1; the version of the running binary is in the labels.",
+            vec![format!(
+                "tollgate_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            )],
+        ),
+    ] {
+        family(&mut out, name, kind, help);
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    process_metrics(&mut out);
     out
+}
+
+/// `# HELP` and `# TYPE` of one family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// When the process started (set by `start`), for `process_start_time_seconds`.
+pub(crate) static STARTED: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
+/// The standard `process_*` families (Prometheus client conventions), read from `/proc`.
+/// A value that cannot be read is left out rather than reported as 0.
+fn process_metrics(out: &mut String) {
+    let tick = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|t| *t > 0)
+        .map_or(100.0, |t| t as f64);
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the `(comm)`, which may hold spaces: utime and stime are 14 and 15.
+        let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+        if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
+            family(
+                out,
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time spent, in seconds.",
+            );
+            let _ = writeln!(out, "process_cpu_seconds_total {}", (u + s) as f64 / tick);
+        }
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if let Some(rss) = kib("VmRSS:") {
+            family(
+                out,
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+            );
+            let _ = writeln!(out, "process_resident_memory_bytes {}", rss * 1024);
+        }
+        if let Some(vm) = kib("VmSize:") {
+            family(
+                out,
+                "process_virtual_memory_bytes",
+                "gauge",
+                "Virtual memory size in bytes.",
+            );
+            let _ = writeln!(out, "process_virtual_memory_bytes {}", vm * 1024);
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        family(out, "process_open_fds", "gauge", "Open file descriptors.");
+        let _ = writeln!(out, "process_open_fds {}", dir.count());
+    }
+    if let Ok((soft, _)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    {
+        family(
+            out,
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors (soft limit).",
+        );
+        let _ = writeln!(out, "process_max_fds {soft}");
+    }
+    if let Some(t) = STARTED.get()
+        && let Ok(d) = t.duration_since(std::time::UNIX_EPOCH)
+    {
+        family(
+            out,
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since the Unix epoch, in seconds.",
+        );
+        let _ = writeln!(out, "process_start_time_seconds {:.3}", d.as_secs_f64());
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -285,5 +429,41 @@ mod tests {
         assert!(t.contains("status=\"403\"} 1"));
         assert!(t.contains("tollgate_auth_decisions_total{type=\"CUSTOM\",outcome=\"deny\"} 1"));
         assert!(t.contains("tollgate_config_version 3"));
+    }
+
+    #[test]
+    fn every_family_has_help_and_type() {
+        let g = GlobalMetrics {
+            config_version: 1,
+            reloads_ok: 0,
+            reloads_rejected: 0,
+            workers: 1,
+        };
+        let w = Arc::new(WorkerMetrics::default());
+        w.request(&RouteLabel::new("a", "GET /x"), 200);
+        let t = render(&[w], &g);
+        let mut help = std::collections::HashSet::new();
+        let mut typed = std::collections::HashSet::new();
+        for l in t.lines() {
+            if let Some(r) = l.strip_prefix("# HELP ") {
+                help.insert(r.split(' ').next().unwrap_or("").to_owned());
+            } else if let Some(r) = l.strip_prefix("# TYPE ") {
+                let name = r.split(' ').next().unwrap_or("").to_owned();
+                assert!(help.contains(&name), "TYPE before HELP: {l}");
+                typed.insert(name);
+            } else {
+                let name = l.split(['{', ' ']).next().unwrap_or("");
+                assert!(typed.contains(name), "sample without TYPE: {l}");
+            }
+        }
+        for f in [
+            "tollgate_build_info",
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+        ] {
+            assert!(typed.contains(f), "{f} missing:\n{t}");
+        }
     }
 }
