@@ -50,7 +50,7 @@ pub(crate) fn log(
     if matches!(**sink, Sink::Off) {
         return;
     }
-    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let now = crate::logging::rfc3339_millis(std::time::SystemTime::now());
     let mut line = String::with_capacity(256);
     line.push_str("{\"time\":");
     push_json_str(&mut line, &now);
