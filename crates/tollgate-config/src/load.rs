@@ -570,6 +570,15 @@ impl Loader<'_> {
             if let Err(m) = check_identity_arn(&ident.arn) {
                 self.err(join(&p, "arn"), m);
             }
+            if let Some(role) = &ident.role_arn
+                && let Some(info) = tollgate_policy::PrincipalInfo::from_arn(&ident.arn)
+                && let Err(m) = info.with_role_arn(role)
+            {
+                self.err(join(&p, "role_arn"), m);
+            }
+            if ident.user_id.as_deref().is_some_and(str::is_empty) {
+                self.err(join(&p, "user_id"), "must not be empty");
+            }
             if let Some(prev) = arn_seen.get(&ident.arn) {
                 self.err(join(&p, "arn"), format!("duplicate identity (also {prev})"));
             }

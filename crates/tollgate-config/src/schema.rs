@@ -247,7 +247,9 @@ pub enum ErrorMessages {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
-    /// `arn:aws:iam::<12 digits>:(user|role|root)...` (an assumed role is `arn:aws:sts::...:assumed-role/...`).
+    /// `arn:aws:iam::<12 digits>:(user|role|root)...` (an assumed-role session is
+    /// `arn:aws:sts::...:assumed-role/ROLE/SESSION`, a federated user
+    /// `arn:aws:sts::...:federated-user/NAME`).
     pub arn: String,
     #[serde(default)]
     pub access_keys: Vec<AccessKey>,
@@ -257,6 +259,16 @@ pub struct Identity {
     /// Identity-based policies (IAM JSON grammar).
     #[serde(default)]
     pub policies: Vec<serde_json::Value>,
+    /// `aws:userid`: the principal's unique id (`AIDA...` for a user, `AROA...:session` for a
+    /// role session). Default: the account id for `:root`, `ACCOUNT:NAME` for a federated
+    /// user, else the access key id the request was signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// For an assumed-role session: its role's ARN with the role path
+    /// (`arn:aws:iam::ACCOUNT:role/PATH/ROLE`), the session's `aws:PrincipalArn`. Default
+    /// `arn:aws:iam::ACCOUNT:role/ROLE` (a session ARN carries no path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
 }
 
 /// One access key of an identity. Exactly one of `secret`, `secret_env`, `secret_file`.

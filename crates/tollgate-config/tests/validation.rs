@@ -684,3 +684,37 @@ fn json_is_accepted() {
     let m = c.router.lookup(b"x", b"GET", b"/v1").unwrap();
     assert_eq!(m.template, "/");
 }
+
+#[test]
+fn identity_user_id_and_role_arn() {
+    let ok = format!(
+        "{GW}identities:
+  - arn: \"arn:aws:sts::123456789012:assumed-role/deploy/ci\"
+    user_id: \"AROAEXAMPLE:ci\"
+    role_arn: \"arn:aws:iam::123456789012:role/team/deploy\"
+  - arn: \"arn:aws:sts::123456789012:federated-user/bob\"
+  - arn: \"arn:aws:iam::123456789012:user/alice\"
+    user_id: AIDAEXAMPLE
+apis: []
+"
+    );
+    let e = errors(&ok);
+    assert!(e.is_empty(), "{e:?}");
+    let bad = format!(
+        "{GW}identities:
+  - arn: \"arn:aws:sts::123456789012:assumed-role/deploy/ci\"
+    role_arn: \"arn:aws:iam::123456789012:role/team/other\"
+  - arn: \"arn:aws:iam::123456789012:user/alice\"
+    role_arn: \"arn:aws:iam::123456789012:role/alice\"
+    user_id: \"\"
+apis: []
+"
+    );
+    let e = errors(&bad);
+    assert_has(
+        &e,
+        "identities[0].role_arn: expected the ARN of role \"deploy\"",
+    );
+    assert_has(&e, "identities[1].role_arn: only an assumed-role session");
+    assert_has(&e, "identities[1].user_id: must not be empty");
+}
