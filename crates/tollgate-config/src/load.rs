@@ -820,19 +820,29 @@ impl Loader<'_> {
                 let mut issuers = Vec::new();
                 for (i, arn) in cg.provider_arns.iter().enumerate() {
                     match check_cognito_arn(arn) {
-                        Ok((region, pool)) => issuers
-                            .push(format!("https://cognito-idp.{region}.amazonaws.com/{pool}")),
+                        // a pool issues the ORIGINAL or the UPDATED issuer (Cognito API
+                        // reference, IssuerConfigurationType): accept both
+                        Ok((region, pool)) => issuers.extend([
+                            format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
+                            format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool}"),
+                        ]),
                         Err(m) => self.err(index(&join(p, "provider_arns"), i), m),
                     }
                 }
-                if let Some(iss) = &cg.issuer {
-                    if !(iss.starts_with("https://") || iss.starts_with("http://")) {
-                        self.err(
-                            join(p, "issuer"),
-                            format!("expected an http(s):// issuer URL, found \"{iss}\""),
-                        );
+                if let Some(list) = &cg.issuer {
+                    let list = list.as_slice();
+                    if list.is_empty() {
+                        self.err(join(p, "issuer"), "at least one issuer URL is required");
                     }
-                    issuers = vec![iss.clone()];
+                    for iss in list {
+                        if !(iss.starts_with("https://") || iss.starts_with("http://")) {
+                            self.err(
+                                join(p, "issuer"),
+                                format!("expected an http(s):// issuer URL, found \"{iss}\""),
+                            );
+                        }
+                    }
+                    issuers = list.to_vec();
                 }
                 c.issuers = issuers;
                 self.header_source(&cg.identity_source, &join(p, "identity_source"), &mut c);

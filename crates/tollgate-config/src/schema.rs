@@ -357,6 +357,24 @@ pub fn default_authorizer_timeout_ms() -> u64 {
     10_000
 }
 
+/// One issuer URL or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Issuers {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Issuers {
+    /// The URLs, in the order given.
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Issuers::One(s) => std::slice::from_ref(s),
+            Issuers::Many(v) => v,
+        }
+    }
+}
+
 /// `type: COGNITO_USER_POOLS`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -364,9 +382,11 @@ pub struct CognitoAuthorizer {
     pub name: String,
     /// `arn:aws:cognito-idp:<region>:<account>:userpool/<poolId>`; at least one.
     pub provider_arns: Vec<String>,
-    /// Default `https://cognito-idp.{region}.amazonaws.com/{poolId}` per provider ARN.
+    /// Accepted `iss` values, one URL or a list; replaces the default. Default, per provider
+    /// ARN, both forms a user pool may issue: `https://cognito-idp.{region}.amazonaws.com/{poolId}`
+    /// (original) and `https://issuer-cognito-idp.{region}.amazonaws.com/{poolId}` (updated).
     #[serde(default)]
-    pub issuer: Option<String>,
+    pub issuer: Option<Issuers>,
     pub jwks: Jwks,
     #[serde(default = "default_identity_source")]
     pub identity_source: String,
