@@ -15,7 +15,7 @@ pub(crate) fn check_identity_arn(arn: &str) -> Result<(), String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let bad = || {
         Err(format!(
-            "invalid IAM principal ARN \"{arn}\" (expected arn:aws:iam::<12-digit account>:user/NAME, :role/NAME or :root)"
+            "invalid IAM principal ARN \"{arn}\" (expected arn:aws:iam::<12-digit account>:user/NAME, :role/NAME, :root, arn:aws:sts::<account>:assumed-role/ROLE/SESSION or :federated-user/NAME)"
         ))
     };
     let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
@@ -36,9 +36,14 @@ pub(crate) fn check_identity_arn(arn: &str) -> Result<(), String> {
                     .or_else(|| resource.strip_prefix("role/"))
                     .is_some_and(|n| !n.is_empty() && !n.ends_with('/'))
         }
-        "sts" => resource
-            .strip_prefix("assumed-role/")
-            .is_some_and(|r| r.split('/').count() == 2 && r.split('/').all(|p| !p.is_empty())),
+        "sts" => {
+            resource
+                .strip_prefix("assumed-role/")
+                .is_some_and(|r| r.split('/').count() == 2 && r.split('/').all(|p| !p.is_empty()))
+                || resource
+                    .strip_prefix("federated-user/")
+                    .is_some_and(|n| !n.is_empty() && !n.contains('/'))
+        }
         _ => false,
     };
     if ok { Ok(()) } else { bad() }

@@ -586,6 +586,15 @@ impl Loader<'_> {
             if let Err(m) = check_identity_arn(&ident.arn) {
                 self.err(join(&p, "arn"), m);
             }
+            if let Some(role) = &ident.role_arn
+                && let Some(info) = tollgate_policy::PrincipalInfo::from_arn(&ident.arn)
+                && let Err(m) = info.with_role_arn(role)
+            {
+                self.err(join(&p, "role_arn"), m);
+            }
+            if ident.user_id.as_deref().is_some_and(str::is_empty) {
+                self.err(join(&p, "user_id"), "must not be empty");
+            }
             if let Some(prev) = arn_seen.get(&ident.arn) {
                 self.err(join(&p, "arn"), format!("duplicate identity (also {prev})"));
             }
@@ -827,19 +836,29 @@ impl Loader<'_> {
                 let mut issuers = Vec::new();
                 for (i, arn) in cg.provider_arns.iter().enumerate() {
                     match check_cognito_arn(arn) {
-                        Ok((region, pool)) => issuers
-                            .push(format!("https://cognito-idp.{region}.amazonaws.com/{pool}")),
+                        // a pool issues the ORIGINAL or the UPDATED issuer (Cognito API
+                        // reference, IssuerConfigurationType): accept both
+                        Ok((region, pool)) => issuers.extend([
+                            format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
+                            format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool}"),
+                        ]),
                         Err(m) => self.err(index(&join(p, "provider_arns"), i), m),
                     }
                 }
-                if let Some(iss) = &cg.issuer {
-                    if !(iss.starts_with("https://") || iss.starts_with("http://")) {
-                        self.err(
-                            join(p, "issuer"),
-                            format!("expected an http(s):// issuer URL, found \"{iss}\""),
-                        );
+                if let Some(list) = &cg.issuer {
+                    let list = list.as_slice();
+                    if list.is_empty() {
+                        self.err(join(p, "issuer"), "at least one issuer URL is required");
                     }
-                    issuers = vec![iss.clone()];
+                    for iss in list {
+                        if !(iss.starts_with("https://") || iss.starts_with("http://")) {
+                            self.err(
+                                join(p, "issuer"),
+                                format!("expected an http(s):// issuer URL, found \"{iss}\""),
+                            );
+                        }
+                    }
+                    issuers = list.to_vec();
                 }
                 c.issuers = issuers;
                 self.header_source(&cg.identity_source, &join(p, "identity_source"), &mut c);

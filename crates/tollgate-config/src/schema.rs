@@ -286,7 +286,9 @@ pub enum ErrorMessages {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
-    /// `arn:aws:iam::<12 digits>:(user|role|root)...` (an assumed role is `arn:aws:sts::...:assumed-role/...`).
+    /// `arn:aws:iam::<12 digits>:(user|role|root)...` (an assumed-role session is
+    /// `arn:aws:sts::...:assumed-role/ROLE/SESSION`, a federated user
+    /// `arn:aws:sts::...:federated-user/NAME`).
     pub arn: String,
     #[serde(default)]
     pub access_keys: Vec<AccessKey>,
@@ -296,6 +298,16 @@ pub struct Identity {
     /// Identity-based policies (IAM JSON grammar).
     #[serde(default)]
     pub policies: Vec<serde_json::Value>,
+    /// `aws:userid`: the principal's unique id (`AIDA...` for a user, `AROA...:session` for a
+    /// role session). Default: the account id for `:root`, `ACCOUNT:NAME` for a federated
+    /// user, else the access key id the request was signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// For an assumed-role session: its role's ARN with the role path
+    /// (`arn:aws:iam::ACCOUNT:role/PATH/ROLE`), the session's `aws:PrincipalArn`. Default
+    /// `arn:aws:iam::ACCOUNT:role/ROLE` (a session ARN carries no path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
 }
 
 /// One access key of an identity. Exactly one of `secret`, `secret_env`, `secret_file`.
@@ -384,6 +396,24 @@ pub fn default_authorizer_timeout_ms() -> u64 {
     10_000
 }
 
+/// One issuer URL or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Issuers {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Issuers {
+    /// The URLs, in the order given.
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Issuers::One(s) => std::slice::from_ref(s),
+            Issuers::Many(v) => v,
+        }
+    }
+}
+
 /// `type: COGNITO_USER_POOLS`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -391,9 +421,11 @@ pub struct CognitoAuthorizer {
     pub name: String,
     /// `arn:aws:cognito-idp:<region>:<account>:userpool/<poolId>`; at least one.
     pub provider_arns: Vec<String>,
-    /// Default `https://cognito-idp.{region}.amazonaws.com/{poolId}` per provider ARN.
+    /// Accepted `iss` values, one URL or a list; replaces the default. Default, per provider
+    /// ARN, both forms a user pool may issue: `https://cognito-idp.{region}.amazonaws.com/{poolId}`
+    /// (original) and `https://issuer-cognito-idp.{region}.amazonaws.com/{poolId}` (updated).
     #[serde(default)]
-    pub issuer: Option<String>,
+    pub issuer: Option<Issuers>,
     pub jwks: Jwks,
     #[serde(default = "default_identity_source")]
     pub identity_source: String,

@@ -84,7 +84,10 @@ fn full_example_compiles_every_part() {
     assert!(c.authorizers[0].jwks.as_ref().unwrap()["keys"].is_array());
     assert_eq!(
         c.authorizers[0].issuers,
-        vec!["https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example".to_owned()]
+        vec![
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example".to_owned(),
+            "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Example".to_owned()
+        ]
     );
     let re = c.authorizers[1].validation.as_ref().unwrap();
     assert!(re.is_match("Bearer abc.def"));

@@ -684,3 +684,84 @@ fn json_is_accepted() {
     let m = c.router.lookup(b"x", b"GET", b"/v1").unwrap();
     assert_eq!(m.template, "/");
 }
+
+#[test]
+fn identity_user_id_and_role_arn() {
+    let ok = format!(
+        "{GW}identities:
+  - arn: \"arn:aws:sts::123456789012:assumed-role/deploy/ci\"
+    user_id: \"AROAEXAMPLE:ci\"
+    role_arn: \"arn:aws:iam::123456789012:role/team/deploy\"
+  - arn: \"arn:aws:sts::123456789012:federated-user/bob\"
+  - arn: \"arn:aws:iam::123456789012:user/alice\"
+    user_id: AIDAEXAMPLE
+apis: []
+"
+    );
+    let e = errors(&ok);
+    assert!(e.is_empty(), "{e:?}");
+    let bad = format!(
+        "{GW}identities:
+  - arn: \"arn:aws:sts::123456789012:assumed-role/deploy/ci\"
+    role_arn: \"arn:aws:iam::123456789012:role/team/other\"
+  - arn: \"arn:aws:iam::123456789012:user/alice\"
+    role_arn: \"arn:aws:iam::123456789012:role/alice\"
+    user_id: \"\"
+apis: []
+"
+    );
+    let e = errors(&bad);
+    assert_has(
+        &e,
+        "identities[0].role_arn: expected the ARN of role \"deploy\"",
+    );
+    assert_has(&e, "identities[1].role_arn: only an assumed-role session");
+    assert_has(&e, "identities[1].user_id: must not be empty");
+}
+
+#[test]
+fn cognito_issuers() {
+    let cfg = |issuer: &str| {
+        format!(
+            "{GW}authorizers:
+  - name: users
+    type: COGNITO_USER_POOLS
+    provider_arns: [\"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_X\"]
+    jwks: {{url: \"http://127.0.0.1:7000/jwks.json\"}}
+{issuer}apis: []
+"
+        )
+    };
+    let issuers = |issuer: &str| {
+        let c = load_str(&cfg(issuer), Path::new(".")).unwrap();
+        c.authorizers[0].issuers.clone()
+    };
+    assert_eq!(
+        issuers(""),
+        [
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X",
+            "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_X"
+        ]
+    );
+    assert_eq!(
+        issuers("    issuer: https://a.test/p\n"),
+        ["https://a.test/p"]
+    );
+    assert_eq!(
+        issuers("    issuer: [\"https://a.test/p\", \"https://b.test/q\"]\n"),
+        ["https://a.test/p", "https://b.test/q"]
+    );
+    assert_has(
+        &errors(&cfg("    issuer: []\n")),
+        "authorizers[0].issuer: at least one issuer URL is required",
+    );
+    assert_has(
+        &errors(&cfg("    issuer: [\"https://a.test/p\", \"ftp://x\"]\n")),
+        "authorizers[0].issuer: expected an http(s):// issuer URL, found \"ftp://x\"",
+    );
+    let e = errors(&cfg("    issuer: 42\n"));
+    assert!(
+        e.iter().any(|e| e.starts_with("authorizers[0].issuer")),
+        "{e:?}"
+    );
+}

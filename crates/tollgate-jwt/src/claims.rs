@@ -227,22 +227,27 @@ pub struct VerifiedToken {
     pub token_use: Option<TokenUse>,
 }
 
-/// Reads a NumericDate claim: an integer, or a finite number floored to whole seconds.
-fn numeric_date(claims: &Claims, name: &'static str) -> Result<Option<i64>, JwtError> {
+/// Reads a NumericDate claim: any finite JSON number, integer or not (`1700000000`,
+/// `1700000000.5`, `1.7e9`, `1e16`), as an f64. RFC 7519 §2 allows fractional seconds, and
+/// aws-jwt-verify takes the claim as a JS number and compares it numerically, so tollgate
+/// does the same: a float and the equal integer give the same result. Anything else (a
+/// string, `null`, an array) is refused like a missing claim.
+fn numeric_date(claims: &Claims, name: &'static str) -> Result<Option<f64>, JwtError> {
     match claims.get(name) {
         None => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(i) = n.as_i64() {
-                Ok(Some(i))
-            } else {
-                match n.as_f64() {
-                    Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f.floor() as i64)),
-                    _ => Err(JwtError::MissingClaim(name)),
-                }
-            }
-        }
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.is_finite() => Ok(Some(f)),
+            _ => Err(JwtError::MissingClaim(name)),
+        },
         Some(_) => Err(JwtError::MissingClaim(name)),
     }
+}
+
+/// Whole seconds at or after `t` (saturating), for cache lifetimes: a token whose `exp` is
+/// `x.5` is still valid during second `x`.
+fn ceil_secs(t: f64) -> i64 {
+    // `as` saturates at the i64 bounds
+    t.ceil() as i64
 }
 
 /// `aud` as a list of strings (a string, or an array of strings).
@@ -282,25 +287,28 @@ fn check_claims(
     v: &Validation,
     now: i64,
 ) -> Result<(i64, Option<TokenUse>), JwtError> {
-    let leeway = i64::try_from(v.leeway_secs).unwrap_or(i64::MAX);
+    // Compared as f64, like aws-jwt-verify (JS numbers): exact for any realistic clock.
+    let leeway = v.leeway_secs as f64;
+    let now_f = now as f64;
     match claims.get("iss") {
         Some(Value::String(iss)) if v.issuers.iter().any(|i| i == iss) => {}
         _ => return Err(JwtError::WrongIssuer),
     }
     let exp = numeric_date(claims, "exp")?.ok_or(JwtError::MissingClaim("exp"))?;
-    if now >= exp.saturating_add(leeway) {
+    if now_f >= exp + leeway {
         return Err(JwtError::Expired);
     }
     if let Some(nbf) = numeric_date(claims, "nbf")?
-        && now.saturating_add(leeway) < nbf
+        && now_f + leeway < nbf
     {
         return Err(JwtError::NotYetValid);
     }
     if let Some(iat) = numeric_date(claims, "iat")?
-        && iat > now.saturating_add(leeway)
+        && iat > now_f + leeway
     {
         return Err(JwtError::IssuedInFuture);
     }
+    let exp = ceil_secs(exp);
     let token_use = match claims.get_str("token_use") {
         Some("id") => Some(TokenUse::Id),
         Some("access") => Some(TokenUse::Access),

@@ -865,3 +865,77 @@ fn hmac_keys_only_when_allowed() {
         .is_err()
     );
 }
+
+/// `exp`/`nbf`/`iat` written as JSON floats are numbers like any other (RFC 7519 NumericDate
+/// may be fractional; aws-jwt-verify compares them as JS numbers): a float and the equal
+/// integer give the same answer, and a fraction counts.
+#[test]
+fn float_time_claims_are_compared_numerically() {
+    let k = keys();
+    let ks = keyset(&k);
+    let v = id_route();
+    // the claims with `name` written exactly as `raw`
+    let token = |name: &str, raw: &str| {
+        let text = serde_json::to_string(&with(id_claims(), json!({ name: "@@" }))).unwrap();
+        let payload = text.replace("\"@@\"", raw);
+        raw_rs256(&k, r#"{"alg":"RS256","kid":"rsa1","typ":"JWT"}"#, &payload)
+    };
+    let check = |name: &str, raw: &str, now: i64| verify(&token(name, raw), &ks, &v, now);
+
+    // the same instant as integer, float and exponent: same result, same cache lifetime
+    for raw in ["10000000000000000", "1e16", "1.0e16", "10000000000000000.0"] {
+        let t = check("exp", raw, NOW).unwrap_or_else(|e| panic!("exp {raw}: {e:?}"));
+        assert_eq!(t.exp, 10_000_000_000_000_000, "exp {raw}");
+    }
+    for raw in ["1680629980", "1680629980.0", "1.68062998e9"] {
+        assert_eq!(check("exp", raw, NOW).unwrap().exp, NOW + 1, "exp {raw}");
+        assert_eq!(
+            check("exp", raw, NOW + 1).err(),
+            Some(JwtError::Expired),
+            "exp {raw}"
+        );
+    }
+    // a fraction counts: valid during the second before, expired at the next whole second
+    let t = check("exp", "1680629979.5", NOW).unwrap();
+    assert_eq!(t.exp, NOW + 1, "cache lifetime rounds up");
+    assert_eq!(
+        check("exp", "1680629979.5", NOW + 1).err(),
+        Some(JwtError::Expired)
+    );
+    assert_eq!(check("exp", "-1.5", NOW).err(), Some(JwtError::Expired));
+    assert!(check("exp", "1e300", NOW).is_ok());
+
+    // nbf: not before NOW + 0.5 is not yet valid at NOW, valid at NOW + 1
+    assert_eq!(
+        check("nbf", "1680629979.5", NOW).err(),
+        Some(JwtError::NotYetValid)
+    );
+    assert!(check("nbf", "1680629979.5", NOW + 1).is_ok());
+    assert!(check("nbf", "1.680629979e9", NOW).is_ok());
+    assert!(check("nbf", "1680629979.0", NOW).is_ok());
+
+    // iat: issued half a second in the future is in the future
+    assert!(check("iat", "1680629979.0", NOW).is_ok());
+    assert!(check("iat", "1.680629979e9", NOW).is_ok());
+    assert_eq!(
+        check("iat", "1680629979.5", NOW).err(),
+        Some(JwtError::IssuedInFuture)
+    );
+    assert_eq!(
+        check("iat", "1e16", NOW).err(),
+        Some(JwtError::IssuedInFuture)
+    );
+    assert_eq!(
+        check("iat", "10000000000000000", NOW).err(),
+        Some(JwtError::IssuedInFuture)
+    );
+
+    // not numbers: refused as before
+    for raw in ["\"1680629999\"", "null", "[1680629999]", "true"] {
+        assert_eq!(
+            check("exp", raw, NOW).err(),
+            Some(JwtError::MissingClaim("exp")),
+            "exp {raw}"
+        );
+    }
+}

@@ -1,8 +1,8 @@
 //! Statement matching shared by the reference evaluator and the compiled tree.
 
 use crate::PolicyKind;
-use crate::parse::{PrincipalId, PrincipalSpec, Statement};
-use crate::request::{Principal, Request};
+use crate::parse::{Effect, PrincipalId, PrincipalSpec, Statement};
+use crate::request::{Principal, Request, lookup};
 
 fn id_matches(id: &PrincipalId, p: &Principal<'_>) -> bool {
     match (id, p) {
@@ -15,12 +15,48 @@ fn id_matches(id: &PrincipalId, p: &Principal<'_>) -> bool {
     }
 }
 
-pub(crate) fn principal_ok(st: &Statement, kind: PolicyKind, p: &Principal<'_>) -> bool {
+/// The account of the resource (the fifth field of the method ARN).
+fn resource_account(resource: &str) -> Option<&str> {
+    resource
+        .strip_prefix("arn:")
+        .and_then(|r| r.split(':').nth(3))
+}
+
+/// Does `id` in the `Principal` of an **Allow** statement grant to the caller by itself?
+///
+/// An account principal (`"AWS": "ACCT"` / `arn:aws:iam::ACCT:root`) delegates to the
+/// account's own IAM policies (IAM User Guide, Principal element, "AWS account principals").
+/// Across accounts that delegation is what Table B needs on the resource side. Within the
+/// resource's own account it grants nothing by itself: the caller's identity policy must
+/// allow, so the statement is skipped for every caller of that account but its root user.
+fn id_grants(id: &PrincipalId, req: &Request<'_>) -> bool {
+    match (id, &req.principal) {
+        (PrincipalId::Account(a), Principal::Iam(c)) => {
+            c.account == a
+                && (resource_account(req.resource) != Some(a.as_str()) || is_account_root(c.arn, a))
+        }
+        _ => id_matches(id, &req.principal),
+    }
+}
+
+fn is_account_root(arn: &str, account: &str) -> bool {
+    arn.strip_prefix("arn:")
+        .and_then(|r| r.split_once(':'))
+        .and_then(|(_partition, r)| r.strip_prefix("iam::"))
+        .and_then(|r| r.strip_prefix(account))
+        == Some(":root")
+}
+
+pub(crate) fn principal_ok(st: &Statement, kind: PolicyKind, req: &Request<'_>) -> bool {
     if kind == PolicyKind::Identity {
         return true;
     }
+    let p = &req.principal;
     match &st.principal {
         PrincipalSpec::Absent => true,
+        PrincipalSpec::Only(ids) if st.effect == Effect::Allow => {
+            ids.iter().any(|i| id_grants(i, req))
+        }
         PrincipalSpec::Only(ids) => ids.iter().any(|i| id_matches(i, p)),
         PrincipalSpec::Except(ids) => !ids.iter().any(|i| id_matches(i, p)),
     }
@@ -37,6 +73,13 @@ pub(crate) fn resource_ok(st: &Statement, req: &Request<'_>) -> bool {
         != st.not_resource
 }
 
+/// Every policy variable of the statement (without a default) has a value in the request.
+/// IAM: a variable that cannot be resolved makes the whole statement invalid, so it neither
+/// allows nor denies, even inside `NotResource` or a negated operator.
+pub(crate) fn vars_resolved(st: &Statement, req: &Request<'_>) -> bool {
+    st.required_vars.iter().all(|k| lookup(k, req).is_some())
+}
+
 /// Does the statement apply to the request (principal, action, resource, every condition)?
 pub(crate) fn statement_matches(
     st: &Statement,
@@ -44,9 +87,10 @@ pub(crate) fn statement_matches(
     req: &Request<'_>,
     accel: bool,
 ) -> bool {
-    action_ok(st, req.action)
+    vars_resolved(st, req)
+        && action_ok(st, req.action)
         && resource_ok(st, req)
-        && principal_ok(st, kind, &req.principal)
+        && principal_ok(st, kind, req)
         && st.conditions.iter().all(|c| c.eval(req, accel))
 }
 

@@ -35,6 +35,7 @@ mod compile;
 mod cond;
 mod eval;
 mod glob;
+mod identity;
 mod ipset;
 mod outcome;
 mod parse;
@@ -44,6 +45,7 @@ mod time;
 
 pub use compile::CompiledPolicy;
 pub use eval::reference;
+pub use identity::PrincipalInfo;
 pub use outcome::{
     CallerKind, Decision, DenyCase, MessageStyle, access_denied_message, combine_cross_account,
     combine_same_account, deny_case, lambda_precheck_denies, mask_account, resource_policy_only,

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::cond::{self, Condition};
 use crate::glob::{PChar, Seg, compile_glob};
+use crate::request::Key;
 use crate::template::Template;
 use crate::{ExpandCtx, PolicyError};
 
@@ -51,6 +52,10 @@ pub(crate) struct Statement {
     pub(crate) not_resource: bool,
     pub(crate) resources: Vec<Template>,
     pub(crate) conditions: Vec<Condition>,
+    /// Keys of the policy variables without a default in `resources` and condition values.
+    /// When any of them has no value in the request the statement does not apply at all
+    /// (IAM: an unresolvable variable makes the statement invalid), whatever the operator.
+    pub(crate) required_vars: Vec<Key>,
 }
 
 /// A validated policy document (shorthand resources expanded, variables parsed).
@@ -406,6 +411,18 @@ fn parse_statement(
     if errs.len() > before {
         return None;
     }
+    let mut required_vars: Vec<Key> = Vec::new();
+    let cond_templates = conditions.iter().flat_map(|c| match &c.values {
+        cond::Values::Str(ts) => ts.as_slice(),
+        _ => &[],
+    });
+    for t in resources.iter().chain(cond_templates) {
+        for k in t.required_keys() {
+            if !required_vars.contains(k) {
+                required_vars.push(k.clone());
+            }
+        }
+    }
     Some((
         Statement {
             effect: effect?,
@@ -415,6 +432,7 @@ fn parse_statement(
             not_resource,
             resources,
             conditions,
+            required_vars,
         },
         sid,
     ))

@@ -111,6 +111,15 @@ impl Template {
         Some(Cow::Owned(out))
     }
 
+    /// Keys of the variables that have no default (`${aws:username}`, not
+    /// `${aws:username, 'x'}`); the escapes `${*}`, `${?}`, `${$}` are not variables.
+    pub(crate) fn required_keys(&self) -> impl Iterator<Item = &Key> {
+        self.toks.iter().filter_map(|t| match t {
+            TTok::Var { key, default: None } => Some(key),
+            _ => None,
+        })
+    }
+
     /// The text of a template without variables.
     pub(crate) fn fixed_text(&self) -> Option<&str> {
         self.fixed.as_ref().map(|f| f.text.as_str())

@@ -69,6 +69,11 @@ fn resource_patterns() -> Vec<String> {
             "execute-api:/*",
             "arn:aws:execute-api:us-east-1:*:api1/prod/GET/pets/1",
             "arn:aws:execute-api:${aws:username}:*:api1/*",
+            // variables that are absent for most callers (no tag, no userid): the statement
+            // does not apply, also under NotResource
+            "arn:aws:execute-api:us-east-1:111122223333:api1/prod/*/${aws:PrincipalTag/team}/*",
+            "arn:aws:execute-api:us-east-1:111122223333:api1/${aws:userid}/*",
+            "arn:aws:execute-api:*:*:api1/*/GET/${aws:PrincipalTag/team, 'pets'}",
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -79,6 +84,7 @@ fn resource_patterns() -> Vec<String> {
 fn request_resources() -> Vec<String> {
     let mut v: Vec<String> = [
         "api1/prod/GET/pets",
+        "api1/prod/GET/blue/1",
         "api1/prod/GET/pets/1",
         "api1/prod/GET/pets/12",
         "api1/prod/GET/pets/*",
@@ -209,6 +215,32 @@ fn condition(kind: usize, a: usize, b: usize) -> (String, String, Value) {
             json!("vpce-2"),
         ),
         16 => ("NotIpAddressIfExists", "aws:VpcSourceIp", cidrs(b)),
+        // absent variables in negated and IfExists operators
+        17 => (
+            "StringNotEquals",
+            "aws:username",
+            json!(["${aws:PrincipalTag/team}", "x"][a % 2]),
+        ),
+        18 => (
+            "ArnNotLike",
+            "aws:PrincipalArn",
+            json!("arn:aws:iam::*:user/${aws:PrincipalTag/team}"),
+        ),
+        19 => (
+            "StringNotLike",
+            "aws:UserAgent",
+            json!(["${aws:username}*", "curl*"]),
+        ),
+        20 => (
+            "StringEqualsIfExists",
+            "aws:SourceVpce",
+            json!("${aws:userid}"),
+        ),
+        21 => (
+            "ForAllValues:StringNotEqualsIgnoreCase",
+            "aws:SourceVpce",
+            json!("${aws:PrincipalTag/team, 'VPCE-2'}"),
+        ),
         _ => (
             "StringEqualsIgnoreCase",
             "aws:UserAgent",
@@ -236,9 +268,9 @@ fn stmt_strategy() -> impl Strategy<Value = StmtSpec> {
         ),
         (
             prop::bool::weighted(0.15),
-            prop::collection::vec(0..23usize, 0..3),
+            prop::collection::vec(0..26usize, 0..3),
         ),
-        prop::collection::vec((0usize..18, 0usize..100, 0usize..100), 0..3),
+        prop::collection::vec((0usize..23, 0usize..100, 0usize..100), 0..3),
     )
 }
 
@@ -290,7 +322,7 @@ type ReqSpec = (
 fn req_strategy() -> impl Strategy<Value = ReqSpec> {
     (
         0..REQ_ACTIONS.len(),
-        0..20usize,
+        0..21usize,
         0..5usize,
         0..IPS.len(),
         0..IPS.len(),
@@ -319,6 +351,7 @@ fn caller(i: usize) -> Principal<'static> {
             arn: "arn:aws:sts::111122223333:assumed-role/r/s",
             account: "111122223333",
             principal_arn: Some("arn:aws:iam::111122223333:role/r"),
+            userid: Some("AROAEXAMPLE:s"),
             ..IamCaller::default()
         }),
         _ => Principal::Iam(IamCaller {

@@ -831,3 +831,76 @@ fn jwks_server_slow_or_resetting_answers_in_bounded_time_and_recovers() {
     });
     assert!(took.is_some(), "no recovery within 20 s");
 }
+
+/// A pool may issue the ORIGINAL (`cognito-idp.…`) or the UPDATED (`issuer-cognito-idp.…`)
+/// issuer (Cognito API reference, IssuerConfigurationType): both are accepted when the issuer
+/// comes from `provider_arns`; an explicit `issuer:` (one URL or a list) replaces them.
+#[test]
+fn original_and_updated_issuers_and_explicit_issuer_lists() {
+    let server = JwksServer::start(Some(both_keys()));
+    let url = server.url();
+    let gw = start(&format!(
+        r#"
+gateway:
+  region: us-east-1
+  account_id: "123456789012"
+  listeners: [{{ bind: "127.0.0.1:0" }}]
+  admin: {{ bind: "127.0.0.1:0" }}
+  access_log: off
+authorizers:
+  - name: derived
+    type: COGNITO_USER_POOLS
+    provider_arns: ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example"]
+    jwks: {{ url: "{url}" }}
+  - name: explicit
+    type: COGNITO_USER_POOLS
+    provider_arns: ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example"]
+    issuer: ["https://idp.example.test/pool-1", "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"]
+    jwks: {{ url: "{url}" }}
+  - name: single
+    type: COGNITO_USER_POOLS
+    provider_arns: ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example"]
+    issuer: "https://idp.example.test/pool-1"
+    jwks: {{ url: "{url}" }}
+apis:
+  - id: iss1api
+    stages: {{ prod: {{}} }}
+    routes:
+      - {{ path: "/derived", methods: [GET], authorization: COGNITO_USER_POOLS, authorizer: derived,
+           integration: {{ type: mock, status: 200, body: "ok" }} }}
+      - {{ path: "/explicit", methods: [GET], authorization: COGNITO_USER_POOLS, authorizer: explicit,
+           integration: {{ type: mock, status: 200, body: "ok" }} }}
+      - {{ path: "/single", methods: [GET], authorization: COGNITO_USER_POOLS, authorizer: single,
+           integration: {{ type: mock, status: 200, body: "ok" }} }}
+"#
+    ));
+    const UPDATED: &str = "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Example";
+    const CUSTOM: &str = "https://idp.example.test/pool-1";
+    let tok = |iss: &str| token_a(&id_claims(iss));
+    let ok = |path: &str, iss: &str| {
+        let r = get(&gw, path, Some(&tok(iss)));
+        assert_eq!(r.status, 200, "{path} with iss {iss}: {}{}", r.head, r.body);
+    };
+    let refused = |path: &str, iss: &str| {
+        assert_unauthorized(&get(&gw, path, Some(&tok(iss))), &format!("{path} {iss}"));
+    };
+    ok("/prod/derived", POOL_A);
+    ok("/prod/derived", UPDATED);
+    for third in [
+        CUSTOM,
+        // another pool, another region, another host, a trailing slash, plain http
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other",
+        "https://issuer-cognito-idp.eu-west-1.amazonaws.com/us-east-1_Example",
+        "https://cognito-identity.us-east-1.amazonaws.com/us-east-1_Example",
+        "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Example/",
+        "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
+    ] {
+        refused("/prod/derived", third);
+    }
+    ok("/prod/explicit", CUSTOM);
+    ok("/prod/explicit", UPDATED);
+    refused("/prod/explicit", POOL_A);
+    ok("/prod/single", CUSTOM);
+    refused("/prod/single", POOL_A);
+    refused("/prod/single", UPDATED);
+}

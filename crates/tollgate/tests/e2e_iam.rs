@@ -515,3 +515,137 @@ fn malformed_and_missing_signatures() {
     );
     assert!(body_of(&resp).ends_with(" - 5 min.)\"}"), "{resp}");
 }
+
+/// Identities of every kind against one API whose resource policy names a role, matches
+/// `aws:PrincipalArn`, delegates to the account, uses a variable that some callers lack and
+/// checks `aws:userid`.
+fn principals_config(upstream: SocketAddr) -> String {
+    format!(
+        r#"
+gateway:
+  region: us-east-1
+  account_id: "{ACCOUNT}"
+  listeners: [{{ bind: "127.0.0.1:0" }}]
+  admin: {{ bind: "127.0.0.1:0" }}
+  access_log: off
+identities:
+  - arn: "arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci-1"
+    user_id: "AROAEXAMPLEROLEID:ci-1"
+    access_keys: [{{ id: ASIASESSION1, secret: "s1", session_token: "tok1" }}]
+    policies:
+      - Version: "2012-10-17"
+        Statement: [{{ Effect: Allow, Action: "execute-api:Invoke", Resource: "*" }}]
+  - arn: "arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci-2"
+    access_keys: [{{ id: ASIASESSION2, secret: "s2", session_token: "tok2" }}]
+  - arn: "arn:aws:sts::{ACCOUNT}:assumed-role/pathrole/s"
+    role_arn: "arn:aws:iam::{ACCOUNT}:role/team/pathrole"
+    access_keys: [{{ id: ASIAPATHROLE, secret: "s3", session_token: "tok3" }}]
+  - arn: "arn:aws:iam::{ACCOUNT}:user/erin"
+    user_id: "AIDAEXAMPLEERIN"
+    access_keys: [{{ id: AKIDERIN, secret: "erin" }}]
+    policies:
+      - Version: "2012-10-17"
+        Statement: [{{ Effect: Allow, Action: "execute-api:Invoke", Resource: "*" }}]
+  - arn: "arn:aws:iam::{ACCOUNT}:user/frank"
+    access_keys: [{{ id: AKIDFRANK, secret: "frank" }}]
+  - arn: "arn:aws:sts::{ACCOUNT}:federated-user/fed"
+    access_keys: [{{ id: ASIAFED, secret: "fed", session_token: "tok4" }}]
+    policies:
+      - Version: "2012-10-17"
+        Statement: [{{ Effect: Allow, Action: "execute-api:Invoke", Resource: "*" }}]
+  - arn: "arn:aws:iam::{ACCOUNT}:root"
+    access_keys: [{{ id: AKIDROOT, secret: "root" }}]
+apis:
+  - id: p13api
+    hosts: ["*"]
+    stages:
+      prod: {{ variables: {{ backend: "{upstream}" }} }}
+    resource_policy:
+      Version: "2012-10-17"
+      Statement:
+        - {{ Effect: Deny, Principal: {{ AWS: "arn:aws:iam::{ACCOUNT}:role/deployer" }}, Action: "execute-api:Invoke", Resource: "execute-api:/prod/*/no-deployer/*" }}
+        - {{ Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/prod/*/by-role/*",
+             Condition: {{ ArnLike: {{ "aws:PrincipalArn": "arn:aws:iam::{ACCOUNT}:role/*" }} }} }}
+        - {{ Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/prod/*/by-path/*",
+             Condition: {{ ArnEquals: {{ "aws:PrincipalArn": "arn:aws:iam::{ACCOUNT}:role/team/pathrole" }} }} }}
+        - {{ Effect: Allow, Principal: {{ AWS: "{ACCOUNT}" }}, Action: "execute-api:Invoke", Resource: "execute-api:/prod/*/acct/*" }}
+        - {{ Effect: Deny, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/prod/*/owner/*",
+             Condition: {{ StringNotEquals: {{ "aws:username": "${{aws:PrincipalTag/owner}}" }} }} }}
+        - {{ Effect: Deny, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/prod/*/uid/*",
+             Condition: {{ StringNotEquals: {{ "aws:userid": ["AROAEXAMPLEROLEID:ci-1", "AIDAEXAMPLEERIN", "{ACCOUNT}:fed"] }} }} }}
+    routes:
+      - path: "/{{proxy+}}"
+        methods: [ANY]
+        authorization: AWS_IAM
+        integration:
+          type: http_proxy
+          uri: "http://${{stageVariables.backend}}/{{proxy}}"
+"#
+    )
+}
+
+#[test]
+fn sessions_roles_federated_users_root_and_account_principals() {
+    let gw = Gateway::start(&principals_config(echo_upstream()), &["--workers", "1"]);
+    let a = gw.addr;
+    let get = |akid: &str, secret: &str, token: Option<&str>, path: &str| {
+        let s = sign_request(a, akid, secret, token, "GET", path, b"", now(), false);
+        send(a, "GET", &s, b"")
+    };
+    let ci1 = |path: &str| get("ASIASESSION1", "s1", Some("tok1"), path);
+    let ci2 = |path: &str| get("ASIASESSION2", "s2", Some("tok2"), path);
+    let pathrole = |path: &str| get("ASIAPATHROLE", "s3", Some("tok3"), path);
+    let erin = |path: &str| get("AKIDERIN", "erin", None, path);
+    let frank = |path: &str| get("AKIDFRANK", "frank", None, path);
+    let fed = |path: &str| get("ASIAFED", "fed", Some("tok4"), path);
+    let root = |path: &str| get("AKIDROOT", "root", None, path);
+
+    // a Deny naming the role applies to its sessions (aws:PrincipalArn is the role ARN)
+    let (status, resp) = ci1("/prod/no-deployer/x");
+    assert_eq!(status, 403, "{resp}");
+    assert_eq!(
+        body_of(&resp),
+        format!(
+            "{{\"Message\":\"User: arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci-1 is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:********9012:p13api/prod/GET/no-deployer/x with an explicit deny in a resource-based policy\"}}"
+        )
+    );
+    assert_eq!(ci1("/prod/other/x").0, 200);
+    assert_eq!(erin("/prod/no-deployer/x").0, 200);
+    assert_eq!(pathrole("/prod/no-deployer/x").0, 403, "no identity policy");
+
+    // ArnLike aws:PrincipalArn role/* grants a session of a role (no identity policy needed
+    // in the same account, Table A)
+    assert_eq!(ci2("/prod/by-role/x").0, 200);
+    assert_eq!(ci2("/prod/other/x").0, 403);
+    assert_eq!(frank("/prod/by-role/x").0, 403);
+    // a role with a path: its configured role_arn is the principal ARN
+    assert_eq!(pathrole("/prod/by-path/x").0, 200);
+    assert_eq!(pathrole("/prod/by-role/x").0, 200);
+    assert_eq!(ci2("/prod/by-path/x").0, 403);
+
+    // an account principal delegates to the account's IAM policies: it grants nothing by itself
+    // to a user of the API's own account
+    let (status, resp) = frank("/prod/acct/x");
+    assert_eq!(status, 403, "{resp}");
+    assert!(
+        body_of(&resp)
+            .ends_with("because no identity-based policy allows the execute-api:Invoke action.\"}"),
+        "{resp}"
+    );
+    assert_eq!(ci2("/prod/acct/x").0, 403);
+    assert_eq!(erin("/prod/acct/x").0, 200, "identity policy allows");
+    // the account's root user is the account principal
+    assert_eq!(root("/prod/acct/x").0, 200);
+    assert_eq!(root("/prod/other/x").0, 403);
+
+    // a variable without value (no owner tag) makes the Deny not apply, even under
+    // StringNotEquals
+    assert_eq!(erin("/prod/owner/x").0, 200);
+    assert_eq!(fed("/prod/owner/x").0, 200);
+
+    // aws:userid: configured for users and sessions, ACCOUNT:NAME for a federated user
+    assert_eq!(ci1("/prod/uid/x").0, 200);
+    assert_eq!(erin("/prod/uid/x").0, 200);
+    assert_eq!(fed("/prod/uid/x").0, 200);
+    assert_eq!(root("/prod/uid/x").0, 403);
+}

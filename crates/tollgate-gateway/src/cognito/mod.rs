@@ -413,7 +413,9 @@ apis: []
             users.validation.issuers,
             vec![
                 ISS.to_owned(),
-                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other".to_owned()
+                "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Example".to_owned(),
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other".to_owned(),
+                "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other".to_owned()
             ]
         );
         assert!(

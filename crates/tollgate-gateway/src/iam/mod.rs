@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use tollgate_policy::{
-    CallerKind, CompiledPolicy, Decision, IamCaller, PolicyKind, Principal, Request,
+    CallerKind, CompiledPolicy, Decision, IamCaller, PolicyKind, Principal, PrincipalInfo, Request,
 };
 use tollgate_sigv4::{RequestParts, SigningKeyCache, StaticKey, Verifier};
 
@@ -21,10 +21,61 @@ pub(crate) struct IdentityRt {
     pub arn: String,
     pub account: String,
     pub principal_type: &'static str,
+    /// `aws:PrincipalArn` when it differs from `arn`: the role ARN of an assumed-role session.
+    pub principal_arn: Option<String>,
     /// The name after `user/` or `role/` (or the session name of an assumed role).
     pub name: String,
+    /// `aws:username` (IAM users only).
+    pub username: Option<String>,
+    /// `aws:userid` when configured or implied by the ARN (root, federated user); `None`: the
+    /// access key id of the request.
+    pub userid: Option<String>,
     pub tags: Vec<(String, String)>,
     pub policy: CompiledPolicy,
+}
+
+impl IdentityRt {
+    fn new(ident: &tollgate_config::Identity, policy: CompiledPolicy) -> IdentityRt {
+        // the config loader accepted the ARN (and role_arn), so both parse; the fallback
+        // keeps a hand-built config usable as a plain identity
+        let info = PrincipalInfo::from_arn(&ident.arn).map(|i| match &ident.role_arn {
+            Some(role) => i.clone().with_role_arn(role).unwrap_or(i),
+            None => i,
+        });
+        let (account, principal_type, principal_arn, name, username, userid) = match info {
+            Some(i) => (
+                i.account,
+                i.principal_type,
+                (i.principal_arn != ident.arn).then_some(i.principal_arn),
+                i.name,
+                i.username,
+                i.userid,
+            ),
+            None => (
+                ident.arn.split(':').nth(4).unwrap_or_default().to_owned(),
+                "Account",
+                None,
+                String::new(),
+                None,
+                None,
+            ),
+        };
+        IdentityRt {
+            arn: ident.arn.clone(),
+            account,
+            principal_type,
+            principal_arn,
+            name,
+            username,
+            userid: ident.user_id.clone().or(userid),
+            tags: ident
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            policy,
+        }
+    }
 }
 
 /// Per-configuration state: the key store, the verifier and each identity's policy tree.
@@ -32,21 +83,6 @@ pub(crate) struct Compiled {
     keys: HashMap<String, StaticKey>,
     verifier: Verifier,
     identities: Vec<IdentityRt>,
-}
-
-fn split_arn(arn: &str) -> (String, &'static str, String) {
-    // arn:aws:iam::123456789012:user/alice | role/r | root ; arn:aws:sts::ID:assumed-role/r/s
-    let mut parts = arn.splitn(6, ':');
-    let account = parts.nth(4).unwrap_or_default().to_owned();
-    let resource = parts.next().unwrap_or_default();
-    let (kind, name) = match resource.split_once('/') {
-        Some(("user", n)) => ("User", n.rsplit('/').next().unwrap_or(n)),
-        Some(("role", n)) => ("AssumedRole", n.rsplit('/').next().unwrap_or(n)),
-        Some(("assumed-role", n)) => ("AssumedRole", n.rsplit('/').next().unwrap_or(n)),
-        Some(("federated-user", n)) => ("FederatedUser", n),
-        _ => ("Account", resource),
-    };
-    (account, kind, name.to_owned())
 }
 
 impl Compiled {
@@ -68,20 +104,8 @@ impl Compiled {
             .iter()
             .enumerate()
             .map(|(i, ident)| {
-                let (account, principal_type, name) = split_arn(&ident.arn);
                 let policies = c.policies.identity.get(i).cloned().unwrap_or_default();
-                IdentityRt {
-                    arn: ident.arn.clone(),
-                    account,
-                    principal_type,
-                    name,
-                    tags: ident
-                        .tags
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                    policy: CompiledPolicy::new(PolicyKind::Identity, &policies),
-                }
+                IdentityRt::new(ident, CompiledPolicy::new(PolicyKind::Identity, &policies))
             })
             .collect();
         Compiled {
@@ -159,10 +183,10 @@ pub(crate) async fn authorize(
     let caller = IamCaller {
         arn: &ident.arn,
         account: &ident.account,
-        principal_arn: None,
+        principal_arn: ident.principal_arn.as_deref(),
         principal_type: Some(ident.principal_type),
-        userid: Some(&verified.access_key_id),
-        username: (ident.principal_type == "User").then_some(ident.name.as_str()),
+        userid: Some(ident.userid.as_deref().unwrap_or(&verified.access_key_id)),
+        username: ident.username.as_deref(),
         tags: &tags,
         org_id: None,
     };
@@ -205,19 +229,49 @@ pub(crate) async fn authorize(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn rt(json: &str) -> IdentityRt {
+        let ident: tollgate_config::Identity = serde_json::from_str(json).unwrap();
+        IdentityRt::new(&ident, CompiledPolicy::new(PolicyKind::Identity, &[]))
+    }
+
     #[test]
-    fn arns() {
+    fn identities() {
+        let u = rt(r#"{"arn": "arn:aws:iam::123456789012:user/ops/alice"}"#);
         assert_eq!(
-            super::split_arn("arn:aws:iam::123456789012:user/alice"),
-            ("123456789012".into(), "User", "alice".into())
+            (u.account.as_str(), u.principal_type, u.name.as_str()),
+            ("123456789012", "User", "alice")
+        );
+        assert_eq!(u.principal_arn, None);
+        assert_eq!(u.username.as_deref(), Some("alice"));
+        assert_eq!(u.userid, None);
+        let s = rt(
+            r#"{"arn": "arn:aws:sts::210987654321:assumed-role/r/s1", "user_id": "AROAEXAMPLE:s1"}"#,
         );
         assert_eq!(
-            super::split_arn("arn:aws:sts::210987654321:assumed-role/r/s1"),
-            ("210987654321".into(), "AssumedRole", "s1".into())
+            (s.account.as_str(), s.principal_type, s.name.as_str()),
+            ("210987654321", "AssumedRole", "s1")
         );
         assert_eq!(
-            super::split_arn("arn:aws:iam::123456789012:root").1,
-            "Account"
+            s.principal_arn.as_deref(),
+            Some("arn:aws:iam::210987654321:role/r")
         );
+        assert_eq!(s.username, None);
+        assert_eq!(s.userid.as_deref(), Some("AROAEXAMPLE:s1"));
+        let p = rt(
+            r#"{"arn": "arn:aws:sts::210987654321:assumed-role/r/s1", "role_arn": "arn:aws:iam::210987654321:role/team/r"}"#,
+        );
+        assert_eq!(
+            p.principal_arn.as_deref(),
+            Some("arn:aws:iam::210987654321:role/team/r")
+        );
+        let root = rt(r#"{"arn": "arn:aws:iam::123456789012:root"}"#);
+        assert_eq!(root.principal_type, "Account");
+        assert_eq!(root.userid.as_deref(), Some("123456789012"));
+        let f = rt(r#"{"arn": "arn:aws:sts::123456789012:federated-user/bob"}"#);
+        assert_eq!(f.principal_type, "FederatedUser");
+        assert_eq!(f.userid.as_deref(), Some("123456789012:bob"));
+        assert_eq!(f.principal_arn, None);
     }
 }
