@@ -66,6 +66,9 @@ impl Rng {
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
+    fn pick_str(&mut self, xs: &[&'static str]) -> &'static str {
+        xs[self.below(xs.len())]
+    }
     fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
     }
@@ -337,11 +340,11 @@ fn gen_request(rng: &mut Rng, c: &Caller) -> Req {
         _ => "admin/x".to_owned(),
     };
     Req {
-        method: *rng.pick(&["GET", "GET", "POST", "DELETE", "PUT"]),
-        stage: *rng.pick(&["prod", "prod", "dev"]),
+        method: rng.pick_str(&["GET", "GET", "POST", "DELETE", "PUT"]),
+        stage: rng.pick_str(&["prod", "prod", "dev"]),
         path,
-        ip: *rng.pick(IPS),
-        agent: *rng.pick(AGENTS),
+        ip: rng.pick_str(IPS),
+        agent: rng.pick_str(AGENTS),
         referer: rng.chance(40),
     }
 }
@@ -843,12 +846,8 @@ fn fix_api_wildcards(v: &mut Value, api: &str, hit: &mut bool) {
         Value::Array(a) => a.iter_mut().for_each(|x| fix_api_wildcards(x, api, hit)),
         Value::Object(o) => {
             for (k, x) in o.iter_mut() {
-                if k == "Resource" || k == "NotResource" || k == "Statement" {
+                if k != "Condition" && k != "Principal" && k != "NotPrincipal" {
                     fix_api_wildcards(x, api, hit);
-                } else if let Value::Object(_) | Value::Array(_) = x {
-                    if k != "Condition" && k != "Principal" && k != "NotPrincipal" {
-                        fix_api_wildcards(x, api, hit);
-                    }
                 }
             }
         }
