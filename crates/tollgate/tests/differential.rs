@@ -1552,7 +1552,13 @@ fn sign_with(alg: Alg, pk8: &[u8], msg: &[u8]) -> Vec<u8> {
 
 /// A token from raw header and payload JSON text (so duplicates and odd types survive).
 fn raw_token(header: &str, payload: &str, alg: Alg, pk8: &[u8]) -> String {
-    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    raw_token_spelled(header, &b64(payload.as_bytes()), alg, pk8)
+}
+
+/// A token whose payload segment is given already encoded (possibly non-canonically) and is
+/// signed exactly as spelled.
+fn raw_token_spelled(header: &str, payload_segment: &str, alg: Alg, pk8: &[u8]) -> String {
+    let input = format!("{}.{payload_segment}", b64(header.as_bytes()));
     let sig = sign_with(alg, pk8, input.as_bytes());
     format!("{input}.{}", b64(&sig))
 }
@@ -1709,6 +1715,15 @@ const MUTATIONS: &[&str] = &[
     "hdr-typ-at-jwt",
     "hdr-b64-false",
     "claims-extra-types",
+    "valid-bearer-lower",
+    "iss-global-other-region",
+    "aud-number",
+    "id-client-id-not-aud",
+    "scope-array",
+    "kid-empty",
+    "enc-signed-padding",
+    "enc-signed-noncanonical-bits",
+    "enc-signed-standard-alphabet",
 ];
 
 fn claims_text(c: &serde_json::Map<String, Value>) -> String {
@@ -1969,6 +1984,30 @@ fn gen_jwt_case(rng: &mut Rng, i: usize, now: i64) -> JwtCase {
             header.insert("b64".into(), json!(false));
             header.insert("crit".into(), json!(["b64"]));
         }
+        "valid-bearer-lower" => bearer = true,
+        "iss-global-other-region" => {
+            claims.insert(
+                "iss".into(),
+                json!("https://issuer-cognito-idp.eu-west-1.amazonaws.com/us-east-1_Example"),
+            );
+        }
+        "aud-number" => {
+            let k = if access { "client_id" } else { "aud" };
+            claims.insert(k.into(), json!(12345));
+        }
+        "id-client-id-not-aud" => {
+            claims.remove("aud");
+            claims.insert("client_id".into(), json!(CLIENT));
+        }
+        "scope-array" => {
+            claims.insert("scope".into(), json!([SCOPE]));
+        }
+        "kid-empty" => {
+            header.insert("kid".into(), json!(""));
+        }
+        "enc-signed-padding" | "enc-signed-noncanonical-bits" | "enc-signed-standard-alphabet" => {
+            post = Some(mutation);
+        }
         "claims-extra-types" => {
             claims.insert("cognito:groups".into(), json!(["admins", "users"]));
             claims.insert("email_verified".into(), json!(true));
@@ -1979,7 +2018,51 @@ fn gen_jwt_case(rng: &mut Rng, i: usize, now: i64) -> JwtCase {
     let h = header_text.unwrap_or_else(|| Value::Object(header).to_string());
     let p = payload_text.unwrap_or_else(|| claims_text(&claims));
     let mut token = raw_token(&h, &p, alg, key);
-    if let Some(m) = post {
+    if let Some(m) = post.filter(|m| m.starts_with("enc-signed-")) {
+        // Re-spell the payload segment, then sign that spelling: only the encoding differs.
+        let mut seg;
+        match m {
+            "enc-signed-padding" => {
+                // Add a trailing character if needed so that padding is required.
+                let mut q = p.clone();
+                while q.len().is_multiple_of(3) {
+                    q.push(' ');
+                }
+                seg = b64(q.as_bytes());
+                seg.push_str(if q.len() % 3 == 1 { "==" } else { "=" });
+            }
+            "enc-signed-noncanonical-bits" => {
+                let mut q = p.clone();
+                while q.len().is_multiple_of(3) {
+                    q.push(' ');
+                }
+                seg = b64(q.as_bytes());
+                // The last character carries unused low bits: set one of them.
+                let last = seg.pop().unwrap();
+                let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                let idx = alphabet.iter().position(|&c| c == last as u8).unwrap();
+                seg.push(alphabet[idx | 1] as char);
+            }
+            _ => {
+                // `+` / `/` instead of `-` / `_`: pad the payload until its encoding has one.
+                // `~~~` encodes as `fn5-` and `???` as `Pz8_` when aligned on 3 bytes.
+                let mut q = p.clone();
+                for pad in 0..3 {
+                    q = p.replacen(
+                        '{',
+                        &format!("{{\"x\":\"{}~~~???~~~???\",", " ".repeat(pad)),
+                        1,
+                    );
+                    if b64(q.as_bytes()).contains(['-', '_']) {
+                        break;
+                    }
+                }
+                seg = b64(q.as_bytes()).replace('-', "+").replace('_', "/");
+                assert!(seg.contains(['+', '/']), "no +/ in {seg}");
+            }
+        }
+        token = raw_token_spelled(&h, &seg, alg, key);
+    } else if let Some(m) = post {
         let parts: Vec<&str> = token.split('.').collect();
         let (hh, pp, ss) = (parts[0], parts[1], parts[2]);
         token = match m {
@@ -2029,6 +2112,26 @@ fn gen_jwt_case(rng: &mut Rng, i: usize, now: i64) -> JwtCase {
 /// against aws-jwt-verify"): (mutation, gateway outcome, reason). Only a case of that
 /// mutation where the gateway answers as listed (and the verifier the opposite) is explained.
 const JWT_EXPLAINED: &[(&str, bool, &str)] = &[
+    (
+        "enc-signed-padding",
+        false,
+        "tollgate accepts only canonical base64url (no '=' padding; docs/authorizers.md rule 4), so a token has one spelling; aws-jwt-verify decodes leniently",
+    ),
+    (
+        "enc-signed-noncanonical-bits",
+        false,
+        "tollgate accepts only canonical base64url (unused trailing bits zero; docs/authorizers.md rule 4), so a token has one spelling; aws-jwt-verify decodes leniently",
+    ),
+    (
+        "scope-array",
+        true,
+        "scope as an array in a token for a route without scopes: tollgate reads scope only on routes with scopes; aws-jwt-verify type-checks scope in every token",
+    ),
+    (
+        "aud-number",
+        true,
+        "aud as a number on a route whose authorizer has no client_ids: tollgate reads aud only to match client_ids / identity_validation_expression; aws-jwt-verify type-checks aud in every token",
+    ),
     (
         "exp-absent",
         false,
