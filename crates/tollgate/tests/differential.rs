@@ -251,7 +251,9 @@ impl Caller {
         if self.session { "AssumedRole" } else { "User" }
     }
     /// `aws:userid` as AWS defines it: the unique id of a user (`AIDA…`), `ROLEID:session`
-    /// for an assumed role. tollgate has no unique ids configured; these are synthetic.
+    /// for an assumed role. tollgate has no unique ids configured; these are synthetic. When
+    /// the `aws:userid` fix (issue 13) gives identities a unique id, `iam_config` must set it to
+    /// this value, or every `aws:userid` case keeps disagreeing.
     fn userid(&self, n: usize) -> String {
         if self.session {
             format!("AROADIFF{n:08}:{}", self.name)
