@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: every config in configs/ validates, every crate's tests pass,
-# and clippy (with the workspace's no-panic lints) is clean.
+# clippy (with the workspace's no-panic lints) is clean, and the differential tests against
+# independent implementations (scripts/differential.sh) find no unexplained disagreement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,3 +24,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== tests"
 cargo test --workspace
+
+echo "== differential (independent oracles: iam-simulate, aws-jwt-verify; installs node deps)"
+scripts/differential.sh
