@@ -482,7 +482,9 @@ pub(crate) async fn forward(
     // Stream the response body.
     let body_timeout = p.timeout;
     let streamed = match framing {
-        ResponseFraming::None => Ok(true),
+        // No body (HEAD, 204, 304, Content-Length: 0 sent inline): any byte already read
+        // past the head is one the upstream must not have sent; never reuse the connection.
+        ResponseFraming::None => Ok(ubuf.is_empty()),
         ResponseFraming::Length(n) => {
             copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await
         }
