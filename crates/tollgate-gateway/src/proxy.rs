@@ -131,9 +131,38 @@ fn ctx_value<'a>(
     }
 }
 
+/// Whether a mapped value may be sent as a header value: no control character at all
+/// (C0 but HTAB, DEL, C1 such as NEL) and no Unicode line or paragraph separator. CR/LF
+/// would split the header; the others are read as line ends or dropped differently by
+/// different backends. A value that fails is not sent (the header is omitted).
 fn header_value_ok(v: &str) -> bool {
-    !v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+    !v.chars()
+        .any(|ch| (ch.is_control() && ch != '\t') || ch == '\u{2028}' || ch == '\u{2029}')
 }
+
+/// Header names equal once case is ignored and `_` is read as `-`: the way CGI, WSGI and
+/// Rack backends name headers (`X_Principal_Id` and `x-principal-id` are both
+/// `HTTP_X_PRINCIPAL_ID`).
+fn same_folded(a: &[u8], b: &[u8]) -> bool {
+    let fold = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(*x) == fold(*y))
+}
+
+/// Headers tollgate sets on every upstream request itself: a client header that folds to
+/// one of these names is dropped (`X-Forwarded-For` is merged only in its exact spelling).
+const GATEWAY_SET: [&[u8]; 5] = [
+    b"host",
+    b"content-length",
+    b"x-forwarded-for",
+    b"x-forwarded-proto",
+    b"x-forwarded-port",
+];
 
 /// The request head sent upstream.
 #[allow(clippy::too_many_arguments)]
@@ -169,20 +198,20 @@ fn build_head(
     for h in &head.headers {
         let name = h.name.slice(buf);
         let value = h.value.slice(buf);
+        let exact_xff = name.eq_ignore_ascii_case(b"x-forwarded-for");
+        // A mapped name or one tollgate sets is never taken from the client, in any spelling
+        // a backend folds to it, whether or not the mapping has a value for this request.
         if is_hop_by_hop(name)
             || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
-            || name.eq_ignore_ascii_case(b"host")
-            || name.eq_ignore_ascii_case(b"content-length")
             || name.eq_ignore_ascii_case(b"expect")
-            || name.eq_ignore_ascii_case(b"x-forwarded-proto")
-            || name.eq_ignore_ascii_case(b"x-forwarded-port")
+            || (!exact_xff && GATEWAY_SET.iter().any(|n| same_folded(n, name)))
             || p.request_headers
                 .iter()
-                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+                .any(|(n, _)| same_folded(n.as_bytes(), name))
         {
             continue;
         }
-        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+        if exact_xff {
             if !xff.is_empty() {
                 xff.extend_from_slice(b", ");
             }
