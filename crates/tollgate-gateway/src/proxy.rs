@@ -546,6 +546,57 @@ pub(crate) async fn forward(
     }
 }
 
+/// Decoded chunked body data is gathered up to this many bytes before it is sent upstream
+/// as one chunk (sooner when the client's bytes run out).
+const COALESCE_MAX: usize = 16 * 1024;
+
+fn body_timed_out() -> GatewayError {
+    GatewayError::new(ResponseType::Default4xx, "Request Timeout")
+        .with_status(408)
+        .with_error_type("RequestTimeoutException")
+}
+
+/// Send `pending` as one chunk (and the last chunk when `last`), then clear it.
+async fn flush_chunk(
+    w: &Worker,
+    up: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    last: bool,
+    deadline: Instant,
+) -> Result<(), Failed> {
+    let mut frame = Vec::with_capacity(pending.len() + 24);
+    if !pending.is_empty() {
+        encode_chunk_header(pending.len(), &mut frame);
+        frame.extend_from_slice(pending);
+        frame.extend_from_slice(b"\r\n");
+        pending.clear();
+    }
+    if last {
+        frame.extend_from_slice(b"0\r\n\r\n");
+    }
+    if frame.is_empty() {
+        return Ok(());
+    }
+    write_all(up, frame, Some(deadline))
+        .await
+        .0
+        .map_err(|e| Failed {
+            err: io_failure(w, &e),
+            body_state: BodyState::Broken,
+        })
+}
+
+/// Stream the client's request body to the upstream.
+///
+/// The whole body must arrive before the body deadline: `gateway.limits.body_timeout_ms`
+/// from now, or the route's deadline if sooner (a body still arriving then could only end
+/// in a 504), and no read may wait longer than the header timeout. A client that misses
+/// either is answered 408 and closed; the upstream connection, which holds a partial
+/// request, is dropped (closed), never pooled.
+///
+/// Chunked bodies are decoded and re-framed; decoded data is coalesced into chunks of up to
+/// [`COALESCE_MAX`] bytes, flushed when the buffer fills or the client's bytes run out, so
+/// a client sending one-byte chunks does not cost one upstream write per chunk.
 async fn stream_request_body(
     w: &Worker,
     c: &mut Conn,
@@ -555,7 +606,9 @@ async fn stream_request_body(
     deadline: Instant,
 ) -> Result<(), Failed> {
     let chunked = body.is_chunked();
-    let client_deadline = || Instant::now() + snap.header_timeout;
+    let body_deadline = (Instant::now() + snap.body_timeout).min(deadline);
+    let read_deadline = || (Instant::now() + snap.header_timeout).min(body_deadline);
+    let mut pending: Vec<u8> = Vec::new();
     loop {
         let piece = body.step(&c.buf).map_err(|e| match e {
             BodyError::TooLarge => Failed {
@@ -571,18 +624,20 @@ async fn stream_request_body(
         })?;
         match piece {
             Piece::Data { range, consumed } => {
-                let res = if chunked {
-                    let mut frame = Vec::with_capacity(range.len() + 16);
-                    encode_chunk_header(range.len(), &mut frame);
-                    frame.extend_from_slice(c.buf.get(range).unwrap_or_default());
-                    frame.extend_from_slice(b"\r\n");
-                    write_all(up, frame, Some(deadline)).await.0
-                } else {
-                    let buf = std::mem::take(&mut c.buf);
-                    let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
-                    c.buf = buf;
-                    res
-                };
+                if chunked {
+                    if pending.is_empty() {
+                        pending.reserve(COALESCE_MAX.min(range.len().max(READ_HINT)));
+                    }
+                    pending.extend_from_slice(c.buf.get(range).unwrap_or_default());
+                    c.buf.drain(..consumed.min(c.buf.len()));
+                    if pending.len() >= COALESCE_MAX {
+                        flush_chunk(w, up, &mut pending, false, deadline).await?;
+                    }
+                    continue;
+                }
+                let buf = std::mem::take(&mut c.buf);
+                let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
+                c.buf = buf;
                 if let Err(e) = res {
                     return Err(Failed {
                         err: io_failure(w, &e),
@@ -593,8 +648,27 @@ async fn stream_request_body(
             }
             Piece::More { consumed } => {
                 c.buf.drain(..consumed.min(c.buf.len()));
-                match read_more(&mut c.stream, &mut c.buf, client_deadline()).await {
-                    Ok(0) | Err(_) => {
+                // Nothing more to decode without reading: send what was gathered first.
+                flush_chunk(w, up, &mut pending, false, deadline).await?;
+                match read_more(&mut c.stream, &mut c.buf, read_deadline()).await {
+                    Ok(0) => {
+                        return Err(Failed {
+                            err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
+                                .with_status(400)
+                                .with_error_type("BadRequestException"),
+                            body_state: BodyState::Broken,
+                        });
+                    }
+                    Err(BodyError::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                        w.metrics
+                            .bad_requests
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return Err(Failed {
+                            err: body_timed_out(),
+                            body_state: BodyState::Broken,
+                        });
+                    }
+                    Err(_) => {
                         return Err(Failed {
                             err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
                                 .with_status(400)
@@ -608,19 +682,16 @@ async fn stream_request_body(
             Piece::Done { consumed } => {
                 c.buf.drain(..consumed.min(c.buf.len()));
                 if chunked {
-                    let (res, _) = write_all(up, b"0\r\n\r\n".to_vec(), Some(deadline)).await;
-                    if let Err(e) = res {
-                        return Err(Failed {
-                            err: io_failure(w, &e),
-                            body_state: BodyState::Broken,
-                        });
-                    }
+                    flush_chunk(w, up, &mut pending, true, deadline).await?;
                 }
                 return Ok(());
             }
         }
     }
 }
+
+/// A first guess of a coalescing buffer's size.
+const READ_HINT: usize = crate::io::READ_CHUNK;
 
 /// Copy exactly `n` body bytes. Ok(true): the upstream connection is clean for reuse.
 async fn copy_length(
