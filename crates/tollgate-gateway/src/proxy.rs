@@ -823,3 +823,49 @@ async fn copy_until_close(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_values_with_control_characters_are_refused() {
+        assert!(header_value_ok("user-1|abc def\tx"));
+        assert!(header_value_ok("ünïcode"));
+        for bad in [
+            "a\r\nb",
+            "a\nb",
+            "a\rb",
+            "a\0b",
+            "a\u{b}b",
+            "a\u{c}b",
+            "a\u{1b}b",
+            "a\u{7f}b",
+            "a\u{85}b",
+            "a\u{9f}b",
+            "a\u{2028}b",
+            "a\u{2029}b",
+        ] {
+            assert!(!header_value_ok(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_fold_like_cgi() {
+        for (a, b) in [
+            ("x-principal-id", "X_Principal_Id"),
+            ("x-principal-id", "X-PRINCIPAL-ID"),
+            ("x_under", "X-UNDER"),
+            ("host", "HOST"),
+        ] {
+            assert!(same_folded(a.as_bytes(), b.as_bytes()), "{a} {b}");
+        }
+        for (a, b) in [
+            ("x-principal-id", "x-principal-i"),
+            ("x-principal-id", "x.principal.id"),
+            ("x-principal-id", "xprincipal-id-"),
+        ] {
+            assert!(!same_folded(a.as_bytes(), b.as_bytes()), "{a} {b}");
+        }
+    }
+}

@@ -273,8 +273,21 @@ fn cat(a: &[u8], b: &[u8]) -> Vec<u8> {
 /// its own answer.
 #[test]
 fn an_upstream_that_writes_past_its_response_never_answers_the_next_client() {
+    writes_past_the_response(&[]);
+}
+
+/// The same under the epoll driver (the default is io_uring where the kernel offers it).
+#[test]
+fn an_upstream_that_writes_past_its_response_never_answers_the_next_client_epoll() {
+    writes_past_the_response(&["--io-driver", "epoll"]);
+}
+
+fn writes_past_the_response(args: &[&str]) {
     let up = Scripted::start();
-    let gw = Gateway::start(&proxy_config(up.addr, ""), &[]);
+    let gw = Gateway::start(&proxy_config(up.addr, ""), args);
+    if !args.is_empty() {
+        assert_eq!(gw.io, "epoll", "{}", gw.stderr_text());
+    }
     let head200 = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 94\r\n\r\n";
     let cl0 = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     let no_content = b"HTTP/1.1 204 No Content\r\n\r\n";
