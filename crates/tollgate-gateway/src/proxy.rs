@@ -32,6 +32,8 @@ const INLINE_BODY_MAX: u64 = 16 * 1024;
 const MAX_UPSTREAM_HEAD: usize = 64 * 1024;
 /// Largest Content-Length body kept for a retry on a fresh upstream connection.
 const MAX_REPLAY_BODY: u64 = 64 * 1024;
+/// Largest Content-Length body read whole before an upstream connection is taken.
+const PREREAD_BODY_MAX: u64 = 8 * 1024;
 
 pub(crate) struct Done {
     pub status: u16,
@@ -279,6 +281,38 @@ pub(crate) async fn forward(
     let deadline = Instant::now() + p.timeout;
     let is_head = head.is_head();
     let expect_continue = head.expect_continue && !body.is_empty();
+
+    // A small Content-Length body is read whole before an upstream connection is taken: a
+    // slow client then holds no upstream connection at all (and the body can be replayed).
+    // Not with `Expect: 100-continue`, where the client waits for the 100 first.
+    if let BodyFraming::Length(n) = head.framing
+        && !body.is_empty()
+        && !head.expect_continue
+        && n <= PREREAD_BODY_MAX
+    {
+        let end = head
+            .head_len
+            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+        let body_deadline = (Instant::now() + snap.body_timeout).min(deadline);
+        while c.buf.len() < end {
+            let read_deadline = (Instant::now() + snap.header_timeout).min(body_deadline);
+            match read_more(&mut c.stream, &mut c.buf, read_deadline).await {
+                Ok(0) => {
+                    return Err(Failed {
+                        err: bad_request(),
+                        body_state: BodyState::Broken,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Failed {
+                        err: body_read_failure(w, e),
+                        body_state: BodyState::Broken,
+                    });
+                }
+            }
+        }
+    }
 
     // Connect (a pooled connection first), send the head.
     // A small Content-Length body that has fully arrived can be sent again: it stays in the
@@ -550,10 +584,25 @@ pub(crate) async fn forward(
 /// as one chunk (sooner when the client's bytes run out).
 const COALESCE_MAX: usize = 16 * 1024;
 
-fn body_timed_out() -> GatewayError {
-    GatewayError::new(ResponseType::Default4xx, "Request Timeout")
-        .with_status(408)
-        .with_error_type("RequestTimeoutException")
+fn bad_request() -> GatewayError {
+    GatewayError::new(ResponseType::Default4xx, "Bad Request")
+        .with_status(400)
+        .with_error_type("BadRequestException")
+}
+
+/// A request body read that failed: 408 when its deadline passed, else 400.
+fn body_read_failure(w: &Worker, e: BodyError) -> GatewayError {
+    match e {
+        BodyError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
+            w.metrics
+                .bad_requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            GatewayError::new(ResponseType::Default4xx, "Request Timeout")
+                .with_status(408)
+                .with_error_type("RequestTimeoutException")
+        }
+        _ => bad_request(),
+    }
 }
 
 /// Send `pending` as one chunk (and the last chunk when `last`), then clear it.
@@ -622,6 +671,15 @@ async fn stream_request_body(
                 body_state: BodyState::Broken,
             },
         })?;
+        // Data still arriving after the body deadline: the client is late (408), whether or
+        // not the upstream would still take it; a write the upstream does not take in time
+        // is the upstream's fault (504).
+        if matches!(piece, Piece::Data { .. }) && Instant::now() >= body_deadline {
+            return Err(Failed {
+                err: body_read_failure(w, BodyError::Io(io::ErrorKind::TimedOut.into())),
+                body_state: BodyState::Broken,
+            });
+        }
         match piece {
             Piece::Data { range, consumed } => {
                 if chunked {
@@ -653,26 +711,13 @@ async fn stream_request_body(
                 match read_more(&mut c.stream, &mut c.buf, read_deadline()).await {
                     Ok(0) => {
                         return Err(Failed {
-                            err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
-                                .with_status(400)
-                                .with_error_type("BadRequestException"),
+                            err: bad_request(),
                             body_state: BodyState::Broken,
                         });
                     }
-                    Err(BodyError::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
-                        w.metrics
-                            .bad_requests
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Err(e) => {
                         return Err(Failed {
-                            err: body_timed_out(),
-                            body_state: BodyState::Broken,
-                        });
-                    }
-                    Err(_) => {
-                        return Err(Failed {
-                            err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
-                                .with_status(400)
-                                .with_error_type("BadRequestException"),
+                            err: body_read_failure(w, e),
                             body_state: BodyState::Broken,
                         });
                     }

@@ -108,6 +108,8 @@ struct Scripted {
     /// Connections accepted / closed by the peer (the gateway).
     accepted: Arc<AtomicUsize>,
     closed: Arc<AtomicUsize>,
+    /// Request heads received whole.
+    heads: Arc<AtomicUsize>,
 }
 
 /// The forged answer an upstream bug leaves on a connection: what another client would see.
@@ -130,19 +132,21 @@ impl Scripted {
         let done = Arc::new(AtomicUsize::new(0));
         let accepted = Arc::new(AtomicUsize::new(0));
         let closed = Arc::new(AtomicUsize::new(0));
-        let (sc, dn, ac, cl) = (
+        let heads = Arc::new(AtomicUsize::new(0));
+        let (sc, dn, ac, cl, hd) = (
             scripts.clone(),
             done.clone(),
             accepted.clone(),
             closed.clone(),
+            heads.clone(),
         );
         thread::spawn(move || {
             for s in l.incoming() {
                 let Ok(s) = s else { continue };
                 ac.fetch_add(1, Ordering::SeqCst);
-                let (sc, dn, cl) = (sc.clone(), dn.clone(), cl.clone());
+                let (sc, dn, cl, hd) = (sc.clone(), dn.clone(), cl.clone(), hd.clone());
                 thread::spawn(move || {
-                    scripted_conn(s, &sc, &dn);
+                    scripted_conn(s, &sc, &dn, &hd);
                     cl.fetch_add(1, Ordering::SeqCst);
                 });
             }
@@ -153,6 +157,7 @@ impl Scripted {
             done,
             accepted,
             closed,
+            heads,
         }
     }
 
@@ -166,7 +171,12 @@ impl Scripted {
 }
 
 /// Serve one connection until the peer closes it (or a script closes it).
-fn scripted_conn(mut s: TcpStream, scripts: &Mutex<HashMap<String, Script>>, done: &AtomicUsize) {
+fn scripted_conn(
+    mut s: TcpStream,
+    scripts: &Mutex<HashMap<String, Script>>,
+    done: &AtomicUsize,
+    heads: &AtomicUsize,
+) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
     let mut buf = Vec::new();
     let mut tmp = [0u8; 8192];
@@ -179,6 +189,7 @@ fn scripted_conn(mut s: TcpStream, scripts: &Mutex<HashMap<String, Script>>, don
             continue;
         };
         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        heads.fetch_add(1, Ordering::SeqCst);
         let lower = head.to_ascii_lowercase();
         let len: usize = lower
             .lines()
@@ -739,29 +750,50 @@ fn answer_within(c: &mut Client, bound: Duration, what: &str) -> (Response, Dura
     (c.read_response(false), elapsed)
 }
 
-fn assert_cut(
-    gw: &Gateway,
-    up: &Scripted,
-    path: &str,
-    chunked: bool,
-    min: Duration,
-    max: Duration,
-    what: &str,
-) {
+/// How a trickled body is framed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Trickled {
+    /// Content-Length 60: small enough to be read whole before any upstream connection.
+    Small,
+    /// Content-Length 10060, the first 10000 bytes sent at once: streamed upstream.
+    Large,
+    /// Chunked, one-byte chunks: streamed upstream.
+    Chunked,
+}
+
+const TRICKLED: [Trickled; 3] = [Trickled::Small, Trickled::Large, Trickled::Chunked];
+
+fn assert_cut(gw: &Gateway, up: &Scripted, path: &str, kind: Trickled, what: &str) {
+    let (min, max) = (Duration::from_millis(1400), Duration::from_secs(8));
     let closed_before = up.closed.load(Ordering::SeqCst);
+    let accepted_before = up.accepted.load(Ordering::SeqCst);
+    let heads_before = up.heads.load(Ordering::SeqCst);
     let mut c = gw.connect();
-    let head = if chunked {
-        format!("POST {path} HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n")
-    } else {
-        format!("POST {path} HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 60\r\n\r\n")
+    let head = match kind {
+        Trickled::Chunked => {
+            format!("POST {path} HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .into_bytes()
+        }
+        Trickled::Small => {
+            format!("POST {path} HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 60\r\n\r\n")
+                .into_bytes()
+        }
+        Trickled::Large => {
+            let mut h =
+                format!("POST {path} HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 10060\r\n\r\n")
+                    .into_bytes();
+            h.extend_from_slice(&[b'y'; 10000]);
+            h
+        }
     };
-    let body: Vec<u8> = if chunked {
+    let body: Vec<u8> = if kind == Trickled::Chunked {
         (0..60).flat_map(|_| *b"1\r\nx\r\n").collect()
     } else {
         vec![b'x'; 60]
     };
     let t = Instant::now();
-    let writer = trickle(&c, head.as_bytes(), body, Duration::from_millis(500));
+    // 400 ms: the 1.5 s deadline falls between two bytes, not on one.
+    let writer = trickle(&c, &head, body, Duration::from_millis(400));
     let (r, _) = answer_within(&mut c, max, what);
     let elapsed = t.elapsed();
     assert_eq!(r.status, 408, "{what}: {r:?}");
@@ -776,32 +808,47 @@ fn assert_cut(
     );
     let sent = writer.join().unwrap();
     assert!(sent < 60, "{what}: the whole body went through");
-    // The upstream connection that had the partial request (a pooled one or a new one) is
-    // closed, not pooled.
-    assert!(
-        eventually(SOON, || up.closed.load(Ordering::SeqCst) > closed_before),
-        "{what}: the upstream connection was not released"
-    );
+    if kind == Trickled::Small {
+        // Read whole before connecting: the upstream never saw this request at all.
+        assert_eq!(
+            (
+                up.accepted.load(Ordering::SeqCst),
+                up.heads.load(Ordering::SeqCst)
+            ),
+            (accepted_before, heads_before),
+            "{what}: a small trickled body reached the upstream"
+        );
+    } else {
+        // The upstream connection that had the partial request (a pooled one or a new one)
+        // is closed, not pooled.
+        assert!(
+            up.heads.load(Ordering::SeqCst) > heads_before,
+            "{what}: the head never reached the upstream"
+        );
+        assert!(
+            eventually(SOON, || up.closed.load(Ordering::SeqCst) > closed_before),
+            "{what}: the upstream connection was not released"
+        );
+    }
     // The route still works.
     assert_fresh(gw, &format!("after-{}", what.replace(' ', "-")), what);
 }
 
-/// A client that trickles its body (one byte per 500 ms, well inside the header timeout
-/// between bytes) is cut at the route's `timeout_ms` (1.5 s): 408 and close, and the
-/// upstream connection holding the partial request is closed. Content-Length and chunked.
+/// A client that trickles its body (one byte per 400 ms, well inside the header timeout
+/// between bytes) is cut at the route's `timeout_ms` (1.5 s): 408 and close. A streamed body
+/// (large Content-Length, chunked): the upstream connection holding the partial request is
+/// closed. A small Content-Length body: no upstream connection was taken for it.
 #[test]
 fn a_trickled_body_is_cut_at_the_route_timeout() {
     let up = Scripted::start();
     let gw = Gateway::start(&proxy_config(up.addr, ""), &[]);
-    for chunked in [false, true] {
+    for kind in TRICKLED {
         assert_cut(
             &gw,
             &up,
             "/prod/t/sink",
-            chunked,
-            Duration::from_millis(1400),
-            Duration::from_secs(8),
-            &format!("route timeout chunked={chunked}"),
+            kind,
+            &format!("route timeout {kind:?}"),
         );
     }
 }
@@ -812,15 +859,13 @@ fn a_trickled_body_is_cut_at_the_route_timeout() {
 fn a_trickled_body_is_cut_at_the_body_timeout() {
     let up = Scripted::start();
     let gw = Gateway::start(&proxy_config(up.addr, "    body_timeout_ms: 1500"), &[]);
-    for chunked in [false, true] {
+    for kind in TRICKLED {
         assert_cut(
             &gw,
             &up,
             "/prod/sink",
-            chunked,
-            Duration::from_millis(1400),
-            Duration::from_secs(8),
-            &format!("body timeout chunked={chunked}"),
+            kind,
+            &format!("body timeout {kind:?}"),
         );
     }
 }
