@@ -583,6 +583,8 @@ pub(crate) async fn forward(
 /// Decoded chunked body data is gathered up to this many bytes before it is sent upstream
 /// as one chunk (sooner when the client's bytes run out).
 const COALESCE_MAX: usize = 16 * 1024;
+/// A first guess of a coalescing buffer's size.
+const READ_HINT: usize = crate::io::READ_CHUNK;
 
 fn bad_request() -> GatewayError {
     GatewayError::new(ResponseType::Default4xx, "Bad Request")
@@ -734,9 +736,6 @@ async fn stream_request_body(
         }
     }
 }
-
-/// A first guess of a coalescing buffer's size.
-const READ_HINT: usize = crate::io::READ_CHUNK;
 
 /// Copy exactly `n` body bytes. Ok(true): the upstream connection is clean for reuse.
 async fn copy_length(

@@ -12,7 +12,8 @@
 //! - a chunked body of tiny chunks reaches the upstream in a few large chunks.
 //!
 //! Run: `cargo test -p tollgate --test e2e_security_upstream`.
-//! `TOLLGATE_POOL_CASES=N` / `TOLLGATE_POOL_SEED=S` change the generated pool cases.
+//! `TOLLGATE_POOL_CASES=N` / `TOLLGATE_POOL_SEED=S` change the generated pool cases,
+//! `TOLLGATE_POOL_IO=epoll` runs them under the epoll driver.
 
 #![allow(
     clippy::unwrap_used,
@@ -476,8 +477,14 @@ fn generated_upstream_answers_never_leak_into_the_next_exchange() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(120);
+    let driver = std::env::var("TOLLGATE_POOL_IO").unwrap_or_default();
+    let args: Vec<&str> = if driver.is_empty() {
+        Vec::new()
+    } else {
+        vec!["--io-driver", driver.as_str()]
+    };
     let up = Scripted::start();
-    let gw = Gateway::start(&proxy_config(up.addr, ""), &[]);
+    let gw = Gateway::start(&proxy_config(up.addr, ""), &args);
     let mut rng = Rng(seed);
     let started = Instant::now();
     for i in 0..n {
@@ -496,8 +503,9 @@ fn generated_upstream_answers_never_leak_into_the_next_exchange() {
         );
     }
     eprintln!(
-        "{n} generated cases in {:?} (seed {seed:#x}), {} upstream connections",
+        "{n} generated cases in {:?} (seed {seed:#x}, io: {}), {} upstream connections",
         started.elapsed(),
+        gw.io,
         up.accepted.load(Ordering::SeqCst)
     );
 }
@@ -898,6 +906,10 @@ fn tiny_chunks_are_coalesced_upstream() {
     let seen = echo.last();
     assert!(seen.chunked);
     assert_eq!(seen.body, want);
+    eprintln!(
+        "{n} one-byte chunks reached the upstream as {} chunks",
+        seen.chunk_count
+    );
     assert!(
         seen.chunk_count <= 50,
         "{n} one-byte chunks reached the upstream as {} chunks",
