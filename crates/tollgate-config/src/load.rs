@@ -477,6 +477,7 @@ impl Loader<'_> {
             ("header_timeout_ms", lim.header_timeout_ms),
             ("idle_timeout_ms", lim.idle_timeout_ms),
             ("drain_timeout_ms", lim.drain_timeout_ms),
+            ("body_timeout_ms", lim.body_timeout_ms),
         ] {
             if val == 0 {
                 self.err(format!("gateway.limits.{name}"), "must be greater than 0");

@@ -168,6 +168,10 @@ pub struct Limits {
     /// Open client connections per worker; a connection over it is closed at once. (tollgate extension)
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// A request body streamed to an upstream must arrive whole within this time (or the
+    /// route's `timeout_ms`, if sooner); over it -> 408, close. (tollgate extension)
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
 }
 
 pub fn default_max_header_bytes() -> usize {
@@ -188,6 +192,9 @@ pub fn default_max_connections() -> usize {
 pub fn default_drain_timeout_ms() -> u64 {
     10_000
 }
+pub fn default_body_timeout_ms() -> u64 {
+    30_000
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -198,6 +205,7 @@ impl Default for Limits {
             idle_timeout_ms: default_idle_timeout_ms(),
             drain_timeout_ms: default_drain_timeout_ms(),
             max_connections: default_max_connections(),
+            body_timeout_ms: default_body_timeout_ms(),
         }
     }
 }

@@ -164,7 +164,7 @@ fn gateway_rules() {
   region: US_EAST
   account_id: \"12345\"
   listeners: [{bind: \"0.0.0.0:9901\"}, {bind: \"0.0.0.0:9901\"}]
-  limits: {max_header_bytes: 10, idle_timeout_ms: 0}
+  limits: {max_header_bytes: 10, idle_timeout_ms: 0, body_timeout_ms: 0}
   admin: {token: \"\"}
 ",
     );
@@ -184,6 +184,7 @@ fn gateway_rules() {
         "gateway.limits.max_header_bytes: must be between 1024 and 1048576",
     );
     assert_has(&e, "gateway.limits.idle_timeout_ms: must be greater than 0");
+    assert_has(&e, "gateway.limits.body_timeout_ms: must be greater than 0");
     assert_has(&errors("apis: []\n"), "gateway: missing required key");
     assert_has(
         &errors("gateway: {region: us-east-1}\n"),
@@ -214,9 +215,10 @@ fn defaults_are_the_contracts() {
             g.limits.max_body_bytes,
             g.limits.header_timeout_ms,
             g.limits.idle_timeout_ms,
-            g.limits.drain_timeout_ms
+            g.limits.drain_timeout_ms,
+            g.limits.body_timeout_ms
         ),
-        (10240, 10_485_760, 10_000, 60_000, 10_000)
+        (10240, 10_485_760, 10_000, 60_000, 10_000, 30_000)
     );
     assert_eq!(g.access_log, tollgate_config::AccessLog::Stdout);
     assert_eq!(g.error_messages, tollgate_config::ErrorMessages::Current);

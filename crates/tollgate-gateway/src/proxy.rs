@@ -32,6 +32,8 @@ const INLINE_BODY_MAX: u64 = 16 * 1024;
 const MAX_UPSTREAM_HEAD: usize = 64 * 1024;
 /// Largest Content-Length body kept for a retry on a fresh upstream connection.
 const MAX_REPLAY_BODY: u64 = 64 * 1024;
+/// Largest Content-Length body read whole before an upstream connection is taken.
+const PREREAD_BODY_MAX: u64 = 8 * 1024;
 
 pub(crate) struct Done {
     pub status: u16,
@@ -131,9 +133,38 @@ fn ctx_value<'a>(
     }
 }
 
+/// Whether a mapped value may be sent as a header value: no control character at all
+/// (C0 but HTAB, DEL, C1 such as NEL) and no Unicode line or paragraph separator. CR/LF
+/// would split the header; the others are read as line ends or dropped differently by
+/// different backends. A value that fails is not sent (the header is omitted).
 fn header_value_ok(v: &str) -> bool {
-    !v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+    !v.chars()
+        .any(|ch| (ch.is_control() && ch != '\t') || ch == '\u{2028}' || ch == '\u{2029}')
 }
+
+/// Header names equal once case is ignored and `_` is read as `-`: the way CGI, WSGI and
+/// Rack backends name headers (`X_Principal_Id` and `x-principal-id` are both
+/// `HTTP_X_PRINCIPAL_ID`).
+fn same_folded(a: &[u8], b: &[u8]) -> bool {
+    let fold = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(*x) == fold(*y))
+}
+
+/// Headers tollgate sets on every upstream request itself: a client header that folds to
+/// one of these names is dropped (`X-Forwarded-For` is merged only in its exact spelling).
+const GATEWAY_SET: [&[u8]; 5] = [
+    b"host",
+    b"content-length",
+    b"x-forwarded-for",
+    b"x-forwarded-proto",
+    b"x-forwarded-port",
+];
 
 /// The request head sent upstream.
 #[allow(clippy::too_many_arguments)]
@@ -169,20 +200,20 @@ fn build_head(
     for h in &head.headers {
         let name = h.name.slice(buf);
         let value = h.value.slice(buf);
+        let exact_xff = name.eq_ignore_ascii_case(b"x-forwarded-for");
+        // A mapped name or one tollgate sets is never taken from the client, in any spelling
+        // a backend folds to it, whether or not the mapping has a value for this request.
         if is_hop_by_hop(name)
             || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
-            || name.eq_ignore_ascii_case(b"host")
-            || name.eq_ignore_ascii_case(b"content-length")
             || name.eq_ignore_ascii_case(b"expect")
-            || name.eq_ignore_ascii_case(b"x-forwarded-proto")
-            || name.eq_ignore_ascii_case(b"x-forwarded-port")
+            || (!exact_xff && GATEWAY_SET.iter().any(|n| same_folded(n, name)))
             || p.request_headers
                 .iter()
-                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+                .any(|(n, _)| same_folded(n.as_bytes(), name))
         {
             continue;
         }
-        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+        if exact_xff {
             if !xff.is_empty() {
                 xff.extend_from_slice(b", ");
             }
@@ -250,6 +281,38 @@ pub(crate) async fn forward(
     let deadline = Instant::now() + p.timeout;
     let is_head = head.is_head();
     let expect_continue = head.expect_continue && !body.is_empty();
+
+    // A small Content-Length body is read whole before an upstream connection is taken: a
+    // slow client then holds no upstream connection at all (and the body can be replayed).
+    // Not with `Expect: 100-continue`, where the client waits for the 100 first.
+    if let BodyFraming::Length(n) = head.framing
+        && !body.is_empty()
+        && !head.expect_continue
+        && n <= PREREAD_BODY_MAX
+    {
+        let end = head
+            .head_len
+            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+        let body_deadline = (Instant::now() + snap.body_timeout).min(deadline);
+        while c.buf.len() < end {
+            let read_deadline = (Instant::now() + snap.header_timeout).min(body_deadline);
+            match read_more(&mut c.stream, &mut c.buf, read_deadline).await {
+                Ok(0) => {
+                    return Err(Failed {
+                        err: bad_request(),
+                        body_state: BodyState::Broken,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Failed {
+                        err: body_read_failure(w, e),
+                        body_state: BodyState::Broken,
+                    });
+                }
+            }
+        }
+    }
 
     // Connect (a pooled connection first), send the head.
     // A small Content-Length body that has fully arrived can be sent again: it stays in the
@@ -482,7 +545,9 @@ pub(crate) async fn forward(
     // Stream the response body.
     let body_timeout = p.timeout;
     let streamed = match framing {
-        ResponseFraming::None => Ok(true),
+        // No body (HEAD, 204, 304, Content-Length: 0 sent inline): any byte already read
+        // past the head is one the upstream must not have sent; never reuse the connection.
+        ResponseFraming::None => Ok(ubuf.is_empty()),
         ResponseFraming::Length(n) => {
             copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await
         }
@@ -515,6 +580,74 @@ pub(crate) async fn forward(
     }
 }
 
+/// Decoded chunked body data is gathered up to this many bytes before it is sent upstream
+/// as one chunk (sooner when the client's bytes run out).
+const COALESCE_MAX: usize = 16 * 1024;
+/// A first guess of a coalescing buffer's size.
+const READ_HINT: usize = crate::io::READ_CHUNK;
+
+fn bad_request() -> GatewayError {
+    GatewayError::new(ResponseType::Default4xx, "Bad Request")
+        .with_status(400)
+        .with_error_type("BadRequestException")
+}
+
+/// A request body read that failed: 408 when its deadline passed, else 400.
+fn body_read_failure(w: &Worker, e: BodyError) -> GatewayError {
+    match e {
+        BodyError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
+            w.metrics
+                .bad_requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            GatewayError::new(ResponseType::Default4xx, "Request Timeout")
+                .with_status(408)
+                .with_error_type("RequestTimeoutException")
+        }
+        _ => bad_request(),
+    }
+}
+
+/// Send `pending` as one chunk (and the last chunk when `last`), then clear it.
+async fn flush_chunk(
+    w: &Worker,
+    up: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    last: bool,
+    deadline: Instant,
+) -> Result<(), Failed> {
+    let mut frame = Vec::with_capacity(pending.len() + 24);
+    if !pending.is_empty() {
+        encode_chunk_header(pending.len(), &mut frame);
+        frame.extend_from_slice(pending);
+        frame.extend_from_slice(b"\r\n");
+        pending.clear();
+    }
+    if last {
+        frame.extend_from_slice(b"0\r\n\r\n");
+    }
+    if frame.is_empty() {
+        return Ok(());
+    }
+    write_all(up, frame, Some(deadline))
+        .await
+        .0
+        .map_err(|e| Failed {
+            err: io_failure(w, &e),
+            body_state: BodyState::Broken,
+        })
+}
+
+/// Stream the client's request body to the upstream.
+///
+/// The whole body must arrive before the body deadline: `gateway.limits.body_timeout_ms`
+/// from now, or the route's deadline if sooner (a body still arriving then could only end
+/// in a 504), and no read may wait longer than the header timeout. A client that misses
+/// either is answered 408 and closed; the upstream connection, which holds a partial
+/// request, is dropped (closed), never pooled.
+///
+/// Chunked bodies are decoded and re-framed; decoded data is coalesced into chunks of up to
+/// [`COALESCE_MAX`] bytes, flushed when the buffer fills or the client's bytes run out, so
+/// a client sending one-byte chunks does not cost one upstream write per chunk.
 async fn stream_request_body(
     w: &Worker,
     c: &mut Conn,
@@ -524,7 +657,9 @@ async fn stream_request_body(
     deadline: Instant,
 ) -> Result<(), Failed> {
     let chunked = body.is_chunked();
-    let client_deadline = || Instant::now() + snap.header_timeout;
+    let body_deadline = (Instant::now() + snap.body_timeout).min(deadline);
+    let read_deadline = || (Instant::now() + snap.header_timeout).min(body_deadline);
+    let mut pending: Vec<u8> = Vec::new();
     loop {
         let piece = body.step(&c.buf).map_err(|e| match e {
             BodyError::TooLarge => Failed {
@@ -538,20 +673,31 @@ async fn stream_request_body(
                 body_state: BodyState::Broken,
             },
         })?;
+        // Data still arriving after the body deadline: the client is late (408), whether or
+        // not the upstream would still take it; a write the upstream does not take in time
+        // is the upstream's fault (504).
+        if matches!(piece, Piece::Data { .. }) && Instant::now() >= body_deadline {
+            return Err(Failed {
+                err: body_read_failure(w, BodyError::Io(io::ErrorKind::TimedOut.into())),
+                body_state: BodyState::Broken,
+            });
+        }
         match piece {
             Piece::Data { range, consumed } => {
-                let res = if chunked {
-                    let mut frame = Vec::with_capacity(range.len() + 16);
-                    encode_chunk_header(range.len(), &mut frame);
-                    frame.extend_from_slice(c.buf.get(range).unwrap_or_default());
-                    frame.extend_from_slice(b"\r\n");
-                    write_all(up, frame, Some(deadline)).await.0
-                } else {
-                    let buf = std::mem::take(&mut c.buf);
-                    let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
-                    c.buf = buf;
-                    res
-                };
+                if chunked {
+                    if pending.is_empty() {
+                        pending.reserve(COALESCE_MAX.min(range.len().max(READ_HINT)));
+                    }
+                    pending.extend_from_slice(c.buf.get(range).unwrap_or_default());
+                    c.buf.drain(..consumed.min(c.buf.len()));
+                    if pending.len() >= COALESCE_MAX {
+                        flush_chunk(w, up, &mut pending, false, deadline).await?;
+                    }
+                    continue;
+                }
+                let buf = std::mem::take(&mut c.buf);
+                let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
+                c.buf = buf;
                 if let Err(e) = res {
                     return Err(Failed {
                         err: io_failure(w, &e),
@@ -562,12 +708,18 @@ async fn stream_request_body(
             }
             Piece::More { consumed } => {
                 c.buf.drain(..consumed.min(c.buf.len()));
-                match read_more(&mut c.stream, &mut c.buf, client_deadline()).await {
-                    Ok(0) | Err(_) => {
+                // Nothing more to decode without reading: send what was gathered first.
+                flush_chunk(w, up, &mut pending, false, deadline).await?;
+                match read_more(&mut c.stream, &mut c.buf, read_deadline()).await {
+                    Ok(0) => {
                         return Err(Failed {
-                            err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
-                                .with_status(400)
-                                .with_error_type("BadRequestException"),
+                            err: bad_request(),
+                            body_state: BodyState::Broken,
+                        });
+                    }
+                    Err(e) => {
+                        return Err(Failed {
+                            err: body_read_failure(w, e),
                             body_state: BodyState::Broken,
                         });
                     }
@@ -577,13 +729,7 @@ async fn stream_request_body(
             Piece::Done { consumed } => {
                 c.buf.drain(..consumed.min(c.buf.len()));
                 if chunked {
-                    let (res, _) = write_all(up, b"0\r\n\r\n".to_vec(), Some(deadline)).await;
-                    if let Err(e) = res {
-                        return Err(Failed {
-                            err: io_failure(w, &e),
-                            body_state: BodyState::Broken,
-                        });
-                    }
+                    flush_chunk(w, up, &mut pending, true, deadline).await?;
                 }
                 return Ok(());
             }
@@ -718,6 +864,52 @@ async fn copy_until_close(
                 res?;
             }
             return Ok(false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_values_with_control_characters_are_refused() {
+        assert!(header_value_ok("user-1|abc def\tx"));
+        assert!(header_value_ok("ünïcode"));
+        for bad in [
+            "a\r\nb",
+            "a\nb",
+            "a\rb",
+            "a\0b",
+            "a\u{b}b",
+            "a\u{c}b",
+            "a\u{1b}b",
+            "a\u{7f}b",
+            "a\u{85}b",
+            "a\u{9f}b",
+            "a\u{2028}b",
+            "a\u{2029}b",
+        ] {
+            assert!(!header_value_ok(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_fold_like_cgi() {
+        for (a, b) in [
+            ("x-principal-id", "X_Principal_Id"),
+            ("x-principal-id", "X-PRINCIPAL-ID"),
+            ("x_under", "X-UNDER"),
+            ("host", "HOST"),
+        ] {
+            assert!(same_folded(a.as_bytes(), b.as_bytes()), "{a} {b}");
+        }
+        for (a, b) in [
+            ("x-principal-id", "x-principal-i"),
+            ("x-principal-id", "x.principal.id"),
+            ("x-principal-id", "xprincipal-id-"),
+        ] {
+            assert!(!same_folded(a.as_bytes(), b.as_bytes()), "{a} {b}");
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct Snapshot {
     pub limits: tollgate_http::RequestLimits,
     pub max_body_bytes: u64,
     pub header_timeout: Duration,
+    /// `gateway.limits.body_timeout_ms`: a request body streamed upstream arrives within it.
+    pub body_timeout: Duration,
     pub idle_timeout: Duration,
     pub connect_timeout: Duration,
     pub(crate) lambda: crate::lambda::Compiled,
@@ -155,6 +157,7 @@ impl Snapshot {
             },
             max_body_bytes: l.max_body_bytes,
             header_timeout: Duration::from_millis(l.header_timeout_ms),
+            body_timeout: Duration::from_millis(l.body_timeout_ms),
             idle_timeout: Duration::from_millis(l.idle_timeout_ms),
             connect_timeout: Duration::from_millis(cfg.gateway.upstream.connect_timeout_ms),
             apis,

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
@@ -35,21 +36,24 @@ impl Pool {
         }
     }
 
-    /// A pooled connection to `addr` that has not idled too long, newest first.
+    /// A pooled connection to `addr` that has not idled too long and is quiet (see
+    /// [`quiet`]), newest first. The others are closed here.
     pub(crate) fn take(&mut self, addr: SocketAddr) -> Option<TcpStream> {
         let list = self.idle.get_mut(&addr)?;
         let now = Instant::now();
         while let Some(c) = list.pop() {
-            if now.duration_since(c.since) < self.idle_timeout {
+            if now.duration_since(c.since) < self.idle_timeout && quiet(&c.stream) {
                 return Some(c.stream);
             }
         }
         None
     }
 
+    /// Pool a connection whose exchange ended cleanly. One that already has bytes to read
+    /// (or its EOF) is closed instead.
     pub(crate) fn put(&mut self, addr: SocketAddr, stream: TcpStream) {
-        if self.max_idle_per_host == 0 {
-            // No pooling: the connection closes here.
+        if self.max_idle_per_host == 0 || !quiet(&stream) {
+            // No pooling, or not clean: the connection closes here.
             return;
         }
         let list = self.idle.entry(addr).or_default();
@@ -93,6 +97,39 @@ impl Pool {
         self.resolved
             .insert(authority.to_owned(), (addr, Instant::now()));
         Ok(addr)
+    }
+}
+
+/// Whether an idle upstream connection has nothing to read: no byte, no EOF, no error.
+///
+/// Between exchanges an HTTP/1.1 server has nothing to say. A byte waiting on an idle
+/// connection is the rest of a response it should not have sent (a body after HEAD, 204 or
+/// 304, more than its Content-Length, a second response): sending the next request on it
+/// would make those bytes the next client's response. EOF or an error means it closed. Either
+/// way the connection must not be reused. A non-blocking `MSG_PEEK` on the socket answers
+/// without consuming anything and without the reactor, so it is the same under io_uring and
+/// the epoll driver (both use plain socket descriptors).
+pub(crate) fn quiet(stream: &TcpStream) -> bool {
+    peek_would_block(stream.as_raw_fd())
+}
+
+#[allow(unsafe_code)]
+fn peek_would_block(fd: std::os::fd::RawFd) -> bool {
+    let mut byte = [0u8; 1];
+    // SAFETY: `fd` is the open socket of a `TcpStream` borrowed for the whole call; `recv`
+    // writes at most 1 byte into `byte`, a live local buffer of that size. MSG_DONTWAIT makes
+    // the call non-blocking whatever the descriptor's mode; MSG_PEEK leaves the data queued.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            byte.as_mut_ptr().cast::<libc::c_void>(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && {
+        let e = io::Error::last_os_error().raw_os_error();
+        e == Some(libc::EAGAIN) || e == Some(libc::EWOULDBLOCK)
     }
 }
 
@@ -151,6 +188,86 @@ mod tests {
         assert!(has_port("a:80"));
         assert!(!has_port("[::1]"));
         assert!(has_port("[::1]:8080"));
+    }
+
+    /// Until `f` holds (the peer's bytes or FIN crossing loopback), at most 2 s.
+    fn soon(mut f: impl FnMut() -> bool) -> bool {
+        for _ in 0..200 {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    async fn pool_discards_readable_connections() {
+        use std::io::Write;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut pool = Pool::new(4, Duration::from_secs(30));
+
+        // Quiet: pooled and taken back.
+        let s = TcpStream::connect_addr(addr).await.unwrap();
+        let (mut peer, _) = l.accept().unwrap();
+        assert!(quiet(&s));
+        pool.put(addr, s);
+        let s = pool.take(addr).expect("a quiet connection is reused");
+
+        // Became readable while idle in the pool (a late body): discarded at take.
+        pool.put(addr, s);
+        peer.write_all(b"HTTP/1.1 302 Found\r\n").unwrap();
+        let mut probe = TcpStream::connect_addr(addr).await.unwrap();
+        let (mut probe_peer, _) = l.accept().unwrap();
+        probe_peer.write_all(b"x").unwrap();
+        assert!(soon(|| !quiet(&probe)), "the peeked byte never showed");
+        // Peeking does not consume: the byte is still there to read.
+        let (n, buf) = monoio::io::AsyncReadRent::read(&mut probe, vec![0u8; 8]).await;
+        assert_eq!((n.unwrap(), buf.first().copied()), (1, Some(b'x')));
+        assert!(
+            pool.take(addr).is_none(),
+            "a readable pooled connection was reused"
+        );
+
+        // Already readable when the exchange ends: not pooled at all.
+        let s = TcpStream::connect_addr(addr).await.unwrap();
+        let (mut peer, _) = l.accept().unwrap();
+        peer.write_all(b"stale").unwrap();
+        assert!(soon(|| !quiet(&s)));
+        pool.put(addr, s);
+        assert!(pool.take(addr).is_none());
+
+        // Closed by the upstream (EOF): discarded.
+        let s = TcpStream::connect_addr(addr).await.unwrap();
+        let (peer, _) = l.accept().unwrap();
+        pool.put(addr, s);
+        drop(peer);
+        assert!(soon(|| pool
+            .idle
+            .get(&addr)
+            .and_then(|v| v.last())
+            .is_some_and(|c| !quiet(&c.stream))));
+        assert!(
+            pool.take(addr).is_none(),
+            "a closed pooled connection was reused"
+        );
+    }
+
+    /// Under the epoll driver and, where the kernel offers it, io_uring.
+    #[test]
+    fn pool_discards_readable_connections_under_both_drivers() {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap()
+            .block_on(pool_discards_readable_connections());
+        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .build()
+        {
+            Ok(mut rt) => rt.block_on(pool_discards_readable_connections()),
+            Err(e) => eprintln!("io_uring unavailable here ({e}); epoll driver only"),
+        }
     }
 
     #[test]
