@@ -113,24 +113,15 @@ pub(crate) fn quiet(stream: &TcpStream) -> bool {
     peek_would_block(stream.as_raw_fd())
 }
 
-#[allow(unsafe_code)]
 fn peek_would_block(fd: std::os::fd::RawFd) -> bool {
+    use nix::sys::socket::{MsgFlags, recv};
     let mut byte = [0u8; 1];
-    // SAFETY: `fd` is the open socket of a `TcpStream` borrowed for the whole call; `recv`
-    // writes at most 1 byte into `byte`, a live local buffer of that size. MSG_DONTWAIT makes
-    // the call non-blocking whatever the descriptor's mode; MSG_PEEK leaves the data queued.
-    let n = unsafe {
-        libc::recv(
-            fd,
-            byte.as_mut_ptr().cast::<libc::c_void>(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n < 0 && {
-        let e = io::Error::last_os_error().raw_os_error();
-        e == Some(libc::EAGAIN) || e == Some(libc::EWOULDBLOCK)
-    }
+    // MSG_DONTWAIT makes the call non-blocking whatever the descriptor's mode; MSG_PEEK leaves
+    // any data queued. Ok(0) is EOF, Ok(1) a pending byte: both mean "not quiet".
+    matches!(
+        recv(fd, &mut byte, MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT),
+        Err(nix::errno::Errno::EAGAIN)
+    )
 }
 
 fn has_port(authority: &str) -> bool {
