@@ -675,6 +675,110 @@ proptest! {
         prop_assert_eq!(after, 0);
     }
 
+    /// The class of item 2 (issue 12): whatever the framing (chunk sizes zero-padded up to 16
+    /// digits, hex case, extensions, trailers) and however it is split across reads, the
+    /// in-place decoder leaves the buffer holding the decoded bytes only: never more than
+    /// `start + decoded` after a call, the decoded data equal to the body, and the next
+    /// message's bytes kept intact after it.
+    #[test]
+    fn in_place_chunked_holds_only_decoded_bytes(
+        body in proptest::collection::vec(any::<u8>(), 0..400),
+        sizes in proptest::collection::vec(1usize..50, 1..16),
+        pads in proptest::collection::vec(0usize..16, 1..16),
+        upper in any::<bool>(),
+        exts in proptest::collection::vec(0u8..4, 1..8),
+        trailers in 0usize..3,
+        pieces in proptest::collection::vec(1usize..80, 1..32),
+        start in 0usize..64,
+    ) {
+        let mut enc = Vec::new();
+        let mut rest = &body[..];
+        let mut i = 0;
+        let ext = |k: u8| -> &'static [u8] {
+            match k {
+                0 => b"",
+                1 => b";a",
+                2 => b";name=token",
+                _ => b";q=\"x y\"",
+            }
+        };
+        let size_line = |n: usize, i: usize, enc: &mut Vec<u8>| {
+            let hex = if upper { format!("{n:X}") } else { format!("{n:x}") };
+            let pad = pads[i % pads.len()].min(16 - hex.len());
+            enc.extend(std::iter::repeat_n(b'0', pad));
+            enc.extend_from_slice(hex.as_bytes());
+            enc.extend_from_slice(ext(exts[i % exts.len()]));
+            enc.extend_from_slice(b"\r\n");
+        };
+        while !rest.is_empty() {
+            let n = sizes[i % sizes.len()].min(rest.len());
+            size_line(n, i, &mut enc);
+            enc.extend_from_slice(&rest[..n]);
+            enc.extend_from_slice(CHUNK_END);
+            rest = &rest[n..];
+            i += 1;
+        }
+        size_line(0, i, &mut enc);
+        for t in 0..trailers {
+            enc.extend_from_slice(format!("x-t{t}: v\r\n").as_bytes());
+        }
+        enc.extend_from_slice(b"\r\n");
+        let next = b"GET /next HTTP/1.1\r\n";
+        enc.extend_from_slice(next);
+
+        let mut buf = vec![b'H'; start];
+        let mut dec = InPlaceChunked::new(start);
+        let mut fed = 0;
+        let mut k = 0;
+        let rest_at = loop {
+            let n = pieces[k % pieces.len()].min(enc.len() - fed);
+            k += 1;
+            buf.extend_from_slice(&enc[fed..fed + n]);
+            fed += n;
+            // Held before the call: the decoded bytes plus one read.
+            prop_assert!(buf.len() <= start + dec.decoded_len() + n);
+            match dec.advance(&mut buf).unwrap() {
+                InPlace::NeedMore => {
+                    prop_assert_eq!(buf.len(), start + dec.decoded_len());
+                    prop_assert!(fed < enc.len(), "need more after the whole body");
+                    prop_assert_eq!(&buf[dec.data()], &body[..dec.decoded_len()]);
+                }
+                InPlace::Done { rest } => break rest,
+            }
+        };
+        prop_assert_eq!(&buf[..start], &vec![b'H'; start][..]);
+        prop_assert_eq!(&buf[dec.data()], &body[..]);
+        prop_assert_eq!(rest_at, start + body.len());
+        // What follows the body is the next message's bytes, as received so far.
+        buf.extend_from_slice(&enc[fed..]);
+        prop_assert_eq!(&buf[rest_at..], &next[..]);
+    }
+
+    /// Broken framing is an error from the in-place decoder as from the streaming one.
+    #[test]
+    fn in_place_chunked_refuses_what_the_decoder_refuses(
+        bytes in proptest::collection::vec(any::<u8>(), 0..200),
+        piece in 1usize..40,
+    ) {
+        let streaming = decode_in_pieces(&bytes, piece);
+        let mut buf = Vec::new();
+        let mut dec = InPlaceChunked::new(0);
+        let mut outcome = None;
+        for p in bytes.chunks(piece) {
+            buf.extend_from_slice(p);
+            match dec.advance(&mut buf) {
+                Ok(InPlace::NeedMore) => {}
+                Ok(InPlace::Done { .. }) => { outcome = Some(true); break; }
+                Err(_) => { outcome = Some(false); break; }
+            }
+        }
+        match streaming {
+            Err(HttpError::BadRequest("truncated")) => prop_assert_eq!(outcome, None),
+            Err(_) => prop_assert_eq!(outcome, Some(false)),
+            Ok(_) => prop_assert_eq!(outcome, Some(true)),
+        }
+    }
+
     /// Arbitrary bytes never panic the parsers.
     #[test]
     fn no_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
