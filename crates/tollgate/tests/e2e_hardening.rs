@@ -467,11 +467,58 @@ fn paths_cannot_bypass_a_resource_policy() {
     }
     assert_eq!(bypasses.len(), 23);
 
+    // Forms another server rewrites into /admin/...: path parameters (Tomcat, Spring and
+    // Jetty cut `;...` out of a segment), encoded delimiters and controls, double encoding,
+    // overlong or invalid UTF-8, trimmed whitespace and trailing dots, invisible, bidi and
+    // NFKC look-alike characters. Each one: 400 before routing, nothing reaches the origin.
+    let rewritten = [
+        "/prod/admin;x/panel",
+        "/prod/admin;/panel",
+        "/prod/public/..;/admin/x",
+        "/prod/admin%3B/panel",
+        "/prod/admin%3bjsessionid=1/panel",
+        "/prod/admin%00/panel",
+        "/prod/admin%09/panel",
+        "/prod/admin%0d%0a/panel",
+        "/prod/admin%1f/panel",
+        "/prod/admin%7F/panel",
+        "/prod/admin%252Fpanel",
+        "/prod/public/%252e%252e/admin/x",
+        "/prod/admin%2500/panel",
+        "/prod/admin%C0%AFpanel",
+        "/prod/admin%E0%80%AFpanel",
+        "/prod/public/%C0%AE%C0%AE/admin/x",
+        "/prod/admin%FF/panel",
+        "/prod/admin%20/panel",
+        "/prod/%20admin/panel",
+        "/prod/admin%23/panel",
+        "/prod/admin%3F/panel",
+        "/prod/admin./panel",
+        "/prod/admin../panel",
+        "/prod/admin%E2%80%AE/panel",
+        "/prod/admin%E2%80%8B/panel",
+        "/prod/admin%E2%81%A6/panel",
+        "/prod/admin%EF%BB%BF/panel",
+        "/prod/admin%C2%A0/panel",
+        "/prod/admin%C2%AD/panel",
+        "/prod/admin%EF%BC%8Fpanel",
+        "/prod/%EF%BD%81dmin/panel",
+        "/prod/admin%",
+        "/prod/%u0061dmin/panel",
+        "http://gw.test/prod/admin;x/panel",
+        "http://gw.test/prod/admin%3B/panel",
+    ];
+    for p in rewritten {
+        assert_refused(&s, p, &get(p, ""), 400);
+    }
+    assert_eq!(rewritten.len(), 35);
+
     // Forms that stay unambiguous are served as sent, and the upstream sees the same path
     // the router matched (and the method ARN carried).
     for (p, upstream) in [
         ("/prod/public/a%20b", "/public/a%20b"),
-        ("/prod/public/...", "/public/..."),
+        ("/prod/public/caf%C3%A9", "/public/caf%c3%a9"), // the raw origin lowercases heads
+        ("/prod/public/%E6%97%A5%E6%9C%AC", "/public/%e6%97%a5%e6%9c%ac"),
         ("/prod/public/.well-known", "/public/.well-known"),
         ("/prod/public/a..b", "/public/a..b"),
         ("/prod/public/x/", "/public/x/"),
