@@ -353,14 +353,14 @@ fn target_forms() {
     assert_eq!(h.path.slice(buf), b"*");
     assert_eq!(err(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n").status(), 400);
 
-    let buf = b"GET HTTP://Api.Example:8080/p/q?x=1 HTTP/1.1\r\nHost: other\r\n\r\n";
+    let buf = b"GET HTTP://Api.Example:8080/p/q?x=1 HTTP/1.1\r\nHost: api.example:8080\r\n\r\n";
     let h = ok(buf);
     assert_eq!(h.target_form, TargetForm::Absolute);
     assert_eq!(h.path.slice(buf), b"/p/q");
     assert_eq!(h.query.map(|q| q.slice(buf)), Some(&b"x=1"[..]));
     // RFC 9112 §3.2.2: the target's authority replaces Host.
     assert_eq!(h.host.map(|s| s.slice(buf)), Some(&b"Api.Example:8080"[..]));
-    assert_eq!(h.header(buf, b"host"), Some(&b"other"[..]));
+    assert_eq!(h.header(buf, b"host"), Some(&b"api.example:8080"[..]));
 
     for bad in [
         "http://a.example?x",
@@ -789,6 +789,47 @@ proptest! {
         with_prefix.extend_from_slice(&bytes);
         let _ = parse(&with_prefix);
     }
+}
+
+#[test]
+fn absolute_form_authority_must_be_the_host() {
+    for (target, host) in [
+        ("http://a.example/x", "a.example"),
+        ("http://A.Example/x", "a.example"),
+        ("http://a.example:80/x", "a.example"),
+        ("http://a.example/x", "a.example:80"),
+        ("http://a.example:/x", "a.example"),
+        ("HTTPS://a.example/x", "a.example:443"),
+        ("https://a.example:443/x", "A.EXAMPLE"),
+        ("http://a.example:8080/x", "a.example:08080"),
+        ("http://[::1]:80/x", "[::1]"),
+        ("http://127.0.0.1/x", "127.0.0.1:80"),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let h = ok(raw.as_bytes());
+        assert_eq!(h.target_form, TargetForm::Absolute, "{target}");
+    }
+    for (target, host) in [
+        ("http://b.example/x", "a.example"),
+        ("http://a.example.b.example/x", "a.example"),
+        ("http://a.example:8080/x", "a.example"),
+        ("http://a.example/x", "a.example:8080"),
+        ("http://a.example/x", "a.example:443"),
+        ("https://a.example/x", "a.example:80"),
+        ("http://[::1]/x", "[::2]"),
+        ("http://a.example/x", ""),
+        ("http://a.example/x", "a.example."),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(
+            err(raw.as_bytes()),
+            HttpError::BadRequest("absolute-form authority differs from Host"),
+            "{target} with Host {host}"
+        );
+    }
+    // HTTP/1.0 without Host: the target's authority is the only one.
+    let h = ok(b"GET http://a.example/x HTTP/1.0\r\n\r\n");
+    assert_eq!(h.host.unwrap().slice(b"GET http://a.example/x HTTP/1.0\r\n\r\n"), b"a.example");
 }
 
 // ---- responses ----

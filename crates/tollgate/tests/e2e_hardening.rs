@@ -352,24 +352,28 @@ fn accepted_variants_are_forwarded_byte_for_byte() {
     );
 
     // Absolute form: the target's authority selects the API (RFC 9112 §3.2.2) and the upstream
-    // gets origin-form with its own Host.
+    // gets origin-form with its own Host. The Host header must name the same authority
+    // (case-insensitively, a default port or none alike): see e2e_security_ingress.
     let r =
-        c.request(b"GET http://gw.test/prod/public/abs?z=9 HTTP/1.1\r\nHost: only.example\r\n\r\n");
+        c.request(b"GET http://gw.test/prod/public/abs?z=9 HTTP/1.1\r\nHost: gw.test\r\n\r\n");
     assert_eq!(r.status, 200);
     let got = String::from_utf8(s.raw.last().bytes).unwrap();
     assert_eq!(
         got,
         expected_upstream(&s, "GET /public/abs?z=9 HTTP/1.1", "", "127.0.0.1", "", "")
     );
-    let r = c.request(b"GET http://only.example/prod/hostonly HTTP/1.1\r\nHost: gw.test\r\n\r\n");
+    let r = c.request(
+        b"GET http://only.example/prod/hostonly HTTP/1.1\r\nHost: Only.Example:80\r\n\r\n",
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), r#"{"api":"hostonly"}"#);
-    let r =
-        c.request(b"GET HTTP://ONLY.EXAMPLE:8080/prod/hostonly HTTP/1.1\r\nHost: gw.test\r\n\r\n");
+    let r = c.request(
+        b"GET HTTP://ONLY.EXAMPLE:8080/prod/hostonly HTTP/1.1\r\nHost: only.example:8080\r\n\r\n",
+    );
     assert_eq!(
         r.text(),
         r#"{"api":"hostonly"}"#,
-        "scheme and host case, port ignored"
+        "scheme and host case, port ignored for routing"
     );
 
     // HTTP/1.0 with keep-alive: the connection stays, the upstream always gets HTTP/1.1.

@@ -240,3 +240,119 @@ fn the_worker_budget_for_unauthenticated_bodies_answers_503_without_reading() {
     let text = read_all(&mut s);
     assert!(text.starts_with("HTTP/1.1 403 "), "{text}");
 }
+
+// ----------------------------------------------------------------------------------------
+// A signature is bound to the API it reaches
+
+fn two_api_config() -> String {
+    format!(
+        r#"
+gateway:
+  region: us-east-1
+  account_id: "{ACCOUNT}"
+  workers: 1
+  listeners: [{{ bind: "127.0.0.1:0" }}]
+  admin: {{ bind: "{admin}" }}
+  access_log: off
+identities:
+  - arn: "arn:aws:iam::{ACCOUNT}:user/alice"
+    access_keys: [{{ id: AKIDALICE, secret: "alice/secret+KEY" }}]
+    policies:
+      - Version: "2012-10-17"
+        Statement:
+          - {{ Effect: Allow, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:us-east-1:{ACCOUNT}:*/prod/*/items/*" }}
+apis:
+  - id: apiaaaaaa1
+    hosts: ["a.example"]
+    stages: {{ prod: {{}} }}
+    routes:
+      - path: "/items/{{id}}"
+        methods: [ANY]
+        authorization: AWS_IAM
+        integration: {{ type: mock, status: 200, body: '{{"api":"a"}}' }}
+  - id: apibbbbbb1
+    hosts: ["b.example"]
+    stages: {{ prod: {{}} }}
+    routes:
+      - path: "/items/{{id}}"
+        methods: [ANY]
+        authorization: AWS_IAM
+        integration: {{ type: mock, status: 200, body: '{{"api":"b"}}' }}
+"#,
+        admin = common::ADMIN_BIND,
+    )
+}
+
+/// Header lines of a request signed by the independent signer for `host` and `path`.
+fn signed_headers(method: &str, host: &str, path: &str) -> String {
+    let identity: Identity =
+        Credentials::new("AKIDALICE", "alice/secret+KEY", None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("execute-api")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let headers = [("host", host)];
+    let signable = SignableRequest::new(
+        method,
+        format!("http://{host}{path}"),
+        headers.iter().copied(),
+        SignableBody::Bytes(b""),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let (extra, _) = instructions.into_parts();
+    let mut out = format!("Host: {host}\r\n");
+    for h in extra {
+        out.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
+    }
+    out
+}
+
+fn exchange(addr: SocketAddr, req: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    read_all(&mut s)
+}
+
+#[test]
+fn a_signature_for_one_api_is_not_accepted_on_another() {
+    let gw = Gateway::start(&two_api_config(), &[]);
+    // Alice may delete items on both APIs; she signed a DELETE for a.example only.
+    let headers = signed_headers("DELETE", "a.example", "/prod/items/1");
+    // The request as signed: served by API a, in origin-form and in absolute-form.
+    for target in ["/prod/items/1", "http://a.example/prod/items/1", "HTTP://A.EXAMPLE:80/prod/items/1"] {
+        let r = exchange(
+            gw.addr,
+            &format!("DELETE {target} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n"),
+        );
+        assert!(r.starts_with("HTTP/1.1 200 "), "{target}: {r}");
+        assert!(r.ends_with(r#"{"api":"a"}"#), "{target}: {r}");
+    }
+    // Replayed at API b: the signed Host stays a.example, the target names b.example. The
+    // router would pick b while the signature covers a: refused before routing.
+    for target in [
+        "http://b.example/prod/items/1",
+        "https://b.example/prod/items/1",
+        "http://B.Example:80/prod/items/1",
+        "http://a.example:8080/prod/items/1",
+    ] {
+        let r = exchange(
+            gw.addr,
+            &format!("DELETE {target} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n"),
+        );
+        assert!(r.starts_with("HTTP/1.1 400 "), "{target}: {r}");
+        assert!(!r.contains(r#""api":"b""#), "{target}: {r}");
+    }
+    // With Host rewritten to b.example the signature no longer matches.
+    let swapped = headers.replace("Host: a.example", "Host: b.example");
+    let r = exchange(
+        gw.addr,
+        &format!("DELETE /prod/items/1 HTTP/1.1\r\n{swapped}Connection: close\r\n\r\n"),
+    );
+    assert!(r.starts_with("HTTP/1.1 403 "), "{r}");
+}
