@@ -139,8 +139,9 @@ pub struct Limits {
 impl Limits {
     /// The per-worker budget for request bodies held before authentication.
     pub fn buffered_body_budget(&self) -> u64 {
-        self.max_buffered_body_bytes_per_worker
-            .unwrap_or_else(|| default_max_buffered_body_bytes_per_worker().max(self.max_body_bytes))
+        self.max_buffered_body_bytes_per_worker.unwrap_or_else(|| {
+            default_max_buffered_body_bytes_per_worker().max(self.max_body_bytes)
+        })
     }
 }
 

@@ -58,7 +58,7 @@ pub(crate) async fn serve(
         out: Vec::with_capacity(1024),
         peer,
         local,
-        source_ip: peer.ip(),
+        source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
     };
     if proxy_protocol && !read_proxy_header(&w, &mut c).await {
@@ -136,7 +136,7 @@ async fn read_proxy_header(w: &Worker, c: &mut Conn) -> bool {
         match crate::proxy_protocol::parse(&c.buf) {
             Ok(Some(h)) => {
                 if let Some(src) = h.source {
-                    c.source_ip = src.ip();
+                    c.source_ip = canonical_ip(src.ip());
                 }
                 c.vpce_id = h.vpce_id;
                 let n = h.consumed.min(c.buf.len());
@@ -161,6 +161,15 @@ async fn read_proxy_header(w: &Worker, c: &mut Conn) -> bool {
     }
 }
 
+/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2: an IPv4 peer of a
+/// dual-stack socket, or an IPv4 client written by an IPv6 proxy) is that IPv4 address, so
+/// IPv4 CIDRs in `aws:SourceIp` and `trusted_proxies` match it. Not translated: NAT64
+/// (`64:ff9b::/96`, a route to an IPv4 host through a translator, RFC 6052: the peer is
+/// the translator's IPv6 client) and the deprecated IPv4-compatible form (`::a.b.c.d`).
+pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
 /// `aws:SourceIp`: the connection's source, or, when that is a trusted proxy, the nearest
 /// untrusted address in `X-Forwarded-For` (read right to left through trusted hops only).
 /// Anyone else's X-Forwarded-For is ignored.
@@ -170,6 +179,7 @@ pub(crate) fn client_ip(
     buf: &[u8],
     trusted: &[ipnet::IpNet],
 ) -> IpAddr {
+    let conn_ip = canonical_ip(conn_ip);
     if trusted.is_empty() {
         return conn_ip;
     }
@@ -183,7 +193,7 @@ pub(crate) fn client_ip(
             }
             let text = std::str::from_utf8(entry).unwrap_or("").trim();
             match text.parse::<IpAddr>() {
-                Ok(ip) => current = ip,
+                Ok(ip) => current = canonical_ip(ip),
                 Err(_) => return current,
             }
         }
@@ -598,7 +608,9 @@ async fn buffer_body(
     // A declared length is held at once, before anything is read or 100-continue is sent.
     if let BodyFraming::Length(n) = head.framing {
         let n = usize::try_from(n).map_err(|_| too_large())?;
-        let want = start.saturating_add(n).saturating_add(crate::io::READ_CHUNK);
+        let want = start
+            .saturating_add(n)
+            .saturating_add(crate::io::READ_CHUNK);
         let want = want.max(c.buf.len() + crate::io::READ_CHUNK);
         if !budget.hold(want as u64, limit) {
             return Err(busy());
@@ -870,6 +882,39 @@ mod tests {
             assert_eq!(got, data, "{len}");
             assert_eq!(&buf[pos..], b"NEXT", "{len}");
         }
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_ipv4() {
+        use std::net::IpAddr;
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for (from, to) in [
+            ("::ffff:203.0.113.7", "203.0.113.7"),
+            ("::ffff:cb00:7107", "203.0.113.7"),
+            ("203.0.113.7", "203.0.113.7"),
+            // Not translated: NAT64, IPv4-compatible, other IPv6.
+            ("64:ff9b::203.0.113.7", "64:ff9b::cb00:7107"),
+            ("::203.0.113.7", "::cb00:7107"),
+            ("::1", "::1"),
+            ("2001:db8::ffff:cb00:7107", "2001:db8::ffff:cb00:7107"),
+        ] {
+            assert_eq!(super::canonical_ip(ip(from)), ip(to), "{from}");
+        }
+        // Through trusted X-Forwarded-For hops, a mapped proxy address is trusted as IPv4 and
+        // a mapped client address comes out IPv4.
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: ::ffff:203.0.113.9, ::ffff:10.1.1.1\r\n\r\n";
+        let h = tollgate_http::parse_request(raw, &tollgate_http::RequestLimits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            super::client_ip(ip("::ffff:10.0.0.5"), &h, raw, &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            super::client_ip(ip("::ffff:1.2.3.4"), &h, raw, &[]),
+            ip("1.2.3.4")
+        );
     }
 
     #[test]

@@ -829,7 +829,12 @@ fn absolute_form_authority_must_be_the_host() {
     }
     // HTTP/1.0 without Host: the target's authority is the only one.
     let h = ok(b"GET http://a.example/x HTTP/1.0\r\n\r\n");
-    assert_eq!(h.host.unwrap().slice(b"GET http://a.example/x HTTP/1.0\r\n\r\n"), b"a.example");
+    assert_eq!(
+        h.host
+            .unwrap()
+            .slice(b"GET http://a.example/x HTTP/1.0\r\n\r\n"),
+        b"a.example"
+    );
 }
 
 // ---- responses ----

@@ -354,8 +354,7 @@ fn accepted_variants_are_forwarded_byte_for_byte() {
     // Absolute form: the target's authority selects the API (RFC 9112 §3.2.2) and the upstream
     // gets origin-form with its own Host. The Host header must name the same authority
     // (case-insensitively, a default port or none alike): see e2e_security_ingress.
-    let r =
-        c.request(b"GET http://gw.test/prod/public/abs?z=9 HTTP/1.1\r\nHost: gw.test\r\n\r\n");
+    let r = c.request(b"GET http://gw.test/prod/public/abs?z=9 HTTP/1.1\r\nHost: gw.test\r\n\r\n");
     assert_eq!(r.status, 200);
     let got = String::from_utf8(s.raw.last().bytes).unwrap();
     assert_eq!(
@@ -522,7 +521,10 @@ fn paths_cannot_bypass_a_resource_policy() {
     for (p, upstream) in [
         ("/prod/public/a%20b", "/public/a%20b"),
         ("/prod/public/caf%C3%A9", "/public/caf%c3%a9"), // the raw origin lowercases heads
-        ("/prod/public/%E6%97%A5%E6%9C%AC", "/public/%e6%97%a5%e6%9c%ac"),
+        (
+            "/prod/public/%E6%97%A5%E6%9C%AC",
+            "/public/%e6%97%a5%e6%9c%ac",
+        ),
         ("/prod/public/.well-known", "/public/.well-known"),
         ("/prod/public/a..b", "/public/a..b"),
         ("/prod/public/x/", "/public/x/"),

@@ -200,10 +200,8 @@ fn the_worker_budget_for_unauthenticated_bodies_answers_503_without_reading() {
         &[],
     );
     let head = |len: usize| {
-        format!(
-            "POST /prod/upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {len}\r\n\r\n"
-        )
-        .into_bytes()
+        format!("POST /prod/upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {len}\r\n\r\n")
+            .into_bytes()
     };
     let mut holders = Vec::new();
     for _ in 0..2 {
@@ -218,7 +216,10 @@ fn the_worker_budget_for_unauthenticated_bodies_answers_503_without_reading() {
     s.write_all(&head(1024 * 1024)).unwrap();
     let text = read_all(&mut s);
     assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
-    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
     // A chunked body grows until the budget is spent, then 503.
     let mut s = TcpStream::connect(gw.addr).unwrap();
     s.write_all(CHUNKED_HEAD).unwrap();
@@ -325,7 +326,11 @@ fn a_signature_for_one_api_is_not_accepted_on_another() {
     // Alice may delete items on both APIs; she signed a DELETE for a.example only.
     let headers = signed_headers("DELETE", "a.example", "/prod/items/1");
     // The request as signed: served by API a, in origin-form and in absolute-form.
-    for target in ["/prod/items/1", "http://a.example/prod/items/1", "HTTP://A.EXAMPLE:80/prod/items/1"] {
+    for target in [
+        "/prod/items/1",
+        "http://a.example/prod/items/1",
+        "HTTP://A.EXAMPLE:80/prod/items/1",
+    ] {
         let r = exchange(
             gw.addr,
             &format!("DELETE {target} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n"),
@@ -355,4 +360,124 @@ fn a_signature_for_one_api_is_not_accepted_on_another() {
         &format!("DELETE /prod/items/1 HTTP/1.1\r\n{swapped}Connection: close\r\n\r\n"),
     );
     assert!(r.starts_with("HTTP/1.1 403 "), "{r}");
+}
+
+// ----------------------------------------------------------------------------------------
+// IPv4-mapped IPv6 sources
+
+fn ip_config() -> String {
+    format!(
+        r#"
+gateway:
+  region: us-east-1
+  account_id: "{ACCOUNT}"
+  workers: 1
+  listeners:
+    - bind: "127.0.0.1:0"
+    - bind: "127.0.0.1:0"
+      proxy_protocol: true
+  trusted_proxies: ["127.0.0.3/32"]
+  admin: {{ bind: "{admin}" }}
+  access_log: off
+apis:
+  - id: ipdeny0001
+    hosts: ["ipdeny.test"]
+    stages: {{ prod: {{}} }}
+    resource_policy:
+      Version: "2012-10-17"
+      Statement:
+        - {{ Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*" }}
+        - Effect: Deny
+          Principal: "*"
+          Action: "execute-api:Invoke"
+          Resource: "execute-api:/*"
+          Condition: {{ IpAddress: {{ "aws:SourceIp": "203.0.113.0/24" }} }}
+    routes:
+      - path: "/{{proxy+}}"
+        methods: [ANY]
+        authorization: NONE
+        integration: {{ type: mock, status: 200, body: '{{"ok":true}}' }}
+"#,
+        admin = common::ADMIN_BIND,
+    )
+}
+
+fn exchange_from(to: SocketAddr, from: Option<&str>, bytes: &[u8]) -> String {
+    let mut stream: TcpStream = match from {
+        None => TcpStream::connect(to).unwrap(),
+        Some(src) => {
+            let sock =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            let src: SocketAddr = format!("{src}:0").parse().unwrap();
+            sock.bind(&src.into()).unwrap();
+            sock.connect(&to.into()).unwrap();
+            sock.into()
+        }
+    };
+    stream.write_all(bytes).unwrap();
+    read_all(&mut stream)
+}
+
+fn status_of(resp: &str) -> u16 {
+    resp.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+const IPDENY_GET: &[u8] = b"GET /prod/x HTTP/1.1\r\nHost: ipdeny.test\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn ipv4_mapped_sources_match_ipv4_policies() {
+    let gw = Gateway::start(&ip_config(), &[]);
+    let (plain, pp) = (gw.addrs[0], gw.addrs[1]);
+    let dst: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
+    let v2 = |src: &str| {
+        let src: SocketAddr = format!("[{src}]:40000").parse().unwrap();
+        let mut b = tollgate_gateway::proxy_protocol::encode_v2(src, dst, None);
+        b.extend_from_slice(IPDENY_GET);
+        exchange_from(pp, None, &b)
+    };
+    // PROXY v2 carrying an IPv4-mapped address, in both spellings: the IPv4 deny applies.
+    for src in [
+        "::ffff:203.0.113.7",
+        "::ffff:cb00:7107",
+        "::FFFF:203.0.113.200",
+    ] {
+        let r = v2(src);
+        assert_eq!(status_of(&r), 403, "PROXY v2 from {src}: {r}");
+    }
+    // Controls: another mapped address, NAT64 (64:ff9b::/96) and the deprecated
+    // IPv4-compatible form are not translated, so the IPv4 CIDR does not match them.
+    for src in [
+        "::ffff:198.51.100.7",
+        "64:ff9b::203.0.113.7",
+        "::203.0.113.7",
+        "2001:db8::7",
+    ] {
+        let r = v2(src);
+        assert_eq!(status_of(&r), 200, "PROXY v2 from {src}: {r}");
+    }
+    // PROXY v1, TCP6.
+    let mut v1 = b"PROXY TCP6 ::ffff:203.0.113.7 2001:db8::1 40000 443\r\n".to_vec();
+    v1.extend_from_slice(IPDENY_GET);
+    let r = exchange_from(pp, None, &v1);
+    assert_eq!(status_of(&r), 403, "PROXY v1: {r}");
+    // X-Forwarded-For from a trusted proxy.
+    for xff in [
+        "::ffff:203.0.113.7",
+        "::ffff:cb00:7107",
+        "198.51.100.1, ::ffff:203.0.113.9",
+    ] {
+        let req = format!(
+            "GET /prod/x HTTP/1.1\r\nHost: ipdeny.test\r\nX-Forwarded-For: {xff}\r\nConnection: close\r\n\r\n"
+        );
+        let r = exchange_from(plain, Some("127.0.0.3"), req.as_bytes());
+        assert_eq!(status_of(&r), 403, "XFF {xff}: {r}");
+    }
+    let req = "GET /prod/x HTTP/1.1\r\nHost: ipdeny.test\r\nX-Forwarded-For: 64:ff9b::cb00:7107\r\nConnection: close\r\n\r\n";
+    let r = exchange_from(plain, Some("127.0.0.3"), req.as_bytes());
+    assert_eq!(status_of(&r), 200, "XFF NAT64: {r}");
+    // (The socket peer is normalised too, but tollgate's IPv6 listeners are IPV6_V6ONLY:
+    // an IPv4 client never reaches them as ::ffff:a.b.c.d. Unit test: conn.rs.)
 }
