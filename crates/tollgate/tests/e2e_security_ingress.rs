@@ -242,6 +242,87 @@ fn the_worker_budget_for_unauthenticated_bodies_answers_503_without_reading() {
     assert!(text.starts_with("HTTP/1.1 403 "), "{text}");
 }
 
+/// Header lines of a request signed with `body` as its payload.
+fn signed_headers_with_body(method: &str, host: &str, path: &str, body: &[u8]) -> String {
+    let identity: Identity =
+        Credentials::new("AKIDALICE", "alice/secret+KEY", None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("execute-api")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let headers = [("host", host)];
+    let signable = SignableRequest::new(
+        method,
+        format!("http://{host}{path}"),
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let (extra, _) = instructions.into_parts();
+    let mut out = format!("Host: {host}\r\n");
+    for h in extra {
+        out.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
+    }
+    out
+}
+
+#[test]
+fn a_signed_chunked_body_decoded_in_place_reaches_the_upstream_whole() {
+    let origin = common::Origin::start();
+    let gw = Gateway::start(&iam_body_config(origin.addr, ""), &[]);
+    // 200 KiB, more than one re-framed chunk, sent as 1000-byte chunks with zero-padded
+    // sizes and extensions, trailers, and a pipelined request behind it.
+    let body: Vec<u8> = (0..200 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut req = format!(
+        "POST /prod/upload HTTP/1.1\r\n{}Transfer-Encoding: chunked\r\n\r\n",
+        signed_headers_with_body("POST", "gw.test", "/prod/upload", &body)
+    )
+    .into_bytes();
+    for (i, piece) in body.chunks(1000).enumerate() {
+        req.extend_from_slice(format!("{:016x};n={i}\r\n", piece.len()).as_bytes());
+        req.extend_from_slice(piece);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0000\r\nX-Trailer: t\r\n\r\n");
+    req.extend_from_slice(
+        format!(
+            "GET /prod/second HTTP/1.1\r\n{}\r\n",
+            signed_headers_with_body("GET", "gw.test", "/prod/second", b"")
+        )
+        .as_bytes(),
+    );
+    let mut c = gw.connect();
+    c.send(&req);
+    let r = c.read_response(false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = origin.seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.method, "POST");
+    assert!(seen.chunked);
+    assert_eq!(seen.body.len(), body.len());
+    assert!(seen.body == body, "the upstream got another body");
+    // The pipelined request is intact and served on the same connection.
+    let r = c.read_response(false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(origin.last().target, "/second");
+    // An empty chunked body.
+    let mut req = format!(
+        "POST /prod/empty HTTP/1.1\r\n{}Transfer-Encoding: chunked\r\n\r\n",
+        signed_headers_with_body("POST", "gw.test", "/prod/empty", b"")
+    )
+    .into_bytes();
+    req.extend_from_slice(b"0\r\n\r\n");
+    c.send(&req);
+    let r = c.read_response(false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(origin.last().body.is_empty());
+}
+
 // ----------------------------------------------------------------------------------------
 // A signature is bound to the API it reaches
 
@@ -286,32 +367,7 @@ apis:
 
 /// Header lines of a request signed by the independent signer for `host` and `path`.
 fn signed_headers(method: &str, host: &str, path: &str) -> String {
-    let identity: Identity =
-        Credentials::new("AKIDALICE", "alice/secret+KEY", None, None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("execute-api")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let headers = [("host", host)];
-    let signable = SignableRequest::new(
-        method,
-        format!("http://{host}{path}"),
-        headers.iter().copied(),
-        SignableBody::Bytes(b""),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let (extra, _) = instructions.into_parts();
-    let mut out = format!("Host: {host}\r\n");
-    for h in extra {
-        out.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
-    }
-    out
+    signed_headers_with_body(method, host, path, b"")
 }
 
 fn exchange(addr: SocketAddr, req: &str) -> String {
