@@ -918,6 +918,24 @@ mod tests {
     }
 
     #[test]
+    fn a_grown_read_buffer_is_replaced_by_a_small_one() {
+        let mut buf = Vec::with_capacity(4 << 20);
+        buf.extend_from_slice(b"GET /next");
+        super::shrink_buffer(&mut buf);
+        assert_eq!(buf, b"GET /next");
+        assert!(
+            buf.capacity() <= crate::io::READ_CHUNK * 2,
+            "{}",
+            buf.capacity()
+        );
+        let mut small = Vec::with_capacity(crate::io::READ_CHUNK);
+        small.push(1u8);
+        let ptr = small.as_ptr();
+        super::shrink_buffer(&mut small);
+        assert_eq!(small.as_ptr(), ptr, "a small buffer is kept");
+    }
+
+    #[test]
     fn ports_are_stripped() {
         assert_eq!(super::strip_port(b"example.com:8080"), b"example.com");
         assert_eq!(super::strip_port(b"example.com"), b"example.com");
