@@ -203,14 +203,35 @@ fn the_worker_budget_for_unauthenticated_bodies_answers_503_without_reading() {
         format!("POST /prod/upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {len}\r\n\r\n")
             .into_bytes()
     };
+    // `Expect: 100-continue`: the gateway answers 100 once the body's bytes are counted in
+    // the budget (so the test knows they are), or 503 when they do not fit.
+    let expect_head = |len: usize| {
+        format!(
+            "POST /prod/upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {len}\r\nExpect: 100-continue\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    let first_line = |s: &mut TcpStream| -> String {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with(b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(1) => line.push(b[0]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&line).into_owned()
+    };
     let mut holders = Vec::new();
     for _ in 0..2 {
         let mut s = TcpStream::connect(gw.addr).unwrap();
-        s.write_all(&head(1024 * 1024)).unwrap();
+        s.write_all(&expect_head(1024 * 1024)).unwrap();
+        let line = first_line(&mut s);
+        assert!(line.starts_with("HTTP/1.1 100 "), "{line}");
         s.write_all(b"partial").unwrap();
         holders.push(s);
     }
-    thread::sleep(Duration::from_millis(500));
     // A third declared body: refused at once, nothing of it read.
     let mut s = TcpStream::connect(gw.addr).unwrap();
     s.write_all(&head(1024 * 1024)).unwrap();
@@ -220,20 +241,35 @@ fn the_worker_budget_for_unauthenticated_bodies_answers_503_without_reading() {
         text.to_ascii_lowercase().contains("connection: close"),
         "{text}"
     );
+    // With Expect, the 503 comes instead of 100 Continue: the client never sends the body.
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.write_all(&expect_head(1024 * 1024)).unwrap();
+    let text = read_all(&mut s);
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
     // A chunked body grows until the budget is spent, then 503.
     let mut s = TcpStream::connect(gw.addr).unwrap();
     s.write_all(CHUNKED_HEAD).unwrap();
     let _ = s.write_all(&padded_chunks(900 * 1024));
     let text = read_all(&mut s);
     assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
-    // The holders leave: their bytes go back to the budget.
+    // The holders leave: their bytes go back to the budget (once the gateway has seen the
+    // closes), and bodies are read again.
     drop(holders);
-    thread::sleep(Duration::from_millis(500));
-    let mut s = TcpStream::connect(gw.addr).unwrap();
-    s.write_all(&head(1024 * 1024)).unwrap();
-    s.write_all(&vec![b'x'; 1024 * 1024]).unwrap();
-    let text = read_all(&mut s);
-    assert!(text.starts_with("HTTP/1.1 403 "), "{text}");
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut s = TcpStream::connect(gw.addr).unwrap();
+        s.write_all(&expect_head(1024 * 1024)).unwrap();
+        let line = first_line(&mut s);
+        if line.starts_with("HTTP/1.1 503 ") && Instant::now() < until {
+            thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        assert!(line.starts_with("HTTP/1.1 100 "), "{line}");
+        s.write_all(&vec![b'x'; 1024 * 1024]).unwrap();
+        let text = read_all(&mut s);
+        assert!(text.starts_with("HTTP/1.1 403 "), "{text}");
+        break;
+    }
     let mut s = TcpStream::connect(gw.addr).unwrap();
     s.write_all(CHUNKED_HEAD).unwrap();
     s.write_all(&padded_chunks(900 * 1024)).unwrap();
