@@ -510,11 +510,14 @@ fn paths_cannot_bypass_a_resource_policy() {
         "/prod/%u0061dmin/panel",
         "http://gw.test/prod/admin;x/panel",
         "http://gw.test/prod/admin%3B/panel",
+        // Raw non-ASCII (refused by the request parser).
+        "/prod/admin\u{202E}/panel",
+        "/prod/admin\u{A0}/panel",
     ];
     for p in rewritten {
         assert_refused(&s, p, &get(p, ""), 400);
     }
-    assert_eq!(rewritten.len(), 35);
+    assert_eq!(rewritten.len(), 37);
 
     // Forms that stay unambiguous are served as sent, and the upstream sees the same path
     // the router matched (and the method ARN carried).
