@@ -4,9 +4,11 @@
 //!   chunk sizes, NUL/CR/LF, HTTP/0.9, versions): refused before any byte reaches the
 //!   upstream, connection closed, a smuggled follower never answered;
 //! - accepted variants forwarded byte for byte (an origin that records raw bytes);
-//! - path normalisation: dot-segments, `//`, encoded separators and encoded unreserved bytes
-//!   refused with 400 before routing, so a resource policy on `/prod/GET/admin/*` cannot be
-//!   bypassed; the router, the method ARN and the upstream see the same path;
+//! - path normalisation: dot-segments, `//`, encoded separators and encoded unreserved bytes,
+//!   path parameters (`;`), encoded delimiters and controls, double encoding, invalid UTF-8,
+//!   edge whitespace, trailing dots, invisible and look-alike characters refused with 400
+//!   before routing, so a resource policy on `/prod/GET/admin/*` cannot be bypassed; the
+//!   router, the method ARN and the upstream see the same path;
 //! - upstream faults (down, slow, hanging, resetting, garbage) answered in bounded time with
 //!   502/504, automatic recovery when the upstream comes back, no worker stall;
 //! - bounds: idle keep-alive connections (KiB per connection from VmRSS) and a slowloris
