@@ -473,6 +473,15 @@ impl Loader<'_> {
         if lim.max_connections == 0 {
             self.err("gateway.limits.max_connections", "must be greater than 0");
         }
+        if lim
+            .max_buffered_body_bytes_per_worker
+            .is_some_and(|b| b < lim.max_body_bytes)
+        {
+            self.err(
+                "gateway.limits.max_buffered_body_bytes_per_worker",
+                "must be at least gateway.limits.max_body_bytes (one largest body must fit)",
+            );
+        }
         for (name, val) in [
             ("header_timeout_ms", lim.header_timeout_ms),
             ("idle_timeout_ms", lim.idle_timeout_ms),

@@ -172,6 +172,20 @@ pub struct Limits {
     /// route's `timeout_ms`, if sooner); over it -> 408, close. (tollgate extension)
     #[serde(default = "default_body_timeout_ms")]
     pub body_timeout_ms: u64,
+    /// Request bodies held in memory before authentication (AWS_IAM payload hashing), all
+    /// connections of a worker together; a body that would pass it -> 503. Unset: the larger
+    /// of 64 MiB and `max_body_bytes` ([`Limits::buffered_body_budget`]). (tollgate extension)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_buffered_body_bytes_per_worker: Option<u64>,
+}
+
+impl Limits {
+    /// The per-worker budget for request bodies held before authentication.
+    pub fn buffered_body_budget(&self) -> u64 {
+        self.max_buffered_body_bytes_per_worker.unwrap_or_else(|| {
+            default_max_buffered_body_bytes_per_worker().max(self.max_body_bytes)
+        })
+    }
 }
 
 pub fn default_max_header_bytes() -> usize {
@@ -188,6 +202,9 @@ pub fn default_idle_timeout_ms() -> u64 {
 }
 pub fn default_max_connections() -> usize {
     16_384
+}
+pub fn default_max_buffered_body_bytes_per_worker() -> u64 {
+    67_108_864
 }
 pub fn default_drain_timeout_ms() -> u64 {
     10_000
@@ -206,6 +223,7 @@ impl Default for Limits {
             drain_timeout_ms: default_drain_timeout_ms(),
             max_connections: default_max_connections(),
             body_timeout_ms: default_body_timeout_ms(),
+            max_buffered_body_bytes_per_worker: None,
         }
     }
 }

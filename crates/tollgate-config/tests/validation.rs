@@ -193,6 +193,35 @@ fn gateway_rules() {
 }
 
 #[test]
+fn the_buffered_body_budget_holds_one_largest_body() {
+    let gw = |limits: &str| {
+        format!(
+            "gateway:\n  region: us-east-1\n  account_id: \"123456789012\"\n  limits: {limits}\n"
+        )
+    };
+    assert_has(
+        &errors(&gw(
+            "{max_body_bytes: 2048, max_buffered_body_bytes_per_worker: 1024}",
+        )),
+        "gateway.limits.max_buffered_body_bytes_per_worker: must be at least gateway.limits.max_body_bytes",
+    );
+    let budget = |limits: &str| {
+        load_str(&gw(limits), Path::new("."))
+            .unwrap()
+            .config
+            .gateway
+            .limits
+            .buffered_body_budget()
+    };
+    assert_eq!(budget("{}"), 64 << 20);
+    assert_eq!(budget("{max_body_bytes: 104857600}"), 100 << 20);
+    assert_eq!(
+        budget("{max_body_bytes: 2048, max_buffered_body_bytes_per_worker: 4096}"),
+        4096
+    );
+}
+
+#[test]
 fn syntax_and_shape_errors() {
     assert_has(&errors("gateway: [\n"), "syntax error:");
     assert_has(&errors(""), "the configuration is empty");

@@ -17,6 +17,8 @@ pub struct Snapshot {
     pub apis: Vec<ApiRt>,
     pub limits: tollgate_http::RequestLimits,
     pub max_body_bytes: u64,
+    /// `gateway.limits.max_buffered_body_bytes_per_worker` (or its default).
+    pub body_budget: u64,
     pub header_timeout: Duration,
     /// `gateway.limits.body_timeout_ms`: a request body streamed upstream arrives within it.
     pub body_timeout: Duration,
@@ -156,6 +158,7 @@ impl Snapshot {
                 max_headers: 100,
             },
             max_body_bytes: l.max_body_bytes,
+            body_budget: l.buffered_body_budget(),
             header_timeout: Duration::from_millis(l.header_timeout_ms),
             body_timeout: Duration::from_millis(l.body_timeout_ms),
             idle_timeout: Duration::from_millis(l.idle_timeout_ms),

@@ -55,6 +55,9 @@ pub(crate) struct Worker {
     pub metrics: Arc<WorkerMetrics>,
     pub pool: RefCell<Pool>,
     pub active: Cell<usize>,
+    /// Bytes of request body held before authentication, all connections together (bounded
+    /// by `gateway.limits.max_buffered_body_bytes_per_worker`; see `conn::BodyBudget`).
+    pub body_held: Cell<u64>,
     pub unrouted_label: RouteLabel,
     pub lambda: crate::lambda::WorkerState,
     pub cognito: crate::cognito::WorkerState,
@@ -133,6 +136,7 @@ async fn worker_main(
         metrics,
         pool: RefCell::new(pool),
         active: Cell::new(0),
+        body_held: Cell::new(0),
         unrouted_label: RouteLabel::new("-", "-"),
         lambda: crate::lambda::WorkerState::default(),
         cognito: crate::cognito::WorkerState::default(),

@@ -307,6 +307,99 @@ impl ChunkedDecoder {
     }
 }
 
+/// What [`InPlaceChunked::advance`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InPlace {
+    /// Every byte after the decoded data was framing or data and is used up: read more,
+    /// append it to the buffer, call again.
+    NeedMore,
+    /// The body is over. Bytes from `rest` on (right after the decoded data) belong to the
+    /// next message.
+    Done {
+        /// Where the next message starts in the buffer.
+        rest: usize,
+    },
+}
+
+/// Decodes a chunked body inside the buffer it is read into, for a caller that must hold the
+/// whole body (to hash it) before forwarding it. The buffer is kept as
+/// `[.. start][decoded data][bytes not looked at yet]`: each [`advance`](Self::advance)
+/// moves the data of newly read chunks down over the framing before it and cuts the framing
+/// out, so after a call the buffer holds `start + decoded` bytes (plus, at the end, the next
+/// message's bytes). Framing never accumulates: zero-padded sizes, extensions and CRLFs cost
+/// no memory, however many the client sends. Each byte is moved at most once per call, so the
+/// work stays linear in what was read.
+#[derive(Debug, Clone)]
+pub struct InPlaceChunked {
+    dec: ChunkedDecoder,
+    start: usize,
+    end: usize,
+}
+
+impl InPlaceChunked {
+    /// A decoder for a body that starts at `start` in the buffer.
+    pub fn new(start: usize) -> Self {
+        InPlaceChunked {
+            dec: ChunkedDecoder::new(),
+            start,
+            end: start,
+        }
+    }
+
+    /// The decoded data so far, as a range of the buffer.
+    pub fn data(&self) -> Range<usize> {
+        self.start..self.end
+    }
+
+    /// Decoded bytes so far.
+    pub fn decoded_len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Decode what follows the data in `buf` (bytes appended since the last call) in place.
+    /// On error the buffer's content after the data is unspecified (the connection is to be
+    /// closed).
+    pub fn advance(&mut self, buf: &mut Vec<u8>) -> Result<InPlace, HttpError> {
+        let mut read = self.end;
+        let mut write = self.end;
+        let mut result = InPlace::NeedMore;
+        let mut failed = None;
+        while read < buf.len() {
+            let input = buf.get(read..).unwrap_or_default();
+            match self.dec.step(input) {
+                Ok(Step::NeedMore { consumed }) => {
+                    read += consumed;
+                    break;
+                }
+                Ok(Step::Data { consumed, data }) => {
+                    let len = data.end - data.start;
+                    buf.copy_within(read + data.start..read + data.end, write);
+                    write += len;
+                    read += consumed;
+                }
+                Ok(Step::Done { consumed }) => {
+                    read += consumed;
+                    result = InPlace::Done { rest: write };
+                    break;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if self.dec.is_done() && result == InPlace::NeedMore {
+            result = InPlace::Done { rest: write };
+        }
+        buf.drain(write..read.min(buf.len()));
+        self.end = write;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(result),
+        }
+    }
+}
+
 /// Append a chunk-size line (`{len:x}\r\n`) for a chunk of `len` bytes. The caller then writes
 /// the data and [`CHUNK_END`]; a body ends with [`LAST_CHUNK`].
 pub fn encode_chunk_header(len: usize, out: &mut Vec<u8>) {

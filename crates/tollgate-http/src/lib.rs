@@ -47,8 +47,8 @@ mod response;
 mod writer;
 
 pub use chunked::{
-    CHUNK_END, ChunkedDecoder, LAST_CHUNK, MAX_CHUNK_SIZE_DIGITS, MAX_EXT_AND_TRAILER_BYTES, Step,
-    encode_chunk_header,
+    CHUNK_END, ChunkedDecoder, InPlace, InPlaceChunked, LAST_CHUNK, MAX_CHUNK_SIZE_DIGITS,
+    MAX_EXT_AND_TRAILER_BYTES, Step, encode_chunk_header,
 };
 pub use common::{Header, Span, connection_tokens, is_hop_by_hop, reason_phrase};
 pub use error::HttpError;

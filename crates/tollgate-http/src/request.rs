@@ -285,6 +285,43 @@ fn is_framing_lookalike(name: &[u8]) -> bool {
     same(b"content-length") || same(b"transfer-encoding")
 }
 
+/// `host[:port]` -> (host, port); an IP literal keeps its brackets. `None` port: absent.
+fn split_authority(a: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let colon = if a.starts_with(b"[") {
+        a.iter()
+            .position(|&b| b == b']')
+            .and_then(|end| (a.get(end + 1) == Some(&b':')).then_some(end + 1))
+    } else {
+        a.iter().rposition(|&b| b == b':')
+    };
+    match colon {
+        Some(i) => (
+            a.get(..i).unwrap_or_default(),
+            Some(a.get(i + 1..).unwrap_or_default()),
+        ),
+        None => (a, None),
+    }
+}
+
+/// Two authorities name the same origin: host case-insensitively, and the same port, where
+/// an absent or empty port is the scheme's default (RFC 9110 §4.2.3) and leading zeros do not
+/// count.
+fn same_authority(a: &[u8], b: &[u8], default_port: &[u8]) -> bool {
+    let (ah, ap) = split_authority(a);
+    let (bh, bp) = split_authority(b);
+    let port = |p: Option<&[u8]>| -> Vec<u8> {
+        let p = p.unwrap_or_default();
+        let p = if p.is_empty() { default_port } else { p };
+        let trimmed = match p.iter().position(|&b| b != b'0') {
+            Some(i) => p.get(i..).unwrap_or_default(),
+            None if p.is_empty() => p,
+            None => b"0",
+        };
+        trimmed.to_vec()
+    };
+    ah.eq_ignore_ascii_case(bh) && port(ap) == port(bp)
+}
+
 /// Host value: reg-name / IPv4 / IP-literal with an optional port; no userinfo, no path.
 fn valid_host(h: &[u8]) -> bool {
     h.iter().all(|b| {
@@ -386,6 +423,19 @@ fn build(
         && !valid_host(h.slice(buf))
     {
         return Err(HttpError::BadRequest("invalid Host"));
+    }
+    // One authority decides the API and is what a SigV4 signature covers (it signs the Host
+    // header): an absolute-form target must name the same authority as Host.
+    if let (Some(a), Some(h)) = (authority, host) {
+        let https = target_s
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"https://"));
+        let default_port: &[u8] = if https { b"443" } else { b"80" };
+        if !same_authority(a.slice(buf), h.slice(buf), default_port) {
+            return Err(HttpError::BadRequest(
+                "absolute-form authority differs from Host",
+            ));
+        }
     }
     let host = authority.or(host);
 

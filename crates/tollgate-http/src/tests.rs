@@ -353,14 +353,14 @@ fn target_forms() {
     assert_eq!(h.path.slice(buf), b"*");
     assert_eq!(err(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n").status(), 400);
 
-    let buf = b"GET HTTP://Api.Example:8080/p/q?x=1 HTTP/1.1\r\nHost: other\r\n\r\n";
+    let buf = b"GET HTTP://Api.Example:8080/p/q?x=1 HTTP/1.1\r\nHost: api.example:8080\r\n\r\n";
     let h = ok(buf);
     assert_eq!(h.target_form, TargetForm::Absolute);
     assert_eq!(h.path.slice(buf), b"/p/q");
     assert_eq!(h.query.map(|q| q.slice(buf)), Some(&b"x=1"[..]));
     // RFC 9112 §3.2.2: the target's authority replaces Host.
     assert_eq!(h.host.map(|s| s.slice(buf)), Some(&b"Api.Example:8080"[..]));
-    assert_eq!(h.header(buf, b"host"), Some(&b"other"[..]));
+    assert_eq!(h.header(buf, b"host"), Some(&b"api.example:8080"[..]));
 
     for bad in [
         "http://a.example?x",
@@ -675,6 +675,110 @@ proptest! {
         prop_assert_eq!(after, 0);
     }
 
+    /// The class of item 2 (issue 12): whatever the framing (chunk sizes zero-padded up to 16
+    /// digits, hex case, extensions, trailers) and however it is split across reads, the
+    /// in-place decoder leaves the buffer holding the decoded bytes only: never more than
+    /// `start + decoded` after a call, the decoded data equal to the body, and the next
+    /// message's bytes kept intact after it.
+    #[test]
+    fn in_place_chunked_holds_only_decoded_bytes(
+        body in proptest::collection::vec(any::<u8>(), 0..400),
+        sizes in proptest::collection::vec(1usize..50, 1..16),
+        pads in proptest::collection::vec(0usize..16, 1..16),
+        upper in any::<bool>(),
+        exts in proptest::collection::vec(0u8..4, 1..8),
+        trailers in 0usize..3,
+        pieces in proptest::collection::vec(1usize..80, 1..32),
+        start in 0usize..64,
+    ) {
+        let mut enc = Vec::new();
+        let mut rest = &body[..];
+        let mut i = 0;
+        let ext = |k: u8| -> &'static [u8] {
+            match k {
+                0 => b"",
+                1 => b";a",
+                2 => b";name=token",
+                _ => b";q=\"x y\"",
+            }
+        };
+        let size_line = |n: usize, i: usize, enc: &mut Vec<u8>| {
+            let hex = if upper { format!("{n:X}") } else { format!("{n:x}") };
+            let pad = pads[i % pads.len()].min(16 - hex.len());
+            enc.extend(std::iter::repeat_n(b'0', pad));
+            enc.extend_from_slice(hex.as_bytes());
+            enc.extend_from_slice(ext(exts[i % exts.len()]));
+            enc.extend_from_slice(b"\r\n");
+        };
+        while !rest.is_empty() {
+            let n = sizes[i % sizes.len()].min(rest.len());
+            size_line(n, i, &mut enc);
+            enc.extend_from_slice(&rest[..n]);
+            enc.extend_from_slice(CHUNK_END);
+            rest = &rest[n..];
+            i += 1;
+        }
+        size_line(0, i, &mut enc);
+        for t in 0..trailers {
+            enc.extend_from_slice(format!("x-t{t}: v\r\n").as_bytes());
+        }
+        enc.extend_from_slice(b"\r\n");
+        let next = b"GET /next HTTP/1.1\r\n";
+        enc.extend_from_slice(next);
+
+        let mut buf = vec![b'H'; start];
+        let mut dec = InPlaceChunked::new(start);
+        let mut fed = 0;
+        let mut k = 0;
+        let rest_at = loop {
+            let n = pieces[k % pieces.len()].min(enc.len() - fed);
+            k += 1;
+            buf.extend_from_slice(&enc[fed..fed + n]);
+            fed += n;
+            // Held before the call: the decoded bytes plus one read.
+            prop_assert!(buf.len() <= start + dec.decoded_len() + n);
+            match dec.advance(&mut buf).unwrap() {
+                InPlace::NeedMore => {
+                    prop_assert_eq!(buf.len(), start + dec.decoded_len());
+                    prop_assert!(fed < enc.len(), "need more after the whole body");
+                    prop_assert_eq!(&buf[dec.data()], &body[..dec.decoded_len()]);
+                }
+                InPlace::Done { rest } => break rest,
+            }
+        };
+        prop_assert_eq!(&buf[..start], &vec![b'H'; start][..]);
+        prop_assert_eq!(&buf[dec.data()], &body[..]);
+        prop_assert_eq!(rest_at, start + body.len());
+        // What follows the body is the next message's bytes, as received so far.
+        buf.extend_from_slice(&enc[fed..]);
+        prop_assert_eq!(&buf[rest_at..], &next[..]);
+    }
+
+    /// Broken framing is an error from the in-place decoder as from the streaming one.
+    #[test]
+    fn in_place_chunked_refuses_what_the_decoder_refuses(
+        bytes in proptest::collection::vec(any::<u8>(), 0..200),
+        piece in 1usize..40,
+    ) {
+        let streaming = decode_in_pieces(&bytes, piece);
+        let mut buf = Vec::new();
+        let mut dec = InPlaceChunked::new(0);
+        let mut outcome = None;
+        for p in bytes.chunks(piece) {
+            buf.extend_from_slice(p);
+            match dec.advance(&mut buf) {
+                Ok(InPlace::NeedMore) => {}
+                Ok(InPlace::Done { .. }) => { outcome = Some(true); break; }
+                Err(_) => { outcome = Some(false); break; }
+            }
+        }
+        match streaming {
+            Err(HttpError::BadRequest("truncated")) => prop_assert_eq!(outcome, None),
+            Err(_) => prop_assert_eq!(outcome, Some(false)),
+            Ok(_) => prop_assert_eq!(outcome, Some(true)),
+        }
+    }
+
     /// Arbitrary bytes never panic the parsers.
     #[test]
     fn no_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -685,6 +789,52 @@ proptest! {
         with_prefix.extend_from_slice(&bytes);
         let _ = parse(&with_prefix);
     }
+}
+
+#[test]
+fn absolute_form_authority_must_be_the_host() {
+    for (target, host) in [
+        ("http://a.example/x", "a.example"),
+        ("http://A.Example/x", "a.example"),
+        ("http://a.example:80/x", "a.example"),
+        ("http://a.example/x", "a.example:80"),
+        ("http://a.example:/x", "a.example"),
+        ("HTTPS://a.example/x", "a.example:443"),
+        ("https://a.example:443/x", "A.EXAMPLE"),
+        ("http://a.example:8080/x", "a.example:08080"),
+        ("http://[::1]:80/x", "[::1]"),
+        ("http://127.0.0.1/x", "127.0.0.1:80"),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let h = ok(raw.as_bytes());
+        assert_eq!(h.target_form, TargetForm::Absolute, "{target}");
+    }
+    for (target, host) in [
+        ("http://b.example/x", "a.example"),
+        ("http://a.example.b.example/x", "a.example"),
+        ("http://a.example:8080/x", "a.example"),
+        ("http://a.example/x", "a.example:8080"),
+        ("http://a.example/x", "a.example:443"),
+        ("https://a.example/x", "a.example:80"),
+        ("http://[::1]/x", "[::2]"),
+        ("http://a.example/x", ""),
+        ("http://a.example/x", "a.example."),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(
+            err(raw.as_bytes()),
+            HttpError::BadRequest("absolute-form authority differs from Host"),
+            "{target} with Host {host}"
+        );
+    }
+    // HTTP/1.0 without Host: the target's authority is the only one.
+    let h = ok(b"GET http://a.example/x HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        h.host
+            .unwrap()
+            .slice(b"GET http://a.example/x HTTP/1.0\r\n\r\n"),
+        b"a.example"
+    );
 }
 
 // ---- responses ----

@@ -4,9 +4,11 @@
 //!   chunk sizes, NUL/CR/LF, HTTP/0.9, versions): refused before any byte reaches the
 //!   upstream, connection closed, a smuggled follower never answered;
 //! - accepted variants forwarded byte for byte (an origin that records raw bytes);
-//! - path normalisation: dot-segments, `//`, encoded separators and encoded unreserved bytes
-//!   refused with 400 before routing, so a resource policy on `/prod/GET/admin/*` cannot be
-//!   bypassed; the router, the method ARN and the upstream see the same path;
+//! - path normalisation: dot-segments, `//`, encoded separators and encoded unreserved bytes,
+//!   path parameters (`;`), encoded delimiters and controls, double encoding, invalid UTF-8,
+//!   edge whitespace, trailing dots, invisible and look-alike characters refused with 400
+//!   before routing, so a resource policy on `/prod/GET/admin/*` cannot be bypassed; the
+//!   router, the method ARN and the upstream see the same path;
 //! - upstream faults (down, slow, hanging, resetting, garbage) answered in bounded time with
 //!   502/504, automatic recovery when the upstream comes back, no worker stall;
 //! - bounds: idle keep-alive connections (KiB per connection from VmRSS) and a slowloris
@@ -353,24 +355,27 @@ fn accepted_variants_are_forwarded_byte_for_byte() {
     );
 
     // Absolute form: the target's authority selects the API (RFC 9112 §3.2.2) and the upstream
-    // gets origin-form with its own Host.
-    let r =
-        c.request(b"GET http://gw.test/prod/public/abs?z=9 HTTP/1.1\r\nHost: only.example\r\n\r\n");
+    // gets origin-form with its own Host. The Host header must name the same authority
+    // (case-insensitively, a default port or none alike): see e2e_security_ingress.
+    let r = c.request(b"GET http://gw.test/prod/public/abs?z=9 HTTP/1.1\r\nHost: gw.test\r\n\r\n");
     assert_eq!(r.status, 200);
     let got = String::from_utf8(s.raw.last().bytes).unwrap();
     assert_eq!(
         got,
         expected_upstream(&s, "GET /public/abs?z=9 HTTP/1.1", "", "127.0.0.1", "", "")
     );
-    let r = c.request(b"GET http://only.example/prod/hostonly HTTP/1.1\r\nHost: gw.test\r\n\r\n");
+    let r = c.request(
+        b"GET http://only.example/prod/hostonly HTTP/1.1\r\nHost: Only.Example:80\r\n\r\n",
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), r#"{"api":"hostonly"}"#);
-    let r =
-        c.request(b"GET HTTP://ONLY.EXAMPLE:8080/prod/hostonly HTTP/1.1\r\nHost: gw.test\r\n\r\n");
+    let r = c.request(
+        b"GET HTTP://ONLY.EXAMPLE:8080/prod/hostonly HTTP/1.1\r\nHost: only.example:8080\r\n\r\n",
+    );
     assert_eq!(
         r.text(),
         r#"{"api":"hostonly"}"#,
-        "scheme and host case, port ignored"
+        "scheme and host case, port ignored for routing"
     );
 
     // HTTP/1.0 with keep-alive: the connection stays, the upstream always gets HTTP/1.1.
@@ -468,11 +473,64 @@ fn paths_cannot_bypass_a_resource_policy() {
     }
     assert_eq!(bypasses.len(), 23);
 
+    // Forms another server rewrites into /admin/...: path parameters (Tomcat, Spring and
+    // Jetty cut `;...` out of a segment), encoded delimiters and controls, double encoding,
+    // overlong or invalid UTF-8, trimmed whitespace and trailing dots, invisible, bidi and
+    // NFKC look-alike characters. Each one: 400 before routing, nothing reaches the origin.
+    let rewritten = [
+        "/prod/admin;x/panel",
+        "/prod/admin;/panel",
+        "/prod/public/..;/admin/x",
+        "/prod/admin%3B/panel",
+        "/prod/admin%3bjsessionid=1/panel",
+        "/prod/admin%00/panel",
+        "/prod/admin%09/panel",
+        "/prod/admin%0d%0a/panel",
+        "/prod/admin%1f/panel",
+        "/prod/admin%7F/panel",
+        "/prod/admin%252Fpanel",
+        "/prod/public/%252e%252e/admin/x",
+        "/prod/admin%2500/panel",
+        "/prod/admin%C0%AFpanel",
+        "/prod/admin%E0%80%AFpanel",
+        "/prod/public/%C0%AE%C0%AE/admin/x",
+        "/prod/admin%FF/panel",
+        "/prod/admin%20/panel",
+        "/prod/%20admin/panel",
+        "/prod/admin%23/panel",
+        "/prod/admin%3F/panel",
+        "/prod/admin./panel",
+        "/prod/admin../panel",
+        "/prod/admin%E2%80%AE/panel",
+        "/prod/admin%E2%80%8B/panel",
+        "/prod/admin%E2%81%A6/panel",
+        "/prod/admin%EF%BB%BF/panel",
+        "/prod/admin%C2%A0/panel",
+        "/prod/admin%C2%AD/panel",
+        "/prod/admin%EF%BC%8Fpanel",
+        "/prod/%EF%BD%81dmin/panel",
+        "/prod/admin%",
+        "/prod/%u0061dmin/panel",
+        "http://gw.test/prod/admin;x/panel",
+        "http://gw.test/prod/admin%3B/panel",
+        // Raw non-ASCII (refused by the request parser).
+        "/prod/admin\u{202E}/panel",
+        "/prod/admin\u{A0}/panel",
+    ];
+    for p in rewritten {
+        assert_refused(&s, p, &get(p, ""), 400);
+    }
+    assert_eq!(rewritten.len(), 37);
+
     // Forms that stay unambiguous are served as sent, and the upstream sees the same path
     // the router matched (and the method ARN carried).
     for (p, upstream) in [
         ("/prod/public/a%20b", "/public/a%20b"),
-        ("/prod/public/...", "/public/..."),
+        ("/prod/public/caf%C3%A9", "/public/caf%c3%a9"), // the raw origin lowercases heads
+        (
+            "/prod/public/%E6%97%A5%E6%9C%AC",
+            "/public/%e6%97%a5%e6%9c%ac",
+        ),
         ("/prod/public/.well-known", "/public/.well-known"),
         ("/prod/public/a..b", "/public/a..b"),
         ("/prod/public/x/", "/public/x/"),
