@@ -226,8 +226,10 @@ async fn decide(
     let mut query = None;
     let mut identity = String::new();
     for src in &compiled.identity_sources {
-        let Some(v) = event::source_value(src, req, &mut query, stage, method) else {
-            return Err(unauthorized());
+        let v = match event::source_value(src, req, &mut query, stage, method) {
+            Ok(v) => v,
+            Err(event::NoValue::Missing) => return Err(unauthorized()),
+            Err(event::NoValue::Repeated) => return Err(auth::repeated_identity_source()),
         };
         if rt.kind == Kind::Token {
             if let Some(re) = &compiled.validation
