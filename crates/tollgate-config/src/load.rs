@@ -649,6 +649,17 @@ impl Loader<'_> {
             );
         }
         let lim = &g.limits;
+        for (name, v) in [
+            ("authorizer_cache_l1_bytes", lim.authorizer_cache_l1_bytes),
+            ("authorizer_cache_l2_bytes", lim.authorizer_cache_l2_bytes),
+        ] {
+            if !(65_536..=1 << 40).contains(&v) {
+                self.err(
+                    format!("gateway.limits.{name}"),
+                    format!("must be between 65536 and 1099511627776, found {v}"),
+                );
+            }
+        }
         if lim.max_header_bytes < 1024 || lim.max_header_bytes > 1 << 20 {
             self.err(
                 "gateway.limits.max_header_bytes",

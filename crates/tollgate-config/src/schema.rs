@@ -129,6 +129,21 @@ pub struct Limits {
     /// Open client connections per worker; a connection over it is closed at once. (tollgate extension)
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Byte budget of each worker's Lambda-authorizer result cache (L1). Read at start-up.
+    /// (tollgate extension)
+    #[serde(default = "default_authorizer_cache_l1_bytes")]
+    pub authorizer_cache_l1_bytes: usize,
+    /// Byte budget of the shared Lambda-authorizer result cache (L2). Read at start-up.
+    /// (tollgate extension)
+    #[serde(default = "default_authorizer_cache_l2_bytes")]
+    pub authorizer_cache_l2_bytes: usize,
+}
+
+pub fn default_authorizer_cache_l1_bytes() -> usize {
+    8 << 20
+}
+pub fn default_authorizer_cache_l2_bytes() -> usize {
+    64 << 20
 }
 
 pub fn default_max_header_bytes() -> usize {
@@ -159,6 +174,8 @@ impl Default for Limits {
             idle_timeout_ms: default_idle_timeout_ms(),
             drain_timeout_ms: default_drain_timeout_ms(),
             max_connections: default_max_connections(),
+            authorizer_cache_l1_bytes: default_authorizer_cache_l1_bytes(),
+            authorizer_cache_l2_bytes: default_authorizer_cache_l2_bytes(),
         }
     }
 }

@@ -134,7 +134,13 @@ async fn worker_main(
         pool: RefCell::new(pool),
         active: Cell::new(0),
         unrouted_label: RouteLabel::new("-", "-"),
-        lambda: crate::lambda::WorkerState::default(),
+        lambda: crate::lambda::WorkerState::new(
+            snap.compiled
+                .config
+                .gateway
+                .limits
+                .authorizer_cache_l1_bytes,
+        ),
         cognito: crate::cognito::WorkerState::default(),
         iam: crate::iam::WorkerState::default(),
         snap_version: Cell::new(shared.version.load(Ordering::Acquire)),
@@ -167,6 +173,9 @@ async fn worker_main(
     }
 }
 
+/// At most one accept-error line per worker in this time (the rest are counted).
+const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(1);
+
 async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_protocol: bool) {
     let local = listener
         .local_addr()
@@ -176,6 +185,9 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
     // did each time the timer won) cancels the io_uring op, and a connection the kernel had
     // accepted in that instant was lost: its client waited forever.
     let mut pending = Box::pin(listener.accept());
+    // Accept errors (out of descriptors and the like) are logged at most once a second.
+    let mut last_error_log: Option<Instant> = None;
+    let mut suppressed: u64 = 0;
     loop {
         if w.shutting_down() {
             break;
@@ -190,7 +202,14 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
             };
         match accepted {
             Ok(Ok((stream, peer))) => {
-                let max = w.snapshot().compiled.config.gateway.limits.max_connections;
+                let max = w
+                    .snapshot()
+                    .compiled
+                    .config
+                    .gateway
+                    .limits
+                    .max_connections
+                    .min(w.shared.fd_connection_bound);
                 if w.active.get() >= max {
                     // Over the per-worker bound: close at once rather than queue.
                     w.metrics
@@ -210,8 +229,22 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
                 });
             }
             Ok(Err(e)) => {
-                // Out of file descriptors and the like: back off a little.
-                eprintln!("tollgate: worker {}: accept: {e}", w.id);
+                // Out of file descriptors and the like: back off a little, log rarely.
+                let now = Instant::now();
+                if last_error_log.is_none_or(|t| now.duration_since(t) >= ACCEPT_ERROR_LOG_EVERY) {
+                    if suppressed > 0 {
+                        eprintln!(
+                            "tollgate: worker {}: accept: {e} ({suppressed} more since the last report)",
+                            w.id
+                        );
+                    } else {
+                        eprintln!("tollgate: worker {}: accept: {e}", w.id);
+                    }
+                    last_error_log = Some(now);
+                    suppressed = 0;
+                } else {
+                    suppressed += 1;
+                }
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
             Err(_) => {}

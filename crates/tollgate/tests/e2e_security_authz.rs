@@ -456,31 +456,35 @@ fn deep_nesting_is_refused_quickly() {
 
 // ---------------------------------------------------------- item 11: descriptor exhaustion
 
-/// `tollgate serve` under `ulimit -n {nofile}`; returns (child, listen addr, stderr log).
-fn start_limited(
-    config: &str,
-    nofile: u32,
-) -> (
-    std::process::Child,
-    SocketAddr,
-    Arc<Mutex<String>>,
-    TempFile,
-) {
+/// A gateway process that is killed and reaped on drop.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `tollgate serve` under `ulimit -n {nofile}`; returns (process, listen addr, stderr log).
+fn start_limited(config: &str, nofile: u32) -> (Reaped, SocketAddr, Arc<Mutex<String>>, TempFile) {
     let cfg = TempFile::new("limited.yaml", config);
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
-        .arg(common::bin())
-        .arg("serve")
-        .arg("--config")
-        .arg(&cfg.0)
-        .env_remove("TOLLGATE_IO_DRIVER")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut child = Reaped(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(common::bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg.0)
+            .env_remove("TOLLGATE_IO_DRIVER")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
     let log = Arc::new(Mutex::new(String::new()));
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let log2 = log.clone();
@@ -525,7 +529,7 @@ apis:
       - {{ path: /p, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{echo}/p" }} }}
 "#
     );
-    let (mut child, addr, log, _cfg) = start_limited(&cfg, 256);
+    let (child, addr, log, _cfg) = start_limited(&cfg, 256);
     let req = b"GET /prod/p HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut first = common::Client::connect(addr);
     assert_eq!(first.request(req).status, 200);
@@ -548,6 +552,5 @@ apis:
         "the effective bound is logged:\n{text}"
     );
     drop(idle);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
