@@ -176,6 +176,37 @@ async fn worker_main(
 /// At most one accept-error line per worker in this time (the rest are counted).
 const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(1);
 
+/// One log line per period; the events in between are counted.
+pub(crate) struct RateLimitedLog {
+    every: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    pub(crate) fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// An event at `now`: `Some(n)` to log it now (`n` events were suppressed since the last
+    /// line), `None` to stay quiet.
+    pub(crate) fn note(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|t| now.saturating_duration_since(t) < self.every)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
 async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_protocol: bool) {
     let local = listener
         .local_addr()
@@ -186,8 +217,7 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
     // accepted in that instant was lost: its client waited forever.
     let mut pending = Box::pin(listener.accept());
     // Accept errors (out of descriptors and the like) are logged at most once a second.
-    let mut last_error_log: Option<Instant> = None;
-    let mut suppressed: u64 = 0;
+    let mut error_log = RateLimitedLog::new(ACCEPT_ERROR_LOG_EVERY);
     loop {
         if w.shutting_down() {
             break;
@@ -230,24 +260,33 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
             }
             Ok(Err(e)) => {
                 // Out of file descriptors and the like: back off a little, log rarely.
-                let now = Instant::now();
-                if last_error_log.is_none_or(|t| now.duration_since(t) >= ACCEPT_ERROR_LOG_EVERY) {
-                    if suppressed > 0 {
-                        eprintln!(
-                            "tollgate: worker {}: accept: {e} ({suppressed} more since the last report)",
-                            w.id
-                        );
-                    } else {
-                        eprintln!("tollgate: worker {}: accept: {e}", w.id);
-                    }
-                    last_error_log = Some(now);
-                    suppressed = 0;
-                } else {
-                    suppressed += 1;
+                match error_log.note(Instant::now()) {
+                    Some(0) => eprintln!("tollgate: worker {}: accept: {e}", w.id),
+                    Some(n) => eprintln!(
+                        "tollgate: worker {}: accept: {e} ({n} more since the last report)",
+                        w.id
+                    ),
+                    None => {}
                 }
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
             Err(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_logged_once_a_second() {
+        let t0 = Instant::now();
+        let mut log = RateLimitedLog::new(Duration::from_secs(1));
+        // An error every 10 ms for 3 s: three lines, not 300.
+        let lines: Vec<u64> = (0..300)
+            .filter_map(|i| log.note(t0 + Duration::from_millis(10 * i)))
+            .collect();
+        assert_eq!(lines, vec![0, 99, 99]);
     }
 }

@@ -244,6 +244,52 @@ fn rejected_token_flood_keeps_good_entries_cached() {
     assert_eq!(f.count(), before);
 }
 
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Rejected tokens leave nothing behind: 4,000 distinct 8 KB tokens the function refuses
+/// (a function error: 500, never cached) do not grow the gateway's memory by their size
+/// (the old cache kept each one's key until 200,000 entries).
+#[test]
+fn rejected_tokens_are_not_retained() {
+    let w = world("");
+    let (gw, f) = (&w.gw, &w.f);
+    let pid = gw.child.id();
+    let pad = "r".repeat(8000);
+    let send = |from: usize, n: usize| {
+        let mut c = gw.connect();
+        for i in from..from + n {
+            let raw = format!(
+                "GET /prod/tok HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: bogus-{i}-{pad}\r\n\r\n"
+            );
+            assert_eq!(c.request(raw.as_bytes()).status, 500);
+        }
+    };
+    send(0, 300);
+    thread::sleep(Duration::from_millis(300));
+    let before = rss_kib(pid);
+    send(300, 4000);
+    thread::sleep(Duration::from_millis(300));
+    let after = rss_kib(pid);
+    assert_eq!(
+        f.count(),
+        4300,
+        "every rejected token was a call (nothing cached)"
+    );
+    let grown = after.saturating_sub(before);
+    eprintln!(
+        "VmRSS before {before} KiB, after {after} KiB (+{grown} KiB for 4,000 rejected 8 KB tokens)"
+    );
+    // 4,000 retained 8 KB keys would be over 31 MiB.
+    assert!(grown < 12 * 1024, "grew {grown} KiB");
+}
+
 // ------------------------------------------------------------------ item 7: admin API
 
 fn admin_raw(addr: SocketAddr, raw: &[u8]) -> (u16, String, Duration) {
@@ -510,8 +556,9 @@ fn start_limited(config: &str, nofile: u32) -> (Reaped, SocketAddr, Arc<Mutex<St
 
 #[test]
 fn low_nofile_keeps_existing_connections_working() {
-    let echo =
-        common::serve_requests(|_| b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nup".to_vec());
+    let echo = common::serve_requests(|_| {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nup".to_vec()
+    });
     let cfg = format!(
         r#"
 gateway:
@@ -531,6 +578,7 @@ apis:
     );
     let (child, addr, log, _cfg) = start_limited(&cfg, 256);
     let req = b"GET /prod/p HTTP/1.1\r\nHost: x\r\n\r\n";
+    // The upstream closes after each answer: every request needs a new upstream descriptor.
     let mut first = common::Client::connect(addr);
     assert_eq!(first.request(req).status, 200);
     let mut idle = Vec::new();
