@@ -389,6 +389,60 @@ fn slow_admin_client_does_not_block_others() {
     let _ = slow.join();
 }
 
+/// Admin connections are bounded (16 at once, the next one 503) and each has one overall
+/// deadline (30 s): a client trickling a byte a second is cut off, and its slot freed.
+#[test]
+fn admin_connections_are_bounded_and_deadlined() {
+    let f = Function::start();
+    let echo = echo_backend();
+    let jwks = TempFile::new("jwks.json", &jwks_doc());
+    let cfg = config(&f, echo, jwks.0.to_str().unwrap(), "");
+    let gw = Gateway::start(&cfg, &["--workers", "1"]);
+    let admin = gw.admin;
+    let started = Instant::now();
+    let closed_after: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut slow = Vec::new();
+    for _ in 0..16 {
+        let closed = closed_after.clone();
+        slow.push(thread::spawn(move || {
+            let mut s = TcpStream::connect(admin).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: ");
+            let mut buf = [0u8; 64];
+            while started.elapsed() < Duration::from_secs(60) {
+                if s.write_all(b"a").is_err() {
+                    break;
+                }
+                match s.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            || e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(_) => break,
+                }
+            }
+            closed.lock().unwrap().push(started.elapsed());
+        }));
+    }
+    thread::sleep(Duration::from_secs(2));
+    let (status, body, _) = healthz(admin);
+    assert_eq!(status, 503, "the 17th connection: {body}");
+    for t in slow {
+        t.join().unwrap();
+    }
+    let closed = closed_after.lock().unwrap().clone();
+    assert_eq!(closed.len(), 16);
+    for c in &closed {
+        assert!(
+            *c >= Duration::from_secs(25) && *c < Duration::from_secs(45),
+            "a trickling connection was closed after {c:?}"
+        );
+    }
+    let (status, body, _) = healthz(admin);
+    assert_eq!((status, body.as_str()), (200, "ok"), "slots are freed");
+}
+
 // ------------------------------------------------------- item 8: file contents in errors
 
 const SECRET: &str = "s3cr3t-LINE-7f1e9a: hunter2";
