@@ -86,6 +86,15 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<ConfigError> {
             "changing the worker count requires a restart",
         ));
     }
+    let (ol, nl) = (&old.gateway.limits, &new.gateway.limits);
+    if ol.authorizer_cache_l1_bytes != nl.authorizer_cache_l1_bytes
+        || ol.authorizer_cache_l2_bytes != nl.authorizer_cache_l2_bytes
+    {
+        out.push(ConfigError::new(
+            "gateway.limits",
+            "changing authorizer_cache_l1_bytes / authorizer_cache_l2_bytes requires a restart",
+        ));
+    }
     if old.gateway.admin.bind != new.gateway.admin.bind {
         out.push(ConfigError::new(
             "gateway.admin.bind",

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tollgate_config::{ConfigErrors, MAX_NESTING_DEPTH, load_str};
+use tollgate_config::{ConfigErrors, MAX_NESTING_DEPTH, load_str, restart_required};
 
 const GW: &str = r#"gateway:
   region: us-east-1
@@ -155,4 +155,28 @@ fn non_loopback_admin_needs_a_token() {
         "{GW}  admin: {{ bind: \"[::1]:9901\" }}\napis: []\n"
     ));
     assert_eq!(e, Vec::<String>::new());
+}
+
+#[test]
+fn cache_budgets_need_a_restart() {
+    let a = load_str(&format!("{GW}apis: []\n"), Path::new(".")).unwrap();
+    let b = load_str(
+        &format!("{GW}  limits: {{ authorizer_cache_l2_bytes: 1048576 }}\napis: []\n"),
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(b.config.gateway.limits.authorizer_cache_l2_bytes, 1 << 20);
+    assert_eq!(a.config.gateway.limits.authorizer_cache_l1_bytes, 8 << 20);
+    let e = restart_required(&a.config, &b.config);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].path, "gateway.limits");
+    let e = errors(&format!(
+        "{GW}  limits: {{ authorizer_cache_l1_bytes: 1024 }}\napis: []\n"
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "gateway.limits.authorizer_cache_l1_bytes: must be between 65536 and 1099511627776, found 1024"
+        ]
+    );
 }
