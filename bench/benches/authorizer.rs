@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tollgate_gateway::authorizer_cache::{Begin, CacheKey, L1, L2};
+use tollgate_gateway::authorizer_cache::{Begin, CacheKey, ENTRY_OVERHEAD, L1, L2, Weigh};
 
 const ENTRIES: usize = 10_000;
 const SCOPE: u64 = 0x5eed_cafe_f00d_beef;
@@ -30,6 +30,17 @@ const SCOPE: u64 = 0x5eed_cafe_f00d_beef;
 /// A stand-in for a cached authorizer result (the real one is an `Arc` too).
 struct Value {
     _principal: String,
+}
+
+impl Weigh for Value {
+    fn weight(&self) -> usize {
+        64
+    }
+}
+
+/// Byte budget for `n` entries.
+fn budget(n: usize) -> usize {
+    n * (ENTRY_OVERHEAD + 64) * 2
 }
 
 fn token(i: usize) -> String {
@@ -42,8 +53,8 @@ fn benches(c: &mut Criterion) {
     let value = Arc::new(Value {
         _principal: "user|123".into(),
     });
-    let mut l1: L1<Arc<Value>> = L1::new(ENTRIES + 1);
-    let l2: L2<Arc<Value>, ()> = L2::new(ENTRIES * 2);
+    let mut l1: L1<Arc<Value>> = L1::new(budget(ENTRIES + 1));
+    let l2: L2<Arc<Value>, ()> = L2::new(budget(ENTRIES * 2));
     for i in 0..ENTRIES {
         let key = CacheKey::new(SCOPE, &token(i));
         l1.insert(key.clone(), value.clone(), expires, now);
@@ -71,7 +82,7 @@ fn benches(c: &mut Criterion) {
             },
         )
     });
-    let mut cold: L1<Arc<Value>> = L1::new(ENTRIES);
+    let mut cold: L1<Arc<Value>> = L1::new(budget(ENTRIES));
     g.bench_function("l1_miss_l2_hit", |b| {
         b.iter(|| {
             let k = CacheKey::new(SCOPE, black_box(&probe));

@@ -31,7 +31,9 @@ pub mod schema;
 
 pub use compiled::*;
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{MAX_TTL_SECONDS, load_file, load_str, load_with_env, restart_required};
+pub use load::{
+    MAX_NESTING_DEPTH, MAX_TTL_SECONDS, load_file, load_str, load_with_env, restart_required,
+};
 pub use router::{
     ApiRouter, InsertError, RouteMatch, Router, TemplateSegment, method_arn, parse_template,
 };

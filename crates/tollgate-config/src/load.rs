@@ -92,6 +92,15 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<ConfigError> {
             "changing the workers' CPUs requires a restart",
         ));
     }
+    let (ol, nl) = (&old.gateway.limits, &new.gateway.limits);
+    if ol.authorizer_cache_l1_bytes != nl.authorizer_cache_l1_bytes
+        || ol.authorizer_cache_l2_bytes != nl.authorizer_cache_l2_bytes
+    {
+        out.push(ConfigError::new(
+            "gateway.limits",
+            "changing authorizer_cache_l1_bytes / authorizer_cache_l2_bytes requires a restart",
+        ));
+    }
     if old.gateway.admin.bind != new.gateway.admin.bind {
         out.push(ConfigError::new(
             "gateway.admin.bind",
@@ -111,18 +120,181 @@ fn sha256_hex(text: &str) -> String {
     s
 }
 
+/// A policy element path with every segment that is not a policy grammar word replaced by
+/// `<key>` (a file's own keys never appear in an error).
+fn redact_policy_path(p: &str) -> String {
+    const WORDS: [&str; 11] = [
+        "Version",
+        "Id",
+        "Statement",
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+    ];
+    let mut out = String::new();
+    for seg in p.split('.').filter(|s| !s.is_empty()) {
+        let (name, index) = match seg.find('[') {
+            Some(i) => seg.split_at(i),
+            None => (seg, ""),
+        };
+        let index_ok = index
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'[' || b == b']');
+        if !out.is_empty() {
+            out.push('.');
+        }
+        if WORDS.contains(&name) || name == "Condition" {
+            out.push_str(name);
+        } else {
+            out.push_str("<key>");
+        }
+        if index_ok {
+            out.push_str(index);
+        }
+    }
+    out
+}
+
+/// A message with every double-quoted part that is not a fixed grammar word replaced by `"…"`.
+fn redact_quoted(m: &str) -> String {
+    const KEEP: [&str; 6] = [
+        "Allow",
+        "Deny",
+        "*",
+        "service:action",
+        "2012-10-17",
+        "2008-10-17",
+    ];
+    let mut out = String::with_capacity(m.len());
+    let mut parts = m.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let mut inside = true;
+    for part in parts {
+        if inside {
+            out.push('"');
+            out.push_str(if KEEP.contains(&part) { part } else { "…" });
+            out.push('"');
+        } else {
+            out.push_str(part);
+        }
+        inside = !inside;
+    }
+    out
+}
+
+/// Deepest nesting a configuration (or a policy file) may have. libyaml's cost grows with the
+/// square of the nesting depth (100 KB of `[[[…` took seconds of admin CPU), so deeper input
+/// is refused before it reaches the parser. Real configs nest about a dozen levels.
+pub const MAX_NESTING_DEPTH: usize = 64;
+
+/// A cheap upper bound of the YAML nesting depth: flow collections (`[`, `{`) outside quotes
+/// and comments, plus the block sequence / mapping-key indicators (`- `, `? `) that open a
+/// level on the same line. Over-counts only for unbalanced brackets inside plain scalars.
+fn nesting_depth(text: &str) -> usize {
+    let mut max = 0usize;
+    let mut flow = 0usize;
+    for line in text.lines() {
+        // Block indicators at the start of the line: `- - - x` nests three sequences.
+        let mut block = 0usize;
+        let mut rest = line.trim_start_matches([' ', '\t']);
+        while let Some(r) = rest
+            .strip_prefix('-')
+            .or_else(|| rest.strip_prefix('?'))
+            .filter(|r| r.is_empty() || r.starts_with([' ', '\t']))
+        {
+            block += 1;
+            rest = r.trim_start_matches([' ', '\t']);
+        }
+        let mut quote: Option<char> = None;
+        let mut escaped = false;
+        let mut prev_space = true;
+        for c in line.chars() {
+            match quote {
+                Some('"') => {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' {
+                        escaped = true;
+                    } else if c == '"' {
+                        quote = None;
+                    }
+                }
+                Some(_) => {
+                    if c == '\'' {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    '"' | '\'' => quote = Some(c),
+                    '#' if prev_space => break,
+                    '[' | '{' => {
+                        flow += 1;
+                        max = max.max(flow + block);
+                    }
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            prev_space = c == ' ' || c == '\t';
+        }
+        // A single-quoted or double-quoted scalar may span lines; keep it simple: a quote
+        // left open at the end of a line is closed there (the count only errs upwards).
+        max = max.max(flow + block);
+    }
+    max
+}
+
+/// Refuse input nested deeper than [`MAX_NESTING_DEPTH`] (see there).
+fn check_depth(text: &str) -> Result<(), String> {
+    let d = nesting_depth(text);
+    if d > MAX_NESTING_DEPTH {
+        return Err(format!(
+            "nested deeper than {MAX_NESTING_DEPTH} levels (the nesting limit), found at least {d}"
+        ));
+    }
+    Ok(())
+}
+
+/// Where a YAML error is, without the error's own text (which may quote the input).
+fn yaml_position(e: &serde_yaml_ng::Error) -> String {
+    match e.location() {
+        Some(l) => format!("at line {} column {}", l.line(), l.column()),
+        None => "(no position)".to_owned(),
+    }
+}
+
+/// Where a JSON error is, and its category, without any of the input.
+fn json_position(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected data",
+        serde_json::error::Category::Eof => "unexpected end of input",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 fn parse_text(text: &str) -> Result<Value, ConfigErrors> {
     // JSON is YAML, but a JSON document parses several times faster with a JSON parser:
-    // machine-generated configs (large, swapped often) take this path. Anything else, or
-    // JSON with an error, goes through the YAML parser and its messages.
-    if text.trim_start().starts_with('{')
-        && let Ok(v) = serde_json::from_str::<Value>(text)
-    {
+    // machine-generated configs (large, swapped often) take this path. A document that starts
+    // with `{` is JSON: its error is the JSON error with its line and column (no YAML retry,
+    // which would cost a second parse of possibly hostile input). serde_json bounds nesting.
+    if text.trim_start().starts_with('{') {
+        let v = serde_json::from_str::<Value>(text)
+            .map_err(|e| ConfigError::new("", format!("JSON syntax error: {e}")))?;
         return match v {
             Value::Object(_) => Ok(v),
             _ => Err(ConfigError::new("", "the configuration must be a mapping").into()),
         };
     }
+    check_depth(text).map_err(|e| ConfigError::new("", e))?;
     let v: Value = serde_yaml_ng::from_str(text)
         .map_err(|e| ConfigError::new("", format!("syntax error: {e}")))?;
     match v {
@@ -301,6 +473,33 @@ impl Loader<'_> {
         }
     }
 
+    /// [`Self::policy`] for a document read from a file: every error names the file and the
+    /// element's place with the file's own keys and quoted values left out (a policy file may
+    /// be any file the gateway can read, e.g. `/etc/shadow` parses as a YAML mapping).
+    fn file_policy(
+        &mut self,
+        v: &Value,
+        at: &str,
+        file: &Path,
+        ctx: &Ctx,
+        api_id: Option<&str>,
+    ) -> Option<Policy> {
+        let before = self.errors.len();
+        let p = self.policy(v, at, ctx, api_id);
+        let file = file.display().to_string();
+        for e in self.errors.iter_mut().skip(before) {
+            let inner = e.path.strip_prefix(at).unwrap_or("");
+            let place = redact_policy_path(inner);
+            e.message = format!(
+                "{file} is not a valid policy document{}{place}: {}",
+                if place.is_empty() { "" } else { " at " },
+                redact_quoted(&e.message)
+            );
+            e.path = at.to_owned();
+        }
+        p
+    }
+
     fn walk(&mut self, root: &Value) -> Option<Parts> {
         let obj = self.object(root, "")?;
         for k in obj.keys() {
@@ -455,6 +654,17 @@ impl Loader<'_> {
                 );
             }
         }
+        if !g.admin.bind.ip().is_loopback() && g.admin.token.is_none() {
+            // The admin API can replace the whole configuration (and with it read files
+            // named by paths in it): off loopback it must not be open to anyone.
+            self.err(
+                "gateway.admin.token",
+                format!(
+                    "required when gateway.admin.bind ({}) is not a loopback address",
+                    g.admin.bind
+                ),
+            );
+        }
         if let Some(t) = &g.admin.token
             && (t.is_empty() || !valid_header_value(t) || t.contains(' '))
         {
@@ -464,6 +674,17 @@ impl Loader<'_> {
             );
         }
         let lim = &g.limits;
+        for (name, v) in [
+            ("authorizer_cache_l1_bytes", lim.authorizer_cache_l1_bytes),
+            ("authorizer_cache_l2_bytes", lim.authorizer_cache_l2_bytes),
+        ] {
+            if !(65_536..=1 << 40).contains(&v) {
+                self.err(
+                    format!("gateway.limits.{name}"),
+                    format!("must be between 65536 and 1099511627776, found {v}"),
+                );
+            }
+        }
         if lim.max_header_bytes < 1024 || lim.max_header_bytes > 1 << 20 {
             self.err(
                 "gateway.limits.max_header_bytes",
@@ -975,7 +1196,15 @@ impl Loader<'_> {
                 None
             }
             Err(e) => {
-                self.err(at, format!("{} is not valid JSON: {e}", path.display()));
+                // The position only: a JSON error may quote the file's content.
+                self.err(
+                    at,
+                    format!(
+                        "{} is not valid JSON: {}",
+                        path.display(),
+                        json_position(&e)
+                    ),
+                );
                 None
             }
         }
@@ -1082,14 +1311,22 @@ impl Loader<'_> {
                 (None, Some(Value::String(f))) => {
                     let path = self.resolve(Path::new(f));
                     let at = join(&p, "resource_policy_file");
+                    // Errors name the file and a position, never its content: the path may
+                    // come from an admin API caller and name any file the gateway can read.
                     match std::fs::read_to_string(&path)
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))
                         .and_then(|t| {
-                            serde_yaml_ng::from_str::<Value>(&t)
-                                .map_err(|e| format!("not valid JSON/YAML: {e}"))
+                            check_depth(&t).map_err(|e| format!("{}: {e}", path.display()))?;
+                            serde_yaml_ng::from_str::<Value>(&t).map_err(|e| {
+                                format!(
+                                    "{} is not valid JSON/YAML: syntax error {}",
+                                    path.display(),
+                                    yaml_position(&e)
+                                )
+                            })
                         }) {
-                        Ok(doc) => rp = self.policy(&doc, &at, ctx, Some(raw_id)),
-                        Err(e) => self.err(at, format!("cannot read {}: {e}", path.display())),
+                        Ok(doc) => rp = self.file_policy(&doc, &at, &path, ctx, Some(raw_id)),
+                        Err(e) => self.err(at, e),
                     }
                 }
                 _ => {}

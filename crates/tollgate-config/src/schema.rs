@@ -177,6 +177,14 @@ pub struct Limits {
     /// of 64 MiB and `max_body_bytes` ([`Limits::buffered_body_budget`]). (tollgate extension)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_buffered_body_bytes_per_worker: Option<u64>,
+    /// Byte budget of each worker's Lambda-authorizer result cache (L1). Read at start-up.
+    /// (tollgate extension)
+    #[serde(default = "default_authorizer_cache_l1_bytes")]
+    pub authorizer_cache_l1_bytes: usize,
+    /// Byte budget of the shared Lambda-authorizer result cache (L2). Read at start-up.
+    /// (tollgate extension)
+    #[serde(default = "default_authorizer_cache_l2_bytes")]
+    pub authorizer_cache_l2_bytes: usize,
 }
 
 impl Limits {
@@ -186,6 +194,13 @@ impl Limits {
             default_max_buffered_body_bytes_per_worker().max(self.max_body_bytes)
         })
     }
+}
+
+pub fn default_authorizer_cache_l1_bytes() -> usize {
+    8 << 20
+}
+pub fn default_authorizer_cache_l2_bytes() -> usize {
+    64 << 20
 }
 
 pub fn default_max_header_bytes() -> usize {
@@ -224,6 +239,8 @@ impl Default for Limits {
             max_connections: default_max_connections(),
             body_timeout_ms: default_body_timeout_ms(),
             max_buffered_body_bytes_per_worker: None,
+            authorizer_cache_l1_bytes: default_authorizer_cache_l1_bytes(),
+            authorizer_cache_l2_bytes: default_authorizer_cache_l2_bytes(),
         }
     }
 }

@@ -1,35 +1,75 @@
 //! The admin listener: `/healthz`, `/metrics`, `GET|PUT /config`, `POST /config/reload`.
-//! A plain blocking thread, off the workers' path; one connection at a time, each bounded
-//! by timeouts and a body limit.
+//! Off the workers' path: an accept thread hands each connection to its own short-lived
+//! thread, at most [`MAX_ADMIN_CONNECTIONS`] at once (more get 503), so one slow client
+//! cannot hold the API. Each connection has one overall deadline ([`CONNECTION_DEADLINE`]),
+//! not a per-read timeout a client can renew byte by byte, and the admin token is checked
+//! from the request head, before any body is read.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use tollgate_http::{BodyFraming, RequestLimits, parse_request};
+use tollgate_http::{BodyFraming, RequestHead, RequestLimits, parse_request};
 
 use crate::metrics::{GlobalMetrics, render};
 use crate::{ApplyError, Shared};
 
 /// Largest config body `PUT /config` accepts.
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+/// Admin connections served at once; one more is answered 503 and closed.
+pub const MAX_ADMIN_CONNECTIONS: usize = 16;
+/// The whole exchange (head, body, answer) of one admin connection must fit in this.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Releases a connection slot when its thread ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 pub(crate) fn serve(shared: Arc<Shared>, listener: TcpListener, workers: usize) {
     crate::lower_priority_of_current_thread();
     if listener.set_nonblocking(true).is_err() {
-        eprintln!("tollgate: admin listener cannot be made non-blocking");
+        log::error!("tollgate: admin listener cannot be made non-blocking");
     }
+    let open = Arc::new(AtomicUsize::new(0));
     loop {
         if shared.shutdown.load(Ordering::Relaxed) {
             return;
         }
         match listener.accept() {
-            Ok((stream, _)) => {
+            Ok((mut stream, _)) => {
                 let _ = stream.set_nonblocking(false);
-                handle(&shared, stream, workers);
+                if open.fetch_add(1, Ordering::AcqRel) >= MAX_ADMIN_CONNECTIONS {
+                    open.fetch_sub(1, Ordering::AcqRel);
+                    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+                    write_reply(
+                        &mut stream,
+                        &json(
+                            503,
+                            serde_json::json!({"message": "too many admin connections"}),
+                        ),
+                    );
+                    continue;
+                }
+                let slot = Slot(open.clone());
+                let sh = shared.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("tollgate-admin-conn".into())
+                    .spawn(move || {
+                        let _slot = slot;
+                        crate::lower_priority_of_current_thread();
+                        handle(&sh, stream, workers);
+                    });
+                if spawned.is_err() {
+                    log::error!("tollgate: admin: cannot start a connection thread");
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 shared.collect_retired();
@@ -38,6 +78,42 @@ pub(crate) fn serve(shared: Arc<Shared>, listener: TcpListener, workers: usize) 
             Err(_) => std::thread::sleep(Duration::from_millis(25)),
         }
     }
+}
+
+/// Read more bytes before `deadline`; `None`: EOF, error or the deadline passed.
+fn read_some(stream: &mut TcpStream, out: &mut Vec<u8>, deadline: Instant) -> Option<usize> {
+    let left = deadline.checked_duration_since(Instant::now())?;
+    if left.is_zero() {
+        return None;
+    }
+    stream.set_read_timeout(Some(left)).ok()?;
+    let mut tmp = [0u8; 16384];
+    match stream.read(&mut tmp) {
+        Ok(0) | Err(_) => None,
+        Ok(n) => {
+            out.extend_from_slice(tmp.get(..n).unwrap_or_default());
+            Some(n)
+        }
+    }
+}
+
+/// The admin token, when one is configured, is presented (constant-time comparison).
+fn token_ok(shared: &Shared, head: &RequestHead, buf: &[u8]) -> bool {
+    let snap = shared.current.load();
+    let Some(token) = &snap.compiled.config.gateway.admin.token else {
+        return true;
+    };
+    let mut values = head.headers_named(buf, b"authorization");
+    let presented = values.next().and_then(|v| v.strip_prefix(b"Bearer "));
+    if values.next().is_some() {
+        return false;
+    }
+    presented.is_some_and(|p| {
+        let a = ring::digest::digest(&ring::digest::SHA256, p);
+        let b = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        #[allow(deprecated)]
+        ring::constant_time::verify_slices_are_equal(a.as_ref(), b.as_ref()).is_ok()
+    })
 }
 
 struct Reply {
@@ -55,7 +131,7 @@ fn json(status: u16, v: serde_json::Value) -> Reply {
 }
 
 fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let deadline = Instant::now() + CONNECTION_DEADLINE;
     let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
     let mut buf = Vec::with_capacity(4096);
     let limits = RequestLimits {
@@ -66,10 +142,8 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
         match parse_request(&buf, &limits) {
             Ok(Some(h)) => break h,
             Ok(None) => {
-                let mut tmp = [0u8; 4096];
-                match stream.read(&mut tmp) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(tmp.get(..n).unwrap_or_default()),
+                if read_some(&mut stream, &mut buf, deadline).is_none() {
+                    return;
                 }
             }
             Err(e) => {
@@ -82,6 +156,14 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
             }
         }
     };
+    // The token first: an unauthenticated caller never gets to send a body.
+    if !token_ok(shared, &head, &buf) {
+        write_reply(
+            &mut stream,
+            &json(401, serde_json::json!({"message": "Unauthorized"})),
+        );
+        return;
+    }
     let body_len = match head.framing {
         BodyFraming::None => 0,
         BodyFraming::Length(n) if n as usize <= MAX_CONFIG_BYTES => n as usize,
@@ -102,34 +184,12 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
     };
     let mut body = buf.get(head.head_len..).unwrap_or_default().to_vec();
     while body.len() < body_len {
-        let mut tmp = [0u8; 16384];
-        match stream.read(&mut tmp) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => body.extend_from_slice(tmp.get(..n).unwrap_or_default()),
-        }
-    }
-    body.truncate(body_len);
-
-    // Admin token (constant-time comparison).
-    let snap = shared.current.load_full();
-    if let Some(token) = &snap.compiled.config.gateway.admin.token {
-        let presented = head
-            .header(&buf, b"authorization")
-            .and_then(|v| v.strip_prefix(b"Bearer "));
-        let ok = presented.is_some_and(|p| {
-            let a = ring::digest::digest(&ring::digest::SHA256, p);
-            let b = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-            #[allow(deprecated)]
-            ring::constant_time::verify_slices_are_equal(a.as_ref(), b.as_ref()).is_ok()
-        });
-        if !ok {
-            write_reply(
-                &mut stream,
-                &json(401, serde_json::json!({"message": "Unauthorized"})),
-            );
+        if read_some(&mut stream, &mut body, deadline).is_none() {
             return;
         }
     }
+    body.truncate(body_len);
+    let snap = shared.current.load_full();
     let method = head.method.slice(&buf);
     let path = head.path.slice(&buf);
     let reply = match (method, path) {

@@ -65,6 +65,36 @@ pub struct Shared {
     retired: Mutex<Vec<Arc<Snapshot>>>,
     pub(crate) lambda: lambda::SharedState,
     pub(crate) cognito: cognito::SharedState,
+    /// Client connections per worker that the descriptor limit leaves room for
+    /// ([`fd_connection_bound`]); the accept loops use the smaller of this and
+    /// `gateway.limits.max_connections`.
+    pub(crate) fd_connection_bound: usize,
+}
+
+/// Descriptors kept for the process as a whole: stdio, the admin listener and its
+/// connections, log files, JWKS fetches, the control side.
+pub const FD_RESERVE: u64 = 64;
+/// Descriptors kept per worker besides its connections: listeners, io_uring, eventfd, timers.
+pub const FD_RESERVE_PER_WORKER: u64 = 8;
+
+/// The soft `RLIMIT_NOFILE` (from `/proc/self/limits`; `None` when unknown or unlimited).
+pub fn nofile_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Client connections per worker that `nofile` descriptors leave room for: what remains after
+/// [`FD_RESERVE`] and [`FD_RESERVE_PER_WORKER`] each, shared by the workers, half of it for
+/// client connections and half for the upstream and authorizer connections they cause (at
+/// least 1).
+pub fn fd_connection_bound(nofile: Option<u64>, workers: usize) -> usize {
+    let Some(n) = nofile else {
+        return usize::MAX;
+    };
+    let w = workers.max(1) as u64;
+    let usable = n.saturating_sub(FD_RESERVE + FD_RESERVE_PER_WORKER * w);
+    usize::try_from((usable / w / 2).max(1)).unwrap_or(usize::MAX)
 }
 
 /// How to serve.
@@ -259,6 +289,20 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         accesslog::Sink::from_config(&cfg.gateway.access_log).map_err(StartError::AccessLog)?;
 
     let _ = metrics::STARTED.set(std::time::SystemTime::now());
+    let l2_bytes = cfg.gateway.limits.authorizer_cache_l2_bytes;
+    let nofile = nofile_limit();
+    let fd_bound = fd_connection_bound(nofile, workers);
+    let configured = cfg.gateway.limits.max_connections;
+    let effective = configured.min(fd_bound);
+    log::info!(
+        "tollgate: connections per worker: {effective} (gateway.limits.max_connections {configured}, RLIMIT_NOFILE {}, {workers} workers)",
+        nofile.map_or_else(|| "unlimited".to_owned(), |n| n.to_string())
+    );
+    if effective < configured {
+        log::warn!(
+            "tollgate: the descriptor limit bounds connections below gateway.limits.max_connections; raise it (ulimit -n / LimitNOFILE) to serve more"
+        );
+    }
     let snapshot = Snapshot::build(opts.compiled, 1);
     let shared = Arc::new(Shared {
         current: ArcSwap::from_pointee(snapshot),
@@ -273,8 +317,9 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         config_path: opts.config_path,
         reload_lock: Mutex::new(()),
         retired: Mutex::new(Vec::new()),
-        lambda: lambda::SharedState::default(),
+        lambda: lambda::SharedState::new(l2_bytes),
         cognito: cognito::SharedState::default(),
+        fd_connection_bound: fd_bound,
     });
     let mut threads = Vec::new();
     for (id, listeners) in per_worker.into_iter().enumerate() {
@@ -484,5 +529,20 @@ mod placement_tests {
     fn no_pin_pins_nothing() {
         let p = placement(&Pinning::Off, &[0], 2, Some(&[0, 1])).unwrap();
         assert_eq!(p, [None, None]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_bound_from_the_descriptor_limit() {
+        // 256 descriptors, 2 workers: 256 - 64 - 16 = 176 usable, 88 per worker, half clients.
+        assert_eq!(fd_connection_bound(Some(256), 2), 44);
+        assert_eq!(fd_connection_bound(Some(1_048_576), 1), 524_252);
+        assert_eq!(fd_connection_bound(Some(10), 4), 1, "never zero");
+        assert_eq!(fd_connection_bound(None, 4), usize::MAX);
+        assert!(nofile_limit().is_some_and(|n| n > 0));
     }
 }

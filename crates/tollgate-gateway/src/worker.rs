@@ -99,7 +99,7 @@ pub(crate) fn run_worker(
     if let Some(cpu) = cpu
         && monoio::utils::bind_to_cpu_set([cpu]).is_err()
     {
-        eprintln!("tollgate: worker {id}: could not pin to cpu {cpu}");
+        log::warn!("tollgate: worker {id}: could not pin to cpu {cpu}");
     }
     let res = match driver {
         IoDriver::Legacy => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
@@ -113,7 +113,7 @@ pub(crate) fn run_worker(
             .map(|mut rt| rt.block_on(worker_main(id, shared.clone(), listeners))),
     };
     if let Err(e) = res {
-        eprintln!("tollgate: worker {id}: runtime failed to start: {e}");
+        log::error!("tollgate: worker {id}: runtime failed to start: {e}");
         shared.shutdown.store(true, Ordering::Relaxed);
     }
 }
@@ -138,7 +138,13 @@ async fn worker_main(
         active: Cell::new(0),
         body_held: Cell::new(0),
         unrouted_label: RouteLabel::new("-", "-"),
-        lambda: crate::lambda::WorkerState::default(),
+        lambda: crate::lambda::WorkerState::new(
+            snap.compiled
+                .config
+                .gateway
+                .limits
+                .authorizer_cache_l1_bytes,
+        ),
         cognito: crate::cognito::WorkerState::default(),
         iam: crate::iam::WorkerState::default(),
         snap_version: Cell::new(shared.version.load(Ordering::Acquire)),
@@ -149,7 +155,7 @@ async fn worker_main(
     for (l, proxy_protocol) in listeners {
         match monoio::net::TcpListener::from_std(l) {
             Ok(l) => accepting.push(monoio::spawn(accept_loop(w.clone(), l, proxy_protocol))),
-            Err(e) => eprintln!("tollgate: worker {}: listener: {e}", w.id),
+            Err(e) => log::error!("tollgate: worker {}: listener: {e}", w.id),
         }
     }
     for a in accepting {
@@ -171,6 +177,40 @@ async fn worker_main(
     }
 }
 
+/// At most one accept-error line per worker in this time (the rest are counted).
+const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(1);
+
+/// One log line per period; the events in between are counted.
+pub(crate) struct RateLimitedLog {
+    every: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    pub(crate) fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// An event at `now`: `Some(n)` to log it now (`n` events were suppressed since the last
+    /// line), `None` to stay quiet.
+    pub(crate) fn note(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|t| now.saturating_duration_since(t) < self.every)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
 async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_protocol: bool) {
     let local = listener
         .local_addr()
@@ -180,6 +220,8 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
     // did each time the timer won) cancels the io_uring op, and a connection the kernel had
     // accepted in that instant was lost: its client waited forever.
     let mut pending = Box::pin(listener.accept());
+    // Accept errors (out of descriptors and the like) are logged at most once a second.
+    let mut error_log = RateLimitedLog::new(ACCEPT_ERROR_LOG_EVERY);
     loop {
         if w.shutting_down() {
             break;
@@ -194,7 +236,14 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
             };
         match accepted {
             Ok(Ok((stream, peer))) => {
-                let max = w.snapshot().compiled.config.gateway.limits.max_connections;
+                let max = w
+                    .snapshot()
+                    .compiled
+                    .config
+                    .gateway
+                    .limits
+                    .max_connections
+                    .min(w.shared.fd_connection_bound);
                 if w.active.get() >= max {
                     // Over the per-worker bound: close at once rather than queue.
                     w.metrics
@@ -214,11 +263,34 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
                 });
             }
             Ok(Err(e)) => {
-                // Out of file descriptors and the like: back off a little.
-                eprintln!("tollgate: worker {}: accept: {e}", w.id);
+                // Out of file descriptors and the like: back off a little, log rarely.
+                match error_log.note(Instant::now()) {
+                    Some(0) => log::error!("tollgate: worker {}: accept: {e}", w.id),
+                    Some(n) => log::error!(
+                        "tollgate: worker {}: accept: {e} ({n} more since the last report)",
+                        w.id
+                    ),
+                    None => {}
+                }
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
             Err(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_logged_once_a_second() {
+        let t0 = Instant::now();
+        let mut log = RateLimitedLog::new(Duration::from_secs(1));
+        // An error every 10 ms for 3 s: three lines, not 300.
+        let lines: Vec<u64> = (0..300)
+            .filter_map(|i| log.note(t0 + Duration::from_millis(10 * i)))
+            .collect();
+        assert_eq!(lines, vec![0, 99, 99]);
     }
 }

@@ -64,6 +64,25 @@ impl AuthRequest<'_> {
     pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
         self.head.header(self.buf, name)
     }
+
+    /// The value of a header that must appear at most once (an identity source, a Cognito or
+    /// TOKEN `Authorization`): `Err` when it is repeated, so that the value a cache key is made
+    /// of and the value the function or the upstream sees can never differ.
+    pub fn single_header(&self, name: &[u8]) -> Result<Option<&[u8]>, GatewayError> {
+        let mut values = self.head.headers_named(self.buf, name);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(repeated_identity_source());
+        }
+        Ok(first)
+    }
+}
+
+/// 400 for a repeated identity source, like a repeated `Host` (no call, nothing cached).
+pub(crate) fn repeated_identity_source() -> GatewayError {
+    GatewayError::new(ResponseType::Default4xx, "Bad Request")
+        .with_status(400)
+        .with_error_type("BadRequestException")
 }
 
 /// The context every authorized request carries (`context.identity.sourceIp`, `.userAgent`).

@@ -318,10 +318,14 @@ pub(crate) async fn authorize(
         .get(api)
         .and_then(|x| x.routes.get(route))
         .map_or(&[], |r| r.scopes.as_slice());
-    let raw = req
-        .header(a.header.as_bytes())
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .unwrap_or("");
+    // A repeated identity header is refused (400) rather than one of its values picked.
+    let raw = match req.single_header(a.header.as_bytes()) {
+        Ok(v) => v.and_then(|v| std::str::from_utf8(v).ok()).unwrap_or(""),
+        Err(e) => {
+            w.metrics.auth(AuthKind::Cognito, Outcome::Error);
+            return Err(e);
+        }
+    };
     let token = tollgate_jwt::strip_bearer(raw);
     if token.is_empty() {
         w.metrics.auth(AuthKind::Cognito, Outcome::Unauthorized);

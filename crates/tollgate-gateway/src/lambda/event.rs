@@ -196,28 +196,51 @@ pub(crate) fn request_event(
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
-/// The value of one identity source; `None` when missing or empty (then: 401, no call).
+/// Why an identity source gives no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoValue {
+    /// Missing or empty: 401, no call.
+    Missing,
+    /// A header or query-string source given more than once: 400, no call. The cache key and
+    /// the event must be made of the same value, and an event carries every value
+    /// (`multiValueHeaders`, `multiValueQueryStringParameters`), so no single one is picked.
+    Repeated,
+}
+
+/// The value of one identity source.
 pub(crate) fn source_value<'a>(
     src: &IdentitySource,
     req: &'a AuthRequest<'_>,
     query: &mut Option<Vec<(String, String)>>,
     stage: &str,
     method: &str,
-) -> Option<Cow<'a, str>> {
+) -> Result<Cow<'a, str>, NoValue> {
     let v: Cow<'a, str> = match src {
         IdentitySource::Header(name) => {
-            let raw = req.header(name.as_bytes())?;
+            let raw = req
+                .single_header(name.as_bytes())
+                .map_err(|_| NoValue::Repeated)?
+                .ok_or(NoValue::Missing)?;
             Cow::Owned(String::from_utf8_lossy(raw).into_owned())
         }
         IdentitySource::QueryString(name) => {
             let pairs = query.get_or_insert_with(|| query_pairs(req));
-            let (_, v) = pairs.iter().rev().find(|(k, _)| k == name)?;
+            let mut found = pairs.iter().filter(|(k, _)| k == name);
+            let (_, v) = found.next().ok_or(NoValue::Missing)?;
+            if found.next().is_some() {
+                return Err(NoValue::Repeated);
+            }
             Cow::Owned(v.clone())
         }
-        IdentitySource::StageVariable(name) => Cow::Borrowed(req.stage_vars?.get(name)?.as_str()),
+        IdentitySource::StageVariable(name) => Cow::Borrowed(
+            req.stage_vars
+                .and_then(|m| m.get(name))
+                .ok_or(NoValue::Missing)?
+                .as_str(),
+        ),
         IdentitySource::Context(name) => Cow::Owned(match name.as_str() {
             "identity.sourceIp" => req.source_ip.to_string(),
-            "identity.userAgent" => req.user_agent?.to_owned(),
+            "identity.userAgent" => req.user_agent.ok_or(NoValue::Missing)?.to_owned(),
             "httpMethod" => method.to_owned(),
             "path" => String::from_utf8_lossy(req.head.path.slice(req.buf)).into_owned(),
             "resourcePath" => req.route.template.clone(),
@@ -225,10 +248,14 @@ pub(crate) fn source_value<'a>(
             "apiId" => req.api_id.to_owned(),
             "requestId" => req.request_id.to_owned(),
             "domainName" => host(req),
-            _ => return None,
+            _ => return Err(NoValue::Missing),
         }),
     };
-    if v.is_empty() { None } else { Some(v) }
+    if v.is_empty() {
+        Err(NoValue::Missing)
+    } else {
+        Ok(v)
+    }
 }
 
 #[cfg(test)]

@@ -36,10 +36,6 @@ use crate::worker::Worker;
 use cache::{Begin, CacheKey, L1, L2, Polled};
 use reply::{AuthzResult, Failure};
 
-/// Entries of a worker's L1 cache.
-pub const L1_CAPACITY: usize = 10_000;
-/// Entries of the shared L2 cache.
-pub const L2_CAPACITY: usize = 200_000;
 /// Concurrent calls to one authorizer from one worker; more answer 500 at once.
 pub const MAX_INFLIGHT_PER_AUTHORIZER: usize = 256;
 /// Slack on top of `timeout_ms` before a waiter or a flight gives up.
@@ -131,10 +127,11 @@ pub(crate) struct WorkerState {
     inflight: RefCell<HashMap<u64, usize>>,
 }
 
-impl Default for WorkerState {
-    fn default() -> Self {
+impl WorkerState {
+    /// `l1_bytes`: `gateway.limits.authorizer_cache_l1_bytes` at start-up.
+    pub(crate) fn new(l1_bytes: usize) -> Self {
         Self {
-            l1: RefCell::new(L1::new(L1_CAPACITY)),
+            l1: RefCell::new(L1::new(l1_bytes)),
             pool: RefCell::new(Pool::new(POOL_IDLE_PER_HOST, POOL_IDLE_TIMEOUT)),
             inflight: RefCell::new(HashMap::new()),
         }
@@ -146,10 +143,11 @@ pub(crate) struct SharedState {
     l2: L2<Arc<AuthzResult>, Failure>,
 }
 
-impl Default for SharedState {
-    fn default() -> Self {
+impl SharedState {
+    /// `l2_bytes`: `gateway.limits.authorizer_cache_l2_bytes` at start-up.
+    pub(crate) fn new(l2_bytes: usize) -> Self {
         Self {
-            l2: L2::new(L2_CAPACITY),
+            l2: L2::new(l2_bytes),
         }
     }
 }
@@ -226,8 +224,10 @@ async fn decide(
     let mut query = None;
     let mut identity = String::new();
     for src in &compiled.identity_sources {
-        let Some(v) = event::source_value(src, req, &mut query, stage, method) else {
-            return Err(unauthorized());
+        let v = match event::source_value(src, req, &mut query, stage, method) {
+            Ok(v) => v,
+            Err(event::NoValue::Missing) => return Err(unauthorized()),
+            Err(event::NoValue::Repeated) => return Err(auth::repeated_identity_source()),
         };
         if rt.kind == Kind::Token {
             if let Some(re) = &compiled.validation

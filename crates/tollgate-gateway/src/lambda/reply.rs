@@ -15,6 +15,41 @@ pub(crate) struct AuthzResult {
     /// Cached with the result; read once API keys (`apiKeySource: AUTHORIZER`) exist.
     #[allow(dead_code)]
     pub usage_identifier_key: Option<String>,
+    /// What holding this result costs in memory (an upper estimate, see [`estimate_weight`]).
+    pub weight: usize,
+    /// The policy has an `Allow` statement (evicted after results that only deny).
+    pub allows: bool,
+}
+
+impl super::cache::Weigh for AuthzResult {
+    fn weight(&self) -> usize {
+        self.weight
+    }
+    fn precious(&self) -> bool {
+        self.allows
+    }
+}
+
+/// An upper estimate of the memory a result holds.
+fn estimate_weight(policy_weight: usize, r: &AuthzResult) -> usize {
+    std::mem::size_of::<AuthzResult>()
+        + policy_weight
+        + r.principal_id.as_ref().map_or(0, |p| p.len())
+        + r.usage_identifier_key.as_ref().map_or(0, |p| p.len())
+        + r.context
+            .iter()
+            .map(|(k, v)| 64 + k.len() + v.as_ref().map_or(0, |v| v.len()))
+            .sum::<usize>()
+}
+
+/// Whether a policy document has a statement with `"Effect": "Allow"`.
+fn has_allow(doc: &Value) -> bool {
+    let allow = |s: &Value| s.get("Effect").and_then(Value::as_str) == Some("Allow");
+    match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().any(allow),
+        Some(s) => allow(s),
+        None => false,
+    }
 }
 
 /// Why the function's answer is not a result.
@@ -89,12 +124,18 @@ pub(crate) fn parse_reply(
         .get("usageIdentifierKey")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    Ok(AuthzResult {
+    let policy_weight = super::cache::policy_weight(doc);
+    let allows = has_allow(doc);
+    let mut r = AuthzResult {
         principal_id,
         policy,
         context,
         usage_identifier_key,
-    })
+        weight: 0,
+        allows,
+    };
+    r.weight = estimate_weight(policy_weight, &r);
+    Ok(r)
 }
 
 #[cfg(test)]
