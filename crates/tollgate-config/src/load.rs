@@ -1620,12 +1620,24 @@ impl Loader<'_> {
                     );
                 }
                 let hp = join(&ip, "request_headers");
+                let mut folded_seen: Vec<(String, &str)> = Vec::new();
                 for (name, expr) in &h.request_headers {
                     let at = join(&hp, name);
                     if !valid_header_name(name) {
                         self.err(at, "invalid header name");
                         continue;
                     }
+                    // Two names a CGI-style backend reads as one (`x-a`, `X_A`) would both be
+                    // sent: refuse the second.
+                    let folded = name.to_ascii_lowercase().replace('_', "-");
+                    if let Some((_, first)) = folded_seen.iter().find(|(f, _)| *f == folded) {
+                        self.err(
+                            at,
+                            format!("same header as \"{first}\" once case and '_'/'-' are folded"),
+                        );
+                        continue;
+                    }
+                    folded_seen.push((folded, name.as_str()));
                     let lower = name.to_ascii_lowercase();
                     if HOP_BY_HOP.contains(&lower.as_str()) {
                         self.err(at, "cannot set a hop-by-hop or framing header");

@@ -374,6 +374,7 @@ fn integration_rules() {
           timeout_ms: 10
           request_headers:
             x-a: context.authorizer.principalId
+            X_A: context.authorizer.principalId
             x-b: context.identity.password
             x-c: \"'static'\"
             x-d: request.header.foo
@@ -405,6 +406,10 @@ fn integration_rules() {
     assert_has(
         &e,
         "apis[0].routes[0].integration.request_headers.x-d: unsupported value \"request.header.foo\"",
+    );
+    assert_has(
+        &e,
+        "apis[0].routes[0].integration.request_headers.x-a: same header as \"X_A\" once case and '_'/'-' are folded",
     );
     assert_has(
         &e,

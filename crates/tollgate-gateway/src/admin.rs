@@ -131,6 +131,9 @@ fn json(status: u16, v: serde_json::Value) -> Reply {
 }
 
 fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
+    let who = stream
+        .peer_addr()
+        .map_or_else(|_| "?".to_owned(), |a| a.to_string());
     let deadline = Instant::now() + CONNECTION_DEADLINE;
     let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
     let mut buf = Vec::with_capacity(4096);
@@ -236,9 +239,10 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
                     .as_ref()
                     .and_then(|p| p.parent().map(PathBuf::from))
                     .unwrap_or_else(|| PathBuf::from("."));
-                applied(shared.apply_config(text, &base))
+                applied(&who, "PUT /config", shared.apply_config(text, &base))
             }
             Err(_) => {
+                log::warn!("tollgate: admin {who}: PUT /config rejected: body is not UTF-8");
                 shared.reloads_rejected.fetch_add(1, Ordering::Relaxed);
                 json(
                     400,
@@ -246,7 +250,7 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
                 )
             }
         },
-        (b"POST", b"/config/reload") => applied(shared.reload_file()),
+        (b"POST", b"/config/reload") => applied(&who, "POST /config/reload", shared.reload_file()),
         (_, b"/healthz" | b"/metrics" | b"/config" | b"/config/reload") => {
             json(405, serde_json::json!({"message": "Method Not Allowed"}))
         }
@@ -255,10 +259,21 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
     write_reply(&mut stream, &reply);
 }
 
-fn applied(r: Result<u64, ApplyError>) -> Reply {
+/// The answer to a config change, logged with who asked (the admin client's address), what,
+/// and the version that went live or every error.
+fn applied(who: &str, what: &str, r: Result<u64, ApplyError>) -> Reply {
     match r {
-        Ok(v) => json(200, serde_json::json!({ "version": v })),
-        Err(ApplyError::Invalid(errors)) => json(400, serde_json::json!({ "errors": errors })),
+        Ok(v) => {
+            log::info!("tollgate: admin {who}: {what}: config version {v} is live");
+            json(200, serde_json::json!({ "version": v }))
+        }
+        Err(ApplyError::Invalid(errors)) => {
+            log::warn!(
+                "tollgate: admin {who}: {what}: config rejected, the running one keeps serving:\n  {}",
+                errors.join("\n  ")
+            );
+            json(400, serde_json::json!({ "errors": errors }))
+        }
     }
 }
 
@@ -279,18 +294,8 @@ pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()) as i64;
-    let days = secs.div_euclid(86_400);
+    let (y, m, d) = crate::logging::civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
