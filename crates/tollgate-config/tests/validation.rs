@@ -440,7 +440,7 @@ fn integration_rules() {
         "apis[0].routes[4].integration.headers.bad header: invalid header name",
     );
     assert_has(&e, "apis[0].routes[5].integration: missing required key");
-    assert_eq!(e.len(), 13, "{e:#?}");
+    assert_eq!(e.len(), 14, "{e:#?}");
 }
 
 #[test]

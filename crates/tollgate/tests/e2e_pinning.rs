@@ -112,6 +112,26 @@ fn threads(pid: u32) -> Vec<(String, String)> {
     out
 }
 
+/// The threads of `pid` once `ok` holds for them (a thread names and pins itself when it first
+/// runs, which may be just after the start-up line): polled for up to 10 s.
+fn settled(pid: u32, ok: impl Fn(&[(String, String)]) -> bool) -> Vec<(String, String)> {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ts = threads(pid);
+        if ok(&ts) || Instant::now() > until {
+            return ts;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn workers_named(ts: &[(String, String)], n: usize) -> bool {
+    ts.iter()
+        .filter(|(t, _)| t.starts_with("tollgate-w"))
+        .count()
+        == n
+}
+
 fn two_cpus() -> bool {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
     if n < 2 {
@@ -155,7 +175,13 @@ fn default_places_worker_i_on_the_ith_allowed_cpu() {
     let cfg = TempFile::new("pin.yaml", CONFIG);
     let g = start("0,1", &cfg, &["--workers", "2"]).unwrap();
     serves(g.listen);
-    let ts = threads(g.child.id());
+    let ts = settled(g.child.id(), |ts| {
+        workers_named(ts, 2)
+            && ts
+                .iter()
+                .filter(|(t, _)| t.starts_with("tollgate-w"))
+                .all(|(_, c)| c != "0-1")
+    });
     let get = |n: &str| ts.iter().find(|(t, _)| t == n).unwrap().1.clone();
     assert_eq!(get("tollgate-w0"), "0");
     assert_eq!(get("tollgate-w1"), "1");
@@ -169,16 +195,18 @@ fn cpus_flag_and_no_pin() {
     let cfg = TempFile::new("pin.yaml", CONFIG);
     let g = start("0,1", &cfg, &["--workers", "1", "--cpus", "1"]).unwrap();
     serves(g.listen);
-    let w0 = threads(g.child.id())
-        .into_iter()
-        .find(|(n, _)| n == "tollgate-w0")
-        .unwrap();
+    let w0 = settled(g.child.id(), |ts| {
+        ts.iter().any(|(t, c)| t == "tollgate-w0" && c == "1")
+    })
+    .into_iter()
+    .find(|(n, _)| n == "tollgate-w0")
+    .unwrap();
     assert_eq!(w0.1, "1");
     drop(g);
 
     let g = start("0,1", &cfg, &["--workers", "2", "--no-pin"]).unwrap();
     serves(g.listen);
-    for (name, cpus) in threads(g.child.id()) {
+    for (name, cpus) in settled(g.child.id(), |ts| workers_named(ts, 2)) {
         assert_eq!(cpus, "0-1", "{name}");
     }
     assert!(g.log.contains("w0->unpinned"), "{}", g.log);
