@@ -250,20 +250,37 @@ fn ceil_secs(t: f64) -> i64 {
     t.ceil() as i64
 }
 
-/// `aud` as a list of strings (a string, or an array of strings).
-fn audiences(claims: &Claims) -> Vec<&str> {
-    match claims.get("aud") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+/// Claims Cognito always issues as JSON strings (`aud` of an ID token, `client_id` and
+/// `scope` of an access token, `token_use` of both).
+const STRING_CLAIMS: [&str; 4] = ["token_use", "aud", "client_id", "scope"];
+
+/// Refuses a Cognito token in which one of [`STRING_CLAIMS`] is present with another JSON type
+/// (an array, a number, `null`, …): Cognito never issues such a token, and aws-jwt-verify's
+/// Cognito verifier refuses it (it type-checks `aud` and `scope` in every token and requires
+/// a string `aud` / `client_id` / `token_use` where it compares them). RFC 7519 §4.1.3 would
+/// allow an array `aud`, but accepting one would make tollgate more permissive than the
+/// reference verifier for a token Cognito cannot have minted.
+fn check_string_claims(claims: &Claims) -> Result<(), JwtError> {
+    for name in STRING_CLAIMS {
+        match claims.get(name) {
+            None | Some(Value::String(_)) => {}
+            Some(_) => return Err(JwtError::MissingClaim(name)),
+        }
     }
+    Ok(())
+}
+
+/// The `aud` string, if any (a non-string `aud` was refused by [`check_string_claims`]).
+fn audience(claims: &Claims) -> Option<&str> {
+    claims.get_str("aud")
 }
 
 /// Verifies a JWT as a Cognito user-pool authorizer does, with the clock passed in.
 ///
 /// Order: signature ([`verify_signature_only`] with `v.algs`), claims JSON object,
-/// `iss`, `exp` (required), `nbf`, `iat`, `token_use`, `aud`/`client_id` against
-/// `client_ids`, `aud` against `aud_regex`, scopes.
+/// `iss`, `exp` (required), `nbf`, `iat`, the JSON types of `token_use`/`aud`/`client_id`/
+/// `scope` (strings when present), `token_use`, `aud`/`client_id` against `client_ids`, `aud`
+/// against `aud_regex`, scopes.
 pub fn verify(
     token: &str,
     keys: &KeySet,
@@ -309,6 +326,7 @@ fn check_claims(
         return Err(JwtError::IssuedInFuture);
     }
     let exp = ceil_secs(exp);
+    check_string_claims(claims)?;
     let token_use = match claims.get_str("token_use") {
         Some("id") => Some(TokenUse::Id),
         Some("access") => Some(TokenUse::Access),
@@ -323,9 +341,7 @@ fn check_claims(
                 .get_str("client_id")
                 .is_some_and(|c| v.client_ids.iter().any(|id| id == c))
         } else {
-            audiences(claims)
-                .iter()
-                .any(|a| v.client_ids.iter().any(|id| id == a))
+            audience(claims).is_some_and(|a| v.client_ids.iter().any(|id| id == a))
         };
         if !ok {
             return Err(JwtError::WrongAudience);
@@ -333,7 +349,7 @@ fn check_claims(
     }
     if let Some(re) = &v.aud_regex {
         // Access tokens carry no `aud`, so any expression makes them fail (spec §2.1).
-        if !audiences(claims).iter().any(|a| whole_match(re, a)) {
+        if !audience(claims).is_some_and(|a| whole_match(re, a)) {
             return Err(JwtError::WrongAudience);
         }
     }

@@ -34,7 +34,8 @@ pub enum JwtError {
     /// A JSON object (header or claims) repeats a member name.
     #[error("duplicate JSON member")]
     DuplicateMember,
-    /// A required claim is absent or has the wrong JSON type.
+    /// A required claim is absent, or a claim has the wrong JSON type (a NumericDate that is
+    /// not a number; a Cognito `aud`, `client_id`, `scope` or `token_use` that is not a string).
     #[error("missing or invalid claim {0}")]
     MissingClaim(&'static str),
     /// `exp` has passed (after leeway).

@@ -356,6 +356,94 @@ fn audience_and_client_id() {
     );
 }
 
+/// Cognito issues `aud`, `client_id`, `scope` and `token_use` as strings; any other JSON type
+/// is a malformed Cognito token (401), on every route shape and also at the authorizer level
+/// (verify once, check routes later), so tollgate is never more permissive than aws-jwt-verify
+/// (which refuses these tokens too). An `aud` array holding the allowed client id is refused
+/// although RFC 7519 §4.1.3 allows arrays.
+#[test]
+fn non_string_cognito_claims_are_refused() {
+    let k = keys();
+    let ks = keyset(&k);
+    let mine = vec![CLIENT.to_owned()];
+    let id_any = id_route();
+    let id_mine = Validation {
+        client_ids: mine.clone(),
+        ..id_route()
+    };
+    let id_regex = Validation {
+        aud_regex: Some(anchored_regex("3n4b5urk[0-9a-z]+").unwrap()),
+        ..id_route()
+    };
+    let scoped_any = scoped_route(&["pets/read"]);
+    let scoped_mine = Validation {
+        client_ids: mine.clone(),
+        ..scoped_route(&["pets/read"])
+    };
+    let auth = Validation::cognito_authorizer(vec![ISS.to_owned()], vec![], None, 0);
+    let auth_mine = Validation::cognito_authorizer(vec![ISS.to_owned()], mine, None, 0);
+
+    // The well-formed tokens pass everywhere they should (the baseline of this test).
+    let id = rs256(&id_claims());
+    let access = rs256(&access_claims());
+    for v in [&id_any, &id_mine, &id_regex, &auth, &auth_mine] {
+        assert!(verify(&id, &ks, v, NOW).is_ok());
+    }
+    for v in [&scoped_any, &scoped_mine, &auth, &auth_mine] {
+        assert!(verify(&access, &ks, v, NOW).is_ok());
+    }
+
+    let id_cases: &[(&str, Value)] = &[
+        ("aud", json!([CLIENT])),
+        ("aud", json!(["someotherclient", CLIENT])),
+        ("aud", json!(12345)),
+        ("aud", json!(null)),
+        ("aud", json!({"client": CLIENT})),
+        ("scope", json!(["pets/read"])),
+        ("client_id", json!([CLIENT])),
+        ("token_use", json!(["id"])),
+    ];
+    for (claim, value) in id_cases {
+        let mut claims = id_claims();
+        claims[*claim] = value.clone();
+        let t = rs256(&claims);
+        for v in [&id_any, &id_mine, &id_regex, &auth, &auth_mine] {
+            assert_eq!(
+                verify(&t, &ks, v, NOW).err(),
+                Some(JwtError::MissingClaim(claim)),
+                "ID token with {claim} = {value}"
+            );
+        }
+    }
+    let access_cases: &[(&str, Value)] = &[
+        ("scope", json!(["pets/read"])),
+        ("scope", json!(["openid", "pets/read"])),
+        ("scope", json!(7)),
+        ("client_id", json!([CLIENT])),
+        ("client_id", json!(42)),
+        ("aud", json!([CLIENT])),
+        ("token_use", json!(true)),
+    ];
+    for (claim, value) in access_cases {
+        let mut claims = access_claims();
+        claims[*claim] = value.clone();
+        let t = rs256(&claims);
+        for v in [&scoped_any, &scoped_mine, &auth, &auth_mine] {
+            assert_eq!(
+                verify(&t, &ks, v, NOW).err(),
+                Some(JwtError::MissingClaim(claim)),
+                "access token with {claim} = {value}"
+            );
+        }
+    }
+    // Other claims keep any JSON type (cognito:groups is an array in every ID token).
+    let groups = rs256(&with(
+        id_claims(),
+        json!({"cognito:groups": 5, "custom:n": [1]}),
+    ));
+    assert!(verify(&groups, &ks, &id_mine, NOW).is_ok());
+}
+
 #[test]
 fn identity_validation_expression() {
     let k = keys();

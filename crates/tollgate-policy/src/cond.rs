@@ -351,9 +351,15 @@ impl Condition {
         }
         let negated = self.base.negated();
         match v {
+            // An absent key is an empty set of values. `ForAllValues:` is vacuously true and
+            // `ForAnyValue:` false, whatever the base operator (negated ones too) and whether
+            // or not `IfExists` is added: the set qualifier decides, as in AWS (a re:Post
+            // report shows `ForAnyValue:StringEqualsIfExists` on an absent `aws:TagKeys`
+            // denying) and in iam-simulate. Without a qualifier: `IfExists` and negated
+            // operators are true, positive ones false.
             None => match self.qual {
                 Qual::AllValues => true,
-                Qual::AnyValue => self.if_exists,
+                Qual::AnyValue => false,
                 Qual::Plain => self.if_exists || negated,
             },
             Some(v) => self.positive(v, req, accel) != negated,

@@ -241,6 +241,28 @@ fn condition(kind: usize, a: usize, b: usize) -> (String, String, Value) {
             "aws:SourceVpce",
             json!("${aws:PrincipalTag/team, 'VPCE-2'}"),
         ),
+        // set qualifiers with IfExists and negated bases, on keys often absent
+        22 => (
+            [
+                "ForAnyValue:StringEqualsIfExists",
+                "ForAnyValue:StringNotEqualsIfExists",
+            ][a % 2],
+            "aws:SourceVpce",
+            json!(["vpce-1", "vpce-2"][b % 2]),
+        ),
+        23 => (
+            [
+                "ForAllValues:StringLikeIfExists",
+                "ForAllValues:StringNotLikeIfExists",
+            ][a % 2],
+            "aws:SourceVpce",
+            json!(["vpce-*", "vpce-2"][b % 2]),
+        ),
+        24 => (
+            ["ForAnyValue:IpAddressIfExists", "ForAnyValue:NotIpAddress"][a % 2],
+            "aws:VpcSourceIp",
+            cidrs(b),
+        ),
         _ => (
             "StringEqualsIgnoreCase",
             "aws:UserAgent",
@@ -270,7 +292,7 @@ fn stmt_strategy() -> impl Strategy<Value = StmtSpec> {
             prop::bool::weighted(0.15),
             prop::collection::vec(0..26usize, 0..3),
         ),
-        prop::collection::vec((0usize..23, 0usize..100, 0usize..100), 0..3),
+        prop::collection::vec((0usize..26, 0usize..100, 0usize..100), 0..3),
     )
 }
 

@@ -351,7 +351,7 @@ fn missing_key_rules() {
         a,
         &f
     ));
-    assert!(cond(
+    assert!(!cond(
         json!({"ForAnyValue:StringEqualsIfExists": {"aws:SourceVpce": "x"}}),
         a,
         &f
@@ -372,6 +372,111 @@ fn missing_key_rules() {
         a,
         &g
     ));
+}
+
+/// Set qualifiers on an absent key (an empty set of values): `ForAnyValue:` is false and
+/// `ForAllValues:` true for every base operator, positive or negated, with or without
+/// `IfExists` (the qualifier decides; `IfExists` does not turn `ForAnyValue:` true). AWS: a
+/// re:Post report shows `ForAnyValue:StringEqualsIfExists` on an absent `aws:TagKeys` denying;
+/// iam-simulate agrees. With the key present (all supported keys are single-valued) both
+/// qualifiers behave like the plain operator, `IfExists` or not.
+#[test]
+fn set_qualifiers_on_absent_keys() {
+    let absent = Facts::default();
+    let present = Facts {
+        source_vpce: Some("vpce-1"),
+        source_ip: Some("10.1.2.3".parse().unwrap()),
+        user_agent: Some("curl/8"),
+        ..Facts::default()
+    };
+    let a = anon();
+    let ops: &[(&str, &str, Value, bool)] = &[
+        // (base operator, key, value, result of the plain operator with the key present)
+        ("StringEquals", "aws:SourceVpce", json!("vpce-1"), true),
+        ("StringNotEquals", "aws:SourceVpce", json!("vpce-1"), false),
+        ("StringNotEquals", "aws:SourceVpce", json!("vpce-9"), true),
+        ("StringLike", "aws:UserAgent", json!("curl/*"), true),
+        ("StringNotLike", "aws:UserAgent", json!("curl/*"), false),
+        (
+            "StringEqualsIgnoreCase",
+            "aws:SourceVpce",
+            json!("VPCE-1"),
+            true,
+        ),
+        (
+            "StringNotEqualsIgnoreCase",
+            "aws:SourceVpce",
+            json!("VPCE-2"),
+            true,
+        ),
+        ("IpAddress", "aws:SourceIp", json!("10.0.0.0/8"), true),
+        ("NotIpAddress", "aws:SourceIp", json!("10.0.0.0/8"), false),
+        ("NotIpAddress", "aws:SourceIp", json!("192.0.2.0/24"), true),
+        ("ArnLike", "aws:SourceVpce", json!("vpce-*"), true),
+        ("ArnNotLike", "aws:SourceVpce", json!("vpce-*"), false),
+    ];
+    for (base, key, value, when_present) in ops {
+        for if_exists in ["", "IfExists"] {
+            let any = format!("ForAnyValue:{base}{if_exists}");
+            let all = format!("ForAllValues:{base}{if_exists}");
+            assert!(
+                !cond(json!({ any.as_str(): { *key: value } }), a, &absent),
+                "{any} on an absent {key} must be false"
+            );
+            assert!(
+                cond(json!({ all.as_str(): { *key: value } }), a, &absent),
+                "{all} on an absent {key} must be true"
+            );
+            assert_eq!(
+                cond(json!({ any.as_str(): { *key: value } }), a, &present),
+                *when_present,
+                "{any} with {key} present"
+            );
+            assert_eq!(
+                cond(json!({ all.as_str(): { *key: value } }), a, &present),
+                *when_present,
+                "{all} with {key} present"
+            );
+        }
+    }
+}
+
+/// The re:Post case end to end: an Allow whose only condition is
+/// `ForAnyValue:StringEqualsIfExists` on a key the request lacks does not allow, and a Deny
+/// guarded that way does not deny.
+#[test]
+fn for_any_value_if_exists_absent_key_allow_and_deny() {
+    let allow = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
+        "Condition": {"ForAnyValue:StringEqualsIfExists": {"aws:Referer": "https://example.com/page"}}}]});
+    let deny = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"ForAnyValue:StringNotEqualsIfExists": {"aws:Referer": "https://example.com/page"}}}]});
+    let no_referer = Facts::default();
+    let referer = Facts {
+        referer: Some("https://example.com/page"),
+        ..Facts::default()
+    };
+    let other = Facts {
+        referer: Some("https://evil.example/"),
+        ..Facts::default()
+    };
+    let decide = |doc: &Value, facts: &Facts<'_>| {
+        let p = parse_policy(doc, &CTX).unwrap_or_else(|e| panic!("{e:?}"));
+        let r = Request {
+            action: "execute-api:Invoke",
+            resource: ARN,
+            principal: anon(),
+            facts,
+        };
+        both(PolicyKind::Identity, &[p], &r)
+    };
+    assert_eq!(decide(&allow, &no_referer), Decision::ImplicitDeny);
+    assert_eq!(decide(&allow, &referer), Decision::Allow);
+    assert_eq!(decide(&allow, &other), Decision::ImplicitDeny);
+    assert_eq!(decide(&deny, &no_referer), Decision::Allow);
+    assert_eq!(decide(&deny, &referer), Decision::Allow);
+    assert_eq!(decide(&deny, &other), Decision::ExplicitDeny);
 }
 
 #[test]
