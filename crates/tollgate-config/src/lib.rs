@@ -1,5 +1,5 @@
 //! tollgate-config turns a YAML (or JSON) configuration file into one immutable, validated,
-//! compiled value, [`Compiled`]: the serde [`Config`] (schema in [`schema`], contract §2),
+//! compiled value, [`Compiled`]: the serde [`Config`] (schema in [`schema`], documented in docs/configuration.md),
 //! a [`Router`] (host -> API, stage, path-template trie, method), parsed policies, resolved
 //! credentials and per-route/per-authorizer compiled parts. Loading collects *every* error
 //! as a [`ConfigError`] naming its field path (`apis[0].routes[2].authorizer: unknown

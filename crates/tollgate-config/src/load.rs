@@ -1530,7 +1530,7 @@ impl Loader<'_> {
             (Authorization::CognitoUserPools | Authorization::Custom, Some(name)) => {
                 match auth.get(name) {
                     None => {
-                        // Config order, as in the contract's example message.
+                        // Config order, as in the documented example message.
                         let mut known: Vec<(usize, &str)> =
                             auth.iter().map(|(n, (_, i))| (*i, n.as_str())).collect();
                         known.sort_unstable();

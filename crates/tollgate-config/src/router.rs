@@ -461,7 +461,7 @@ impl std::hash::BuildHasher for FastHash {
 
 type FastMap<K, V> = HashMap<K, V, FastHash>;
 
-/// `arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{METHOD}/{path}` (contract §3):
+/// `arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{METHOD}/{path}` (docs/decisions.md R3):
 /// the resource path without its leading `/`; the root gives a trailing `/`.
 pub fn method_arn(
     region: &str,

@@ -1,7 +1,7 @@
-//! The serde types of the configuration file (contract §2), one type per section.
+//! The serde types of the configuration file (docs/configuration.md), one type per section.
 //!
-//! Every struct denies unknown keys. Defaults are the contract's; keys this crate adds
-//! beyond the contract are marked "(tollgate extension)" and documented in
+//! Every struct denies unknown keys. Defaults are those docs/configuration.md lists; keys tollgate adds
+//! beyond the AWS-shaped core are marked "(tollgate extension)" and documented in
 //! `docs/configuration.md`.
 
 use std::collections::BTreeMap;

@@ -224,7 +224,7 @@ async fn idle_wait(w: &Worker, stream: &TcpStream, idle: Duration) -> bool {
 fn protocol_error(e: HttpError) -> GatewayError {
     let status = e.status();
     match e {
-        // An unknown method is an unknown route (contract §3).
+        // An unknown method is an unknown route (docs/decisions.md R3).
         HttpError::NotImplemented(what) if what.contains("method") => GatewayError::missing_token(),
         HttpError::PayloadTooLarge => {
             GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")

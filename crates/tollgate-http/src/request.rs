@@ -138,7 +138,7 @@ impl RequestHead {
 /// Bounds on a request head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestLimits {
-    /// Request line + headers + final CRLF, in bytes (contract default 10240).
+    /// Request line + headers + final CRLF, in bytes (default 10240).
     pub max_header_bytes: usize,
     /// Header lines (default 100); more is answered 431.
     pub max_headers: usize,

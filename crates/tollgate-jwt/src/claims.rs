@@ -155,7 +155,7 @@ pub struct Validation {
 }
 
 impl Validation {
-    /// The Cognito user-pool rules (contract decision 8): RS256 only, no leeway, and
+    /// The Cognito user-pool rules (docs/decisions.md D8): RS256 only, no leeway, and
     /// `token_use` = `id` without scopes, `access` with scopes.
     pub fn cognito(
         issuer: impl Into<String>,
@@ -202,7 +202,7 @@ impl Validation {
 }
 
 /// Compiles `pattern` so that it must match a whole value: `^(?:pattern)$`
-/// (contract decision 3).
+/// (docs/decisions.md D3).
 pub fn anchored_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::Regex::new(&format!("^(?:{pattern})$"))
 }
@@ -383,7 +383,7 @@ fn check_scopes(claims: &Claims, wanted: &[String]) -> Result<(), JwtError> {
 }
 
 impl VerifiedToken {
-    /// The per-route part of the Cognito rules (contract decision 8), for a token verified
+    /// The per-route part of the Cognito rules (docs/decisions.md D8), for a token verified
     /// with [`Validation::cognito_authorizer`] (possibly taken from a cache): a route without
     /// scopes needs an ID token (`token_use` = `id`); a route with scopes needs an access
     /// token (`access`) whose `scope` holds at least one of them. The same checks, in the

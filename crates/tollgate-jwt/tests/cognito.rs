@@ -212,7 +212,7 @@ fn valid_id_token_and_aws_claim_rendering() {
         ok.claim_as_aws_string("cognito:groups").as_deref(),
         Some("team_manager")
     );
-    // Raw or "Bearer " (contract decision 8).
+    // Raw or "Bearer " (docs/decisions.md D8).
     let bearer = format!("Bearer {token}");
     assert!(verify(strip_bearer(&bearer), &ks, &id_route(), NOW).is_ok());
     // Extra spaces are not forgiven (AWS: "make sure the tokens don't have additional spaces").
@@ -458,7 +458,7 @@ fn identity_validation_expression() {
         verify(&id, &ks, &v("other[0-9a-z]+", &[]), NOW).err(),
         Some(JwtError::WrongAudience)
     );
-    // Anchored: a partial match is not enough (contract decision 3).
+    // Anchored: a partial match is not enough (docs/decisions.md D3).
     assert_eq!(
         verify(&id, &ks, &v("3n4b5urk", &[]), NOW).err(),
         Some(JwtError::WrongAudience)

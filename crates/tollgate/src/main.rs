@@ -1,4 +1,4 @@
-//! The `tollgate` binary: `serve`, `validate`, `--version` (contract §1).
+//! The `tollgate` binary: `serve`, `validate`, `--version` (docs/configuration.md, README).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -2079,7 +2079,7 @@ const JWT_EXPLAINED: &[(&str, bool, &str)] = &[
     (
         "exp-absent",
         false,
-        "tollgate requires exp (contract decision 12; Cognito always sets it); aws-jwt-verify checks exp only when present",
+        "tollgate requires exp (docs/decisions.md D12; Cognito always sets it); aws-jwt-verify checks exp only when present",
     ),
     (
         "exp-huge",

@@ -349,7 +349,7 @@ pub(crate) async fn authorize(
         w.metrics.auth(AuthKind::Cognito, Outcome::Unauthorized);
         return Err(unauthorized());
     }
-    // Table A (contract decision 9): a valid token is the identity side's Allow.
+    // Table A (docs/decisions.md D9): a valid token is the identity side's Allow.
     let resource = resource_decision(snap, req, Principal::Anonymous);
     let decision = tollgate_policy::combine_same_account(Decision::Allow, resource);
     if decision != Decision::Allow {

@@ -288,7 +288,7 @@ async fn decide(
         ));
     }
     let Some(principal) = result.principal_id.clone() else {
-        // An Allow needs a principalId (contract §5.4).
+        // An Allow needs a principalId (docs/decisions.md D4).
         return Err(config_error());
     };
     ctx.principal_id = Some(principal);
