@@ -263,6 +263,71 @@ pub(crate) struct RequestInfo {
     pub path: String,
     pub user_agent: Option<String>,
     pub started: Instant,
+    /// How long the `http_proxy` exchange took, once there was one.
+    pub integration: Option<Duration>,
+}
+
+/// The route a request matched, as logs, metrics and the access log name it.
+pub(crate) struct Routed<'a> {
+    pub api: usize,
+    pub api_id: &'a str,
+    pub stage: &'a str,
+    pub label: &'a crate::metrics::RouteLabel,
+    /// The route's path template (`$context.resourcePath`).
+    pub resource_path: &'a str,
+}
+
+/// Where a gateway error happened: before routing (with the API its host names, if any, for
+/// its gateway responses) or on a route.
+#[derive(Clone, Copy)]
+pub(crate) enum At<'a> {
+    Unrouted(Option<usize>),
+    Routed(&'a Routed<'a>),
+}
+
+impl<'a> At<'a> {
+    fn api(self) -> Option<usize> {
+        match self {
+            At::Unrouted(api) => api,
+            At::Routed(r) => Some(r.api),
+        }
+    }
+
+    fn route(self) -> Option<&'a Routed<'a>> {
+        match self {
+            At::Unrouted(_) => None,
+            At::Routed(r) => Some(r),
+        }
+    }
+}
+
+/// The operator-facing reason of a gateway error: its `reason`, else its message or type.
+pub(crate) fn reason_text(err: &GatewayError) -> &str {
+    use crate::responses::ResponseTypeExt;
+    err.reason
+        .as_deref()
+        .or(err.message.as_deref())
+        .unwrap_or_else(|| err.rtype.name())
+}
+
+/// The stderr line of a gateway-made error: `warn` for a 5xx, `debug` otherwise.
+fn log_reason(err: &GatewayError, status: u16, rid: &str, at: At<'_>) {
+    let level = if status >= 500 {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    };
+    if !log::log_enabled!(level) {
+        return;
+    }
+    let (api, stage, route) = at.route().map_or(("-", "-", "-"), |r| {
+        (r.api_id, r.stage, r.label.route.as_str())
+    });
+    log::log!(
+        level,
+        "tollgate: {status} api={api} stage={stage} route=\"{route}\" requestId={rid}: {}",
+        reason_text(err)
+    );
 }
 
 async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead) -> Next {
@@ -275,13 +340,14 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         .host
         .map(|h| strip_port(h.slice(buf)))
         .unwrap_or_default();
-    let info = RequestInfo {
+    let mut info = RequestInfo {
         method: String::from_utf8_lossy(method).into_owned(),
         path: String::from_utf8_lossy(path).into_owned(),
         user_agent: head
             .header(buf, b"user-agent")
             .map(|v| String::from_utf8_lossy(v).into_owned()),
         started,
+        integration: None,
     };
     let found = snap
         .compiled
@@ -292,15 +358,16 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
     let body = match BodyReader::new(head.framing, snap.max_body_bytes) {
         Ok(b) => b,
         Err(_) => {
-            let err = GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long");
-            let api = found.as_ref().map(|m| m.api);
-            return finish_error(w, c, snap, api, &err, &head, None, false, &info, rid).await;
+            let err = GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
+                .with_reason("declared body larger than gateway.limits.max_body_bytes");
+            let at = At::Unrouted(found.as_ref().map(|m| m.api));
+            return finish_error(w, c, snap, at, &err, &head, None, false, &info, rid).await;
         }
     };
     let Some(m) = found else {
-        let api = snap.compiled.router.api_for_host(host);
-        let err = GatewayError::missing_token();
-        return finish_error(w, c, snap, api, &err, &head, Some(body), keep, &info, rid).await;
+        let at = At::Unrouted(snap.compiled.router.api_for_host(host));
+        let err = GatewayError::missing_token().with_reason("no route matches");
+        return finish_error(w, c, snap, at, &err, &head, Some(body), keep, &info, rid).await;
     };
     let (Some(api_rt), Some(api_cfg)) =
         (snap.apis.get(m.api), snap.compiled.config.apis.get(m.api))
@@ -312,6 +379,14 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
     else {
         return Next::Close;
     };
+    let routed = Routed {
+        api: m.api,
+        api_id: &api_cfg.id,
+        stage: &m.stage,
+        label: &route_rt.label,
+        resource_path: &m.template,
+    };
+    let at = At::Routed(&routed);
     let stage_vars = api_cfg.stages.get(&m.stage).map(|s| &s.variables);
     let source_ip = client_ip(
         c.source_ip,
@@ -346,19 +421,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         match buffer_body(c, &mut head, snap, &mut budget).await {
             Ok(b) => buffered = Some(b),
             Err(err) => {
-                return finish_error(
-                    w,
-                    c,
-                    snap,
-                    Some(m.api),
-                    &err,
-                    &head,
-                    None,
-                    false,
-                    &info,
-                    rid,
-                )
-                .await;
+                return finish_error(w, c, snap, at, &err, &head, None, false, &info, rid).await;
             }
         }
     }
@@ -384,19 +447,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
     let permit = match decided {
         Ok(p) => p,
         Err(err) => {
-            return finish_error(
-                w,
-                c,
-                snap,
-                Some(m.api),
-                &err,
-                &head,
-                Some(body),
-                keep,
-                &info,
-                rid,
-            )
-            .await;
+            return finish_error(w, c, snap, at, &err, &head, Some(body), keep, &info, rid).await;
         }
     };
     let (status, sent, next) = match &route_rt.integration {
@@ -422,7 +473,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
             if !head.is_head() {
                 c.out.extend_from_slice(&mock.body);
             }
-            let n = c.out.len();
+            let n = if head.is_head() { 0 } else { mock.body.len() };
             let out = std::mem::take(&mut c.out);
             let (res, out) = write_all(&mut c.stream, out, None).await;
             c.out = out;
@@ -434,6 +485,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
             (mock.status, n, next)
         }
         IntegrationRt::Proxy(p) => {
+            let t0 = Instant::now();
             let r = proxy::forward(
                 w,
                 c,
@@ -448,6 +500,8 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
                 rid,
             )
             .await;
+            info.integration = Some(t0.elapsed());
+            w.metrics.upstream(&route_rt.label, t0.elapsed());
             match r {
                 Ok(done) => (
                     done.status,
@@ -464,33 +518,21 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
                         proxy::BodyState::Consumed => (None, keep),
                         proxy::BodyState::Broken => (None, false),
                     };
-                    return finish_error(
-                        w,
-                        c,
-                        snap,
-                        Some(m.api),
-                        &err,
-                        &head,
-                        body,
-                        keep,
-                        &info,
-                        rid,
-                    )
-                    .await;
+                    return finish_error(w, c, snap, at, &err, &head, body, keep, &info, rid).await;
                 }
             }
         }
     };
-    w.metrics.request(&route_rt.label, status);
-    accesslog::log(
-        w,
-        &info,
-        &rid,
+    w.metrics
+        .request(&route_rt.label, status, info.started.elapsed());
+    let rec = accesslog::Record {
         status,
-        sent,
-        c.source_ip,
-        Some((&api_cfg.id, &m.stage, &route_rt.label.route)),
-    );
+        body_len: sent,
+        route: Some(&routed),
+        principal: permit.ctx.principal(),
+        error: None,
+    };
+    accesslog::log(w, &info, &rid, c.source_ip, &rec);
     next
 }
 
@@ -550,12 +592,14 @@ fn shrink_buffer(buf: &mut Vec<u8>) {
 
 fn too_large() -> GatewayError {
     GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
+        .with_reason("body larger than gateway.limits.max_body_bytes")
 }
 
 fn bad_request() -> GatewayError {
     GatewayError::new(ResponseType::Default4xx, "Bad Request")
         .with_status(400)
         .with_error_type("BadRequestException")
+        .with_reason("request body cut short, late or badly framed")
 }
 
 /// The worker's budget for bodies held before authentication is spent.
@@ -563,6 +607,9 @@ fn busy() -> GatewayError {
     GatewayError::new(ResponseType::Default5xx, "Service Unavailable")
         .with_status(503)
         .with_error_type("ServiceUnavailableException")
+        .with_reason(
+            "body budget spent (gateway.limits.max_buffered_body_bytes_per_worker) buffering a signed body",
+        )
 }
 
 /// Make room for the next read within the budget: `fill` then needs no allocation of its
@@ -740,7 +787,7 @@ async fn finish_error(
     w: &Worker,
     c: &mut Conn,
     snap: &Snapshot,
-    api: Option<usize>,
+    at: At<'_>,
     err: &GatewayError,
     head: &RequestHead,
     body: Option<BodyReader>,
@@ -754,17 +801,16 @@ async fn finish_error(
         None => keep = false,
     }
     c.out.clear();
-    let status = match api.and_then(|i| snap.apis.get(i)) {
+    let status = match at.api().and_then(|i| snap.apis.get(i)) {
         Some(a) => a.responses.render(err, rid.as_str(), !keep, &mut c.out),
         None => render_default(err, rid.as_str(), !keep, &mut c.out),
     };
+    let head_end = find_head_end(&c.out).unwrap_or(c.out.len());
     if head.is_head() {
         // A HEAD answer carries the headers only.
-        if let Some(pos) = find_head_end(&c.out) {
-            c.out.truncate(pos);
-        }
+        c.out.truncate(head_end);
     }
-    let n = c.out.len();
+    let body_len = c.out.len().saturating_sub(head_end);
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(
         &mut c.stream,
@@ -773,8 +819,17 @@ async fn finish_error(
     )
     .await;
     c.out = out;
-    w.metrics.request(&w.unrouted_label, status);
-    accesslog::log(w, info, &rid, status, n, c.source_ip, None);
+    let label = at.route().map_or(&w.unrouted_label, |r| r.label);
+    w.metrics.request(label, status, info.started.elapsed());
+    log_reason(err, status, rid.as_str(), at);
+    let rec = accesslog::Record {
+        status,
+        body_len,
+        route: at.route(),
+        principal: None,
+        error: Some(reason_text(err)),
+    };
+    accesslog::log(w, info, &rid, c.source_ip, &rec);
     if res.is_ok() && keep {
         Next::KeepAlive
     } else {

@@ -53,24 +53,29 @@ pub(crate) struct Failed {
     pub body_state: BodyState,
 }
 
-fn bad_gateway() -> GatewayError {
-    GatewayError::new(ResponseType::IntegrationFailure, "Internal server error").with_status(502)
+/// 502 for the reason `why` (logged, never sent).
+fn bad_gateway(why: impl Into<std::borrow::Cow<'static, str>>) -> GatewayError {
+    GatewayError::new(ResponseType::IntegrationFailure, "Internal server error")
+        .with_status(502)
+        .with_reason(why)
 }
 
-fn timed_out() -> GatewayError {
+fn timed_out(doing: &'static str) -> GatewayError {
     GatewayError::new(
         ResponseType::IntegrationTimeout,
         "Endpoint request timed out",
     )
+    .with_reason(format!("upstream timed out {doing}"))
 }
 
-fn io_failure(w: &Worker, e: &io::Error) -> GatewayError {
+/// 504 for a timeout, else 502; `doing` names the step that failed (for the logs).
+fn io_failure(w: &Worker, e: &io::Error, doing: &'static str) -> GatewayError {
     if e.kind() == io::ErrorKind::TimedOut {
         w.metrics.upstream_error(UpstreamError::Timeout);
-        timed_out()
+        timed_out(doing)
     } else {
         w.metrics.upstream_error(UpstreamError::Connect);
-        bad_gateway()
+        bad_gateway(format!("upstream failed {doing}: {e}"))
     }
 }
 
@@ -263,7 +268,7 @@ pub(crate) async fn forward(
     let url = render_uri(p, m, stage_vars);
     let Some((authority, path_q)) = split_http_url(&url) else {
         return Err(Failed {
-            err: bad_gateway(),
+            err: bad_gateway("upstream URL is not an http:// URL"),
             body_state: BodyState::Untouched(body),
         });
     };
@@ -272,7 +277,7 @@ pub(crate) async fn forward(
         Err(_) => {
             w.metrics.upstream_error(UpstreamError::Connect);
             return Err(Failed {
-                err: bad_gateway(),
+                err: bad_gateway("upstream host does not resolve"),
                 body_state: BodyState::Untouched(body),
             });
         }
@@ -345,7 +350,7 @@ pub(crate) async fn forward(
                 Ok(s) => s,
                 Err(e) => {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "connecting"),
                         body_state: BodyState::Untouched(body),
                     });
                 }
@@ -358,7 +363,7 @@ pub(crate) async fn forward(
             Err(_) if reused && attempt < 3 => continue,
             Err(e) => {
                 return Err(Failed {
-                    err: io_failure(w, &e),
+                    err: io_failure(w, &e, "sending the request head"),
                     body_state: BodyState::Untouched(body),
                 });
             }
@@ -370,7 +375,7 @@ pub(crate) async fn forward(
                 Err(e) if reused && attempt < 3 && e.kind() != io::ErrorKind::TimedOut => continue,
                 Err(e) => {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "sending the request body"),
                         body_state: BodyState::Untouched(body),
                     });
                 }
@@ -387,13 +392,13 @@ pub(crate) async fn forward(
                 Ok(0) => {
                     w.metrics.upstream_error(UpstreamError::Broken);
                     return Err(Failed {
-                        err: bad_gateway(),
+                        err: bad_gateway("upstream closed the connection before answering"),
                         body_state: BodyState::Untouched(body),
                     });
                 }
                 Err(e) => {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "waiting for the response"),
                         body_state: BodyState::Untouched(body),
                     });
                 }
@@ -424,7 +429,7 @@ pub(crate) async fn forward(
             .await;
             if res.is_err() {
                 return Err(Failed {
-                    err: bad_gateway(),
+                    err: bad_gateway("client connection failed during 100 Continue"),
                     body_state: BodyState::Broken,
                 });
             }
@@ -442,7 +447,7 @@ pub(crate) async fn forward(
             Ok(Some(h)) if h.status == 101 => {
                 w.metrics.upstream_error(UpstreamError::Broken);
                 return Err(Failed {
-                    err: bad_gateway(),
+                    err: bad_gateway("upstream answered 101 Switching Protocols"),
                     body_state: BodyState::Consumed,
                 });
             }
@@ -451,14 +456,16 @@ pub(crate) async fn forward(
                 Ok(0) => {
                     w.metrics.upstream_error(UpstreamError::Broken);
                     return Err(Failed {
-                        err: bad_gateway(),
+                        err: bad_gateway(
+                            "upstream closed the connection before a whole response head",
+                        ),
                         body_state: BodyState::Consumed,
                     });
                 }
                 Ok(_) => {}
                 Err(e) => {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "reading the response head"),
                         body_state: BodyState::Consumed,
                     });
                 }
@@ -466,7 +473,7 @@ pub(crate) async fn forward(
             Err(_) => {
                 w.metrics.upstream_error(UpstreamError::Broken);
                 return Err(Failed {
-                    err: bad_gateway(),
+                    err: bad_gateway("upstream sent a malformed response head"),
                     body_state: BodyState::Consumed,
                 });
             }
@@ -512,6 +519,7 @@ pub(crate) async fn forward(
         wire::header(&mut c.out, b"connection", b"close");
     }
     c.out.extend_from_slice(b"\r\n");
+    let out_head_len = c.out.len();
     let head_len = rhead.head_len.min(ubuf.len());
     ubuf.drain(..head_len);
     // A small Content-Length body that has already arrived whole goes out in the same write
@@ -525,7 +533,8 @@ pub(crate) async fn forward(
         ubuf.clear();
         framing = ResponseFraming::Length(0);
     }
-    let mut sent = c.out.len();
+    // Body bytes only (AWS's responseLength): the head written here is not counted.
+    let mut sent = c.out.len().saturating_sub(out_head_len);
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(
         &mut c.stream,
@@ -632,7 +641,7 @@ async fn flush_chunk(
         .await
         .0
         .map_err(|e| Failed {
-            err: io_failure(w, &e),
+            err: io_failure(w, &e, "sending the request body"),
             body_state: BodyState::Broken,
         })
 }
@@ -700,7 +709,7 @@ async fn stream_request_body(
                 c.buf = buf;
                 if let Err(e) = res {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "sending the request body"),
                         body_state: BodyState::Broken,
                     });
                 }
@@ -789,11 +798,11 @@ async fn copy_chunked(
                 if rechunk {
                     encode_chunk_header(data.len(), &mut frame);
                 }
+                *sent += data.len();
                 frame.extend_from_slice(ubuf.get(data).unwrap_or_default());
                 if rechunk {
                     frame.extend_from_slice(b"\r\n");
                 }
-                *sent += frame.len();
                 let (res, f) = write_all(
                     &mut c.stream,
                     std::mem::take(&mut frame),
@@ -813,7 +822,6 @@ async fn copy_chunked(
             Step::Done { consumed } => {
                 ubuf.drain(..consumed.min(ubuf.len()));
                 if rechunk {
-                    *sent += 5;
                     let (res, _) = write_all(
                         &mut c.stream,
                         b"0\r\n\r\n".to_vec(),
@@ -839,6 +847,7 @@ async fn copy_until_close(
 ) -> io::Result<bool> {
     loop {
         if !ubuf.is_empty() {
+            *sent += ubuf.len();
             let data = if chunked {
                 let mut f = Vec::with_capacity(ubuf.len() + 16);
                 encode_chunk_header(ubuf.len(), &mut f);
@@ -848,7 +857,6 @@ async fn copy_until_close(
             } else {
                 std::mem::take(&mut ubuf)
             };
-            *sent += data.len();
             let (res, _) = write_all(&mut c.stream, data, Some(Instant::now() + timeout)).await;
             res?;
             ubuf.clear();
