@@ -21,6 +21,10 @@ use crate::{accesslog, proxy, wire};
 const MAX_DISCARD: u64 = 64 * 1024;
 /// How long a kept-alive connection waits for its next request with a read in flight.
 const FIRST_READ_WAIT: Duration = Duration::from_millis(1000);
+/// The reason logged when an upstream broke off a response whose head was already sent
+/// (the client got a truncated answer; the gateway cannot change the status any more).
+const CUT_SHORT: &str =
+    "upstream broke off, timed out or garbled the response body after its head was sent";
 /// How often an idle connection looks at the shutdown flag.
 const IDLE_SLICE: Duration = Duration::from_millis(250);
 
@@ -310,13 +314,17 @@ pub(crate) fn reason_text(err: &GatewayError) -> &str {
         .unwrap_or_else(|| err.rtype.name())
 }
 
-/// The stderr line of a gateway-made error: `warn` for a 5xx, `debug` otherwise.
-fn log_reason(err: &GatewayError, status: u16, rid: &str, at: At<'_>) {
-    let level = if status >= 500 {
+/// The stderr level of a gateway-made error: `warn` for a 5xx, `debug` otherwise.
+fn reason_level(status: u16) -> log::Level {
+    if status >= 500 {
         log::Level::Warn
     } else {
         log::Level::Debug
-    };
+    }
+}
+
+/// The stderr line naming why request `rid` was answered `status`, and where.
+fn log_reason(level: log::Level, status: u16, rid: &str, at: At<'_>, reason: &str) {
     if !log::log_enabled!(level) {
         return;
     }
@@ -325,8 +333,7 @@ fn log_reason(err: &GatewayError, status: u16, rid: &str, at: At<'_>) {
     });
     log::log!(
         level,
-        "tollgate: {status} api={api} stage={stage} route=\"{route}\" requestId={rid}: {}",
-        reason_text(err)
+        "tollgate: {status} api={api} stage={stage} route=\"{route}\" requestId={rid}: {reason}"
     );
 }
 
@@ -355,19 +362,21 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         .lookup(host, method, path)
         .map(|m| crate::router::own(&m, path));
     let mut keep = head.keep_alive && !w.shutting_down();
-    let body = match BodyReader::new(head.framing, snap.max_body_bytes) {
-        Ok(b) => b,
-        Err(_) => {
-            let err = GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
-                .with_reason("declared body larger than gateway.limits.max_body_bytes");
-            let at = At::Unrouted(found.as_ref().map(|m| m.api));
-            return finish_error(w, c, snap, at, &err, &head, None, false, &info, rid).await;
-        }
-    };
+    let body = BodyReader::new(head.framing, snap.max_body_bytes).map_err(|_| {
+        GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
+            .with_reason("declared body larger than gateway.limits.max_body_bytes")
+    });
     let Some(m) = found else {
-        let at = At::Unrouted(snap.compiled.router.api_for_host(host));
-        let err = GatewayError::missing_token().with_reason("no route matches");
-        return finish_error(w, c, snap, at, &err, &head, Some(body), keep, &info, rid).await;
+        let (at, err, body) = match body {
+            Ok(b) => {
+                let at = At::Unrouted(snap.compiled.router.api_for_host(host));
+                let err = GatewayError::missing_token().with_reason("no route matches");
+                (at, err, Some(b))
+            }
+            Err(err) => (At::Unrouted(None), err, None),
+        };
+        let keep = keep && body.is_some();
+        return finish_error(w, c, snap, at, &err, &head, body, keep, &info, rid).await;
     };
     let (Some(api_rt), Some(api_cfg)) =
         (snap.apis.get(m.api), snap.compiled.config.apis.get(m.api))
@@ -387,6 +396,12 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         resource_path: &m.template,
     };
     let at = At::Routed(&routed);
+    let body = match body {
+        Ok(b) => b,
+        Err(err) => {
+            return finish_error(w, c, snap, at, &err, &head, None, false, &info, rid).await;
+        }
+    };
     let stage_vars = api_cfg.stages.get(&m.stage).map(|s| &s.variables);
     let source_ip = client_ip(
         c.source_ip,
@@ -450,6 +465,8 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
             return finish_error(w, c, snap, at, &err, &head, Some(body), keep, &info, rid).await;
         }
     };
+    // An upstream that broke off its response body after the head was sent.
+    let mut cut_short = None;
     let (status, sent, next) = match &route_rt.integration {
         IntegrationRt::Mock(mock) => {
             let mut body = body;
@@ -503,15 +520,19 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
             info.integration = Some(t0.elapsed());
             w.metrics.upstream(&route_rt.label, t0.elapsed());
             match r {
-                Ok(done) => (
-                    done.status,
-                    done.bytes,
-                    if done.keep {
+                Ok(done) => {
+                    if done.cut_short {
+                        cut_short = Some(CUT_SHORT);
+                        let rid = rid.as_str();
+                        log_reason(log::Level::Warn, done.status, rid, at, CUT_SHORT);
+                    }
+                    let next = if done.keep {
                         Next::KeepAlive
                     } else {
                         Next::Close
-                    },
-                ),
+                    };
+                    (done.status, done.bytes, next)
+                }
                 Err(proxy::Failed { err, body_state }) => {
                     let (body, keep) = match body_state {
                         proxy::BodyState::Untouched(b) => (Some(b), keep),
@@ -530,7 +551,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         body_len: sent,
         route: Some(&routed),
         principal: permit.ctx.principal(),
-        error: None,
+        error: cut_short,
     };
     accesslog::log(w, &info, &rid, c.source_ip, &rec);
     next
@@ -821,7 +842,13 @@ async fn finish_error(
     c.out = out;
     let label = at.route().map_or(&w.unrouted_label, |r| r.label);
     w.metrics.request(label, status, info.started.elapsed());
-    log_reason(err, status, rid.as_str(), at);
+    log_reason(
+        reason_level(status),
+        status,
+        rid.as_str(),
+        at,
+        reason_text(err),
+    );
     let rec = accesslog::Record {
         status,
         body_len,

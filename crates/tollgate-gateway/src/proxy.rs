@@ -37,8 +37,11 @@ const PREREAD_BODY_MAX: u64 = 8 * 1024;
 
 pub(crate) struct Done {
     pub status: u16,
+    /// Response body bytes sent to the client.
     pub bytes: usize,
     pub keep: bool,
+    /// The upstream broke off (or sent a malformed) body after the head was sent.
+    pub cut_short: bool,
 }
 
 /// What became of the request body when forwarding failed before a response was sent.
@@ -548,6 +551,7 @@ pub(crate) async fn forward(
             status: rhead.status,
             bytes: sent,
             keep: false,
+            cut_short: false,
         });
     }
 
@@ -576,17 +580,42 @@ pub(crate) async fn forward(
                 status: rhead.status,
                 bytes: sent,
                 keep,
+                cut_short: false,
             })
         }
-        Err(_) => {
-            w.metrics.upstream_error(UpstreamError::Broken);
+        Err(e) => {
+            let upstream_fault = !is_client_gone(&e);
+            if upstream_fault {
+                w.metrics.upstream_error(UpstreamError::Broken);
+            }
             Ok(Done {
                 status: rhead.status,
                 bytes: sent,
                 keep: false,
+                cut_short: upstream_fault,
             })
         }
     }
+}
+
+/// Marks a response-body copy that failed writing to the client (not the upstream's fault).
+#[derive(Debug)]
+struct ClientGone;
+
+impl std::fmt::Display for ClientGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("client write failed")
+    }
+}
+
+impl std::error::Error for ClientGone {}
+
+fn client_gone(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), ClientGone)
+}
+
+fn is_client_gone(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<ClientGone>())
 }
 
 /// Decoded chunked body data is gathered up to this many bytes before it is sent upstream
@@ -761,7 +790,7 @@ async fn copy_length(
             let (res, b) =
                 write_range(&mut c.stream, ubuf, 0..take, Some(Instant::now() + timeout)).await;
             ubuf = b;
-            res?;
+            res.map_err(client_gone)?;
             *sent += take;
             n -= take as u64;
             ubuf.drain(..take);
@@ -810,7 +839,7 @@ async fn copy_chunked(
                 )
                 .await;
                 frame = f;
-                res?;
+                res.map_err(client_gone)?;
                 ubuf.drain(..consumed.min(ubuf.len()));
             }
             Step::NeedMore { consumed } => {
@@ -828,7 +857,7 @@ async fn copy_chunked(
                         Some(Instant::now() + timeout),
                     )
                     .await;
-                    res?;
+                    res.map_err(client_gone)?;
                 }
                 return Ok(ubuf.is_empty());
             }
@@ -858,7 +887,7 @@ async fn copy_until_close(
                 std::mem::take(&mut ubuf)
             };
             let (res, _) = write_all(&mut c.stream, data, Some(Instant::now() + timeout)).await;
-            res?;
+            res.map_err(client_gone)?;
             ubuf.clear();
         }
         if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
@@ -869,7 +898,7 @@ async fn copy_until_close(
                     Some(Instant::now() + timeout),
                 )
                 .await;
-                res?;
+                res.map_err(client_gone)?;
             }
             return Ok(false);
         }

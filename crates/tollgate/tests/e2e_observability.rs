@@ -18,15 +18,24 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{ADMIN_BIND, Origin, SOON, TempFile, eventually};
+use common::{ADMIN_BIND, Origin, SOON, TempFile, eventually, serve_requests};
 use lambda_support::{Function, Gateway, Resp, closed_port, request};
 use serde_json::Value;
 
 /// A token only the deny path ever sees: it must never be logged.
 const DENY_TOKEN: &str = "deny-s3cr3t-t0ken";
 
+/// An upstream that announces 100 body bytes, sends 10 and then stalls.
+fn cut_upstream() -> SocketAddr {
+    serve_requests(|_| {
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n0123456789"
+            .to_vec()
+    })
+}
+
 fn config(f: &Function, origin: SocketAddr, refused: SocketAddr, log: &TempFile) -> String {
     let url = f.url();
+    let cut = cut_upstream();
     let log = log.0.display();
     format!(
         r#"
@@ -53,6 +62,7 @@ apis:
       - {{ path: /refused, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{refused}/x", timeout_ms: 5000 }} }}
       - {{ path: /slow, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{origin}/slow?ms=3000", timeout_ms: 300 }} }}
       - {{ path: /up, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{origin}/echo", timeout_ms: 5000 }} }}
+      - {{ path: /cut, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{cut}/cut", timeout_ms: 300 }} }}
 "#
     )
 }
@@ -318,6 +328,71 @@ fn successes_carry_principal_body_length_and_integration_latency() {
     let total = rec["latencyMs"].as_f64().unwrap();
     assert!(integ > 0.0 && integ <= total, "{rec}");
     assert!(rec["time"].as_str().unwrap().ends_with('Z'), "{rec}");
+}
+
+#[test]
+fn a_response_cut_short_after_its_head_is_logged() {
+    let s = start();
+    let mut c = TcpStream::connect(s.gw.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET /prod/cut HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = c.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("0123456789"), "{text}");
+    let rid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("x-amzn-RequestId: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let rec = record(&s, &rid);
+    assert_eq!(rec["status"], 200, "{rec}");
+    assert_eq!(rec["responseLength"], 10, "{rec}");
+    assert!(
+        rec["error"].as_str().unwrap().contains("broke off"),
+        "{rec}"
+    );
+    let line = stderr_line(&s, &rid);
+    assert_timestamped(&line, "WARN");
+    assert!(
+        line.contains("200 api=obsapi0001 stage=prod route=\"GET /cut\""),
+        "{line}"
+    );
+    let m = metrics(&s);
+    assert!(sample(&m, "tollgate_upstream_errors_total{kind=\"broken\"}") >= 1.0);
+}
+
+#[test]
+fn a_routed_413_is_counted_and_logged_under_its_route() {
+    let s = start();
+    let mut c = TcpStream::connect(s.gw.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET /prod/up HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = c.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    let rid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("x-amzn-RequestId: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let rec = record(&s, &rid);
+    assert_eq!(rec["route"], "GET /up", "{rec}");
+    assert!(
+        rec["error"].as_str().unwrap().contains("max_body_bytes"),
+        "{rec}"
+    );
+    let line = stderr_line(&s, &rid);
+    assert_timestamped(&line, "DEBUG");
+    let m = metrics(&s);
+    let l = "tollgate_requests_total{api=\"obs\",route=\"GET /up\",status=\"413\"}";
+    assert_eq!(sample(&m, l), 1.0, "{m}");
 }
 
 /// The `_bucket` samples of one histogram series, in order, and its `_count`.
