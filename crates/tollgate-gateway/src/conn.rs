@@ -314,6 +314,19 @@ pub(crate) fn reason_text(err: &GatewayError) -> &str {
         .unwrap_or_else(|| err.rtype.name())
 }
 
+/// Count an answered request under its route (or unrouted) and write its access-log record.
+fn account(
+    w: &Worker,
+    info: &RequestInfo,
+    rid: &crate::ids::RequestId,
+    ip: IpAddr,
+    rec: &accesslog::Record<'_>,
+) {
+    let label = rec.route.map_or(&w.unrouted_label, |r| r.label);
+    w.metrics.request(label, rec.status, info.started.elapsed());
+    accesslog::log(w, info, rid, ip, rec);
+}
+
 /// The stderr level of a gateway-made error: `warn` for a 5xx, `debug` otherwise.
 fn reason_level(status: u16) -> log::Level {
     if status >= 500 {
@@ -544,8 +557,6 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
             }
         }
     };
-    w.metrics
-        .request(&route_rt.label, status, info.started.elapsed());
     let rec = accesslog::Record {
         status,
         body_len: sent,
@@ -553,7 +564,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         principal: permit.ctx.principal(),
         error: cut_short,
     };
-    accesslog::log(w, &info, &rid, c.source_ip, &rec);
+    account(w, &info, &rid, c.source_ip, &rec);
     next
 }
 
@@ -840,8 +851,6 @@ async fn finish_error(
     )
     .await;
     c.out = out;
-    let label = at.route().map_or(&w.unrouted_label, |r| r.label);
-    w.metrics.request(label, status, info.started.elapsed());
     log_reason(
         reason_level(status),
         status,
@@ -856,7 +865,7 @@ async fn finish_error(
         principal: None,
         error: Some(reason_text(err)),
     };
-    accesslog::log(w, info, &rid, c.source_ip, &rec);
+    account(w, info, &rid, c.source_ip, &rec);
     if res.is_ok() && keep {
         Next::KeepAlive
     } else {

@@ -1,5 +1,10 @@
-//! Counters. Each worker owns one `WorkerMetrics` and is its only writer (relaxed atomics,
-//! no shared cache lines on the hot path); `/metrics` sums the workers on read.
+//! Counters and histograms, lock-free on the request path. Each worker owns one
+//! `WorkerMetrics` and is its only writer (relaxed atomics). Per-route and per-authorizer
+//! series live in [`RouteStats`] / [`AuthorizerStats`]: one cache-line-aligned cell per
+//! worker, found through the `RouteLabel` / `Arc` the snapshot holds (no lookup, no lock per
+//! request). A process-wide registry, locked only when a configuration is built, by the JWKS
+//! fetcher and by `/metrics`, keeps them by label so counting survives configuration changes;
+//! `/metrics` sums the workers' cells on read.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
