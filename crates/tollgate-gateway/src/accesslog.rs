@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::conn::RequestInfo;
+use std::fmt::Write as _;
+
+use crate::conn::{RequestInfo, Routed};
 use crate::ids::RequestId;
 use crate::worker::Worker;
 
@@ -37,53 +39,74 @@ fn push_json_str(out: &mut String, s: &str) {
     }
 }
 
-pub(crate) fn log(
-    w: &Worker,
-    info: &RequestInfo,
-    rid: &RequestId,
-    status: u16,
-    bytes: usize,
-    ip: IpAddr,
-    route: Option<(&str, &str, &str)>,
-) {
+/// What the access log records about one answered request besides [`RequestInfo`].
+pub(crate) struct Record<'a> {
+    pub status: u16,
+    /// Response body bytes sent (AWS's `responseLength`: the head is not counted).
+    pub body_len: usize,
+    /// The route, once the request was routed.
+    pub route: Option<&'a Routed<'a>>,
+    /// Who was authorized (`principalId`, IAM caller ARN, Cognito `sub`).
+    pub principal: Option<&'a str>,
+    /// The reason of a gateway-made error (the stderr reason's text).
+    pub error: Option<&'a str>,
+}
+
+fn push_field(line: &mut String, name: &str, value: &str) {
+    line.push_str(",\"");
+    line.push_str(name);
+    line.push_str("\":");
+    push_json_str(line, value);
+}
+
+fn push_millis(line: &mut String, name: &str, d: std::time::Duration) {
+    let _ = write!(line, ",\"{name}\":{:.3}", d.as_secs_f64() * 1000.0);
+}
+
+/// The JSON line of one request (with its newline).
+fn render(info: &RequestInfo, rid: &RequestId, ip: IpAddr, rec: &Record<'_>) -> String {
+    let now = crate::logging::rfc3339_millis(std::time::SystemTime::now());
+    let mut line = String::with_capacity(320);
+    line.push_str("{\"time\":");
+    push_json_str(&mut line, &now);
+    push_field(&mut line, "requestId", rid.as_str());
+    push_field(&mut line, "ip", &ip.to_string());
+    push_field(&mut line, "method", &info.method);
+    push_field(&mut line, "path", &info.path);
+    let _ = write!(
+        line,
+        ",\"status\":{},\"responseLength\":{}",
+        rec.status, rec.body_len
+    );
+    push_millis(&mut line, "latencyMs", info.started.elapsed());
+    if let Some(d) = info.integration {
+        push_millis(&mut line, "integrationLatencyMs", d);
+    }
+    if let Some(r) = rec.route {
+        push_field(&mut line, "apiId", r.api_id);
+        push_field(&mut line, "stage", r.stage);
+        push_field(&mut line, "route", &r.label.route);
+        push_field(&mut line, "resourcePath", r.resource_path);
+    }
+    if let Some(p) = rec.principal {
+        push_field(&mut line, "principal", p);
+    }
+    if let Some(e) = rec.error {
+        push_field(&mut line, "error", e);
+    }
+    if let Some(ua) = &info.user_agent {
+        push_field(&mut line, "userAgent", ua);
+    }
+    line.push_str("}\n");
+    line
+}
+
+pub(crate) fn log(w: &Worker, info: &RequestInfo, rid: &RequestId, ip: IpAddr, rec: &Record<'_>) {
     let sink = w.shared.access_log.load();
     if matches!(**sink, Sink::Off) {
         return;
     }
-    let now = crate::logging::rfc3339_millis(std::time::SystemTime::now());
-    let mut line = String::with_capacity(256);
-    line.push_str("{\"time\":");
-    push_json_str(&mut line, &now);
-    line.push_str(",\"requestId\":\"");
-    line.push_str(rid.as_str());
-    line.push_str("\",\"ip\":\"");
-    line.push_str(&ip.to_string());
-    line.push_str("\",\"method\":");
-    push_json_str(&mut line, &info.method);
-    line.push_str(",\"path\":");
-    push_json_str(&mut line, &info.path);
-    line.push_str(",\"status\":");
-    line.push_str(&status.to_string());
-    line.push_str(",\"responseLength\":");
-    line.push_str(&bytes.to_string());
-    line.push_str(",\"latencyMs\":");
-    line.push_str(&format!(
-        "{:.3}",
-        info.started.elapsed().as_secs_f64() * 1000.0
-    ));
-    if let Some((api, stage, r)) = route {
-        line.push_str(",\"apiId\":");
-        push_json_str(&mut line, api);
-        line.push_str(",\"stage\":");
-        push_json_str(&mut line, stage);
-        line.push_str(",\"route\":");
-        push_json_str(&mut line, r);
-    }
-    if let Some(ua) = &info.user_agent {
-        line.push_str(",\"userAgent\":");
-        push_json_str(&mut line, ua);
-    }
-    line.push_str("}\n");
+    let line = render(info, rid, ip, rec);
     match &**sink {
         Sink::Off => {}
         Sink::Stdout => {

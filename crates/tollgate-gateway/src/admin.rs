@@ -193,8 +193,14 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
     }
     body.truncate(body_len);
     let snap = shared.current.load_full();
-    let method = head.method.slice(&buf);
     let path = head.path.slice(&buf);
+    // HEAD of a read-only resource answers like GET, without the body.
+    let is_head = head.method.slice(&buf) == b"HEAD" && matches!(path, b"/healthz" | b"/metrics");
+    let method = if is_head {
+        b"GET".as_slice()
+    } else {
+        head.method.slice(&buf)
+    };
     let reply = match (method, path) {
         (b"GET", b"/healthz") => {
             if shared.shutdown.load(Ordering::Relaxed) {
@@ -256,7 +262,11 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
         }
         _ => json(404, serde_json::json!({"message": "Not Found"})),
     };
-    write_reply(&mut stream, &reply);
+    if is_head {
+        write_head_reply(&mut stream, &reply);
+    } else {
+        write_reply(&mut stream, &reply);
+    }
 }
 
 /// The answer to a config change, logged with who asked (the admin client's address), what,
@@ -277,15 +287,26 @@ fn applied(who: &str, what: &str, r: Result<u64, ApplyError>) -> Reply {
     }
 }
 
-fn write_reply(stream: &mut TcpStream, r: &Reply) {
+fn reply_head(r: &Reply) -> Vec<u8> {
     let mut out = Vec::with_capacity(r.body.len() + 128);
     crate::wire::status_line(&mut out, r.status);
     crate::wire::header(&mut out, b"content-type", r.content_type.as_bytes());
     crate::wire::header_usize(&mut out, b"content-length", r.body.len());
     crate::wire::header(&mut out, b"connection", b"close");
     out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn write_reply(stream: &mut TcpStream, r: &Reply) {
+    let mut out = reply_head(r);
     out.extend_from_slice(&r.body);
     let _ = stream.write_all(&out);
+    let _ = stream.flush();
+}
+
+/// The answer to a HEAD request: the GET answer's head (its Content-Length too), no body.
+fn write_head_reply(stream: &mut TcpStream, r: &Reply) {
+    let _ = stream.write_all(&reply_head(r));
     let _ = stream.flush();
 }
 

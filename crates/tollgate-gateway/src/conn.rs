@@ -21,6 +21,10 @@ use crate::{accesslog, proxy, wire};
 const MAX_DISCARD: u64 = 64 * 1024;
 /// How long a kept-alive connection waits for its next request with a read in flight.
 const FIRST_READ_WAIT: Duration = Duration::from_millis(1000);
+/// The reason logged when an upstream broke off a response whose head was already sent
+/// (the client got a truncated answer; the gateway cannot change the status any more).
+const CUT_SHORT: &str =
+    "upstream broke off, timed out or garbled the response body after its head was sent";
 /// How often an idle connection looks at the shutdown flag.
 const IDLE_SLICE: Duration = Duration::from_millis(250);
 
@@ -263,6 +267,87 @@ pub(crate) struct RequestInfo {
     pub path: String,
     pub user_agent: Option<String>,
     pub started: Instant,
+    /// How long the `http_proxy` exchange took, once there was one.
+    pub integration: Option<Duration>,
+}
+
+/// The route a request matched, as logs, metrics and the access log name it.
+pub(crate) struct Routed<'a> {
+    pub api: usize,
+    pub api_id: &'a str,
+    pub stage: &'a str,
+    pub label: &'a crate::metrics::RouteLabel,
+    /// The route's path template (`$context.resourcePath`).
+    pub resource_path: &'a str,
+}
+
+/// Where a gateway error happened: before routing (with the API its host names, if any, for
+/// its gateway responses) or on a route.
+#[derive(Clone, Copy)]
+pub(crate) enum At<'a> {
+    Unrouted(Option<usize>),
+    Routed(&'a Routed<'a>),
+}
+
+impl<'a> At<'a> {
+    fn api(self) -> Option<usize> {
+        match self {
+            At::Unrouted(api) => api,
+            At::Routed(r) => Some(r.api),
+        }
+    }
+
+    fn route(self) -> Option<&'a Routed<'a>> {
+        match self {
+            At::Unrouted(_) => None,
+            At::Routed(r) => Some(r),
+        }
+    }
+}
+
+/// The operator-facing reason of a gateway error: its `reason`, else its message or type.
+pub(crate) fn reason_text(err: &GatewayError) -> &str {
+    use crate::responses::ResponseTypeExt;
+    err.reason
+        .as_deref()
+        .or(err.message.as_deref())
+        .unwrap_or_else(|| err.rtype.name())
+}
+
+/// Count an answered request under its route (or unrouted) and write its access-log record.
+fn account(
+    w: &Worker,
+    info: &RequestInfo,
+    rid: &crate::ids::RequestId,
+    ip: IpAddr,
+    rec: &accesslog::Record<'_>,
+) {
+    let label = rec.route.map_or(&w.unrouted_label, |r| r.label);
+    w.metrics.request(label, rec.status, info.started.elapsed());
+    accesslog::log(w, info, rid, ip, rec);
+}
+
+/// The stderr level of a gateway-made error: `warn` for a 5xx, `debug` otherwise.
+fn reason_level(status: u16) -> log::Level {
+    if status >= 500 {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    }
+}
+
+/// The stderr line naming why request `rid` was answered `status`, and where.
+fn log_reason(level: log::Level, status: u16, rid: &str, at: At<'_>, reason: &str) {
+    if !log::log_enabled!(level) {
+        return;
+    }
+    let (api, stage, route) = at.route().map_or(("-", "-", "-"), |r| {
+        (r.api_id, r.stage, r.label.route.as_str())
+    });
+    log::log!(
+        level,
+        "tollgate: {status} api={api} stage={stage} route=\"{route}\" requestId={rid}: {reason}"
+    );
 }
 
 async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead) -> Next {
@@ -275,13 +360,14 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         .host
         .map(|h| strip_port(h.slice(buf)))
         .unwrap_or_default();
-    let info = RequestInfo {
+    let mut info = RequestInfo {
         method: String::from_utf8_lossy(method).into_owned(),
         path: String::from_utf8_lossy(path).into_owned(),
         user_agent: head
             .header(buf, b"user-agent")
             .map(|v| String::from_utf8_lossy(v).into_owned()),
         started,
+        integration: None,
     };
     let found = snap
         .compiled
@@ -289,18 +375,21 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         .lookup(host, method, path)
         .map(|m| crate::router::own(&m, path));
     let mut keep = head.keep_alive && !w.shutting_down();
-    let body = match BodyReader::new(head.framing, snap.max_body_bytes) {
-        Ok(b) => b,
-        Err(_) => {
-            let err = GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long");
-            let api = found.as_ref().map(|m| m.api);
-            return finish_error(w, c, snap, api, &err, &head, None, false, &info, rid).await;
-        }
-    };
+    let body = BodyReader::new(head.framing, snap.max_body_bytes).map_err(|_| {
+        GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
+            .with_reason("declared body larger than gateway.limits.max_body_bytes")
+    });
     let Some(m) = found else {
-        let api = snap.compiled.router.api_for_host(host);
-        let err = GatewayError::missing_token();
-        return finish_error(w, c, snap, api, &err, &head, Some(body), keep, &info, rid).await;
+        let (at, err, body) = match body {
+            Ok(b) => {
+                let at = At::Unrouted(snap.compiled.router.api_for_host(host));
+                let err = GatewayError::missing_token().with_reason("no route matches");
+                (at, err, Some(b))
+            }
+            Err(err) => (At::Unrouted(None), err, None),
+        };
+        let keep = keep && body.is_some();
+        return finish_error(w, c, snap, at, &err, &head, body, keep, &info, rid).await;
     };
     let (Some(api_rt), Some(api_cfg)) =
         (snap.apis.get(m.api), snap.compiled.config.apis.get(m.api))
@@ -311,6 +400,20 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         (api_rt.routes.get(m.route), api_cfg.routes.get(m.route))
     else {
         return Next::Close;
+    };
+    let routed = Routed {
+        api: m.api,
+        api_id: &api_cfg.id,
+        stage: &m.stage,
+        label: &route_rt.label,
+        resource_path: &m.template,
+    };
+    let at = At::Routed(&routed);
+    let body = match body {
+        Ok(b) => b,
+        Err(err) => {
+            return finish_error(w, c, snap, at, &err, &head, None, false, &info, rid).await;
+        }
     };
     let stage_vars = api_cfg.stages.get(&m.stage).map(|s| &s.variables);
     let source_ip = client_ip(
@@ -346,19 +449,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         match buffer_body(c, &mut head, snap, &mut budget).await {
             Ok(b) => buffered = Some(b),
             Err(err) => {
-                return finish_error(
-                    w,
-                    c,
-                    snap,
-                    Some(m.api),
-                    &err,
-                    &head,
-                    None,
-                    false,
-                    &info,
-                    rid,
-                )
-                .await;
+                return finish_error(w, c, snap, at, &err, &head, None, false, &info, rid).await;
             }
         }
     }
@@ -384,21 +475,11 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
     let permit = match decided {
         Ok(p) => p,
         Err(err) => {
-            return finish_error(
-                w,
-                c,
-                snap,
-                Some(m.api),
-                &err,
-                &head,
-                Some(body),
-                keep,
-                &info,
-                rid,
-            )
-            .await;
+            return finish_error(w, c, snap, at, &err, &head, Some(body), keep, &info, rid).await;
         }
     };
+    // An upstream that broke off its response body after the head was sent.
+    let mut cut_short = None;
     let (status, sent, next) = match &route_rt.integration {
         IntegrationRt::Mock(mock) => {
             let mut body = body;
@@ -422,7 +503,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
             if !head.is_head() {
                 c.out.extend_from_slice(&mock.body);
             }
-            let n = c.out.len();
+            let n = if head.is_head() { 0 } else { mock.body.len() };
             let out = std::mem::take(&mut c.out);
             let (res, out) = write_all(&mut c.stream, out, None).await;
             c.out = out;
@@ -434,6 +515,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
             (mock.status, n, next)
         }
         IntegrationRt::Proxy(p) => {
+            let t0 = Instant::now();
             let r = proxy::forward(
                 w,
                 c,
@@ -448,49 +530,41 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
                 rid,
             )
             .await;
+            info.integration = Some(t0.elapsed());
+            w.metrics.upstream(&route_rt.label, t0.elapsed());
             match r {
-                Ok(done) => (
-                    done.status,
-                    done.bytes,
-                    if done.keep {
+                Ok(done) => {
+                    if done.cut_short {
+                        cut_short = Some(CUT_SHORT);
+                        let rid = rid.as_str();
+                        log_reason(log::Level::Warn, done.status, rid, at, CUT_SHORT);
+                    }
+                    let next = if done.keep {
                         Next::KeepAlive
                     } else {
                         Next::Close
-                    },
-                ),
+                    };
+                    (done.status, done.bytes, next)
+                }
                 Err(proxy::Failed { err, body_state }) => {
                     let (body, keep) = match body_state {
                         proxy::BodyState::Untouched(b) => (Some(b), keep),
                         proxy::BodyState::Consumed => (None, keep),
                         proxy::BodyState::Broken => (None, false),
                     };
-                    return finish_error(
-                        w,
-                        c,
-                        snap,
-                        Some(m.api),
-                        &err,
-                        &head,
-                        body,
-                        keep,
-                        &info,
-                        rid,
-                    )
-                    .await;
+                    return finish_error(w, c, snap, at, &err, &head, body, keep, &info, rid).await;
                 }
             }
         }
     };
-    w.metrics.request(&route_rt.label, status);
-    accesslog::log(
-        w,
-        &info,
-        &rid,
+    let rec = accesslog::Record {
         status,
-        sent,
-        c.source_ip,
-        Some((&api_cfg.id, &m.stage, &route_rt.label.route)),
-    );
+        body_len: sent,
+        route: Some(&routed),
+        principal: permit.ctx.principal(),
+        error: cut_short,
+    };
+    account(w, &info, &rid, c.source_ip, &rec);
     next
 }
 
@@ -550,12 +624,14 @@ fn shrink_buffer(buf: &mut Vec<u8>) {
 
 fn too_large() -> GatewayError {
     GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
+        .with_reason("body larger than gateway.limits.max_body_bytes")
 }
 
 fn bad_request() -> GatewayError {
     GatewayError::new(ResponseType::Default4xx, "Bad Request")
         .with_status(400)
         .with_error_type("BadRequestException")
+        .with_reason("request body cut short, late or badly framed")
 }
 
 /// The worker's budget for bodies held before authentication is spent.
@@ -563,6 +639,9 @@ fn busy() -> GatewayError {
     GatewayError::new(ResponseType::Default5xx, "Service Unavailable")
         .with_status(503)
         .with_error_type("ServiceUnavailableException")
+        .with_reason(
+            "body budget spent (gateway.limits.max_buffered_body_bytes_per_worker) buffering a signed body",
+        )
 }
 
 /// Make room for the next read within the budget: `fill` then needs no allocation of its
@@ -740,7 +819,7 @@ async fn finish_error(
     w: &Worker,
     c: &mut Conn,
     snap: &Snapshot,
-    api: Option<usize>,
+    at: At<'_>,
     err: &GatewayError,
     head: &RequestHead,
     body: Option<BodyReader>,
@@ -754,17 +833,16 @@ async fn finish_error(
         None => keep = false,
     }
     c.out.clear();
-    let status = match api.and_then(|i| snap.apis.get(i)) {
+    let status = match at.api().and_then(|i| snap.apis.get(i)) {
         Some(a) => a.responses.render(err, rid.as_str(), !keep, &mut c.out),
         None => render_default(err, rid.as_str(), !keep, &mut c.out),
     };
+    let head_end = find_head_end(&c.out).unwrap_or(c.out.len());
     if head.is_head() {
         // A HEAD answer carries the headers only.
-        if let Some(pos) = find_head_end(&c.out) {
-            c.out.truncate(pos);
-        }
+        c.out.truncate(head_end);
     }
-    let n = c.out.len();
+    let body_len = c.out.len().saturating_sub(head_end);
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(
         &mut c.stream,
@@ -773,8 +851,21 @@ async fn finish_error(
     )
     .await;
     c.out = out;
-    w.metrics.request(&w.unrouted_label, status);
-    accesslog::log(w, info, &rid, status, n, c.source_ip, None);
+    log_reason(
+        reason_level(status),
+        status,
+        rid.as_str(),
+        at,
+        reason_text(err),
+    );
+    let rec = accesslog::Record {
+        status,
+        body_len,
+        route: at.route(),
+        principal: None,
+        error: Some(reason_text(err)),
+    };
+    account(w, info, &rid, c.source_ip, &rec);
     if res.is_ok() && keep {
         Next::KeepAlive
     } else {

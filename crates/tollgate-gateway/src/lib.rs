@@ -303,13 +303,14 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
             "tollgate: the descriptor limit bounds connections below gateway.limits.max_connections; raise it (ulimit -n / LimitNOFILE) to serve more"
         );
     }
+    metrics::set_workers(workers);
     let snapshot = Snapshot::build(opts.compiled, 1);
     let shared = Arc::new(Shared {
         current: ArcSwap::from_pointee(snapshot),
         version: AtomicU64::new(1),
         shutdown: AtomicBool::new(false),
         worker_metrics: (0..workers)
-            .map(|_| Arc::new(metrics::WorkerMetrics::default()))
+            .map(|i| Arc::new(metrics::WorkerMetrics::for_slot(i)))
             .collect(),
         reloads_ok: AtomicU64::new(0),
         reloads_rejected: AtomicU64::new(0),

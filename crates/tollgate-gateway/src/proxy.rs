@@ -37,8 +37,11 @@ const PREREAD_BODY_MAX: u64 = 8 * 1024;
 
 pub(crate) struct Done {
     pub status: u16,
+    /// Response body bytes sent to the client.
     pub bytes: usize,
     pub keep: bool,
+    /// The upstream broke off (or sent a malformed) body after the head was sent.
+    pub cut_short: bool,
 }
 
 /// What became of the request body when forwarding failed before a response was sent.
@@ -53,24 +56,29 @@ pub(crate) struct Failed {
     pub body_state: BodyState,
 }
 
-fn bad_gateway() -> GatewayError {
-    GatewayError::new(ResponseType::IntegrationFailure, "Internal server error").with_status(502)
+/// 502 for the reason `why` (logged, never sent).
+fn bad_gateway(why: impl Into<std::borrow::Cow<'static, str>>) -> GatewayError {
+    GatewayError::new(ResponseType::IntegrationFailure, "Internal server error")
+        .with_status(502)
+        .with_reason(why)
 }
 
-fn timed_out() -> GatewayError {
+fn timed_out(doing: &'static str) -> GatewayError {
     GatewayError::new(
         ResponseType::IntegrationTimeout,
         "Endpoint request timed out",
     )
+    .with_reason(format!("upstream timed out {doing}"))
 }
 
-fn io_failure(w: &Worker, e: &io::Error) -> GatewayError {
+/// 504 for a timeout, else 502; `doing` names the step that failed (for the logs).
+fn io_failure(w: &Worker, e: &io::Error, doing: &'static str) -> GatewayError {
     if e.kind() == io::ErrorKind::TimedOut {
         w.metrics.upstream_error(UpstreamError::Timeout);
-        timed_out()
+        timed_out(doing)
     } else {
         w.metrics.upstream_error(UpstreamError::Connect);
-        bad_gateway()
+        bad_gateway(format!("upstream failed {doing}: {e}"))
     }
 }
 
@@ -263,7 +271,7 @@ pub(crate) async fn forward(
     let url = render_uri(p, m, stage_vars);
     let Some((authority, path_q)) = split_http_url(&url) else {
         return Err(Failed {
-            err: bad_gateway(),
+            err: bad_gateway("upstream URL is not an http:// URL"),
             body_state: BodyState::Untouched(body),
         });
     };
@@ -272,7 +280,7 @@ pub(crate) async fn forward(
         Err(_) => {
             w.metrics.upstream_error(UpstreamError::Connect);
             return Err(Failed {
-                err: bad_gateway(),
+                err: bad_gateway("upstream host does not resolve"),
                 body_state: BodyState::Untouched(body),
             });
         }
@@ -345,7 +353,7 @@ pub(crate) async fn forward(
                 Ok(s) => s,
                 Err(e) => {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "connecting"),
                         body_state: BodyState::Untouched(body),
                     });
                 }
@@ -358,7 +366,7 @@ pub(crate) async fn forward(
             Err(_) if reused && attempt < 3 => continue,
             Err(e) => {
                 return Err(Failed {
-                    err: io_failure(w, &e),
+                    err: io_failure(w, &e, "sending the request head"),
                     body_state: BodyState::Untouched(body),
                 });
             }
@@ -370,7 +378,7 @@ pub(crate) async fn forward(
                 Err(e) if reused && attempt < 3 && e.kind() != io::ErrorKind::TimedOut => continue,
                 Err(e) => {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "sending the request body"),
                         body_state: BodyState::Untouched(body),
                     });
                 }
@@ -387,13 +395,13 @@ pub(crate) async fn forward(
                 Ok(0) => {
                     w.metrics.upstream_error(UpstreamError::Broken);
                     return Err(Failed {
-                        err: bad_gateway(),
+                        err: bad_gateway("upstream closed the connection before answering"),
                         body_state: BodyState::Untouched(body),
                     });
                 }
                 Err(e) => {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "waiting for the response"),
                         body_state: BodyState::Untouched(body),
                     });
                 }
@@ -424,7 +432,7 @@ pub(crate) async fn forward(
             .await;
             if res.is_err() {
                 return Err(Failed {
-                    err: bad_gateway(),
+                    err: bad_gateway("client connection failed during 100 Continue"),
                     body_state: BodyState::Broken,
                 });
             }
@@ -442,7 +450,7 @@ pub(crate) async fn forward(
             Ok(Some(h)) if h.status == 101 => {
                 w.metrics.upstream_error(UpstreamError::Broken);
                 return Err(Failed {
-                    err: bad_gateway(),
+                    err: bad_gateway("upstream answered 101 Switching Protocols"),
                     body_state: BodyState::Consumed,
                 });
             }
@@ -451,14 +459,16 @@ pub(crate) async fn forward(
                 Ok(0) => {
                     w.metrics.upstream_error(UpstreamError::Broken);
                     return Err(Failed {
-                        err: bad_gateway(),
+                        err: bad_gateway(
+                            "upstream closed the connection before a whole response head",
+                        ),
                         body_state: BodyState::Consumed,
                     });
                 }
                 Ok(_) => {}
                 Err(e) => {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "reading the response head"),
                         body_state: BodyState::Consumed,
                     });
                 }
@@ -466,7 +476,7 @@ pub(crate) async fn forward(
             Err(_) => {
                 w.metrics.upstream_error(UpstreamError::Broken);
                 return Err(Failed {
-                    err: bad_gateway(),
+                    err: bad_gateway("upstream sent a malformed response head"),
                     body_state: BodyState::Consumed,
                 });
             }
@@ -512,6 +522,7 @@ pub(crate) async fn forward(
         wire::header(&mut c.out, b"connection", b"close");
     }
     c.out.extend_from_slice(b"\r\n");
+    let out_head_len = c.out.len();
     let head_len = rhead.head_len.min(ubuf.len());
     ubuf.drain(..head_len);
     // A small Content-Length body that has already arrived whole goes out in the same write
@@ -525,7 +536,8 @@ pub(crate) async fn forward(
         ubuf.clear();
         framing = ResponseFraming::Length(0);
     }
-    let mut sent = c.out.len();
+    // Body bytes only (AWS's responseLength): the head written here is not counted.
+    let mut sent = c.out.len().saturating_sub(out_head_len);
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(
         &mut c.stream,
@@ -539,6 +551,7 @@ pub(crate) async fn forward(
             status: rhead.status,
             bytes: sent,
             keep: false,
+            cut_short: false,
         });
     }
 
@@ -567,17 +580,42 @@ pub(crate) async fn forward(
                 status: rhead.status,
                 bytes: sent,
                 keep,
+                cut_short: false,
             })
         }
-        Err(_) => {
-            w.metrics.upstream_error(UpstreamError::Broken);
+        Err(e) => {
+            let upstream_fault = !is_client_gone(&e);
+            if upstream_fault {
+                w.metrics.upstream_error(UpstreamError::Broken);
+            }
             Ok(Done {
                 status: rhead.status,
                 bytes: sent,
                 keep: false,
+                cut_short: upstream_fault,
             })
         }
     }
+}
+
+/// Marks a response-body copy that failed writing to the client (not the upstream's fault).
+#[derive(Debug)]
+struct ClientGone;
+
+impl std::fmt::Display for ClientGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("client write failed")
+    }
+}
+
+impl std::error::Error for ClientGone {}
+
+fn client_gone(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), ClientGone)
+}
+
+fn is_client_gone(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<ClientGone>())
 }
 
 /// Decoded chunked body data is gathered up to this many bytes before it is sent upstream
@@ -632,7 +670,7 @@ async fn flush_chunk(
         .await
         .0
         .map_err(|e| Failed {
-            err: io_failure(w, &e),
+            err: io_failure(w, &e, "sending the request body"),
             body_state: BodyState::Broken,
         })
 }
@@ -700,7 +738,7 @@ async fn stream_request_body(
                 c.buf = buf;
                 if let Err(e) = res {
                     return Err(Failed {
-                        err: io_failure(w, &e),
+                        err: io_failure(w, &e, "sending the request body"),
                         body_state: BodyState::Broken,
                     });
                 }
@@ -752,7 +790,7 @@ async fn copy_length(
             let (res, b) =
                 write_range(&mut c.stream, ubuf, 0..take, Some(Instant::now() + timeout)).await;
             ubuf = b;
-            res?;
+            res.map_err(client_gone)?;
             *sent += take;
             n -= take as u64;
             ubuf.drain(..take);
@@ -789,11 +827,11 @@ async fn copy_chunked(
                 if rechunk {
                     encode_chunk_header(data.len(), &mut frame);
                 }
+                *sent += data.len();
                 frame.extend_from_slice(ubuf.get(data).unwrap_or_default());
                 if rechunk {
                     frame.extend_from_slice(b"\r\n");
                 }
-                *sent += frame.len();
                 let (res, f) = write_all(
                     &mut c.stream,
                     std::mem::take(&mut frame),
@@ -801,7 +839,7 @@ async fn copy_chunked(
                 )
                 .await;
                 frame = f;
-                res?;
+                res.map_err(client_gone)?;
                 ubuf.drain(..consumed.min(ubuf.len()));
             }
             Step::NeedMore { consumed } => {
@@ -813,14 +851,13 @@ async fn copy_chunked(
             Step::Done { consumed } => {
                 ubuf.drain(..consumed.min(ubuf.len()));
                 if rechunk {
-                    *sent += 5;
                     let (res, _) = write_all(
                         &mut c.stream,
                         b"0\r\n\r\n".to_vec(),
                         Some(Instant::now() + timeout),
                     )
                     .await;
-                    res?;
+                    res.map_err(client_gone)?;
                 }
                 return Ok(ubuf.is_empty());
             }
@@ -839,6 +876,7 @@ async fn copy_until_close(
 ) -> io::Result<bool> {
     loop {
         if !ubuf.is_empty() {
+            *sent += ubuf.len();
             let data = if chunked {
                 let mut f = Vec::with_capacity(ubuf.len() + 16);
                 encode_chunk_header(ubuf.len(), &mut f);
@@ -848,9 +886,8 @@ async fn copy_until_close(
             } else {
                 std::mem::take(&mut ubuf)
             };
-            *sent += data.len();
             let (res, _) = write_all(&mut c.stream, data, Some(Instant::now() + timeout)).await;
-            res?;
+            res.map_err(client_gone)?;
             ubuf.clear();
         }
         if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
@@ -861,7 +898,7 @@ async fn copy_until_close(
                     Some(Instant::now() + timeout),
                 )
                 .await;
-                res?;
+                res.map_err(client_gone)?;
             }
             return Ok(false);
         }

@@ -127,6 +127,9 @@ pub struct GatewayError {
     pub error_type: Option<&'static str>,
     /// A more specific status than the type's default (e.g. 502 for a refused upstream).
     pub status: Option<u16>,
+    /// Why, for operators only (stderr and the access log's `error`), never sent to the
+    /// client and never holding a token, signature or secret.
+    pub reason: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl GatewayError {
@@ -136,6 +139,7 @@ impl GatewayError {
             message: Some(message.into()),
             error_type: None,
             status: None,
+            reason: None,
         }
     }
 
@@ -145,6 +149,7 @@ impl GatewayError {
             message: None,
             error_type: None,
             status: None,
+            reason: None,
         }
     }
 
@@ -163,6 +168,17 @@ impl GatewayError {
     pub fn with_status(mut self, s: u16) -> Self {
         self.status = Some(s);
         self
+    }
+
+    /// The operator-facing reason (see [`GatewayError::reason`]).
+    pub fn with_reason(mut self, r: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        self.reason = Some(r.into());
+        self
+    }
+
+    /// The status this error is answered with when no override changes it.
+    pub fn default_status(&self) -> u16 {
+        self.status.unwrap_or(self.rtype.default_status())
     }
 }
 

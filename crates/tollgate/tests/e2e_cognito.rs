@@ -904,3 +904,115 @@ apis:
     refused("/prod/single", POOL_A);
     refused("/prod/single", UPDATED);
 }
+
+// ------------------------------------------------------------------- observability
+
+/// The stderr line naming request `rid`.
+fn reason_line(gw: &Gateway, rid: &str) -> String {
+    let mut line = String::new();
+    let found = wait_until(Duration::from_secs(10), || {
+        let text = gw.stderr_text();
+        match text.lines().find(|l| l.contains(rid)) {
+            Some(l) => {
+                line = l.to_owned();
+                true
+            }
+            None => false,
+        }
+    });
+    assert!(found.is_some(), "no line for {rid}:\n{}", gw.stderr_text());
+    line
+}
+
+#[test]
+fn refusals_are_logged_with_their_reason_and_jwks_fetches_are_measured() {
+    let server = JwksServer::start(None);
+    let echo = echo_upstream();
+    let gw = Gateway::start(
+        &config(&server.url(), 1, echo, "{}"),
+        &["--workers", "2", "--log-level", "debug"],
+    );
+    let url = server.url();
+    // No key set: 500, a warn line naming the URL and its fetch error.
+    let id = token_a(&id_claims(POOL_A));
+    let r = get(&gw, "/prod/profile", Some(&id));
+    assert_config_error(&r, "no keys");
+    let line = reason_line(&gw, r.header("x-amzn-RequestId").unwrap());
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(
+        line.contains("500 api=cog1api stage=prod route=\"GET /profile\""),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("no JWKS key set from {url}")),
+        "{line}"
+    );
+    assert!(line.contains("503"), "the fetch error: {line}");
+    let fetch =
+        |result: &str| format!("tollgate_jwks_fetch_total{{url=\"{url}\",result=\"{result}\"}}");
+    assert!(metric(&gw, &fetch("error")) >= 1);
+
+    server.set(Some(both_keys()));
+    let up = wait_until(Duration::from_secs(40), || {
+        get(&gw, "/prod/profile", Some(&id)).status == 200
+    });
+    assert!(up.is_some(), "keys never loaded");
+    assert!(metric(&gw, &fetch("ok")) >= 1);
+    let m = admin(&gw, "GET", "/metrics", "").body;
+    assert!(
+        m.contains(&format!("tollgate_jwks_age_seconds{{url=\"{url}\"}} ")),
+        "{m}"
+    );
+
+    // 401s and a 403, each at debug with the token's fault (never the token).
+    let expired = token_a(&with(
+        id_claims(POOL_A),
+        json!({"exp": now() - 3600, "iat": now() - 7200}),
+    ));
+    let foreign_aud = token_a(&with(id_claims(POOL_A), json!({"aud": "someone-else"})));
+    let access = token_a(&access_claims("pets/read"));
+    let cases: [(&str, Option<&str>, u16, &str); 6] = [
+        (
+            "/prod/profile",
+            None,
+            401,
+            "identity source authorization missing",
+        ),
+        ("/prod/profile", Some(&expired), 401, "token expired"),
+        ("/prod/profile", Some(&foreign_aud), 401, "wrong audience"),
+        ("/prod/profile", Some(&access), 401, "wrong token_use"),
+        ("/prod/admin", Some(&access), 401, "missing scope"),
+        (
+            "/prod/blocked/x",
+            Some(&id),
+            403,
+            "explicit deny (identity policy: allow, resource policy: explicit deny)",
+        ),
+    ];
+    for (path, auth, status, reason) in cases {
+        let r = get(&gw, path, auth);
+        assert_eq!(r.status, status, "{path} {reason}: {}", r.body);
+        let line = reason_line(&gw, r.header("x-amzn-RequestId").unwrap());
+        assert!(line.contains(" DEBUG "), "{line}");
+        assert!(line.contains(reason), "{reason}: {line}");
+        assert!(line.contains("authorizer users") || status == 403, "{line}");
+    }
+    let log = gw.stderr_text();
+    for t in [&id, &expired, &foreign_aud, &access] {
+        let sig = t.rsplit('.').next().unwrap();
+        assert!(!log.contains(sig), "a token's signature was logged");
+        assert!(!log.contains(t.as_str()), "a token was logged");
+    }
+    assert!(
+        metric(
+            &gw,
+            "tollgate_authorizer_decisions_total{authorizer=\"users\",outcome=\"unauthorized\"}"
+        ) >= 5
+    );
+    assert!(
+        metric(
+            &gw,
+            "tollgate_authorizer_decisions_total{authorizer=\"users\",outcome=\"deny\"}"
+        ) >= 1
+    );
+}

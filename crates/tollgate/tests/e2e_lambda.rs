@@ -528,7 +528,13 @@ fn single_flight() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in {m}"))
     };
-    assert_eq!(metric("tollgate_authorizer_invocations_total "), 1);
+    // Per authorizer (`{authorizer="..."}`): summed over them, as before.
+    let invocations: u64 = m
+        .lines()
+        .filter(|l| l.starts_with("tollgate_authorizer_invocations_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(invocations, 1);
     assert_eq!(
         metric("tollgate_cache_misses_total{cache=\"authorizer\"}"),
         1

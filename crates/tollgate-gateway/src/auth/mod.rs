@@ -30,6 +30,27 @@ pub struct AuthContext {
     pub identity: Vec<(&'static str, String)>,
 }
 
+impl AuthContext {
+    /// Who was let in, for the access log: the Lambda `principalId`, the IAM caller's ARN or
+    /// the Cognito `sub` (never a token or a secret).
+    pub fn principal(&self) -> Option<&str> {
+        self.principal_id
+            .as_deref()
+            .or_else(|| {
+                self.identity
+                    .iter()
+                    .find(|(n, _)| *n == "userArn")
+                    .map(|(_, v)| v.as_str())
+            })
+            .or_else(|| {
+                self.claims
+                    .iter()
+                    .find(|(n, _)| n == "sub")
+                    .map(|(_, v)| v.as_str())
+            })
+    }
+}
+
 /// Proof that a request was authorized. Not constructible outside this module (the private
 /// field is the point: `#[non_exhaustive]` would only guard against other crates).
 #[allow(clippy::manual_non_exhaustive)]
@@ -133,6 +154,19 @@ pub(crate) async fn authorize(
     Ok(Permit { ctx, _private: () })
 }
 
+/// The metrics outcome of an authorization result.
+pub(crate) fn outcome_of<T>(res: &Result<T, GatewayError>) -> crate::metrics::Outcome {
+    use crate::metrics::Outcome;
+    match res {
+        Ok(_) => Outcome::Allow,
+        Err(e) => match e.rtype {
+            ResponseType::AccessDenied => Outcome::Deny,
+            ResponseType::Unauthorized => Outcome::Unauthorized,
+            _ => Outcome::Error,
+        },
+    }
+}
+
 /// AWS answers 414 when an authorized method's ARN is longer than this.
 pub(crate) const MAX_METHOD_ARN: usize = 1600;
 
@@ -196,4 +230,20 @@ pub(crate) fn access_denied(
         ResponseType::AccessDenied,
         tollgate_policy::access_denied_message(case, req.method_arn, message_style(snap)),
     )
+    .with_reason(format!(
+        "access denied: {} (identity policy: {}, resource policy: {})",
+        decision_text(Some(decision)),
+        decision_text(identity),
+        decision_text(resource)
+    ))
+}
+
+/// A policy decision as the logs name it.
+fn decision_text(d: Option<Decision>) -> &'static str {
+    match d {
+        None => "none",
+        Some(Decision::Allow) => "allow",
+        Some(Decision::ExplicitDeny) => "explicit deny",
+        Some(Decision::ImplicitDeny) => "no allow",
+    }
 }

@@ -84,6 +84,14 @@ impl JwksSlot {
         self.keys.load_full()
     }
 
+    /// The last fetch failure, if the last fetch failed (for logs).
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Ask the refresher for a refetch (cheap; a flag already raised costs one atomic swap).
     pub(crate) fn request_refresh(&self) {
         if !self.wanted.swap(true, Ordering::AcqRel) {
@@ -112,6 +120,8 @@ impl JwksSlot {
         let refresh = *self.refresh.lock().unwrap_or_else(|p| p.into_inner());
         let mut s = self.sched.lock().unwrap_or_else(|p| p.into_inner());
         s.last_attempt = Some(started);
+        let ok_at = result.as_ref().ok().map(|_| std::time::SystemTime::now());
+        crate::metrics::jwks_fetch(&self.url, ok_at);
         match result {
             Ok(loaded) => {
                 s.failures = 0;

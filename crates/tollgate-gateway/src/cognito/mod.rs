@@ -25,7 +25,7 @@ use tollgate_jwt::{JwtError, TokenCache, Validation, VerifiedToken, expiry, toke
 use tollgate_policy::{CallerKind, Decision, Principal};
 
 use crate::auth::{AuthContext, AuthRequest, access_denied, resource_decision};
-use crate::metrics::{AuthKind, CacheName, Outcome};
+use crate::metrics::{AuthKind, CacheName};
 use crate::responses::{GatewayError, ResponseType};
 use crate::snapshot::Snapshot;
 use crate::worker::Worker;
@@ -71,6 +71,8 @@ pub(crate) struct AuthorizerRt {
     keys: KeySource,
     /// Fingerprint of everything but the key set that decides a verification.
     config_generation: u64,
+    name: String,
+    stats: Arc<crate::metrics::AuthorizerStats>,
 }
 
 /// Per-configuration state: the Cognito authorizers (same order as `config.authorizers`;
@@ -171,6 +173,8 @@ impl Compiled {
                     leeway_secs: i64::try_from(cg.leeway_seconds).unwrap_or(i64::MAX),
                     keys,
                     config_generation,
+                    name: cg.name.clone(),
+                    stats: crate::metrics::authorizer(&cg.name),
                 })
             })
             .collect();
@@ -218,7 +222,7 @@ fn unauthorized() -> GatewayError {
 /// Why a token was not accepted.
 enum Refusal {
     /// 401.
-    Token,
+    Token(JwtError),
     /// 500: the authorizer has no usable key set.
     NoKeys,
 }
@@ -265,7 +269,7 @@ fn verified(
             {
                 slot.request_refresh();
             }
-            return Err(Refusal::Token);
+            return Err(Refusal::Token(e));
         }
     };
     let claims = token_v.aws_claims();
@@ -296,21 +300,56 @@ pub(crate) async fn authorize(
     w: &Worker,
     snap: &Snapshot,
     req: &AuthRequest<'_>,
-    mut ctx: AuthContext,
+    ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
-    let (api, route) = (req.route.api, req.route.route);
     let rt = snap
         .compiled
-        .route(api, route)
+        .route(req.route.api, req.route.route)
         .and_then(|r| r.authorizer)
         .and_then(|i| snap.cognito.authorizers.get(i))
         .and_then(Option::as_ref);
-    let Some(a) = rt else {
-        w.metrics.auth(AuthKind::Cognito, Outcome::Error);
-        return Err(GatewayError::null_message(
-            ResponseType::AuthorizerConfigurationError,
-        ));
+    let res = match rt {
+        Some(a) => decide(w, snap, req, a, ctx),
+        None => Err(
+            GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
+                .with_reason("the route's authorizer is not a Cognito authorizer"),
+        ),
     };
+    let outcome = crate::auth::outcome_of(&res);
+    w.metrics.auth(AuthKind::Cognito, outcome);
+    if let Some(a) = rt {
+        w.metrics.authorizer_outcome(&a.stats, outcome);
+    }
+    res
+}
+
+/// Why an authorizer has no key set, for the logs.
+fn no_keys_reason(a: &AuthorizerRt) -> String {
+    match &a.keys {
+        KeySource::Url(slot) => format!(
+            "authorizer {}: no JWKS key set from {} ({})",
+            a.name,
+            slot.url,
+            slot.last_error()
+                .unwrap_or_else(|| "not fetched yet".to_owned())
+        ),
+        KeySource::File(_) => format!("authorizer {}: jwks.file holds no usable key", a.name),
+    }
+}
+
+/// 401 with the reason for the logs.
+fn refused(a: &AuthorizerRt, why: impl std::fmt::Display) -> GatewayError {
+    unauthorized().with_reason(format!("authorizer {}: {why}", a.name))
+}
+
+fn decide(
+    w: &Worker,
+    snap: &Snapshot,
+    req: &AuthRequest<'_>,
+    a: &AuthorizerRt,
+    mut ctx: AuthContext,
+) -> Result<AuthContext, GatewayError> {
+    let (api, route) = (req.route.api, req.route.route);
     let scopes: &[String] = snap
         .compiled
         .config
@@ -319,41 +358,36 @@ pub(crate) async fn authorize(
         .and_then(|x| x.routes.get(route))
         .map_or(&[], |r| r.scopes.as_slice());
     // A repeated identity header is refused (400) rather than one of its values picked.
-    let raw = match req.single_header(a.header.as_bytes()) {
-        Ok(v) => v.and_then(|v| std::str::from_utf8(v).ok()).unwrap_or(""),
-        Err(e) => {
-            w.metrics.auth(AuthKind::Cognito, Outcome::Error);
-            return Err(e);
-        }
-    };
+    let raw = req
+        .single_header(a.header.as_bytes())
+        .map_err(|e| e.with_reason(format!("identity source {} repeated", a.header)))?
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .unwrap_or("");
     let token = tollgate_jwt::strip_bearer(raw);
     if token.is_empty() {
-        w.metrics.auth(AuthKind::Cognito, Outcome::Unauthorized);
-        return Err(unauthorized());
+        return Err(refused(
+            a,
+            format_args!("identity source {} missing", a.header),
+        ));
     }
     let now = now_epoch();
     let cached = match verified(w, a, token, now) {
         Ok(c) => c,
-        Err(Refusal::Token) => {
-            w.metrics.auth(AuthKind::Cognito, Outcome::Unauthorized);
-            return Err(unauthorized());
-        }
+        Err(Refusal::Token(e)) => return Err(refused(a, e)),
         Err(Refusal::NoKeys) => {
-            w.metrics.auth(AuthKind::Cognito, Outcome::Error);
-            return Err(GatewayError::null_message(
-                ResponseType::AuthorizerConfigurationError,
-            ));
+            return Err(
+                GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
+                    .with_reason(no_keys_reason(a)),
+            );
         }
     };
-    if cached.token.check_route(scopes).is_err() {
-        w.metrics.auth(AuthKind::Cognito, Outcome::Unauthorized);
-        return Err(unauthorized());
+    if let Err(e) = cached.token.check_route(scopes) {
+        return Err(refused(a, e));
     }
     // Table A (docs/decisions.md D9): a valid token is the identity side's Allow.
     let resource = resource_decision(snap, req, Principal::Anonymous);
     let decision = tollgate_policy::combine_same_account(Decision::Allow, resource);
     if decision != Decision::Allow {
-        w.metrics.auth(AuthKind::Cognito, Outcome::Deny);
         return Err(access_denied(
             snap,
             req,
@@ -363,7 +397,6 @@ pub(crate) async fn authorize(
             decision,
         ));
     }
-    w.metrics.auth(AuthKind::Cognito, Outcome::Allow);
     ctx.claims = cached.claims.clone();
     Ok(ctx)
 }

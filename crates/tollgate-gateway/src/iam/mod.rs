@@ -166,14 +166,17 @@ pub(crate) async fn authorize(
             w.metrics.auth(AuthKind::AwsIam, Outcome::Unauthorized);
             let rtype = ResponseType::from_name(e.response_type())
                 .unwrap_or(ResponseType::InvalidSignature);
-            return Err(GatewayError::new(rtype, e.message()).with_error_type(e.error_type()));
+            return Err(GatewayError::new(rtype, e.message())
+                .with_error_type(e.error_type())
+                .with_reason(sigv4_reason(&e)));
         }
     };
     let Some(ident) = iam.identities.get(verified.principal) else {
         w.metrics.auth(AuthKind::AwsIam, Outcome::Error);
-        return Err(GatewayError::null_message(
-            ResponseType::AuthorizerConfigurationError,
-        ));
+        return Err(
+            GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
+                .with_reason("AWS_IAM: the signing key's identity is not configured"),
+        );
     };
     let tags: Vec<(&str, &str)> = ident
         .tags
@@ -225,6 +228,23 @@ pub(crate) async fn authorize(
         .push(("caller", verified.access_key_id.clone()));
     ctx.identity.push(("user", ident.name.clone()));
     Ok(ctx)
+}
+
+/// Why a signature was refused, for the logs: fixed texts only (the client's message may
+/// quote the canonical request or parts of the `Authorization` header).
+fn sigv4_reason(e: &tollgate_sigv4::SigV4Error) -> &'static str {
+    use tollgate_sigv4::SigV4Error as E;
+    match e {
+        E::MissingAuthenticationToken => "AWS_IAM: no signature",
+        E::IncompleteSignature(_) => "AWS_IAM: incomplete or malformed signature",
+        E::InvalidSignature(_) => "AWS_IAM: credential scope does not fit (date, region, service)",
+        E::SignatureMismatch { .. } => "AWS_IAM: signature mismatch",
+        E::SignatureExpired(_) => "AWS_IAM: request date outside the clock window or URL expired",
+        E::UnknownAccessKey => "AWS_IAM: unknown access key",
+        E::InvalidSecurityToken => "AWS_IAM: invalid session token",
+        E::ExpiredToken => "AWS_IAM: expired temporary credentials",
+        E::PayloadHash(_) => "AWS_IAM: payload hash missing, malformed or wrong",
+    }
 }
 
 #[cfg(test)]

@@ -20,14 +20,13 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tollgate_config::Authorizer;
 use tollgate_policy::{CallerKind, Decision, ExpandCtx, Principal, Request};
 
 use crate::auth::{self, AuthContext, AuthRequest};
-use crate::metrics::{AuthKind, CacheName, Outcome};
+use crate::metrics::{AuthKind, CacheName};
 use crate::responses::{GatewayError, ResponseType};
 use crate::snapshot::Snapshot;
 use crate::upstream::Pool;
@@ -62,6 +61,8 @@ struct Rt {
     id: u64,
     /// Cache scope per API index: the fingerprint plus the API (AWS authorizers belong to one API).
     scopes: Vec<u64>,
+    name: String,
+    stats: Arc<crate::metrics::AuthorizerStats>,
 }
 
 /// Per-configuration state, built once per snapshot (`Snapshot::build`).
@@ -113,6 +114,8 @@ impl Compiled {
                     timeout: Duration::from_millis(timeout.max(1)),
                     id,
                     scopes,
+                    name: a.name().to_owned(),
+                    stats: crate::metrics::authorizer(a.name()),
                 })
             })
             .collect();
@@ -152,11 +155,18 @@ impl SharedState {
     }
 }
 
-fn failure_error(f: Failure) -> GatewayError {
+fn failure_error(rt: &Rt, f: Failure) -> GatewayError {
     match f {
-        Failure::Unauthorized => unauthorized(),
-        Failure::Error(_) => config_error(),
+        Failure::Unauthorized => {
+            unauthorized().with_reason(format!("authorizer {} answered Unauthorized", rt.name))
+        }
+        Failure::Error(why) => config_error().with_reason(format!("authorizer {}: {why}", rt.name)),
     }
+}
+
+/// 401 without a call, with the reason for the logs.
+fn refused(rt: &Rt, why: &str) -> GatewayError {
+    unauthorized().with_reason(format!("authorizer {}: {why}", rt.name))
 }
 
 fn unauthorized() -> GatewayError {
@@ -175,15 +185,17 @@ pub(crate) async fn authorize(
     ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
     let res = decide(w, snap, req, ctx).await;
-    let outcome = match &res {
-        Ok(_) => Outcome::Allow,
-        Err(e) => match e.rtype {
-            ResponseType::AccessDenied => Outcome::Deny,
-            ResponseType::Unauthorized => Outcome::Unauthorized,
-            _ => Outcome::Error,
-        },
-    };
+    let outcome = auth::outcome_of(&res);
     w.metrics.auth(AuthKind::Custom, outcome);
+    let rt = snap
+        .compiled
+        .route(req.route.api, req.route.route)
+        .and_then(|r| r.authorizer)
+        .and_then(|i| snap.lambda.authorizers.get(i))
+        .and_then(Option::as_ref);
+    if let Some(rt) = rt {
+        w.metrics.authorizer_outcome(&rt.stats, outcome);
+    }
     res
 }
 
@@ -215,7 +227,7 @@ async fn decide(
             .and_then(Option::as_ref),
         index.and_then(|i| snap.compiled.authorizers.get(i)),
     ) else {
-        return Err(config_error());
+        return Err(config_error().with_reason("the route's authorizer is not a Lambda authorizer"));
     };
     let method = std::str::from_utf8(req.head.method.slice(req.buf)).unwrap_or("GET");
     let stage = req.route.stage.as_str();
@@ -226,14 +238,19 @@ async fn decide(
     for src in &compiled.identity_sources {
         let v = match event::source_value(src, req, &mut query, stage, method) {
             Ok(v) => v,
-            Err(event::NoValue::Missing) => return Err(unauthorized()),
-            Err(event::NoValue::Repeated) => return Err(auth::repeated_identity_source()),
+            Err(event::NoValue::Missing) => {
+                return Err(refused(rt, "identity source missing or empty"));
+            }
+            Err(event::NoValue::Repeated) => {
+                return Err(auth::repeated_identity_source()
+                    .with_reason(format!("authorizer {}: identity source repeated", rt.name)));
+            }
         };
         if rt.kind == Kind::Token {
             if let Some(re) = &compiled.validation
                 && !re.is_match(&v)
             {
-                return Err(unauthorized());
+                return Err(refused(rt, "token does not match the validation regex"));
             }
             identity.push_str(&v);
             break;
@@ -244,7 +261,7 @@ async fn decide(
         identity.push_str(&v);
     }
     if rt.kind == Kind::Token && compiled.identity_sources.is_empty() {
-        return Err(unauthorized());
+        return Err(refused(rt, "no identity source configured"));
     }
 
     // 3. The result: cached, or from one call.
@@ -261,11 +278,11 @@ async fn decide(
             method,
         )
         .await
-        .map_err(failure_error)?
+        .map_err(|f| failure_error(rt, f))?
     } else {
         invoke(w, snap, rt, req, &identity, method)
             .await
-            .map_err(failure_error)?
+            .map_err(|f| failure_error(rt, f))?
     };
 
     // 4. The returned policy for this request's own method ARN, combined by Table A.
@@ -289,7 +306,10 @@ async fn decide(
     }
     let Some(principal) = result.principal_id.clone() else {
         // An Allow needs a principalId (docs/decisions.md D4).
-        return Err(config_error());
+        return Err(config_error().with_reason(format!(
+            "authorizer {}: Allow without a principalId",
+            rt.name
+        )));
     };
     ctx.principal_id = Some(principal);
     ctx.authorizer = result
@@ -448,14 +468,14 @@ async fn invoke(
         .borrow_mut()
         .resolve(authority)
         .map_err(|_| Failure::Error("cannot resolve"))?;
-    w.metrics
-        .authorizer_invocations
-        .fetch_add(1, Ordering::Relaxed);
-    let deadline = Instant::now() + rt.timeout;
+    let started = Instant::now();
+    let deadline = started + rt.timeout;
     let call = client::post(&w.lambda.pool, addr, authority, path, &body, deadline);
-    let raw = match monoio::time::timeout_at(deadline.into(), call).await {
+    let called = monoio::time::timeout_at(deadline.into(), call).await;
+    w.metrics.authorizer_call(&rt.stats, started.elapsed());
+    let raw = match called {
         Ok(Ok(raw)) => raw,
-        Ok(Err(_)) => return Err(Failure::Error("call failed")),
+        Ok(Err(_)) => return Err(Failure::Error("call failed (refused, closed or bad reply)")),
         Err(_) => return Err(Failure::Error("timed out")),
     };
     let ctx = ExpandCtx {
