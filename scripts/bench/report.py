@@ -343,6 +343,12 @@ def render(summary: dict) -> str:
     else:
         L.append("Run `cargo bench -p tollgate-bench` and record the ratios in docs/benchmarks/micro.md.")
         L.append("")
+    tuning = Path(__file__).resolve().parents[2] / "docs" / "benchmarks" / "tuning.md"
+    if tuning.exists():
+        L.append("## Data-plane tuning steps")
+        L.append("")
+        L.append(tuning.read_text().strip())
+        L.append("")
     return "\n".join(L)
 
 

@@ -73,10 +73,22 @@ pub(crate) fn serve(shared: Arc<Shared>, listener: TcpListener, workers: usize) 
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 shared.collect_retired();
-                std::thread::sleep(Duration::from_millis(25));
+                wait_readable(&listener, 25);
             }
             Err(_) => std::thread::sleep(Duration::from_millis(25)),
         }
+    }
+}
+
+/// Wait until a connection is waiting on `listener` or `ms` have passed (the loop also checks
+/// for shutdown and frees retired snapshots between waits). A connection is accepted at once,
+/// not at the next tick: back-to-back config changes are not delayed by the poll interval.
+fn wait_readable(listener: &TcpListener, ms: i32) {
+    use nix::poll::{PollFd, PollFlags, poll};
+    use std::os::fd::AsRawFd;
+    let mut fds = [PollFd::new(listener.as_raw_fd(), PollFlags::POLLIN)];
+    if poll(&mut fds, ms).is_err() {
+        std::thread::sleep(Duration::from_millis(u64::try_from(ms).unwrap_or(25)));
     }
 }
 

@@ -106,15 +106,46 @@ pub(crate) fn run_worker(
             .enable_timer()
             .build()
             .map(|mut rt| rt.block_on(worker_main(id, shared.clone(), listeners))),
-        _ => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .enable_timer()
-            .with_entries(1024)
-            .build()
-            .map(|mut rt| rt.block_on(worker_main(id, shared.clone(), listeners))),
+        _ => {
+            uring_runtime(id).map(|mut rt| rt.block_on(worker_main(id, shared.clone(), listeners)))
+        }
     };
     if let Err(e) = res {
         log::error!("tollgate: worker {id}: runtime failed to start: {e}");
         shared.shutdown.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The worker's io_uring runtime. By default the ring is set up with COOP_TASKRUN and
+/// TASKRUN_FLAG (Linux 5.19+): completions are posted when the worker next enters the kernel
+/// instead of by interrupting it with task work, which under load cost more than the request
+/// handling itself. A kernel without them gets a plain ring. `TOLLGATE_URING_SETUP=plain` forces
+/// the plain ring (for comparisons and troubleshooting).
+fn uring_runtime(
+    id: usize,
+) -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>> {
+    let plain = || {
+        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .with_entries(1024)
+            .build()
+    };
+    if std::env::var("TOLLGATE_URING_SETUP").is_ok_and(|v| v == "plain") {
+        return plain();
+    }
+    let mut urb = io_uring::IoUring::builder();
+    urb.setup_coop_taskrun().setup_taskrun_flag();
+    match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .enable_timer()
+        .with_entries(1024)
+        .uring_builder(urb)
+        .build()
+    {
+        Ok(rt) => Ok(rt),
+        Err(e) => {
+            log::info!("tollgate: worker {id}: io_uring without COOP_TASKRUN ({e})");
+            plain()
+        }
     }
 }
 
