@@ -28,6 +28,9 @@ pub struct Compiled {
     pub authorizer_index: HashMap<String, usize>,
     /// `[api][route]`.
     pub routes: Vec<Vec<CompiledRoute>>,
+    /// What the configuration states that tollgate does not honour (from `openapi_file`
+    /// documents), each naming its place; the gateway logs them.
+    pub warnings: Vec<crate::error::ConfigError>,
 }
 
 impl Compiled {

@@ -26,6 +26,7 @@ pub mod compiled;
 mod de;
 pub mod error;
 mod load;
+pub mod openapi;
 pub mod router;
 pub mod schema;
 

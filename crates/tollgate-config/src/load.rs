@@ -53,15 +53,21 @@ pub fn load_with_env(
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Compiled, ConfigErrors> {
-    let root = parse_text(text)?;
+    let mut root = parse_text(text)?;
+    let openapi = expand_openapi_files(&mut root, base_dir);
     let mut l = Loader {
         base_dir,
         env,
-        errors: Vec::new(),
+        errors: openapi.errors,
     };
     let built = l.walk(&root);
+    crate::openapi::rename_errors(&mut l.errors, &openapi.labels);
     match built {
-        Some(parts) if l.errors.is_empty() => Ok(parts.finish(sha256_hex(text))),
+        Some(parts) if l.errors.is_empty() => {
+            let mut c = parts.finish(sha256_hex(text));
+            c.warnings = openapi.warnings;
+            Ok(c)
+        }
         _ => {
             if l.errors.is_empty() {
                 l.errors.push(ConfigError::new("", "invalid configuration"));
@@ -69,6 +75,13 @@ pub fn load_with_env(
             Err(ConfigErrors(l.errors))
         }
     }
+}
+
+/// `apis[].openapi_file`: convert each named OpenAPI document into routes, authorizers, a
+/// resource policy and gateway responses in the parsed tree, before the walk checks them like
+/// any others (see `crate::openapi`).
+fn expand_openapi_files(root: &mut Value, base_dir: &Path) -> crate::openapi::Expanded {
+    crate::openapi::expand_config(root, base_dir)
 }
 
 /// Fields whose change needs a restart (the admin API rejects such a `PUT /config`).
@@ -308,7 +321,14 @@ fn parse_text(text: &str) -> Result<Value, ConfigErrors> {
     }
 }
 
-const TOP_KEYS: [&str; 4] = ["gateway", "identities", "authorizers", "apis"];
+const TOP_KEYS: [&str; 6] = [
+    "gateway",
+    "identities",
+    "authorizers",
+    "apis",
+    "functions",
+    "user_pools",
+];
 
 /// What an authorizer name refers to (known even when the authorizer itself is broken).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,6 +365,7 @@ impl Parts {
             authorizers: self.authorizers,
             authorizer_index,
             routes: self.routes,
+            warnings: Vec::new(),
         }
     }
 }
@@ -533,12 +554,15 @@ impl Loader<'_> {
         let (authorizers, compiled_auth, auth_kinds) = self.authorizers(obj);
         let apis_out = self.apis(obj, &ctx, &auth_kinds);
         let (apis, resource, routes, router) = apis_out;
+        let (functions, user_pools) = self.openapi_tables(obj);
         Some(Parts {
             config: Config {
                 gateway: gateway?,
                 identities,
                 authorizers,
                 apis,
+                functions,
+                user_pools,
             },
             router,
             policies: Policies {
@@ -549,6 +573,34 @@ impl Loader<'_> {
             authorizers: compiled_auth,
             routes,
         })
+    }
+
+    /// `functions` and `user_pools` (read by `openapi_file` documents).
+    fn openapi_tables(
+        &mut self,
+        obj: &Map<String, Value>,
+    ) -> (Vec<crate::schema::Function>, Vec<crate::schema::UserPool>) {
+        let mut functions = Vec::new();
+        for (i, v) in self.list(obj, "functions", "").into_iter().enumerate() {
+            let p = index("functions", i);
+            if let Some(f) = deser::<crate::schema::Function>(v, &p, &mut self.errors) {
+                if let Err(m) = check_http_url(&f.url) {
+                    self.err(join(&p, "url"), m);
+                }
+                functions.push(f);
+            }
+        }
+        let mut pools = Vec::new();
+        for (i, v) in self.list(obj, "user_pools", "").into_iter().enumerate() {
+            let p = index("user_pools", i);
+            if let Some(u) = deser::<crate::schema::UserPool>(v, &p, &mut self.errors) {
+                if let Err(m) = check_cognito_arn(&u.arn) {
+                    self.err(join(&p, "arn"), m);
+                }
+                pools.push(u);
+            }
+        }
+        (functions, pools)
     }
 
     // ---------------------------------------------------------------- gateway

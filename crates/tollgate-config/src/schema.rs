@@ -23,6 +23,33 @@ pub struct Config {
     pub authorizers: Vec<Authorizer>,
     #[serde(default)]
     pub apis: Vec<Api>,
+    /// Lambda functions named by OpenAPI documents (`authorizerUri`): function name or ARN ->
+    /// the URL to call it at here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<Function>,
+    /// Cognito user pools named by OpenAPI documents (`providerARNs`) -> where their keys are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_pools: Vec<UserPool>,
+}
+
+/// One entry of `functions`: a Lambda function an OpenAPI document names, and how to call it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    /// The function's name (`my-authorizer`) or its full ARN
+    /// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:ALIAS]`).
+    pub name: String,
+    /// `http://` URL answering like the Lambda Invoke API.
+    pub url: String,
+}
+
+/// One entry of `user_pools`: a Cognito user pool an OpenAPI document names, and its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPool {
+    /// `arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID`.
+    pub arn: String,
+    pub jwks: Jwks,
 }
 
 /// `gateway:` — process-wide settings.
@@ -558,6 +585,11 @@ pub struct Api {
     pub resource_policy_file: Option<PathBuf>,
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// An OpenAPI 2/3 document with `x-amazon-apigateway-*` extensions (relative to the config
+    /// file) giving the routes, authorizers, resource policy and gateway responses, instead of
+    /// `routes`. Converted at load time (see `docs/openapi.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi_file: Option<PathBuf>,
     #[serde(default)]
     pub gateway_responses: BTreeMap<ResponseType, GatewayResponse>,
 }

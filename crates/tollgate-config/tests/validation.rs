@@ -109,7 +109,7 @@ apis:
     );
     let e = errors(&text);
     for want in [
-        "extra: unknown key (expected one of: gateway, identities, authorizers, apis)",
+        "extra: unknown key (expected one of: gateway, identities, authorizers, apis, functions, user_pools)",
         "gateway.colour: unknown key",
         "gateway.limits.max_body_byte: unknown key",
         "gateway.admin.tokn: unknown key",
