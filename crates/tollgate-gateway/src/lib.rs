@@ -402,6 +402,9 @@ impl Shared {
             None
         };
         let version = cur.version + 1;
+        for w in &compiled.warnings {
+            log::warn!("config: {w}");
+        }
         let log = compiled.config.gateway.log;
         let snap = Snapshot::build(compiled, version);
         logging::configure(log.level, log.format);

@@ -1,4 +1,4 @@
-//! The `tollgate` binary: `serve`, `validate`, `--version` (docs/configuration.md, README).
+//! The `tollgate` binary: `serve`, `validate`, `import`, `--version` (docs/configuration.md, README).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,6 +58,18 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print the configuration (YAML) an OpenAPI 2/3 document with x-amazon-apigateway-*
+    /// extensions stands for; warnings on stderr; exit 1 when the document is refused.
+    Import {
+        /// The OpenAPI document (JSON or YAML).
+        file: PathBuf,
+        /// The API id in method ARNs.
+        #[arg(long, default_value = "api")]
+        api_id: String,
+        /// Refuse what tollgate cannot honour instead of warning.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -81,6 +93,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { config } => validate(&config),
+        Command::Import {
+            file,
+            api_id,
+            strict,
+        } => import(&file, &api_id, strict),
         Command::Serve {
             config,
             workers,
@@ -106,9 +123,41 @@ fn main() -> ExitCode {
     }
 }
 
+fn import(path: &Path, api_id: &str, strict: bool) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    };
+    match tollgate_config::openapi::import_config(&text, api_id, strict) {
+        Ok(out) => {
+            for w in &out.warnings {
+                eprintln!("warning: {}: {w}", path.display());
+            }
+            for p in &out.placeholders {
+                eprintln!("fill in: {p}");
+            }
+            print!("{}", out.yaml);
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}: {e}", path.display());
+            }
+            eprintln!("{}: refused, {} error(s)", path.display(), errors.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn validate(path: &Path) -> ExitCode {
     match tollgate_config::load_file(path) {
         Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
             println!(
                 "{}: valid ({} APIs, {} routes, {} authorizers, {} identities)",
                 path.display(),
@@ -146,6 +195,9 @@ fn serve(
         Ok(c) => {
             let l = c.config.gateway.log;
             tollgate_gateway::logging::configure(l.level, l.format);
+            for w in &c.warnings {
+                log::warn!("config: {w}");
+            }
             c
         }
         Err(errors) => {

@@ -11,6 +11,7 @@
 
 mod convert;
 mod doc;
+mod emit;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ use serde_json::{Map, Value};
 
 pub use convert::{Imported, Options, PLACEHOLDER, convert};
 pub use doc::{Diag, MAX_DOCUMENT_BYTES, MAX_REF_HOPS, parse_document};
+pub use emit::{ImportOutput, import_config};
 
 use crate::de::{index, join};
 use crate::error::ConfigError;
