@@ -4,7 +4,7 @@
 //! credentials and per-route/per-authorizer compiled parts. Loading collects *every* error
 //! as a [`ConfigError`] naming its field path (`apis[0].routes[2].authorizer: unknown
 //! authorizer "userz" (known: users, tokens)`). The crate is pure: it reads only files the
-//! configuration names (`resource_policy_file`, `secret_file`, `jwks.file`), no network.
+//! configuration names (`resource_policy_file`, `secret_file`, `jwks.file`, `openapi_file`), no network.
 //!
 //! ```
 //! use std::path::Path;
