@@ -265,7 +265,7 @@ fn nesting_depth(text: &str) -> usize {
 }
 
 /// Refuse input nested deeper than [`MAX_NESTING_DEPTH`] (see there).
-fn check_depth(text: &str) -> Result<(), String> {
+pub(crate) fn check_depth(text: &str) -> Result<(), String> {
     let d = nesting_depth(text);
     if d > MAX_NESTING_DEPTH {
         return Err(format!(

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::doc::{Diag, deref, obj, ptr, str_or_num, want_str};
@@ -924,7 +923,12 @@ impl<'a> Conv<'a> {
             let pick = rs
                 .iter()
                 .filter(|(k, _)| k.as_str() != "default")
-                .find(|(k, _)| Regex::new(&format!("^(?:{k})$")).is_ok_and(|r| r.is_match(&code)))
+                .find(|(k, _)| {
+                    regex::RegexBuilder::new(&format!("^(?:{k})$"))
+                        .size_limit(1 << 20)
+                        .build()
+                        .is_ok_and(|r| r.is_match(&code))
+                })
                 .or_else(|| rs.iter().find(|(k, _)| k.as_str() == "default"));
             if let Some((k, r)) = pick {
                 let at = ptr(&rat, k);

@@ -41,6 +41,9 @@ pub fn parse_document(text: &str) -> Result<Value, Diag> {
     let v: Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| err(format!("JSON syntax error: {e}")))?
     } else {
+        // The YAML parser's cost grows with the square of the nesting depth: bound it first,
+        // as for configuration files.
+        crate::load::check_depth(text).map_err(err)?;
         serde_yaml_ng::from_str(text).map_err(|e| err(format!("YAML syntax error: {e}")))?
     };
     if !v.is_object() {

@@ -538,3 +538,27 @@ fn missing_document_is_an_error() {
         .unwrap_or_default();
     has(&e, &["apis[0].openapi_file", "cannot read"]);
 }
+
+#[test]
+fn hostile_documents_are_refused_not_crashed() {
+    let deep = format!("{}x{}", "- ".repeat(200), "");
+    assert!(import(&deep, &Options::default()).is_err());
+    let deep_json = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    assert!(import(&deep_json, &Options::default()).is_err());
+    assert!(import("just a string", &Options::default()).is_err());
+    assert!(import("{\"swagger\": \"1.2\"}", &Options::default()).is_err());
+    // Paths, operations and integrations of the wrong shape.
+    for doc in [
+        r#"{"swagger": "2.0", "paths": []}"#,
+        r#"{"swagger": "2.0", "paths": {"/a": 3}}"#,
+        r#"{"swagger": "2.0", "paths": {"/a": {"get": []}}}"#,
+        r#"{"swagger": "2.0", "paths": {"/a": {"get": {"x-amazon-apigateway-integration": 1}}}}"#,
+        r#"{"swagger": "2.0", "paths": {"/a": {"get": {"security": {}, "x-amazon-apigateway-integration": {"type": "mock"}}}}}"#,
+        r#"{"swagger": "2.0", "paths": {"/a": {"get": {"security": [{"nope": []}], "x-amazon-apigateway-integration": {"type": "mock"}}}}}"#,
+        r#"{"swagger": "2.0", "paths": {"/a": {"get": {"x-amazon-apigateway-integration": {"type": "http_proxy", "uri": "http://h/{x}"}}}}}"#,
+        r#"{"swagger": "2.0", "paths": {"/a": {"get": {"x-amazon-apigateway-integration": {"type": "mock", "responses": {"default": {"statusCode": "x"}}}}}}}"#,
+        r#"{"swagger": "2.0", "paths": {"/a": {"$ref": "other.json#/x"}}}"#,
+    ] {
+        assert!(import(doc, &Options::default()).is_err(), "{doc}");
+    }
+}
