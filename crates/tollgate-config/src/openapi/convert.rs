@@ -853,6 +853,18 @@ impl<'a> Conv<'a> {
             return None;
         };
         self.seen(&iat);
+        // OAS3 documents may share integrations: {"$ref": "#/components/x-amazon-apigateway-integrations/x"}.
+        let root = self.root;
+        let (iv, iat) = match deref(root, iv, &iat) {
+            Ok(x) => x,
+            Err(d) => {
+                self.diag(d);
+                return None;
+            }
+        };
+        if iat.starts_with("/components/x-amazon-apigateway-integrations/") {
+            self.seen("/components/x-amazon-apigateway-integrations");
+        }
         let Some(i) = iv.as_object() else {
             self.err(iat, format!("{label}: expected a mapping"));
             return None;

@@ -562,3 +562,17 @@ fn hostile_documents_are_refused_not_crashed() {
         assert!(import(doc, &Options::default()).is_err(), "{doc}");
     }
 }
+
+#[test]
+fn shared_integrations_by_reference() {
+    let doc = r##"{"openapi": "3.0.1", "info": {"title": "t", "version": "1"},
+      "paths": {"/a": {"get": {"x-amazon-apigateway-integration": {"$ref": "#/components/x-amazon-apigateway-integrations/m"}}}},
+      "components": {"x-amazon-apigateway-integrations": {"m": {"type": "mock",
+        "requestTemplates": {"application/json": "{\"statusCode\": 204}"}}}}}"##;
+    let i = import(doc, &Options::default()).unwrap_or_else(|e| panic!("{e:?}"));
+    let Integration::Mock(m) = &i.routes[0].integration else {
+        panic!()
+    };
+    assert_eq!(m.status, 204);
+    assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+}
