@@ -10,7 +10,8 @@
 //! validates once its placeholders are filled.
 //!
 //! Documents whose integration URI names a public host (`petstore-demo-endpoint...`) are
-//! served from a temp copy with only that host replaced by the local upstream's address.
+//! served from a temp copy with only that host replaced by the local upstream's address, and
+//! the stage-variables document (an `https://` URI) from a copy with `http://`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -197,6 +198,12 @@ fn world() -> World {
         "apigw-devguide/setup-http-integrations__02.swagger.json",
         "proxy.json",
     );
+    // Its URI is https://: served over http (tollgate has no TLS client yet), stage variables
+    // from the config.
+    let stagevars = TempFile::new(
+        "stagevars.json",
+        &read("localstack/openapi.spec.stage-variables.json").replace("https://", "http://"),
+    );
     let secured = TempFile::new("secured.json", &secured_doc(origin.addr));
     let responses = TempFile::new("responses.json", &responses_doc());
     let td = |rel: &str| testdata(rel).display().to_string();
@@ -224,6 +231,8 @@ apis:
   - {{ id: basepath1, hosts: [basepath.test], stages: {{ prod: {{}} }}, openapi_file: "{basepath}" }}
   - {{ id: mock1, hosts: [mock.test], stages: {{ prod: {{}} }}, openapi_file: "{mock}" }}
   - {{ id: proxy1, hosts: [proxy.test], stages: {{ test: {{}} }}, openapi_file: "{proxy}" }}
+  - {{ id: stagevars1, hosts: [stagevars.test], openapi_file: "{stagevars}",
+      stages: {{ prod: {{ variables: {{ TestHost: "{origin}", testPath: "from-stage", querystring: "q=1" }} }} }} }}
   - {{ id: responses1, hosts: [responses.test], stages: {{ prod: {{}} }}, openapi_file: "{responses}" }}
   - {{ id: secured1, hosts: ["*"], stages: {{ prod: {{}} }}, openapi_file: "{secured}" }}
 "#,
@@ -235,13 +244,15 @@ apis:
         mock = td("localstack/openapi-mock.json"),
         proxy = proxy.0.display(),
         responses = responses.0.display(),
+        stagevars = stagevars.0.display(),
+        origin = origin.addr,
         secured = secured.0.display(),
     );
     let gw = Gateway::start(&config, &["--workers", "1"]);
     World {
         gw,
         origin,
-        _files: vec![jwks, pets, proxy, secured, responses],
+        _files: vec![jwks, pets, proxy, secured, responses, stagevars],
     }
 }
 
@@ -396,6 +407,19 @@ fn every_operation_of_the_servable_documents() {
     assert_missing_token(
         &call(gw, "GET", "proxy.test", "/prod/a", &[]),
         "proxy: unknown stage",
+    );
+
+    // localstack/openapi.spec.stage-variables.json: the URI from three stage variables.
+    let r = call(gw, "GET", "stagevars.test", "/prod/path1", &[]);
+    assert_status(&r, 200, "stage variables");
+    let seen = w.origin.last();
+    assert_eq!(
+        (seen.method.as_str(), seen.target.as_str()),
+        ("GET", "/from-stage?q=1")
+    );
+    assert_missing_token(
+        &call(gw, "POST", "stagevars.test", "/prod/path1", &[]),
+        "stagevars: POST undeclared",
     );
 
     // The developer guide's gateway responses: DEFAULT_4XX header and template; 200 untouched.
