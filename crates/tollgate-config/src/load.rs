@@ -64,7 +64,8 @@ pub fn load_with_env(
     crate::openapi::rename_errors(&mut l.errors, &openapi.labels);
     match built {
         Some(parts) if l.errors.is_empty() => {
-            let mut c = parts.finish(sha256_hex(text));
+            // The digest covers the OpenAPI documents too: a changed document is a new config.
+            let mut c = parts.finish(sha256_hex(&format!("{text}{}", openapi.digest_input)));
             c.warnings = openapi.warnings;
             Ok(c)
         }

@@ -40,6 +40,9 @@ pub struct Expanded {
     pub warnings: Vec<ConfigError>,
     /// `(api index, route labels)` of every API served from a document, for error messages.
     pub labels: Vec<(usize, Vec<String>)>,
+    /// The documents read, in order (empty without `openapi_file`): appended to the config
+    /// text for its SHA-256, so `GET /config` tells configurations with different documents apart.
+    pub digest_input: String,
 }
 
 /// The load-time hook: in a parsed configuration, replace every `apis[i].openapi_file` by the
@@ -88,6 +91,8 @@ pub fn expand_config(root: &mut Value, base_dir: &Path) -> Expanded {
                     continue;
                 }
             };
+            ex.digest_input.push('\0');
+            ex.digest_input.push_str(&text);
             let api_id = a.get("id").and_then(Value::as_str).unwrap_or("api");
             let opts = Options {
                 functions: &functions,

@@ -576,3 +576,44 @@ fn shared_integrations_by_reference() {
     assert_eq!(m.status, 204);
     assert!(i.warnings.is_empty(), "{:?}", i.warnings);
 }
+
+#[test]
+fn the_config_digest_covers_the_documents() {
+    let plain = load("apis: [{id: a1, stages: {prod: {}}, routes: []}]\n")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let text = format!("{GATEWAY}apis: [{{id: a1, stages: {{prod: {{}}}}, routes: []}}]\n");
+    let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        plain.sha256, hex,
+        "without documents: the text's own digest"
+    );
+    let a = TempDoc::new("a", &with_mock_route(r#""x-a": 1"#));
+    let cfg = format!(
+        "apis: [{{id: a1, stages: {{prod: {{}}}}, openapi_file: {}}}]\n",
+        a.0.display()
+    );
+    let first = load(&cfg).unwrap_or_else(|e| panic!("{e:?}")).sha256;
+    std::fs::write(&a.0, with_mock_route(r#""x-a": 2"#)).unwrap_or_else(|e| panic!("{e}"));
+    let second = load(&cfg).unwrap_or_else(|e| panic!("{e:?}")).sha256;
+    assert_ne!(first, second);
+}
+
+struct TempDoc(PathBuf);
+
+impl TempDoc {
+    fn new(name: &str, text: &str) -> TempDoc {
+        let p = std::env::temp_dir().join(format!(
+            "tollgate-openapi-{}-{name}.json",
+            std::process::id()
+        ));
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+        TempDoc(p)
+    }
+}
+
+impl Drop for TempDoc {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
