@@ -555,7 +555,7 @@ impl Loader<'_> {
         let (authorizers, compiled_auth, auth_kinds) = self.authorizers(obj);
         let apis_out = self.apis(obj, &ctx, &auth_kinds);
         let (apis, resource, routes, router) = apis_out;
-        let (functions, user_pools) = self.openapi_tables(obj);
+        let (functions, user_pools) = crate::openapi::tables(obj, &mut self.errors);
         Some(Parts {
             config: Config {
                 gateway: gateway?,
@@ -574,34 +574,6 @@ impl Loader<'_> {
             authorizers: compiled_auth,
             routes,
         })
-    }
-
-    /// `functions` and `user_pools` (read by `openapi_file` documents).
-    fn openapi_tables(
-        &mut self,
-        obj: &Map<String, Value>,
-    ) -> (Vec<crate::schema::Function>, Vec<crate::schema::UserPool>) {
-        let mut functions = Vec::new();
-        for (i, v) in self.list(obj, "functions", "").into_iter().enumerate() {
-            let p = index("functions", i);
-            if let Some(f) = deser::<crate::schema::Function>(v, &p, &mut self.errors) {
-                if let Err(m) = check_http_url(&f.url) {
-                    self.err(join(&p, "url"), m);
-                }
-                functions.push(f);
-            }
-        }
-        let mut pools = Vec::new();
-        for (i, v) in self.list(obj, "user_pools", "").into_iter().enumerate() {
-            let p = index("user_pools", i);
-            if let Some(u) = deser::<crate::schema::UserPool>(v, &p, &mut self.errors) {
-                if let Err(m) = check_cognito_arn(&u.arn) {
-                    self.err(join(&p, "arn"), m);
-                }
-                pools.push(u);
-            }
-        }
-        (functions, pools)
     }
 
     // ---------------------------------------------------------------- gateway

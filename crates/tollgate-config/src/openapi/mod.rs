@@ -23,7 +23,8 @@ pub use convert::{Imported, Options, PLACEHOLDER, convert};
 pub use doc::{Diag, MAX_DOCUMENT_BYTES, MAX_REF_HOPS, parse_document};
 pub use emit::{ImportOutput, import_config};
 
-use crate::de::{index, join};
+use crate::check::{check_cognito_arn, check_http_url};
+use crate::de::{deser, index, join, kind};
 use crate::error::ConfigError;
 use crate::schema::{Function, UserPool};
 
@@ -203,4 +204,49 @@ fn read_bounded(path: &Path) -> Result<String, String> {
         ));
     }
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The loader's walk of `functions` and `user_pools`, element by element with their paths.
+pub(crate) fn tables(
+    obj: &Map<String, Value>,
+    errors: &mut Vec<ConfigError>,
+) -> (Vec<Function>, Vec<UserPool>) {
+    fn items<'v>(
+        obj: &'v Map<String, Value>,
+        key: &str,
+        errors: &mut Vec<ConfigError>,
+    ) -> &'v [Value] {
+        match obj.get(key) {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(a)) => a,
+            Some(other) => {
+                errors.push(ConfigError::new(
+                    key,
+                    format!("expected a list, found {}", kind(other)),
+                ));
+                &[]
+            }
+        }
+    }
+    let mut functions = Vec::new();
+    for (i, v) in items(obj, "functions", errors).iter().enumerate() {
+        let p = index("functions", i);
+        if let Some(f) = deser::<Function>(v, &p, errors) {
+            if let Err(m) = check_http_url(&f.url) {
+                errors.push(ConfigError::new(join(&p, "url"), m));
+            }
+            functions.push(f);
+        }
+    }
+    let mut pools = Vec::new();
+    for (i, v) in items(obj, "user_pools", errors).iter().enumerate() {
+        let p = index("user_pools", i);
+        if let Some(u) = deser::<UserPool>(v, &p, errors) {
+            if let Err(m) = check_cognito_arn(&u.arn) {
+                errors.push(ConfigError::new(join(&p, "arn"), m));
+            }
+            pools.push(u);
+        }
+    }
+    (functions, pools)
 }

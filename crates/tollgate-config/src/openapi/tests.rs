@@ -617,3 +617,18 @@ impl Drop for TempDoc {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+#[test]
+fn functions_and_user_pools_are_checked() {
+    let e = load(
+        "functions: [{name: f, url: \"ftp://x\"}, {name: g}]\n\
+         user_pools: [{arn: \"arn:foo:baz\", jwks: {url: \"http://127.0.0.1:9/j\"}}]\n",
+    )
+    .err()
+    .unwrap_or_default();
+    has(&e, &["functions[0].url", "ftp://x"]);
+    has(&e, &["functions[1].url", "missing"]);
+    has(&e, &["user_pools[0].arn", "arn:foo:baz"]);
+    let e = load("functions: {}\n").err().unwrap_or_default();
+    has(&e, &["functions: expected a list"]);
+}
