@@ -176,9 +176,10 @@ where
         Ok(())
     }
 
-    /// Read plaintext, appending at most `max` bytes to `buf`. `Ok(0)`: the peer closed
-    /// (close_notify, or the TCP connection ended).
+    /// Read plaintext, appending at most `max` bytes (at most 64 KiB) to `buf`. `Ok(0)`: the
+    /// peer closed (close_notify, or the TCP connection ended).
     pub async fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let max = max.min(BUFFER_LIMIT);
         if max == 0 {
             return Ok(0);
         }

@@ -492,14 +492,49 @@ fn config_errors_name_the_file_and_the_problem() {
     assert!(e.to_string().contains("torn.key"), "{e}");
 
     // The key never shows in an error or a Debug print of the built configuration.
-    let key_pem = std::fs::read_to_string(&good.key_file).unwrap();
-    let body: String = key_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let tls = ServerTls::from_config(&ServerTlsConfig::new(vec![good.clone()])).unwrap();
-    let dbg = format!("{tls:?} {e:?}");
-    assert!(!dbg.contains(&body[..20]));
+    use base64::Engine as _;
+    for k in [&good.key_file, &rsa.key_file] {
+        let key_pem = std::fs::read_to_string(k).unwrap();
+        let body: String = key_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&body)
+            .unwrap();
+        let tls = ServerTls::from_config(&ServerTlsConfig::new(vec![
+            pki.certs[0].clone(),
+            good.clone(),
+            rsa.clone(),
+        ]))
+        .unwrap();
+        let dbg = format!("{tls:?} {e:?}");
+        assert!(
+            dbg.contains("SniResolver"),
+            "the Debug form is a real one: {dbg}"
+        );
+        // A stretch of the key that is private (PKCS#8 also holds the public key, which
+        // the certificate, printed in Debug, legitimately contains).
+        let certs: Vec<u8> = pki
+            .certs
+            .iter()
+            .flat_map(|c| {
+                let pem = std::fs::read_to_string(&c.cert_file).unwrap();
+                let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap()
+            })
+            .collect();
+        let tail = der
+            .windows(12)
+            .find(|w| !certs.windows(12).any(|c| c == *w))
+            .unwrap();
+        let as_list = format!("{tail:?}");
+        let as_hex: String = tail.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!dbg.contains(as_list.trim_matches(|c| c == '[' || c == ']')));
+        assert!(!dbg.contains(&as_hex));
+    }
 
     let mut cfg = ServerTlsConfig::new(vec![good.clone()]);
     cfg.client_auth = Some(ClientAuthConfig {
