@@ -19,7 +19,7 @@ const READ_BUF: usize = 16 * 1024 + 2048 + 5;
 const BUFFER_LIMIT: usize = 64 * 1024;
 
 /// What nginx and HAProxy do with plain HTTP sent to a TLS port: a plaintext 400, then close.
-const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 48\r\nConnection: close\r\n\r\nThe plain HTTP request was sent to an HTTPS port\n";
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 49\r\nConnection: close\r\n\r\nThe plain HTTP request was sent to an HTTPS port\n";
 
 /// A handshake that did not complete. The connection is to be dropped.
 #[derive(Debug, thiserror::Error)]
@@ -168,7 +168,11 @@ where
             if !self.conn.is_handshaking() {
                 break;
             }
-            if self.conn.wants_read() && !self.read_tls().await? {
+            if !self.conn.wants_read() {
+                // Nothing to send and nothing wanted: rustls is stuck; never spin.
+                return Err(io::Error::other("tls handshake stalled").into());
+            }
+            if !self.read_tls().await? {
                 return Err(HandshakeError::Eof);
             }
         }

@@ -339,6 +339,22 @@ fn bad_input_fails_cleanly_and_the_listener_keeps_serving() {
     let got = raw(srv.port(), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false);
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
+        "{text}"
+    );
+    assert_eq!(srv.next_event(), "PlainHttp");
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "20", "-w", "\n%{http_code}"])
+        .arg(format!("http://127.0.0.1:{}/", srv.port()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("HTTPS port\n\n400"),
+        "curl over plain HTTP: {text}"
+    );
     assert_eq!(srv.next_event(), "PlainHttp");
 
     // A silent client is dropped when the handshake timeout passes.
