@@ -108,7 +108,6 @@ impl ServerTls {
         // Stateless tickets, AEAD-sealed with keys that rotate every 6 hours (the previous key
         // still opens tickets for one more period).
         config.ticketer = rustls::crypto::ring::Ticketer::new()?;
-        config.ignore_client_order = true;
         config.max_early_data_size = 0;
         Ok(Self {
             config: Arc::new(config),
