@@ -442,28 +442,28 @@ fn hot_swap_serves_new_handshakes_with_new_files_and_keeps_open_connections() {
     assert_eq!(lines.next().unwrap().unwrap(), "1 HTTP/1.1 200 OK gen1");
     assert_eq!(lines.next().unwrap().unwrap(), "READY");
 
-    // New files on disk (another key, O=gen2), and a config that also fails: it is refused
-    // with the file named, and the running one keeps serving.
-    let new_ec = server_cert(
+    // The same paths rewritten (a new key, O=gen2), as a reload re-reads them. First a bad
+    // PEM at one of them: the build fails naming the file, and the running config keeps
+    // serving; then the good files.
+    let cfg = ServerTlsConfig::new(pki.certs.clone());
+    let api_ec = pki.certs[1].cert_file.clone();
+    std::fs::write(
+        &api_ec,
+        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let err = ServerTls::from_config(&cfg).unwrap_err().to_string();
+    assert!(err.contains(api_ec.to_str().unwrap()), "{err}");
+    let rewritten = server_cert(
         &pki.dir,
-        "api-ec2",
+        "api-ec",
         &pki.ca,
         "api.example.test",
         "gen2",
         Alg::EcdsaP256,
     );
-    let bad = pki.dir.write(
-        "broken.pem",
-        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
-    );
-    let mut bad_cfg = ServerTlsConfig::new(vec![tollgate_tls::CertificateFiles {
-        cert_file: bad.clone(),
-        key_file: new_ec.key_file.clone(),
-    }]);
-    let err = ServerTls::from_config(&bad_cfg).unwrap_err().to_string();
-    assert!(err.contains(bad.to_str().unwrap()), "{err}");
-    bad_cfg.certificates = vec![new_ec];
-    srv.swap(ServerTls::from_config(&bad_cfg).unwrap());
+    assert_eq!(rewritten, pki.certs[1]);
+    srv.swap(ServerTls::from_config(&cfg).unwrap());
 
     writeln!(child.stdin.as_mut().unwrap(), "go").unwrap();
     assert_eq!(lines.next().unwrap().unwrap(), "2 HTTP/1.1 200 OK gen1");
