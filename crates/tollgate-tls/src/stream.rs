@@ -1,0 +1,324 @@
+//! rustls driven over monoio's owned-buffer I/O (`AsyncReadRent` / `AsyncWriteRent`), with
+//! bounded buffers and no `unsafe`: the TLS state machine runs on the connection's core.
+
+use std::io::{self, Read as _, Write as _};
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConnection, ConnectionCommon, ServerConnection, SideData};
+
+use crate::{ClientCertInfo, ServerTls};
+
+/// Ciphertext read from the socket at once: one full TLS record (16 KiB of plaintext plus
+/// the largest expansion and header).
+const READ_BUF: usize = 16 * 1024 + 2048 + 5;
+
+/// Plaintext rustls may hold unsent (and received, unread) per connection.
+const BUFFER_LIMIT: usize = 64 * 1024;
+
+/// What nginx and HAProxy do with plain HTTP sent to a TLS port: a plaintext 400, then close.
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 49\r\nConnection: close\r\n\r\nThe plain HTTP request was sent to an HTTPS port\n";
+
+/// A handshake that did not complete. The connection is to be dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("tls handshake timed out")]
+    Timeout,
+    #[error("tls handshake: the peer closed the connection")]
+    Eof,
+    #[error("plain HTTP on a TLS port (answered 400)")]
+    PlainHttp,
+    #[error("tls handshake: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("tls handshake: {0}")]
+    Io(#[from] io::Error),
+    #[error("not a valid server name: {0:?}")]
+    BadServerName(String),
+}
+
+/// A TLS connection over `IO`. Reads append plaintext to a caller's `Vec<u8>`; writes take a
+/// slice. Buffers: one ciphertext read buffer of one record, one ciphertext write buffer, and
+/// rustls' own plaintext buffers capped at 64 KiB each way.
+#[derive(Debug)]
+pub struct TlsStream<IO, C> {
+    io: IO,
+    conn: C,
+    /// Ciphertext read from the socket; `rbuf[rpos..]` is not yet given to rustls.
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+    eof: bool,
+}
+
+/// The server side of a connection.
+pub type ServerTlsStream<IO> = TlsStream<IO, ServerConnection>;
+/// The client side of a connection.
+pub type ClientTlsStream<IO> = TlsStream<IO, ClientConnection>;
+
+impl<IO, C, SD> TlsStream<IO, C>
+where
+    IO: AsyncReadRent + AsyncWriteRent,
+    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
+    SD: SideData + 'static,
+{
+    pub(crate) fn new(io: IO, mut conn: C) -> Self {
+        conn.set_buffer_limit(Some(BUFFER_LIMIT));
+        Self {
+            io,
+            conn,
+            rbuf: Vec::new(),
+            rpos: 0,
+            wbuf: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// The rustls connection (negotiated version, ALPN, peer certificates, ...).
+    pub fn connection(&self) -> &C {
+        &self.conn
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &IO {
+        &self.io
+    }
+
+    /// The negotiated ALPN protocol.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
+    /// The peer's certificate chain, leaf first (servers: the client's certificate under mutual
+    /// TLS, verified against the truststore).
+    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        self.conn.peer_certificates()
+    }
+
+    /// Write everything rustls has queued to the socket.
+    async fn flush_tls(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            let mut buf = std::mem::take(&mut self.wbuf);
+            buf.clear();
+            self.conn.write_tls(&mut buf)?;
+            let (res, buf) = self.io.write_all(buf).await;
+            self.wbuf = buf;
+            res?;
+        }
+        Ok(())
+    }
+
+    /// Make sure ciphertext is waiting in `rbuf`; `Ok(false)` = the peer closed.
+    async fn fill_rbuf(&mut self) -> io::Result<bool> {
+        if self.rpos < self.rbuf.len() {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        let mut buf = std::mem::take(&mut self.rbuf);
+        buf.clear();
+        if buf.capacity() < READ_BUF {
+            buf = Vec::with_capacity(READ_BUF);
+        }
+        let (res, buf) = self.io.read(buf).await;
+        self.rbuf = buf;
+        self.rpos = 0;
+        match res {
+            Ok(0) => {
+                self.rbuf.clear();
+                self.eof = true;
+                Ok(false)
+            }
+            Ok(_) => Ok(true),
+            Err(e) => {
+                self.rbuf.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Read ciphertext (from `rbuf`, else the socket) into rustls and process it. `Ok(false)`
+    /// = the peer closed (rustls is told).
+    async fn read_tls(&mut self) -> Result<bool, HandshakeError> {
+        let more = self.fill_rbuf().await?;
+        let n = if more {
+            let mut pending = self.rbuf.get(self.rpos..).unwrap_or(&[]);
+            let n = self.conn.read_tls(&mut pending)?;
+            if n == 0 {
+                return Err(io::Error::other("tls: receive buffer full").into());
+            }
+            self.rpos += n;
+            n
+        } else {
+            self.conn.read_tls(&mut io::empty())?
+        };
+        if let Err(e) = self.conn.process_new_packets() {
+            // Send the alert rustls queued, then give up on the connection.
+            let _ = self.flush_tls().await;
+            return Err(e.into());
+        }
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn handshake(&mut self) -> Result<(), HandshakeError> {
+        while self.conn.is_handshaking() {
+            self.flush_tls().await?;
+            if !self.conn.is_handshaking() {
+                break;
+            }
+            if !self.conn.wants_read() {
+                // Nothing to send and nothing wanted: rustls is stuck; never spin.
+                return Err(io::Error::other("tls handshake stalled").into());
+            }
+            if !self.read_tls().await? {
+                return Err(HandshakeError::Eof);
+            }
+        }
+        self.flush_tls().await?;
+        Ok(())
+    }
+
+    /// Read plaintext, appending at most `max` bytes (at most 64 KiB) to `buf`. `Ok(0)`: the
+    /// peer closed (close_notify, or the TCP connection ended).
+    pub async fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let max = max.min(BUFFER_LIMIT);
+        if max == 0 {
+            return Ok(0);
+        }
+        loop {
+            let start = buf.len();
+            buf.resize(start + max, 0);
+            let got = match buf.get_mut(start..) {
+                Some(dst) => self.conn.reader().read(dst),
+                None => Ok(0),
+            };
+            match got {
+                Ok(n) => {
+                    buf.truncate(start + n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => buf.truncate(start),
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    buf.truncate(start);
+                    return Ok(0);
+                }
+                Err(e) => {
+                    buf.truncate(start);
+                    return Err(e);
+                }
+            }
+            // Whatever rustls wants to say (key updates, alerts) goes out first.
+            self.flush_tls().await?;
+            match self.read_tls().await {
+                Ok(_) => {}
+                Err(HandshakeError::Io(e)) => return Err(e),
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
+        }
+    }
+
+    /// Write all of `data` as application data.
+    pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = self.conn.writer().write(data)?;
+            data = data.get(n..).unwrap_or(&[]);
+            self.flush_tls().await?;
+            if n == 0 && !self.conn.wants_write() {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "tls: cannot buffer",
+                ));
+            }
+        }
+        self.flush_tls().await
+    }
+
+    /// Send close_notify and shut the transport's write side.
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.flush_tls().await?;
+        self.io.shutdown().await
+    }
+
+    /// The transport and the rustls connection.
+    pub fn into_parts(self) -> (IO, C) {
+        (self.io, self.conn)
+    }
+}
+
+impl<IO> ServerTlsStream<IO>
+where
+    IO: AsyncReadRent + AsyncWriteRent,
+{
+    /// The SNI name the client sent.
+    pub fn server_name(&self) -> Option<&str> {
+        self.conn.server_name()
+    }
+
+    /// The client certificate (mutual TLS) as API Gateway shows it to authorizers; `None`
+    /// without one.
+    pub fn client_cert_info(&self) -> Option<Result<ClientCertInfo, crate::CertInfoError>> {
+        self.conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|leaf| ClientCertInfo::from_der(leaf.as_ref()))
+    }
+}
+
+/// Does this look like the start of an HTTP/1 request line (an upper-case method and a space)?
+fn looks_like_http(bytes: &[u8]) -> bool {
+    let method_len = bytes
+        .iter()
+        .take(8)
+        .take_while(|b| b.is_ascii_uppercase())
+        .count();
+    method_len >= 3 && bytes.get(method_len) == Some(&b' ')
+}
+
+impl ServerTls {
+    /// Run a server handshake over `io` within `timeout` (the listener's header timeout:
+    /// a slow or silent client is dropped). Plain HTTP is answered with a plaintext 400.
+    pub async fn accept<IO>(
+        &self,
+        io: IO,
+        timeout: Duration,
+    ) -> Result<ServerTlsStream<IO>, HandshakeError>
+    where
+        IO: AsyncReadRent + AsyncWriteRent,
+    {
+        let conn = ServerConnection::new(self.rustls_config().clone())?;
+        let mut stream = TlsStream::new(io, conn);
+        let run = async {
+            if !stream.fill_rbuf().await? {
+                return Err(HandshakeError::Eof);
+            }
+            if looks_like_http(stream.rbuf.get(stream.rpos..).unwrap_or(&[])) {
+                let (_, _) = stream.io.write_all(PLAIN_HTTP_ANSWER).await;
+                let _ = stream.io.shutdown().await;
+                return Err(HandshakeError::PlainHttp);
+            }
+            stream.handshake().await
+        };
+        match monoio::time::timeout(timeout, run).await {
+            Ok(Ok(())) => Ok(stream),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(HandshakeError::Timeout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_http;
+
+    #[test]
+    fn http_request_lines_are_recognised_and_client_hellos_are_not() {
+        assert!(looks_like_http(b"GET / HTTP/1.1\r\n"));
+        assert!(looks_like_http(b"OPTIONS * HTTP/1.1\r\n"));
+        assert!(!looks_like_http(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+        assert!(!looks_like_http(b"get / HTTP/1.1"));
+        assert!(!looks_like_http(b"GE"));
+    }
+}
