@@ -147,16 +147,30 @@ pub(crate) fn deser<T: DeserializeOwned>(
     path: &str,
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
+    let before = errors.len();
+    let t = deser_partial(value, path, errors);
+    if errors.len() == before { t } else { None }
+}
+
+/// [`deser`], but an item whose only faults were keys that could be removed (unknown keys,
+/// values of the wrong type for an optional key) is still returned, without those keys, so
+/// the checks that follow (names it refers to, stage variables) run on the rest of it and
+/// one pass reports every error. The caller must treat the result as broken when errors
+/// were added.
+pub(crate) fn deser_partial<T: DeserializeOwned>(
+    value: &Value,
+    path: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
     // Fast path: a valid item deserializes straight from the borrowed value (no copy).
     if let Ok(t) = T::deserialize(value) {
         return Some(t);
     }
     let mut v = value.clone();
     let mut removed: Vec<String> = Vec::new();
-    let mut failed = false;
     for _ in 0..64 {
         match serde_path_to_error::deserialize::<_, T>(&v) {
-            Ok(t) => return if failed { None } else { Some(t) },
+            Ok(t) => return Some(t),
             Err(e) => {
                 let segs: Vec<Segment> = e.path().iter().cloned().collect();
                 let msg = e.inner().to_string();
@@ -170,7 +184,6 @@ pub(crate) fn deser<T: DeserializeOwned>(
                     }
                     return None;
                 }
-                failed = true;
                 errors.push(ConfigError::new(at.clone(), tidy(&msg)));
                 if !remove_at(&mut v, &segs) {
                     return None;

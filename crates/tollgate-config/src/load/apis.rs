@@ -1,213 +1,229 @@
 //! The `apis` section: an API item, its stages, resource policy, gateway responses and hosts.
 
+use super::routes::{AuthNames, RouteEnv};
 use super::*;
 
+/// The APIs that loaded, in order, with their compiled parts and the router over them.
+pub(super) struct Apis {
+    pub(super) apis: Vec<Api>,
+    pub(super) resource: Vec<Option<Policy>>,
+    pub(super) routes: Vec<Vec<CompiledRoute>>,
+    pub(super) router: Router,
+}
+
+/// API ids and hosts seen so far, each with the path of its first use.
+#[derive(Default)]
+struct Seen {
+    ids: HashMap<String, String>,
+    hosts: HashMap<String, String>,
+}
+
 impl Loader<'_> {
-    #[allow(clippy::type_complexity)]
-    pub(super) fn apis(
-        &mut self,
-        obj: &Map<String, Value>,
-        ctx: &Ctx,
-        auth: &BTreeMap<String, (AuthKind, usize)>,
-    ) -> (
-        Vec<Api>,
-        Vec<Option<Policy>>,
-        Vec<Vec<CompiledRoute>>,
-        Router,
-    ) {
-        let mut apis = Vec::new();
-        let mut resource = Vec::new();
-        let mut routes_c = Vec::new();
-        let mut router = Router::new();
-        let mut ids: HashMap<String, String> = HashMap::new();
-        let mut hosts: HashMap<String, String> = HashMap::new();
+    pub(super) fn apis(&mut self, obj: &Map<String, Value>, ctx: &Ctx, auth: &AuthNames) -> Apis {
+        let mut out = Apis {
+            apis: Vec::new(),
+            resource: Vec::new(),
+            routes: Vec::new(),
+            router: Router::new(),
+        };
+        let mut seen = Seen::default();
         for (i, v) in self.list(obj, "apis", "").into_iter().enumerate() {
             let p = index("apis", i);
-            let Some(o) = self.object(v, &p) else {
-                continue;
-            };
-            let before = self.errors.len();
-            let shell: Option<Api> = self.shell(
-                o,
-                &p,
-                &[
-                    ("stages", Value::Object(Map::new())),
-                    ("routes", Value::Array(Vec::new())),
-                    ("gateway_responses", Value::Object(Map::new())),
-                ],
-            );
-            // Raw id / hosts for cross-API checks even when the item is broken.
-            let raw_id = o.get("id").and_then(Value::as_str).unwrap_or("");
-            if !raw_id.is_empty() {
-                if let Some(prev) = ids.get(raw_id) {
-                    self.err(
-                        join(&p, "id"),
-                        format!("duplicate API id \"{raw_id}\" (also {prev})"),
-                    );
-                } else {
-                    ids.insert(raw_id.to_owned(), p.clone());
-                }
+            if let Some(o) = self.object(v, &p) {
+                self.api(o, &p, ctx, auth, &mut seen, &mut out);
             }
-            // stages
-            let mut stages = BTreeMap::new();
-            let sp = join(&p, "stages");
-            match o.get("stages") {
-                None => {}
-                Some(Value::Object(m)) if m.is_empty() => {
-                    self.err(sp.clone(), "at least one stage is required")
-                }
-                _ => {}
-            }
-            for (name, sv) in self.entries(o, "stages", &p) {
-                let at = join(&sp, name);
-                if !valid_ident(name, 128) {
-                    self.err(
-                        at.clone(),
-                        format!("invalid stage name \"{name}\" (1-128 of [A-Za-z0-9_-])"),
-                    );
-                }
-                let sv = if sv.is_null() {
-                    Value::Object(Map::new())
-                } else {
-                    sv.clone()
-                };
-                if let Some(st) = deser::<Stage>(&sv, &at, &mut self.errors) {
-                    for (k, val) in &st.variables {
-                        let vp = join(&join(&at, "variables"), k);
-                        if k.is_empty()
-                            || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                        {
-                            self.err(vp.clone(), "stage variable names use [A-Za-z0-9_]");
-                        }
-                        if val.chars().any(char::is_control) {
-                            self.err(vp, "stage variable values must not hold control characters");
-                        }
-                    }
-                    stages.insert(name.clone(), st);
-                }
-            }
-            // resource policy
-            let mut rp = None;
-            match (
-                o.get("resource_policy").filter(|v| !v.is_null()),
-                o.get("resource_policy_file").filter(|v| !v.is_null()),
-            ) {
-                (Some(_), Some(_)) => self.err(
-                    p.clone(),
-                    "resource_policy and resource_policy_file are mutually exclusive",
-                ),
-                (Some(doc), None) => {
-                    rp = self.policy(doc, &join(&p, "resource_policy"), ctx, Some(raw_id))
-                }
-                (None, Some(Value::String(f))) => {
-                    let path = self.resolve(Path::new(f));
-                    let at = join(&p, "resource_policy_file");
-                    // Errors name the file and a position, never its content: the path may
-                    // come from an admin API caller and name any file the gateway can read.
-                    match std::fs::read_to_string(&path)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))
-                        .and_then(|t| {
-                            check_depth(&t).map_err(|e| format!("{}: {e}", path.display()))?;
-                            serde_yaml_ng::from_str::<Value>(&t).map_err(|e| {
-                                format!(
-                                    "{} is not valid JSON/YAML: syntax error {}",
-                                    path.display(),
-                                    yaml_position(&e)
-                                )
-                            })
-                        }) {
-                        Ok(doc) => rp = self.file_policy(&doc, &at, &path, ctx, Some(raw_id)),
-                        Err(e) => self.err(at, e),
-                    }
-                }
-                _ => {}
-            }
-            // routes
-            let mut routes = Vec::new();
-            let rtp = join(&p, "routes");
-            let raw_routes = self.list(o, "routes", &p);
-            let mut parsed: Vec<(usize, Route)> = Vec::new();
-            for (j, rv) in raw_routes.into_iter().enumerate() {
-                let at = index(&rtp, j);
-                if let Some(r) = self.route(rv, &at) {
-                    parsed.push((j, r));
-                }
-            }
-            let stage_names: Vec<String> = stages.keys().cloned().collect();
-            let mut api_router = ApiRouter::new(stage_names);
-            let mut compiled_routes = Vec::new();
-            for (j, r) in &parsed {
-                let at = index(&rtp, *j);
-                if let Some(cr) =
-                    self.check_route(r, &at, *j, &stages, auth, &mut api_router, &parsed)
-                {
-                    compiled_routes.push(cr);
-                }
-                routes.push(r.clone());
-            }
-            // gateway responses
-            let mut responses = BTreeMap::new();
-            let gp = join(&p, "gateway_responses");
-            for (k, gv) in self.entries(o, "gateway_responses", &p) {
-                let at = join(&gp, k);
-                let ty = deser::<ResponseType>(&Value::String(k.clone()), &at, &mut self.errors);
-                let gr = deser::<GatewayResponse>(gv, &at, &mut self.errors);
-                if let Some(gr) = &gr {
-                    if let Some(s) = gr.status
-                        && !(100..=599).contains(&s)
-                    {
-                        self.err(
-                            join(&at, "status"),
-                            format!("must be between 100 and 599, found {s}"),
-                        );
-                    }
-                    self.headers(&gr.headers, &join(&at, "headers"));
-                }
-                if let (Some(t), Some(g)) = (ty, gr) {
-                    responses.insert(t, g);
-                }
-            }
-            let Some(mut api) = shell else { continue };
-            if !valid_ident(&api.id, 64) {
+        }
+        out
+    }
+
+    /// One API item; added to `out` when it has no error.
+    fn api(
+        &mut self,
+        o: &Map<String, Value>,
+        p: &str,
+        ctx: &Ctx,
+        auth: &AuthNames,
+        seen: &mut Seen,
+        out: &mut Apis,
+    ) {
+        let before = self.errors.len();
+        let shell: Option<Api> = self.shell(
+            o,
+            p,
+            &[
+                ("stages", Value::Object(Map::new())),
+                ("routes", Value::Array(Vec::new())),
+                ("gateway_responses", Value::Object(Map::new())),
+            ],
+        );
+        // The raw id for cross-API checks even when the item is broken.
+        let raw_id = o.get("id").and_then(Value::as_str).unwrap_or("");
+        if !raw_id.is_empty() {
+            if let Some(prev) = seen.ids.get(raw_id) {
                 self.err(
-                    join(&p, "id"),
-                    format!("invalid API id \"{}\" (1-64 of [A-Za-z0-9_-])", api.id),
+                    join(p, "id"),
+                    format!("duplicate API id \"{raw_id}\" (also {prev})"),
+                );
+            } else {
+                seen.ids.insert(raw_id.to_owned(), p.to_owned());
+            }
+        }
+        let stages = self.stages(o, p);
+        let rp = self.resource_policy(o, p, ctx, raw_id);
+        let (routes, compiled_routes, api_router) = self.routes(o, p, &stages, auth);
+        let responses = self.gateway_responses(o, p);
+        let Some(mut api) = shell else { return };
+        self.check_id_and_hosts(&api, p, &mut seen.hosts);
+        if self.errors.len() != before {
+            return;
+        }
+        if let Some(f) = &api.resource_policy_file {
+            api.resource_policy_file = Some(self.resolve(f));
+        }
+        api.stages = stages;
+        api.routes = routes;
+        api.gateway_responses = responses;
+        out.router.add_api(&api.hosts, api_router);
+        out.apis.push(api);
+        out.resource.push(rp);
+        out.routes.push(compiled_routes);
+    }
+
+    /// An API's stages and their variables.
+    fn stages(&mut self, o: &Map<String, Value>, p: &str) -> BTreeMap<String, Stage> {
+        let mut stages = BTreeMap::new();
+        let sp = join(p, "stages");
+        match o.get("stages") {
+            None => {}
+            Some(Value::Object(m)) if m.is_empty() => {
+                self.err(sp.to_owned(), "at least one stage is required")
+            }
+            _ => {}
+        }
+        for (name, sv) in self.entries(o, "stages", p) {
+            let at = join(&sp, name);
+            if !valid_ident(name, 128) {
+                self.err(
+                    at.clone(),
+                    format!("invalid stage name \"{name}\" (1-128 of [A-Za-z0-9_-])"),
                 );
             }
-            let hp = join(&p, "hosts");
-            if api.hosts.is_empty() {
-                self.err(hp.clone(), "at least one host (or \"*\") is required");
+            let sv = if sv.is_null() {
+                Value::Object(Map::new())
+            } else {
+                sv.clone()
+            };
+            if let Some(st) = deser_partial::<Stage>(&sv, &at, &mut self.errors) {
+                for (k, val) in &st.variables {
+                    let vp = join(&join(&at, "variables"), k);
+                    if k.is_empty()
+                        || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        self.err(vp.to_owned(), "stage variable names use [A-Za-z0-9_]");
+                    }
+                    if val.chars().any(char::is_control) {
+                        self.err(vp, "stage variable values must not hold control characters");
+                    }
+                }
+                stages.insert(name.clone(), st);
             }
-            for (h, host) in api.hosts.iter().enumerate() {
-                let at = index(&hp, h);
-                let lower = host.to_ascii_lowercase();
-                if host != "*" && !valid_host(host) {
+        }
+        stages
+    }
+
+    /// An API's routes: each checked, the valid ones compiled and put in the API's trie.
+    fn routes(
+        &mut self,
+        o: &Map<String, Value>,
+        p: &str,
+        stages: &BTreeMap<String, Stage>,
+        auth: &AuthNames,
+    ) -> (Vec<Route>, Vec<CompiledRoute>, ApiRouter) {
+        let rtp = join(p, "routes");
+        let mut parsed: Vec<(usize, Route)> = Vec::new();
+        let mut broken: Vec<(usize, &Value)> = Vec::new();
+        for (j, rv) in self.list(o, "routes", p).into_iter().enumerate() {
+            match self.route(rv, &index(&rtp, j)) {
+                Some(r) => parsed.push((j, r)),
+                None => broken.push((j, rv)),
+            }
+        }
+        let env = RouteEnv {
+            stages,
+            auth,
+            all: &parsed,
+        };
+        for (j, rv) in broken {
+            self.broken_route_refs(rv, &index(&rtp, j), &env);
+        }
+        let mut api_router = ApiRouter::new(stages.keys().cloned().collect());
+        let mut compiled = Vec::new();
+        for (j, r) in &parsed {
+            if let Some(cr) = self.check_route(r, &index(&rtp, *j), *j, &env, &mut api_router) {
+                compiled.push(cr);
+            }
+        }
+        let routes = parsed.into_iter().map(|(_, r)| r).collect();
+        (routes, compiled, api_router)
+    }
+
+    /// An API's gateway response overrides.
+    fn gateway_responses(
+        &mut self,
+        o: &Map<String, Value>,
+        p: &str,
+    ) -> BTreeMap<ResponseType, GatewayResponse> {
+        let mut responses = BTreeMap::new();
+        let gp = join(p, "gateway_responses");
+        for (k, gv) in self.entries(o, "gateway_responses", p) {
+            let at = join(&gp, k);
+            let ty = deser::<ResponseType>(&Value::String(k.clone()), &at, &mut self.errors);
+            let gr = deser::<GatewayResponse>(gv, &at, &mut self.errors);
+            if let Some(gr) = &gr {
+                if let Some(s) = gr.status
+                    && !(100..=599).contains(&s)
+                {
                     self.err(
-                        at.clone(),
-                        format!("invalid host \"{host}\" (a host name without port, or \"*\")"),
+                        join(&at, "status"),
+                        format!("must be between 100 and 599, found {s}"),
                     );
                 }
-                if let Some(prev) = hosts.get(&lower) {
-                    self.err(at, format!("host \"{host}\" is already listed by {prev}"));
-                } else {
-                    hosts.insert(lower, p.clone());
-                }
+                self.headers(&gr.headers, &join(&at, "headers"));
             }
-            if self.errors.len() != before {
-                continue;
+            if let (Some(t), Some(g)) = (ty, gr) {
+                responses.insert(t, g);
             }
-            if let Some(f) = &api.resource_policy_file {
-                api.resource_policy_file = Some(self.resolve(f));
-            }
-            api.stages = stages;
-            api.routes = routes;
-            api.gateway_responses = responses;
-            router.add_api(&api.hosts, api_router);
-            apis.push(api);
-            resource.push(rp);
-            routes_c.push(compiled_routes);
         }
-        (apis, resource, routes_c, router)
+        responses
+    }
+
+    /// An API's id and hosts (no host served by two APIs).
+    fn check_id_and_hosts(&mut self, api: &Api, p: &str, hosts: &mut HashMap<String, String>) {
+        if !valid_ident(&api.id, 64) {
+            self.err(
+                join(p, "id"),
+                format!("invalid API id \"{}\" (1-64 of [A-Za-z0-9_-])", api.id),
+            );
+        }
+        let hp = join(p, "hosts");
+        if api.hosts.is_empty() {
+            self.err(hp.to_owned(), "at least one host (or \"*\") is required");
+        }
+        for (h, host) in api.hosts.iter().enumerate() {
+            let at = index(&hp, h);
+            let lower = host.to_ascii_lowercase();
+            if host != "*" && !valid_host(host) {
+                self.err(
+                    at.clone(),
+                    format!("invalid host \"{host}\" (a host name without port, or \"*\")"),
+                );
+            }
+            if let Some(prev) = hosts.get(&lower) {
+                self.err(at, format!("host \"{host}\" is already listed by {prev}"));
+            } else {
+                hosts.insert(lower, p.to_owned());
+            }
+        }
     }
 
     pub(super) fn route(&mut self, v: &Value, at: &str) -> Option<Route> {
@@ -236,10 +252,10 @@ impl Loader<'_> {
         let tp = join(at, "type");
         match o.get("type") {
             Some(Value::String(t)) if t == "mock" => {
-                deser::<MockIntegration>(&rest, at, &mut self.errors).map(Integration::Mock)
+                deser_partial::<MockIntegration>(&rest, at, &mut self.errors).map(Integration::Mock)
             }
             Some(Value::String(t)) if t == "http_proxy" => {
-                deser::<HttpProxyIntegration>(&rest, at, &mut self.errors)
+                deser_partial::<HttpProxyIntegration>(&rest, at, &mut self.errors)
                     .map(Integration::HttpProxy)
             }
             Some(Value::String(t)) => {

@@ -53,12 +53,12 @@ impl Loader<'_> {
                     None
                 }
                 Some(Value::String(t)) => match t.as_str() {
-                    "COGNITO_USER_POOLS" => deser::<CognitoAuthorizer>(&rest, &p, &mut self.errors)
+                    "COGNITO_USER_POOLS" => deser_partial::<CognitoAuthorizer>(&rest, &p, &mut self.errors)
                         .map(Authorizer::CognitoUserPools),
                     "TOKEN" => {
-                        deser::<TokenAuthorizer>(&rest, &p, &mut self.errors).map(Authorizer::Token)
+                        deser_partial::<TokenAuthorizer>(&rest, &p, &mut self.errors).map(Authorizer::Token)
                     }
-                    "REQUEST" => deser::<RequestAuthorizer>(&rest, &p, &mut self.errors)
+                    "REQUEST" => deser_partial::<RequestAuthorizer>(&rest, &p, &mut self.errors)
                         .map(Authorizer::Request),
                     other => {
                         self.err(tp, format!("unknown authorizer type \"{other}\" (expected one of: COGNITO_USER_POOLS, TOKEN, REQUEST)"));
@@ -111,77 +111,15 @@ impl Loader<'_> {
             );
         }
         let mut c = CompiledAuthorizer {
+            name: a.name().to_owned(),
+            config: a.clone(),
             identity_sources: Vec::new(),
             validation: None,
             jwks: None,
             issuers: Vec::new(),
         };
         match a {
-            Authorizer::CognitoUserPools(cg) => {
-                if cg.provider_arns.is_empty() {
-                    self.err(
-                        join(p, "provider_arns"),
-                        "at least one user pool ARN is required",
-                    );
-                }
-                let mut issuers = Vec::new();
-                for (i, arn) in cg.provider_arns.iter().enumerate() {
-                    match check_cognito_arn(arn) {
-                        // a pool issues the ORIGINAL or the UPDATED issuer (Cognito API
-                        // reference, IssuerConfigurationType): accept both
-                        Ok((region, pool)) => issuers.extend([
-                            format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
-                            format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool}"),
-                        ]),
-                        Err(m) => self.err(index(&join(p, "provider_arns"), i), m),
-                    }
-                }
-                if let Some(list) = &cg.issuer {
-                    let list = list.as_slice();
-                    if list.is_empty() {
-                        self.err(join(p, "issuer"), "at least one issuer URL is required");
-                    }
-                    for iss in list {
-                        if !(iss.starts_with("https://") || iss.starts_with("http://")) {
-                            self.err(
-                                join(p, "issuer"),
-                                format!("expected an http(s):// issuer URL, found \"{iss}\""),
-                            );
-                        }
-                    }
-                    issuers = list.to_vec();
-                }
-                c.issuers = issuers;
-                self.header_source(&cg.identity_source, &join(p, "identity_source"), &mut c);
-                if let Ok(r) = self.regex(
-                    &cg.identity_validation_expression,
-                    &join(p, "identity_validation_expression"),
-                ) {
-                    c.validation = r;
-                }
-                for (i, id) in cg.client_ids.iter().enumerate() {
-                    if id.is_empty() {
-                        self.err(index(&join(p, "client_ids"), i), "must not be empty");
-                    }
-                }
-                let jp = join(p, "jwks");
-                match (&cg.jwks.file, &cg.jwks.url) {
-                    (Some(f), None) => {
-                        let path = self.resolve(f);
-                        c.jwks = self.jwks_file(&path, &join(&jp, "file"));
-                        cg.jwks.file = Some(path);
-                    }
-                    (None, Some(u)) => {
-                        if let Err(m) = check_http_url(u) {
-                            self.err(join(&jp, "url"), m);
-                        }
-                        if cg.jwks.refresh_seconds == 0 {
-                            self.err(join(&jp, "refresh_seconds"), "must be greater than 0");
-                        }
-                    }
-                    _ => self.err(jp, "exactly one of file or url is required"),
-                }
-            }
+            Authorizer::CognitoUserPools(cg) => self.cognito(cg, p, &mut c),
             Authorizer::Token(t) => {
                 self.function_url(&t.function_url, &join(p, "function_url"));
                 self.header_source(&t.identity_source, &join(p, "identity_source"), &mut c);
@@ -209,10 +147,80 @@ impl Loader<'_> {
                 self.timeout(r.timeout_ms, &join(p, "timeout_ms"));
             }
         }
+        // The configuration as resolved (a jwks.file path made absolute).
+        c.config = a.clone();
         if self.errors.len() == before {
             Some(c)
         } else {
             None
+        }
+    }
+
+    /// A COGNITO_USER_POOLS authorizer: pool ARNs (the issuers they imply), issuer override,
+    /// identity source, validation expression, client ids and the JWKS source.
+    fn cognito(&mut self, cg: &mut CognitoAuthorizer, p: &str, c: &mut CompiledAuthorizer) {
+        if cg.provider_arns.is_empty() {
+            self.err(
+                join(p, "provider_arns"),
+                "at least one user pool ARN is required",
+            );
+        }
+        let mut issuers = Vec::new();
+        for (i, arn) in cg.provider_arns.iter().enumerate() {
+            match check_cognito_arn(arn) {
+                // a pool issues the ORIGINAL or the UPDATED issuer (Cognito API
+                // reference, IssuerConfigurationType): accept both
+                Ok((region, pool)) => issuers.extend([
+                    format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
+                    format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool}"),
+                ]),
+                Err(m) => self.err(index(&join(p, "provider_arns"), i), m),
+            }
+        }
+        if let Some(list) = &cg.issuer {
+            let list = list.as_slice();
+            if list.is_empty() {
+                self.err(join(p, "issuer"), "at least one issuer URL is required");
+            }
+            for iss in list {
+                if !(iss.starts_with("https://") || iss.starts_with("http://")) {
+                    self.err(
+                        join(p, "issuer"),
+                        format!("expected an http(s):// issuer URL, found \"{iss}\""),
+                    );
+                }
+            }
+            issuers = list.to_vec();
+        }
+        c.issuers = issuers;
+        self.header_source(&cg.identity_source, &join(p, "identity_source"), c);
+        if let Ok(r) = self.regex(
+            &cg.identity_validation_expression,
+            &join(p, "identity_validation_expression"),
+        ) {
+            c.validation = r;
+        }
+        for (i, id) in cg.client_ids.iter().enumerate() {
+            if id.is_empty() {
+                self.err(index(&join(p, "client_ids"), i), "must not be empty");
+            }
+        }
+        let jp = join(p, "jwks");
+        match (&cg.jwks.file, &cg.jwks.url) {
+            (Some(f), None) => {
+                let path = self.resolve(f);
+                c.jwks = self.jwks_file(&path, &join(&jp, "file"));
+                cg.jwks.file = Some(path);
+            }
+            (None, Some(u)) => {
+                if let Err(m) = check_http_url(u) {
+                    self.err(join(&jp, "url"), m);
+                }
+                if cg.jwks.refresh_seconds == 0 {
+                    self.err(join(&jp, "refresh_seconds"), "must be greater than 0");
+                }
+            }
+            _ => self.err(jp, "exactly one of file or url is required"),
         }
     }
 

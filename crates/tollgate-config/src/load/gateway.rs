@@ -14,28 +14,69 @@ impl Loader<'_> {
                 ("trusted_proxies", Value::Array(Vec::new())),
             ],
         );
+        let listeners = self.listeners(obj, p);
+        let proxies = self.trusted_proxies(obj, p);
+        let mut g = shell?;
+        match listeners {
+            Listeners::Absent => {}
+            Listeners::Broken => return None,
+            Listeners::Parsed(l) => g.listeners = l,
+        }
+        g.trusted_proxies = proxies;
+        self.check_host(&g);
+        self.check_admin(&g);
+        self.check_limits(&g.limits);
+        self.check_upstream(&g);
+        if let AccessLog::File(f) = &g.access_log {
+            let resolved = self.resolve(f);
+            if let Some(dir) = resolved.parent()
+                && !dir.as_os_str().is_empty()
+                && !dir.is_dir()
+            {
+                self.err(
+                    "gateway.access_log",
+                    format!("directory {} does not exist", dir.display()),
+                );
+            }
+            g.access_log = AccessLog::File(resolved);
+        }
+        Some(g)
+    }
+
+    /// `gateway.listeners`, element by element.
+    fn listeners(&mut self, obj: &Map<String, Value>, p: &str) -> Listeners {
+        if !obj.contains_key("listeners") {
+            return Listeners::Absent;
+        }
         let mut ok = true;
         let mut listeners = Vec::new();
-        if obj.contains_key("listeners") {
-            let lp = join(p, "listeners");
-            for (i, l) in self.list(obj, "listeners", p).into_iter().enumerate() {
-                match deser::<Listener>(l, &index(&lp, i), &mut self.errors) {
-                    Some(l) => listeners.push(l),
-                    None => ok = false,
-                }
-            }
-            if listeners.is_empty() && ok {
-                self.err(lp.clone(), "at least one listener is required");
-            }
-            for (i, l) in listeners.iter().enumerate() {
-                if l.bind.port() != 0 && listeners.iter().take(i).any(|o| o.bind == l.bind) {
-                    self.err(
-                        join(&index(&lp, i), "bind"),
-                        format!("duplicate listener address {}", l.bind),
-                    );
-                }
+        let lp = join(p, "listeners");
+        for (i, l) in self.list(obj, "listeners", p).into_iter().enumerate() {
+            match deser::<Listener>(l, &index(&lp, i), &mut self.errors) {
+                Some(l) => listeners.push(l),
+                None => ok = false,
             }
         }
+        if listeners.is_empty() && ok {
+            self.err(lp.clone(), "at least one listener is required");
+        }
+        for (i, l) in listeners.iter().enumerate() {
+            if l.bind.port() != 0 && listeners.iter().take(i).any(|o| o.bind == l.bind) {
+                self.err(
+                    join(&index(&lp, i), "bind"),
+                    format!("duplicate listener address {}", l.bind),
+                );
+            }
+        }
+        if ok {
+            Listeners::Parsed(listeners)
+        } else {
+            Listeners::Broken
+        }
+    }
+
+    /// `gateway.trusted_proxies`: CIDRs (a bare address is a /32 or /128).
+    fn trusted_proxies(&mut self, obj: &Map<String, Value>, p: &str) -> Vec<IpNet> {
         let mut proxies = Vec::new();
         let tp = join(p, "trusted_proxies");
         for (i, t) in self.list(obj, "trusted_proxies", p).into_iter().enumerate() {
@@ -54,15 +95,11 @@ impl Loader<'_> {
                 None => self.err(at, format!("expected a CIDR string, found {}", kind(t))),
             }
         }
-        let mut g = shell?;
-        if !ok {
-            return None;
-        }
-        if obj.contains_key("listeners") {
-            g.listeners = listeners;
-        }
-        g.trusted_proxies = proxies;
+        proxies
+    }
 
+    /// Region, account, workers and CPUs.
+    fn check_host(&mut self, g: &GatewaySection) {
         if !valid_region(&g.region) {
             self.err(
                 "gateway.region",
@@ -88,6 +125,10 @@ impl Loader<'_> {
                 );
             }
         }
+    }
+
+    /// The admin API's address (no clash with a listener) and token.
+    fn check_admin(&mut self, g: &GatewaySection) {
         for (i, l) in g.listeners.iter().enumerate() {
             if l.bind.port() != 0
                 && l.bind.port() == g.admin.bind.port()
@@ -123,7 +164,9 @@ impl Loader<'_> {
                 "the token must be non-empty, without spaces or control characters",
             );
         }
-        let lim = &g.limits;
+    }
+
+    fn check_limits(&mut self, lim: &Limits) {
         for (name, v) in [
             ("authorizer_cache_l1_bytes", lim.authorizer_cache_l1_bytes),
             ("authorizer_cache_l2_bytes", lim.authorizer_cache_l2_bytes),
@@ -163,6 +206,9 @@ impl Loader<'_> {
                 self.err(format!("gateway.limits.{name}"), "must be greater than 0");
             }
         }
+    }
+
+    fn check_upstream(&mut self, g: &GatewaySection) {
         if g.upstream.connect_timeout_ms == 0 {
             self.err(
                 "gateway.upstream.connect_timeout_ms",
@@ -175,19 +221,14 @@ impl Loader<'_> {
                 "must be greater than 0",
             );
         }
-        if let AccessLog::File(f) = &g.access_log {
-            let resolved = self.resolve(f);
-            if let Some(dir) = resolved.parent()
-                && !dir.as_os_str().is_empty()
-                && !dir.is_dir()
-            {
-                self.err(
-                    "gateway.access_log",
-                    format!("directory {} does not exist", dir.display()),
-                );
-            }
-            g.access_log = AccessLog::File(resolved);
-        }
-        Some(g)
     }
+}
+
+/// What `gateway.listeners` held.
+enum Listeners {
+    /// Not given: the default listener.
+    Absent,
+    /// An element did not parse (reported).
+    Broken,
+    Parsed(Vec<Listener>),
 }

@@ -35,12 +35,12 @@ use crate::compiled::{
     Compiled, CompiledAuthorizer, CompiledRoute, ContextExpr, Credential, Policies, UriPart,
     UriTemplate,
 };
-use crate::de::{deser, index, join, kind};
+use crate::de::{deser, deser_partial, index, join, kind};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::router::{ApiRouter, InsertError, Router, TemplateSegment, parse_template};
 use crate::schema::{
     AccessKey, AccessLog, Api, Authorization, Authorizer, CognitoAuthorizer, Config,
-    GatewayResponse, GatewaySection, HttpProxyIntegration, Identity, Integration, Listener,
+    GatewayResponse, GatewaySection, HttpProxyIntegration, Identity, Integration, Limits, Listener,
     MockIntegration, RequestAuthorizer, ResponseType, Route, Stage, TokenAuthorizer,
 };
 
@@ -148,6 +148,7 @@ enum AuthKind {
     Unknown,
 }
 
+/// What a walk produced: the parts of a [`Compiled`] (its hash comes from the text).
 struct Parts {
     config: Config,
     router: Router,
@@ -159,23 +160,15 @@ struct Parts {
 
 impl Parts {
     fn finish(self, sha256: String) -> Compiled {
-        let authorizer_index = self
-            .config
-            .authorizers
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.name().to_owned(), i))
-            .collect();
-        Compiled {
-            config: self.config,
-            router: self.router,
+        Compiled::new(
+            self.config,
+            self.router,
             sha256,
-            policies: self.policies,
-            credentials: self.credentials,
-            authorizers: self.authorizers,
-            authorizer_index,
-            routes: self.routes,
-        }
+            self.policies,
+            self.credentials,
+            self.authorizers,
+            self.routes,
+        )
     }
 }
 
@@ -241,7 +234,8 @@ impl Loader<'_> {
     }
 
     /// Deserialize `v` with the container keys `blank` replaced by empty values (they are
-    /// walked separately, element by element).
+    /// walked separately, element by element). Partial: an item with removable faults comes
+    /// back without them (reported), so its other checks still run.
     fn shell<T: DeserializeOwned>(
         &mut self,
         obj: &Map<String, Value>,
@@ -258,7 +252,7 @@ impl Loader<'_> {
                 },
             )
             .collect();
-        deser(&Value::Object(m), path, &mut self.errors)
+        deser_partial(&Value::Object(m), path, &mut self.errors)
     }
 
     fn object<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v Map<String, Value>> {
@@ -302,8 +296,12 @@ impl Loader<'_> {
         };
         let (identities, policies_identity, credentials) = self.identities(obj, &ctx);
         let (authorizers, compiled_auth, auth_kinds) = self.authorizers(obj);
-        let apis_out = self.apis(obj, &ctx, &auth_kinds);
-        let (apis, resource, routes, router) = apis_out;
+        let apis::Apis {
+            apis,
+            resource,
+            routes,
+            router,
+        } = self.apis(obj, &ctx, &auth_kinds);
         Some(Parts {
             config: Config {
                 gateway: gateway?,

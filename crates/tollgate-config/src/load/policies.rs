@@ -132,4 +132,50 @@ impl Loader<'_> {
         }
         p
     }
+
+    /// An API's resource policy, inline or from a file.
+    pub(super) fn resource_policy(
+        &mut self,
+        o: &Map<String, Value>,
+        p: &str,
+        ctx: &Ctx,
+        raw_id: &str,
+    ) -> Option<Policy> {
+        let mut rp = None;
+        match (
+            o.get("resource_policy").filter(|v| !v.is_null()),
+            o.get("resource_policy_file").filter(|v| !v.is_null()),
+        ) {
+            (Some(_), Some(_)) => self.err(
+                p.to_owned(),
+                "resource_policy and resource_policy_file are mutually exclusive",
+            ),
+            (Some(doc), None) => {
+                rp = self.policy(doc, &join(p, "resource_policy"), ctx, Some(raw_id))
+            }
+            (None, Some(Value::String(f))) => {
+                let path = self.resolve(Path::new(f));
+                let at = join(p, "resource_policy_file");
+                // Errors name the file and a position, never its content: the path may
+                // come from an admin API caller and name any file the gateway can read.
+                match std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                    .and_then(|t| {
+                        check_depth(&t).map_err(|e| format!("{}: {e}", path.display()))?;
+                        serde_yaml_ng::from_str::<Value>(&t).map_err(|e| {
+                            format!(
+                                "{} is not valid JSON/YAML: syntax error {}",
+                                path.display(),
+                                yaml_position(&e)
+                            )
+                        })
+                    }) {
+                    Ok(doc) => rp = self.file_policy(&doc, &at, &path, ctx, Some(raw_id)),
+                    Err(e) => self.err(at, e),
+                }
+            }
+            _ => {}
+        }
+        rp
+    }
 }
