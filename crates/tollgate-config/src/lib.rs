@@ -16,7 +16,7 @@
 //! assert_eq!(arn, "arn:aws:execute-api:us-east-1:123456789012:quickstart1/prod/GET/hello");
 //!
 //! let err = tollgate_config::load_str("gateway: {region: us-east-1}\n", Path::new(".")).unwrap_err();
-//! assert_eq!(err.to_string(), "gateway.account_id: missing required key");
+//! assert_eq!(err.to_string(), "gateway.account_id: missing required key (line 1)");
 //! ```
 //!
 //! Every key is documented in `docs/configuration.md`.

@@ -9,12 +9,13 @@ mod apis;
 mod authorizers;
 mod gateway;
 mod identities;
+mod lines;
 mod policies;
 mod routes;
 mod text;
 
 pub use text::MAX_NESTING_DEPTH;
-use text::{check_depth, json_position, parse_text, yaml_position};
+use text::{check_depth, is_json, json_position, parse_text, yaml_position};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -83,6 +84,7 @@ pub fn load_with_env(
             if l.errors.is_empty() {
                 l.errors.push(ConfigError::new("", "invalid configuration"));
             }
+            lines::locate_all(text, is_json(text), &mut l.errors);
             Err(ConfigErrors(l.errors))
         }
     }

@@ -95,12 +95,17 @@ pub(super) fn json_position(e: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", e.line(), e.column())
 }
 
+/// A document that starts with `{` is read as JSON (see [`parse_text`]).
+pub(super) fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
 pub(super) fn parse_text(text: &str) -> Result<Value, ConfigErrors> {
     // JSON is YAML, but a JSON document parses several times faster with a JSON parser:
     // machine-generated configs (large, swapped often) take this path. A document that starts
     // with `{` is JSON: its error is the JSON error with its line and column (no YAML retry,
     // which would cost a second parse of possibly hostile input). serde_json bounds nesting.
-    if text.trim_start().starts_with('{') {
+    if is_json(text) {
         let v = serde_json::from_str::<Value>(text)
             .map_err(|e| ConfigError::new("", format!("JSON syntax error: {e}")))?;
         return match v {
