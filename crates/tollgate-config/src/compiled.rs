@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use regex::Regex;
 use tollgate_policy::Policy;
 
+use crate::access_log::AccessLogFormat;
 use crate::router::Router;
 use crate::schema::{Authorizer, Config, ResponseType, Route};
 
@@ -27,6 +28,8 @@ pub struct Compiled {
     pub authorizers: Vec<CompiledAuthorizer>,
     /// `routes[api][route]`: the indices a [`crate::RouteMatch`] carries.
     pub routes: Vec<Vec<CompiledRoute>>,
+    /// `gateway.access_log_format`, parsed (absent: the JSON record).
+    pub access_log_format: Option<AccessLogFormat>,
     /// Authorizer name -> index into `authorizers`.
     by_name: HashMap<String, usize>,
 }
@@ -47,7 +50,14 @@ impl Compiled {
             .enumerate()
             .map(|(i, a)| (a.name.clone(), i))
             .collect();
+        // Validated by the loader: a format that does not parse cannot reach here.
+        let access_log_format = config
+            .gateway
+            .access_log_format
+            .as_deref()
+            .and_then(|f| AccessLogFormat::parse(f).ok());
         Compiled {
+            access_log_format,
             config,
             router,
             sha256,

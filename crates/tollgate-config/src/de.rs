@@ -2,7 +2,7 @@
 //!
 //! serde stops at the first error. [`deser`] retries after removing the offending key (an
 //! unknown key, or a value of the wrong type), so one item reports each of its bad keys;
-//! the walker in `load.rs` calls it once per list element / map entry, so a file with
+//! the walker in `load/` calls it once per list element / map entry, so a file with
 //! errors in three routes reports three (or more) errors.
 
 use serde::de::DeserializeOwned;

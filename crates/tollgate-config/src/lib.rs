@@ -2,8 +2,8 @@
 //! compiled value, [`Compiled`]: the serde [`Config`] (schema in [`schema`], documented in docs/configuration.md),
 //! a [`Router`] (host -> API, stage, path-template trie, method), parsed policies, resolved
 //! credentials and per-route/per-authorizer compiled parts. Loading collects *every* error
-//! as a [`ConfigError`] naming its field path (`apis[0].routes[2].authorizer: unknown
-//! authorizer "userz" (known: users, tokens)`). The crate is pure: it reads only files the
+//! in one pass as a [`ConfigError`] naming its field path and line (`apis[0].routes[2].authorizer:
+//! unknown authorizer "userz" (known: users, tokens) (line 31)`). The crate is pure: it reads only files the
 //! configuration names (`resource_policy_file`, `secret_file`, `jwks.file`), no network.
 //!
 //! ```
@@ -21,6 +21,7 @@
 //!
 //! Every key is documented in `docs/configuration.md`.
 
+pub mod access_log;
 mod check;
 pub mod compiled;
 mod de;
@@ -29,6 +30,7 @@ mod load;
 pub mod router;
 pub mod schema;
 
+pub use access_log::{AccessLogFormat, ContextVar, Var};
 pub use compiled::*;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{

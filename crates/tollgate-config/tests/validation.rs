@@ -811,6 +811,7 @@ fn every_error_in_one_pass_with_lines() {
   region: Mars
   account_id: "123456789012"
   colour: blue
+  access_log_format: "$context.requestId $context.identity.password"
 identities:
   - arn: "arn:aws:iam::123456789012:user/a"
     access_keys:
@@ -854,18 +855,19 @@ apis:
     let mut e = errors(text);
     e.sort();
     let want = [
-        r#"apis[0].routes[0].authorizer: unknown authorizer "userz" (known: tokens) (line 25)"#,
-        r#"apis[0].routes[0].integration.uri: stage variable "nope" is not defined in stage "prod" (line 28)"#,
-        r#"apis[0].routes[0].methods[0]: unknown value "FETCH" (expected one of: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, ANY) (line 23)"#,
-        r#"apis[0].routes[1].authorizer: unknown authorizer "tokenz" (known: tokens) (line 32)"#,
-        "apis[0].routes[1].colour: unknown key (expected one of: path, methods, authorization, authorizer, scopes, integration) (line 33)",
-        r#"apis[0].routes[2].integration.request_headers.x-env: stage variable "missing" is not defined in stage "prod" (line 43)"#,
-        "apis[0].routes[2].integration.timeout: unknown key (expected one of: uri, timeout_ms, request_headers) (line 41)",
-        "apis[0].stages.prod.colour: unknown key (expected one of: variables) (line 20)",
-        "authorizers[0].ttl_seconds: at most 3600 (AWS's limit), found 9999 (line 13)",
-        "gateway.colour: unknown key (expected one of: region, account_id, workers, cpus, listeners, trusted_proxies, admin, limits, access_log, error_messages, upstream, log) (line 4)",
+        r#"apis[0].routes[0].authorizer: unknown authorizer "userz" (known: tokens) (line 26)"#,
+        r#"apis[0].routes[0].integration.uri: stage variable "nope" is not defined in stage "prod" (line 29)"#,
+        r#"apis[0].routes[0].methods[0]: unknown value "FETCH" (expected one of: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, ANY) (line 24)"#,
+        r#"apis[0].routes[1].authorizer: unknown authorizer "tokenz" (known: tokens) (line 33)"#,
+        "apis[0].routes[1].colour: unknown key (expected one of: path, methods, authorization, authorizer, scopes, integration) (line 34)",
+        r#"apis[0].routes[2].integration.request_headers.x-env: stage variable "missing" is not defined in stage "prod" (line 44)"#,
+        "apis[0].routes[2].integration.timeout: unknown key (expected one of: uri, timeout_ms, request_headers) (line 42)",
+        "apis[0].stages.prod.colour: unknown key (expected one of: variables) (line 21)",
+        "authorizers[0].ttl_seconds: at most 3600 (AWS's limit), found 9999 (line 14)",
+        "gateway.colour: unknown key (expected one of: region, account_id, workers, cpus, listeners, trusted_proxies, admin, limits, access_log, access_log_format, error_messages, upstream, log) (line 4)",
+        "gateway.access_log_format: unknown variable $context.identity.password (see the list of $context variables in docs/observability.md) (line 5)",
         r#"gateway.region: invalid region "Mars" (e.g. us-east-1) (line 2)"#,
-        r#"identities[0].access_keys[0].id: invalid access key id "k!" (3-128 letters and digits) (line 8)"#,
+        r#"identities[0].access_keys[0].id: invalid access key id "k!" (3-128 letters and digits) (line 9)"#,
     ];
     for w in want {
         assert_has(&e, w);
@@ -877,4 +879,17 @@ apis:
             assert!(!m.contains(t), "{m}");
         }
     }
+}
+
+#[test]
+fn access_log_format_is_compiled() {
+    let text = format!(
+        "{GW}  access_log_format: '$context.requestId $context.status $context.authorizer.claims.sub'\napis: []\n"
+    );
+    let c = load_str(&text, Path::new(".")).unwrap();
+    let f = c.access_log_format.as_ref().unwrap();
+    assert_eq!(f.vars().count(), 3);
+    let plain = load_str(&format!("{GW}apis: []\n"), Path::new(".")).unwrap();
+    assert!(plain.access_log_format.is_none());
+    assert!(plain.config.gateway.access_log_format.is_none());
 }

@@ -27,6 +27,11 @@ impl Loader<'_> {
         self.check_admin(&g);
         self.check_limits(&g.limits);
         self.check_upstream(&g);
+        if let Some(f) = &g.access_log_format
+            && let Err(m) = AccessLogFormat::parse(f)
+        {
+            self.err("gateway.access_log_format", m);
+        }
         if let AccessLog::File(f) = &g.access_log {
             let resolved = self.resolve(f);
             if let Some(dir) = resolved.parent()

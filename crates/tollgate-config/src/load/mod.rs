@@ -32,6 +32,7 @@ use crate::check::{
     parse_single_header_source, parse_source_list, valid_header_name, valid_header_value,
     valid_ident, valid_region,
 };
+use crate::access_log::AccessLogFormat;
 use crate::compiled::{
     Compiled, CompiledAuthorizer, CompiledRoute, ContextExpr, Credential, Policies, UriPart,
     UriTemplate,
