@@ -250,7 +250,9 @@ fn parse_var(after: &str) -> Result<(Var, &str), String> {
             return Err("unterminated $context.authorizer.claims['...']".to_owned());
         };
         if name.is_empty() || name.contains(char::is_control) {
-            return Err(format!("invalid claim name in $context.authorizer.claims['{name}']"));
+            return Err(format!(
+                "invalid claim name in $context.authorizer.claims['{name}']"
+            ));
         }
         return Ok((Var::Claim(name.to_owned()), remaining));
     }
@@ -374,7 +376,10 @@ mod tests {
     fn xml() {
         let line = render(XML);
         assert!(line.starts_with(r#"<request id="c0ffee"> <extendedRequestId>EXT=</extendedRequestId> <ip>192.0.2.7</ip> <caller>-</caller>"#), "{line}");
-        assert!(line.ends_with("<responseLength>42</responseLength> </request>"), "{line}");
+        assert!(
+            line.ends_with("<responseLength>42</responseLength> </request>"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -388,7 +393,8 @@ mod tests {
     #[test]
     fn every_documented_name_parses_and_round_trips() {
         for v in ContextVar::ALL {
-            let f = AccessLogFormat::parse(&format!("$context.requestId $context.{}", v.name())).unwrap();
+            let f = AccessLogFormat::parse(&format!("$context.requestId $context.{}", v.name()))
+                .unwrap();
             let vars: Vec<&Var> = f.vars().collect();
             assert_eq!(vars[1], &Var::Context(*v), "{}", v.name());
             assert_eq!(vars[1].to_string(), format!("$context.{}", v.name()));
@@ -426,18 +432,33 @@ mod tests {
     #[test]
     fn refusals_say_why() {
         for (format, want) in [
-            ("$context.requestId $context.nope", "unknown variable $context.nope"),
-            ("$context.requestId $context.identity.password", "unknown variable $context.identity.password"),
-            ("$context.status", "must contain $context.requestId or $context.extendedRequestId"),
+            (
+                "$context.requestId $context.nope",
+                "unknown variable $context.nope",
+            ),
+            (
+                "$context.requestId $context.identity.password",
+                "unknown variable $context.identity.password",
+            ),
+            (
+                "$context.status",
+                "must contain $context.requestId or $context.extendedRequestId",
+            ),
             ("$context.requestId $context", "must be followed by .NAME"),
-            ("$context.requestId $context.authorizer.claims['x", "unterminated"),
+            (
+                "$context.requestId $context.authorizer.claims['x",
+                "unterminated",
+            ),
             ("$context.requestId\n", "one line"),
             ("  ", "empty"),
         ] {
             let e = AccessLogFormat::parse(format).unwrap_err();
             assert!(e.contains(want), "{format:?}: {e}");
         }
-        let long = format!("$context.requestId{}", " ".repeat(MAX_ACCESS_LOG_FORMAT_BYTES));
+        let long = format!(
+            "$context.requestId{}",
+            " ".repeat(MAX_ACCESS_LOG_FORMAT_BYTES)
+        );
         assert!(AccessLogFormat::parse(&long).is_err());
     }
 

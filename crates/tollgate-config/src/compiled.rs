@@ -76,11 +76,17 @@ impl Compiled {
 
     /// The authorizer called `name`.
     pub fn authorizer(&self, name: &str) -> Option<&CompiledAuthorizer> {
-        self.by_name.get(name).and_then(|&i| self.authorizers.get(i))
+        self.by_name
+            .get(name)
+            .and_then(|&i| self.authorizers.get(i))
     }
 
     /// The authorizer of route `route` of API `api`, with its index in `authorizers`.
-    pub fn route_authorizer(&self, api: usize, route: usize) -> Option<(usize, &CompiledAuthorizer)> {
+    pub fn route_authorizer(
+        &self,
+        api: usize,
+        route: usize,
+    ) -> Option<(usize, &CompiledAuthorizer)> {
         let i = self.route(api, route)?.authorizer?;
         Some((i, self.authorizers.get(i)?))
     }

@@ -875,7 +875,9 @@ apis:
     assert_eq!(e.len(), want.len(), "{e:#?}");
     // No message names a Rust type.
     for m in &e {
-        for t in ["u64", "u32", "u16", "usize", "String", "Vec<", "Option<", "bool"] {
+        for t in [
+            "u64", "u32", "u16", "usize", "String", "Vec<", "Option<", "bool",
+        ] {
             assert!(!m.contains(t), "{m}");
         }
     }

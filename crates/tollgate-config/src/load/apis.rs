@@ -113,12 +113,10 @@ impl Loader<'_> {
             } else {
                 sv.clone()
             };
-            if let Some(st) = deser_partial::<Stage>(&sv, &at, &mut self.errors) {
+            if let Some(st) = deser_partial::<Stage>(&sv, &at, &mut self.errors, &mut self.held) {
                 for (k, val) in &st.variables {
                     let vp = join(&join(&at, "variables"), k);
-                    if k.is_empty()
-                        || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                    {
+                    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                         self.err(vp.to_owned(), "stage variable names use [A-Za-z0-9_]");
                     }
                     if val.chars().any(char::is_control) {
@@ -252,10 +250,11 @@ impl Loader<'_> {
         let tp = join(at, "type");
         match o.get("type") {
             Some(Value::String(t)) if t == "mock" => {
-                deser_partial::<MockIntegration>(&rest, at, &mut self.errors).map(Integration::Mock)
+                deser_partial::<MockIntegration>(&rest, at, &mut self.errors, &mut self.held)
+                    .map(Integration::Mock)
             }
             Some(Value::String(t)) if t == "http_proxy" => {
-                deser_partial::<HttpProxyIntegration>(&rest, at, &mut self.errors)
+                deser_partial::<HttpProxyIntegration>(&rest, at, &mut self.errors, &mut self.held)
                     .map(Integration::HttpProxy)
             }
             Some(Value::String(t)) => {

@@ -53,13 +53,27 @@ impl Loader<'_> {
                     None
                 }
                 Some(Value::String(t)) => match t.as_str() {
-                    "COGNITO_USER_POOLS" => deser_partial::<CognitoAuthorizer>(&rest, &p, &mut self.errors)
-                        .map(Authorizer::CognitoUserPools),
-                    "TOKEN" => {
-                        deser_partial::<TokenAuthorizer>(&rest, &p, &mut self.errors).map(Authorizer::Token)
-                    }
-                    "REQUEST" => deser_partial::<RequestAuthorizer>(&rest, &p, &mut self.errors)
-                        .map(Authorizer::Request),
+                    "COGNITO_USER_POOLS" => deser_partial::<CognitoAuthorizer>(
+                        &rest,
+                        &p,
+                        &mut self.errors,
+                        &mut self.held,
+                    )
+                    .map(Authorizer::CognitoUserPools),
+                    "TOKEN" => deser_partial::<TokenAuthorizer>(
+                        &rest,
+                        &p,
+                        &mut self.errors,
+                        &mut self.held,
+                    )
+                    .map(Authorizer::Token),
+                    "REQUEST" => deser_partial::<RequestAuthorizer>(
+                        &rest,
+                        &p,
+                        &mut self.errors,
+                        &mut self.held,
+                    )
+                    .map(Authorizer::Request),
                     other => {
                         self.err(tp, format!("unknown authorizer type \"{other}\" (expected one of: COGNITO_USER_POOLS, TOKEN, REQUEST)"));
                         None

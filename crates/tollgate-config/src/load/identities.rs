@@ -93,7 +93,12 @@ impl Loader<'_> {
     }
 
     /// An identity's own fields: ARN, role ARN, user id, tags; one identity per ARN.
-    fn check_identity(&mut self, ident: &Identity, p: &str, arn_seen: &mut HashMap<String, String>) {
+    fn check_identity(
+        &mut self,
+        ident: &Identity,
+        p: &str,
+        arn_seen: &mut HashMap<String, String>,
+    ) {
         if let Err(m) = check_identity_arn(&ident.arn) {
             self.err(join(p, "arn"), m);
         }
@@ -177,10 +182,14 @@ impl Loader<'_> {
     /// The secret of a key from exactly one of `secret`, `secret_env`, `secret_file`, and the
     /// resolved `secret_file` path; `None` (reported) when it cannot be had.
     fn secret(&mut self, k: &AccessKey, at: &str) -> (Option<String>, Option<PathBuf>) {
-        let n = [k.secret.is_some(), k.secret_env.is_some(), k.secret_file.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let n = [
+            k.secret.is_some(),
+            k.secret_env.is_some(),
+            k.secret_file.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if n != 1 {
             self.err(
                 at,
@@ -206,7 +215,10 @@ impl Loader<'_> {
         };
         let path = self.resolve(f);
         match std::fs::read_to_string(&path) {
-            Ok(s) => (Some(s.trim_end_matches(['\r', '\n']).to_owned()), Some(path)),
+            Ok(s) => (
+                Some(s.trim_end_matches(['\r', '\n']).to_owned()),
+                Some(path),
+            ),
             Err(e) => {
                 self.err(
                     join(at, "secret_file"),

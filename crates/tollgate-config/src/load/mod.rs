@@ -27,12 +27,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tollgate_policy::{ExpandCtx, Policy, PolicyError, parse_policy};
 
+use crate::access_log::AccessLogFormat;
 use crate::check::{
     check_cognito_arn, check_http_url, check_identity_arn, is_12_digits, parse_rfc3339,
     parse_single_header_source, parse_source_list, valid_header_name, valid_header_value,
     valid_ident, valid_region,
 };
-use crate::access_log::AccessLogFormat;
 use crate::compiled::{
     Compiled, CompiledAuthorizer, CompiledRoute, ContextExpr, Credential, Policies, UriPart,
     UriTemplate,
@@ -45,7 +45,6 @@ use crate::schema::{
     GatewayResponse, GatewaySection, HttpProxyIntegration, Identity, Integration, Limits, Listener,
     MockIntegration, RequestAuthorizer, ResponseType, Route, Stage, TokenAuthorizer,
 };
-
 
 /// Longest authorizer TTL AWS allows.
 pub const MAX_TTL_SECONDS: u32 = 3600;
@@ -77,6 +76,7 @@ pub fn load_with_env(
         base_dir,
         env,
         errors: Vec::new(),
+        held: Vec::new(),
     };
     let built = l.walk(&root);
     match built {
@@ -140,7 +140,6 @@ fn sha256_hex(text: &str) -> String {
     s
 }
 
-
 const TOP_KEYS: [&str; 4] = ["gateway", "identities", "authorizers", "apis"];
 
 /// What an authorizer name refers to (known even when the authorizer itself is broken).
@@ -179,6 +178,9 @@ struct Loader<'a> {
     base_dir: &'a Path,
     env: &'a dyn Fn(&str) -> Option<String>,
     errors: Vec<ConfigError>,
+    /// Paths of required keys whose wrong value was reported and replaced by a placeholder
+    /// (see `deser_partial`): checks of the placeholder are not reported.
+    held: Vec<String>,
 }
 
 /// Region / account for policy expansion, read from the raw text so policies are
@@ -190,7 +192,14 @@ struct Ctx {
 
 impl Loader<'_> {
     fn err(&mut self, path: impl Into<String>, msg: impl Into<String>) {
-        self.errors.push(ConfigError::new(path, msg));
+        let path = path.into();
+        let on_placeholder = self.held.iter().any(|h| {
+            path.strip_prefix(h.as_str())
+                .is_some_and(|r| r.is_empty() || r.starts_with(['.', '[']))
+        });
+        if !on_placeholder {
+            self.errors.push(ConfigError::new(path, msg));
+        }
     }
 
     fn resolve(&self, p: &Path) -> PathBuf {
@@ -255,7 +264,7 @@ impl Loader<'_> {
                 },
             )
             .collect();
-        deser_partial(&Value::Object(m), path, &mut self.errors)
+        deser_partial(&Value::Object(m), path, &mut self.errors, &mut self.held)
     }
 
     fn object<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v Map<String, Value>> {

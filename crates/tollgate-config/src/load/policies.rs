@@ -2,7 +2,6 @@
 
 use super::*;
 
-
 /// A policy element path with every segment that is not a policy grammar word replaced by
 /// `<key>` (a file's own keys never appear in an error).
 pub(super) fn redact_policy_path(p: &str) -> String {
@@ -73,8 +72,13 @@ pub(super) fn redact_quoted(m: &str) -> String {
 }
 
 impl Loader<'_> {
-
-    pub(super) fn policy(&mut self, v: &Value, path: &str, ctx: &Ctx, api_id: Option<&str>) -> Option<Policy> {
+    pub(super) fn policy(
+        &mut self,
+        v: &Value,
+        path: &str,
+        ctx: &Ctx,
+        api_id: Option<&str>,
+    ) -> Option<Policy> {
         if !v.is_object() {
             self.err(
                 path,

@@ -433,7 +433,6 @@ fn stage_variables_in(uri: &str) -> Vec<&str> {
         .collect()
 }
 
-
 pub(super) const HOP_BY_HOP: [&str; 10] = [
     "connection",
     "keep-alive",
@@ -455,4 +454,3 @@ pub(super) fn auth_name(a: Authorization) -> &'static str {
         Authorization::Custom => "CUSTOM",
     }
 }
-

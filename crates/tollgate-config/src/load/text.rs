@@ -2,7 +2,6 @@
 
 use super::*;
 
-
 /// Deepest nesting a configuration (or a policy file) may have. libyaml's cost grows with the
 /// square of the nesting depth (100 KB of `[[[…` took seconds of admin CPU), so deeper input
 /// is refused before it reaches the parser. Real configs nest about a dozen levels.
