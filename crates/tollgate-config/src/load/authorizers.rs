@@ -40,57 +40,54 @@ impl Loader<'_> {
                     kinds.insert(n.clone(), (k, i));
                 }
             }
-            let mut rest = o.clone();
-            rest.remove("type");
-            let rest = Value::Object(rest);
-            let tp = join(&p, "type");
-            let a = match o.get("type") {
-                None => {
-                    self.err(
-                        tp,
-                        "missing required key (COGNITO_USER_POOLS, TOKEN or REQUEST)",
-                    );
-                    None
-                }
-                Some(Value::String(t)) => match t.as_str() {
-                    "COGNITO_USER_POOLS" => deser_partial::<CognitoAuthorizer>(
-                        &rest,
-                        &p,
-                        &mut self.errors,
-                        &mut self.held,
-                    )
-                    .map(Authorizer::CognitoUserPools),
-                    "TOKEN" => deser_partial::<TokenAuthorizer>(
-                        &rest,
-                        &p,
-                        &mut self.errors,
-                        &mut self.held,
-                    )
-                    .map(Authorizer::Token),
-                    "REQUEST" => deser_partial::<RequestAuthorizer>(
-                        &rest,
-                        &p,
-                        &mut self.errors,
-                        &mut self.held,
-                    )
-                    .map(Authorizer::Request),
-                    other => {
-                        self.err(tp, format!("unknown authorizer type \"{other}\" (expected one of: COGNITO_USER_POOLS, TOKEN, REQUEST)"));
-                        None
-                    }
-                },
-                Some(other) => {
-                    self.err(tp, format!("expected a string, found {}", kind(other)));
-                    None
-                }
+            let Some(mut a) = self.typed_authorizer(o, &p) else {
+                continue;
             };
-            let Some(mut a) = a else { continue };
             if let Some(c) = self.authorizer(&mut a, &p) {
                 out.push(a);
                 compiled.push(c);
             }
         }
         (out, compiled, kinds)
+    }
+
+    /// An authorizer item by its `type`.
+    fn typed_authorizer(&mut self, o: &Map<String, Value>, p: &str) -> Option<Authorizer> {
+        let mut rest = o.clone();
+        rest.remove("type");
+        let rest = Value::Object(rest);
+        let tp = join(p, "type");
+        match o.get("type") {
+            None => {
+                self.err(
+                    tp,
+                    "missing required key (COGNITO_USER_POOLS, TOKEN or REQUEST)",
+                );
+                None
+            }
+            Some(Value::String(t)) => match t.as_str() {
+                "COGNITO_USER_POOLS" => {
+                    deser_partial::<CognitoAuthorizer>(&rest, p, &mut self.errors, &mut self.held)
+                        .map(Authorizer::CognitoUserPools)
+                }
+                "TOKEN" => {
+                    deser_partial::<TokenAuthorizer>(&rest, p, &mut self.errors, &mut self.held)
+                        .map(Authorizer::Token)
+                }
+                "REQUEST" => {
+                    deser_partial::<RequestAuthorizer>(&rest, p, &mut self.errors, &mut self.held)
+                        .map(Authorizer::Request)
+                }
+                other => {
+                    self.err(tp, format!("unknown authorizer type \"{other}\" (expected one of: COGNITO_USER_POOLS, TOKEN, REQUEST)"));
+                    None
+                }
+            },
+            Some(other) => {
+                self.err(tp, format!("expected a string, found {}", kind(other)));
+                None
+            }
+        }
     }
 
     pub(super) fn regex(&mut self, expr: &Option<String>, at: &str) -> Result<Option<Regex>, ()> {
