@@ -5,13 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 use regex::Regex;
 use tollgate_policy::Policy;
 
+use crate::access_log::AccessLogFormat;
 use crate::router::Router;
-use crate::schema::{Config, ResponseType};
+use crate::schema::{Authorizer, Config, ResponseType, Route};
 
 /// One validated configuration, ready to publish (e.g. through `ArcSwap`).
 ///
-/// Indices line up with `config`: `routes[a][r]` is `config.apis[a].routes[r]`,
-/// `authorizers[i]` is `config.authorizers[i]`, and so on.
+/// Each authorizer and each route is one value holding its configuration and its compiled
+/// parts ([`CompiledAuthorizer`], [`CompiledRoute`]); a route names its authorizer by index
+/// into [`Compiled::authorizers`], and [`Compiled::authorizer`] finds one by name.
 #[derive(Debug, Clone)]
 pub struct Compiled {
     /// The validated file, with relative file paths resolved against the config's directory.
@@ -22,21 +24,75 @@ pub struct Compiled {
     pub policies: Policies,
     /// Access key id -> credential (secrets resolved from `secret_env` / `secret_file`).
     pub credentials: HashMap<String, Credential>,
-    /// Same order as `config.authorizers`.
+    /// The authorizers, in file order.
     pub authorizers: Vec<CompiledAuthorizer>,
-    /// Authorizer name -> index.
-    pub authorizer_index: HashMap<String, usize>,
-    /// `[api][route]`.
+    /// `routes[api][route]`: the indices a [`crate::RouteMatch`] carries.
     pub routes: Vec<Vec<CompiledRoute>>,
     /// What the configuration states that tollgate does not honour (from `openapi_file`
     /// documents), each naming its place; the gateway logs them.
     pub warnings: Vec<crate::error::ConfigError>,
+    /// `gateway.access_log_format`, parsed (absent: the JSON record).
+    pub access_log_format: Option<AccessLogFormat>,
+    /// Authorizer name -> index into `authorizers`.
+    by_name: HashMap<String, usize>,
 }
 
 impl Compiled {
-    /// The compiled parts of route `route` of API `api`.
+    /// Assemble the compiled parts (the loader's last step).
+    pub(crate) fn new(
+        config: Config,
+        router: Router,
+        sha256: String,
+        policies: Policies,
+        credentials: HashMap<String, Credential>,
+        authorizers: Vec<CompiledAuthorizer>,
+        routes: Vec<Vec<CompiledRoute>>,
+    ) -> Self {
+        let by_name = authorizers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.name.clone(), i))
+            .collect();
+        // Validated by the loader: a format that does not parse cannot reach here.
+        let access_log_format = config
+            .gateway
+            .access_log_format
+            .as_deref()
+            .and_then(|f| AccessLogFormat::parse(f).ok());
+        Compiled {
+            access_log_format,
+            config,
+            router,
+            sha256,
+            policies,
+            credentials,
+            authorizers,
+            routes,
+            warnings: Vec::new(),
+            by_name,
+        }
+    }
+
+    /// Route `route` of API `api` (as the router's match gives them).
     pub fn route(&self, api: usize, route: usize) -> Option<&CompiledRoute> {
         self.routes.get(api).and_then(|r| r.get(route))
+    }
+
+    /// The authorizer called `name`.
+    pub fn authorizer(&self, name: &str) -> Option<&CompiledAuthorizer> {
+        self.by_name
+            .get(name)
+            .and_then(|&i| self.authorizers.get(i))
+    }
+
+    /// The authorizer of route `route` of API `api`, with its index in `authorizers`.
+    pub fn route_authorizer(
+        &self,
+        api: usize,
+        route: usize,
+    ) -> Option<(usize, &CompiledAuthorizer)> {
+        let i = self.route(api, route)?.authorizer?;
+        Some((i, self.authorizers.get(i)?))
     }
 
     /// The gateway response override of API `api` for `ty`, if any.
@@ -101,9 +157,13 @@ pub enum IdentitySource {
     Context(String),
 }
 
-/// The compiled parts of an authorizer.
+/// One authorizer: its configuration and compiled parts.
 #[derive(Debug, Clone)]
 pub struct CompiledAuthorizer {
+    /// Its `name`.
+    pub name: String,
+    /// The authorizer as configured (file paths resolved).
+    pub config: Authorizer,
     /// TOKEN / COGNITO: exactly one header; REQUEST: zero or more sources.
     pub identity_sources: Vec<IdentitySource>,
     /// `identity_validation_expression`, anchored (`^(?:...)$`).
@@ -114,10 +174,12 @@ pub struct CompiledAuthorizer {
     pub issuers: Vec<String>,
 }
 
-/// The compiled parts of a route.
+/// One route: its configuration and what the data path needs compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompiledRoute {
-    /// Index into `config.authorizers` for COGNITO_USER_POOLS / CUSTOM routes.
+    /// The route as configured (path template, methods, authorization, scopes, integration).
+    pub config: Route,
+    /// Index into [`Compiled::authorizers`] for COGNITO_USER_POOLS / CUSTOM routes.
     pub authorizer: Option<usize>,
     /// `http_proxy` only.
     pub uri: Option<UriTemplate>,

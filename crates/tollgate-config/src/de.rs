@@ -2,11 +2,11 @@
 //!
 //! serde stops at the first error. [`deser`] retries after removing the offending key (an
 //! unknown key, or a value of the wrong type), so one item reports each of its bad keys;
-//! the walker in `load.rs` calls it once per list element / map entry, so a file with
+//! the walker in `load/` calls it once per list element / map entry, so a file with
 //! errors in three routes reports three (or more) errors.
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use serde_path_to_error::Segment;
 
 use crate::error::ConfigError;
@@ -117,28 +117,43 @@ fn plain_types(msg: &str) -> String {
     out
 }
 
-/// Remove the value at `segs` from `v`; false if that is impossible.
-fn remove_at(v: &mut Value, segs: &[Segment]) -> bool {
-    let Some((last, parents)) = segs.split_last() else {
-        return false;
-    };
+/// The mapping holding the key at `segs` (whose last segment is that key), and the key.
+fn parent_map<'v>(
+    v: &'v mut Value,
+    segs: &'v [Segment],
+) -> Option<(&'v mut Map<String, Value>, &'v str)> {
+    let (last, parents) = segs.split_last()?;
     let mut cur = v;
     for s in parents {
-        let next = match (s, cur) {
-            (Segment::Map { key }, Value::Object(m)) => m.get_mut(key.as_str()),
-            (Segment::Seq { index: i }, Value::Array(a)) => a.get_mut(*i),
-            _ => None,
+        cur = match (s, cur) {
+            (Segment::Map { key }, Value::Object(m)) => m.get_mut(key.as_str())?,
+            (Segment::Seq { index: i }, Value::Array(a)) => a.get_mut(*i)?,
+            _ => return None,
         };
-        match next {
-            Some(n) => cur = n,
-            None => return false,
-        }
     }
     match (last, cur) {
-        (Segment::Map { key }, Value::Object(m)) => m.remove(key.as_str()).is_some(),
+        (Segment::Map { key }, Value::Object(m)) => Some((m, key.as_str())),
         // Removing a list element would shift the indices of later errors: stop instead.
-        _ => false,
+        _ => None,
     }
+}
+
+/// Remove the value at `segs` from `v`; false if that is impossible.
+fn remove_at(v: &mut Value, segs: &[Segment]) -> bool {
+    parent_map(v, segs).is_some_and(|(m, k)| m.remove(k).is_some())
+}
+
+/// Values put in place of a required key that had the wrong type, tried in turn until one
+/// is accepted, so the rest of the item can still be checked.
+fn placeholder(i: usize) -> Option<Value> {
+    Some(match i {
+        0 => Value::String(String::new()),
+        1 => Value::from(0u8),
+        2 => Value::Bool(false),
+        3 => Value::Array(Vec::new()),
+        4 => Value::Object(Map::new()),
+        _ => return None,
+    })
 }
 
 /// Deserialize one item, collecting every error found in it (paths under `path`).
@@ -147,37 +162,67 @@ pub(crate) fn deser<T: DeserializeOwned>(
     path: &str,
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
+    let before = errors.len();
+    let t = deser_partial(value, path, errors, &mut Vec::new());
+    if errors.len() == before { t } else { None }
+}
+
+/// [`deser`], but an item whose only faults were keys that could be removed (unknown keys,
+/// values of the wrong type for an optional key) is still returned, without those keys, so
+/// the checks that follow (names it refers to, stage variables) run on the rest of it and
+/// one pass reports every error. The caller must treat the result as broken when errors
+/// were added.
+pub(crate) fn deser_partial<T: DeserializeOwned>(
+    value: &Value,
+    path: &str,
+    errors: &mut Vec<ConfigError>,
+    held: &mut Vec<String>,
+) -> Option<T> {
     // Fast path: a valid item deserializes straight from the borrowed value (no copy).
     if let Ok(t) = T::deserialize(value) {
         return Some(t);
     }
     let mut v = value.clone();
-    let mut removed: Vec<String> = Vec::new();
-    let mut failed = false;
+    // Keys removed for a wrong value: (path, segments, placeholder tried next).
+    let mut removed: Vec<(String, Vec<Segment>, usize)> = Vec::new();
     for _ in 0..64 {
-        match serde_path_to_error::deserialize::<_, T>(&v) {
-            Ok(t) => return if failed { None } else { Some(t) },
-            Err(e) => {
-                let segs: Vec<Segment> = e.path().iter().cloned().collect();
-                let msg = e.inner().to_string();
-                let at = render_path(path, &segs);
-                if msg.starts_with("missing field") {
-                    let field = quoted(&msg).first().copied().unwrap_or("").to_owned();
-                    let full = join(&at, &field);
-                    // A key we removed for being wrong is now "missing": already reported.
-                    if !removed.contains(&full) {
-                        errors.push(ConfigError::new(full, "missing required key"));
-                    }
-                    return None;
-                }
-                failed = true;
-                errors.push(ConfigError::new(at.clone(), tidy(&msg)));
-                if !remove_at(&mut v, &segs) {
-                    return None;
-                }
-                removed.push(at);
+        let e = match serde_path_to_error::deserialize::<_, T>(&v) {
+            Ok(t) => return Some(t),
+            Err(e) => e,
+        };
+        let segs: Vec<Segment> = e.path().iter().cloned().collect();
+        let msg = e.inner().to_string();
+        let at = render_path(path, &segs);
+        let missing = msg.starts_with("missing field").then(|| {
+            let field = quoted(&msg).first().copied().unwrap_or("").to_owned();
+            join(&at, &field)
+        });
+        // A required key removed for its wrong value (already reported) is now missing,
+        // or its placeholder was refused: put the next placeholder there.
+        let retry = removed
+            .iter_mut()
+            .find(|(p, _, _)| Some(p) == missing.as_ref() || (p == &at && missing.is_none()));
+        if let Some((p, key_segs, next)) = retry {
+            let (Some(ph), Some((m, k))) = (placeholder(*next), parent_map(&mut v, key_segs))
+            else {
+                return None;
+            };
+            m.insert(k.to_owned(), ph);
+            *next += 1;
+            if !held.contains(p) {
+                held.push(p.clone());
             }
+            continue;
         }
+        if let Some(full) = missing {
+            errors.push(ConfigError::new(full, "missing required key"));
+            return None;
+        }
+        errors.push(ConfigError::new(at.clone(), tidy(&msg)));
+        if !remove_at(&mut v, &segs) {
+            return None;
+        }
+        removed.push((at, segs, 0));
     }
     None
 }
@@ -262,5 +307,29 @@ mod tests {
         let mut errs = Vec::new();
         assert!(deser::<T>(&v, "x", &mut errs).is_none());
         assert_eq!(errs, vec![ConfigError::new("x.a", "missing required key")]);
+    }
+
+    #[test]
+    fn partial_items_keep_the_rest_for_later_checks() {
+        // `a` (required) has a wrong value: reported once, a placeholder stands in for it
+        // and its path is held; the unknown key is reported; the item still comes back.
+        let v: Value = serde_json::json!({"a": "x", "c": "s", "zz": 1});
+        let (mut errs, mut held) = (Vec::new(), Vec::new());
+        let t = deser_partial::<T>(&v, "p", &mut errs, &mut held).unwrap();
+        assert_eq!(t.c, "s");
+        assert_eq!(held, ["p.a"]);
+        let got: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].starts_with("p.a: wrong type"), "{got:?}");
+        // strict deser gives nothing for the same item, with the same errors
+        let mut strict = Vec::new();
+        assert!(deser::<T>(&v, "p", &mut strict).is_none());
+        assert_eq!(strict, errs);
+        // a missing required key still ends the item
+        let mut errs = Vec::new();
+        assert!(
+            deser_partial::<T>(&serde_json::json!({"a": 1}), "p", &mut errs, &mut held).is_none()
+        );
+        assert_eq!(errs, vec![ConfigError::new("p.c", "missing required key")]);
     }
 }

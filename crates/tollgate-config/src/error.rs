@@ -3,12 +3,15 @@
 use std::fmt;
 
 /// One problem in a configuration, e.g.
-/// `apis[0].routes[2].authorizer: unknown authorizer "userz" (known: users, tokens)`.
+/// `apis[0].routes[2].authorizer: unknown authorizer "userz" (known: users, tokens) (line 31)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// Field path: `gateway.listeners[0].bind`, `apis[1].stages.prod`, ... (empty for the whole file).
     pub path: String,
     pub message: String,
+    /// The line (1-based) of the node the path names, or of its nearest existing parent
+    /// when the path names a missing key; `None` when the text has no such place.
+    pub line: Option<u32>,
 }
 
 impl ConfigError {
@@ -16,6 +19,7 @@ impl ConfigError {
         ConfigError {
             path: path.into(),
             message: message.into(),
+            line: None,
         }
     }
 }
@@ -23,9 +27,13 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {
-            f.write_str(&self.message)
+            f.write_str(&self.message)?;
         } else {
-            write!(f, "{}: {}", self.path, self.message)
+            write!(f, "{}: {}", self.path, self.message)?;
+        }
+        match self.line {
+            Some(l) => write!(f, " (line {l})"),
+            None => Ok(()),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! compiled value, [`Compiled`]: the serde [`Config`] (schema in [`schema`], documented in docs/configuration.md),
 //! a [`Router`] (host -> API, stage, path-template trie, method), parsed policies, resolved
 //! credentials and per-route/per-authorizer compiled parts. Loading collects *every* error
-//! as a [`ConfigError`] naming its field path (`apis[0].routes[2].authorizer: unknown
-//! authorizer "userz" (known: users, tokens)`). The crate is pure: it reads only files the
+//! in one pass as a [`ConfigError`] naming its field path and line (`apis[0].routes[2].authorizer:
+//! unknown authorizer "userz" (known: users, tokens) (line 31)`). The crate is pure: it reads only files the
 //! configuration names (`resource_policy_file`, `secret_file`, `jwks.file`, `openapi_file`), no network.
 //!
 //! ```
@@ -16,11 +16,12 @@
 //! assert_eq!(arn, "arn:aws:execute-api:us-east-1:123456789012:quickstart1/prod/GET/hello");
 //!
 //! let err = tollgate_config::load_str("gateway: {region: us-east-1}\n", Path::new(".")).unwrap_err();
-//! assert_eq!(err.to_string(), "gateway.account_id: missing required key");
+//! assert_eq!(err.to_string(), "gateway.account_id: missing required key (line 1)");
 //! ```
 //!
 //! Every key is documented in `docs/configuration.md`.
 
+pub mod access_log;
 mod check;
 pub mod compiled;
 mod de;
@@ -30,6 +31,7 @@ pub mod openapi;
 pub mod router;
 pub mod schema;
 
+pub use access_log::{AccessLogFormat, ContextVar, Var};
 pub use compiled::*;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{

@@ -80,6 +80,10 @@ pub struct GatewaySection {
     pub limits: Limits,
     #[serde(default)]
     pub access_log: AccessLog,
+    /// The access-log record as a template with API Gateway's `$context.*` variables (an API
+    /// Gateway access-log format carries over). Absent: the JSON record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log_format: Option<String>,
     #[serde(default)]
     pub error_messages: ErrorMessages,
     /// Upstream (http_proxy) connection settings. (tollgate extension)

@@ -93,7 +93,8 @@ fn full_example_compiles_every_part() {
     assert!(re.is_match("Bearer abc.def"));
     assert!(!re.is_match("Basic x"));
     assert_eq!(c.authorizers[2].identity_sources.len(), 2);
-    assert_eq!(c.authorizer_index["tenants"], 2);
+    assert_eq!(c.authorizer("tenants").unwrap().name, "tenants");
+    assert_eq!(c.route_authorizer(0, 2).unwrap().0, 2);
     // routes: authorizer indices, uri templates
     let r0 = c.route(0, 0).unwrap();
     assert_eq!(r0.authorizer, Some(0));

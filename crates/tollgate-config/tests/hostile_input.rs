@@ -176,7 +176,7 @@ fn cache_budgets_need_a_restart() {
     assert_eq!(
         e,
         vec![
-            "gateway.limits.authorizer_cache_l1_bytes: must be between 65536 and 1099511627776, found 1024"
+            "gateway.limits.authorizer_cache_l1_bytes: must be between 65536 and 1099511627776, found 1024 (line 5)"
         ]
     );
 }

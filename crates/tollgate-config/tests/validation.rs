@@ -801,3 +801,97 @@ fn cognito_issuers() {
         "{e:?}"
     );
 }
+
+/// One file, many different errors: every one is reported in one pass, each with its path and
+/// the line of its node, including unknown authorizer names and undefined stage variables in
+/// routes that have other errors too.
+#[test]
+fn every_error_in_one_pass_with_lines() {
+    let text = r#"gateway:
+  region: Mars
+  account_id: "123456789012"
+  colour: blue
+  access_log_format: "$context.requestId $context.identity.password"
+identities:
+  - arn: "arn:aws:iam::123456789012:user/a"
+    access_keys:
+      - {id: "k!", secret: s}
+authorizers:
+  - name: tokens
+    type: TOKEN
+    function_url: "http://127.0.0.1:9000/f"
+    ttl_seconds: 9999
+apis:
+  - id: api1
+    hosts: ["*"]
+    stages:
+      prod:
+        variables: {backend: "127.0.0.1:8081"}
+        colour: red
+    routes:
+      - path: /a
+        methods: [FETCH]
+        authorization: CUSTOM
+        authorizer: userz
+        integration:
+          type: http_proxy
+          uri: "http://${stageVariables.nope}/a"
+      - path: /b
+        methods: [GET]
+        authorization: CUSTOM
+        authorizer: tokenz
+        colour: green
+        integration: {type: mock}
+      - path: /c
+        methods: [GET]
+        authorization: NONE
+        integration:
+          type: http_proxy
+          uri: "http://${stageVariables.backend}/c"
+          timeout: 5
+          request_headers:
+            x-env: stageVariables.missing
+"#;
+    let mut e = errors(text);
+    e.sort();
+    let want = [
+        r#"apis[0].routes[0].authorizer: unknown authorizer "userz" (known: tokens) (line 26)"#,
+        r#"apis[0].routes[0].integration.uri: stage variable "nope" is not defined in stage "prod" (line 29)"#,
+        r#"apis[0].routes[0].methods[0]: unknown value "FETCH" (expected one of: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, ANY) (line 24)"#,
+        r#"apis[0].routes[1].authorizer: unknown authorizer "tokenz" (known: tokens) (line 33)"#,
+        "apis[0].routes[1].colour: unknown key (expected one of: path, methods, authorization, authorizer, scopes, integration) (line 34)",
+        r#"apis[0].routes[2].integration.request_headers.x-env: stage variable "missing" is not defined in stage "prod" (line 44)"#,
+        "apis[0].routes[2].integration.timeout: unknown key (expected one of: uri, timeout_ms, request_headers) (line 42)",
+        "apis[0].stages.prod.colour: unknown key (expected one of: variables) (line 21)",
+        "authorizers[0].ttl_seconds: at most 3600 (AWS's limit), found 9999 (line 14)",
+        "gateway.colour: unknown key (expected one of: region, account_id, workers, cpus, listeners, trusted_proxies, admin, limits, access_log, access_log_format, error_messages, upstream, log) (line 4)",
+        "gateway.access_log_format: unknown variable $context.identity.password (see the list of $context variables in docs/observability.md) (line 5)",
+        r#"gateway.region: invalid region "Mars" (e.g. us-east-1) (line 2)"#,
+        r#"identities[0].access_keys[0].id: invalid access key id "k!" (3-128 letters and digits) (line 9)"#,
+    ];
+    for w in want {
+        assert_has(&e, w);
+    }
+    assert_eq!(e.len(), want.len(), "{e:#?}");
+    // No message names a Rust type.
+    for m in &e {
+        for t in [
+            "u64", "u32", "u16", "usize", "String", "Vec<", "Option<", "bool",
+        ] {
+            assert!(!m.contains(t), "{m}");
+        }
+    }
+}
+
+#[test]
+fn access_log_format_is_compiled() {
+    let text = format!(
+        "{GW}  access_log_format: '$context.requestId $context.status $context.authorizer.claims.sub'\napis: []\n"
+    );
+    let c = load_str(&text, Path::new(".")).unwrap();
+    let f = c.access_log_format.as_ref().unwrap();
+    assert_eq!(f.vars().count(), 3);
+    let plain = load_str(&format!("{GW}apis: []\n"), Path::new(".")).unwrap();
+    assert!(plain.access_log_format.is_none());
+    assert!(plain.config.gateway.access_log_format.is_none());
+}

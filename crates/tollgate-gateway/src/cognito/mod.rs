@@ -104,15 +104,12 @@ impl Compiled {
             }
         }
         let authorizers = c
-            .config
             .authorizers
             .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                let Authorizer::CognitoUserPools(cg) = a else {
+            .map(|ca| {
+                let Authorizer::CognitoUserPools(cg) = &ca.config else {
                     return None;
                 };
-                let ca = c.authorizers.get(i)?;
                 let header = match ca.identity_sources.first() {
                     Some(IdentitySource::Header(h)) => h.to_ascii_lowercase(),
                     _ => "authorization".to_owned(),
