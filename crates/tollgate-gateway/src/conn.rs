@@ -11,8 +11,9 @@ use tollgate_http::{BodyFraming, HttpError, RequestHead, parse_request};
 
 use crate::auth::{self, AuthRequest};
 use crate::body::{BodyError, BodyReader};
+use crate::error::GatewayError;
 use crate::io::{fill, fill_or_give_up, write_all};
-use crate::responses::{GatewayError, ResponseType, render_default};
+use crate::responses::render_default;
 use crate::snapshot::{IntegrationRt, Snapshot};
 use crate::worker::Worker;
 use crate::{accesslog, proxy, wire};
@@ -103,9 +104,7 @@ pub(crate) async fn serve(
                         w.metrics
                             .bad_requests
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let err = GatewayError::new(ResponseType::Default4xx, "Request Timeout")
-                            .with_status(408)
-                            .with_error_type("RequestTimeoutException");
+                        let err = GatewayError::request_timeout();
                         let _ = reply_error_default(&w, &mut c, &err).await;
                         return;
                     }
@@ -155,9 +154,7 @@ async fn read_proxy_header(w: &Worker, c: &mut Conn) -> bool {
                 w.metrics
                     .bad_requests
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let err = GatewayError::new(ResponseType::Default4xx, "Bad Request")
-                    .with_status(400)
-                    .with_error_type("BadRequestException");
+                let err = GatewayError::bad_request();
                 let _ = reply_error_default(w, c, &err).await;
                 return false;
             }
@@ -230,19 +227,8 @@ fn protocol_error(e: HttpError) -> GatewayError {
     match e {
         // An unknown method is an unknown route (docs/decisions.md R3).
         HttpError::NotImplemented(what) if what.contains("method") => GatewayError::missing_token(),
-        HttpError::PayloadTooLarge => {
-            GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
-        }
-        _ => GatewayError::new(
-            ResponseType::Default4xx,
-            tollgate_http::reason_phrase(status),
-        )
-        .with_status(status)
-        .with_error_type(if status >= 500 {
-            "NotImplementedException"
-        } else {
-            "BadRequestException"
-        }),
+        HttpError::PayloadTooLarge => GatewayError::too_large(),
+        _ => GatewayError::protocol(status, tollgate_http::reason_phrase(status)),
     }
 }
 
@@ -303,15 +289,6 @@ impl<'a> At<'a> {
             At::Routed(r) => Some(r),
         }
     }
-}
-
-/// The operator-facing reason of a gateway error: its `reason`, else its message or type.
-pub(crate) fn reason_text(err: &GatewayError) -> &str {
-    use crate::responses::ResponseTypeExt;
-    err.reason
-        .as_deref()
-        .or(err.message.as_deref())
-        .unwrap_or_else(|| err.rtype.name())
 }
 
 /// Count an answered request under its route (or unrouted) and write its access-log record.
@@ -376,7 +353,7 @@ async fn handle(w: &Worker, c: &mut Conn, snap: &Snapshot, mut head: RequestHead
         .map(|m| crate::router::own(&m, path));
     let mut keep = head.keep_alive && !w.shutting_down();
     let body = BodyReader::new(head.framing, snap.max_body_bytes).map_err(|_| {
-        GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
+        GatewayError::too_large()
             .with_reason("declared body larger than gateway.limits.max_body_bytes")
     });
     let Some(m) = found else {
@@ -623,22 +600,16 @@ fn shrink_buffer(buf: &mut Vec<u8>) {
 }
 
 fn too_large() -> GatewayError {
-    GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long")
-        .with_reason("body larger than gateway.limits.max_body_bytes")
+    GatewayError::too_large().with_reason("body larger than gateway.limits.max_body_bytes")
 }
 
 fn bad_request() -> GatewayError {
-    GatewayError::new(ResponseType::Default4xx, "Bad Request")
-        .with_status(400)
-        .with_error_type("BadRequestException")
-        .with_reason("request body cut short, late or badly framed")
+    GatewayError::bad_request().with_reason("request body cut short, late or badly framed")
 }
 
 /// The worker's budget for bodies held before authentication is spent.
 fn busy() -> GatewayError {
-    GatewayError::new(ResponseType::Default5xx, "Service Unavailable")
-        .with_status(503)
-        .with_error_type("ServiceUnavailableException")
+    GatewayError::unavailable()
         .with_reason(
             "body budget spent (gateway.limits.max_buffered_body_bytes_per_worker) buffering a signed body",
         )
@@ -856,14 +827,14 @@ async fn finish_error(
         status,
         rid.as_str(),
         at,
-        reason_text(err),
+        err.reason_text(),
     );
     let rec = accesslog::Record {
         status,
         body_len,
         route: at.route(),
         principal: None,
-        error: Some(reason_text(err)),
+        error: Some(err.reason_text()),
     };
     account(w, info, &rid, c.source_ip, &rec);
     if res.is_ok() && keep {

@@ -20,6 +20,7 @@ pub mod auth;
 mod body;
 mod cognito;
 mod conn;
+mod error;
 mod iam;
 mod ids;
 mod io;

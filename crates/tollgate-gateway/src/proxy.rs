@@ -14,10 +14,10 @@ use tollgate_http::{
 use crate::auth::AuthContext;
 use crate::body::{BodyError, BodyReader, Piece, read_more};
 use crate::conn::Conn;
+use crate::error::GatewayError;
 use crate::ids::RequestId;
 use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
-use crate::responses::{GatewayError, ResponseType};
 use crate::router::OwnedMatch;
 use tollgate_config::{ContextExpr, IdentityField};
 
@@ -58,17 +58,11 @@ pub(crate) struct Failed {
 
 /// 502 for the reason `why` (logged, never sent).
 fn bad_gateway(why: impl Into<std::borrow::Cow<'static, str>>) -> GatewayError {
-    GatewayError::new(ResponseType::IntegrationFailure, "Internal server error")
-        .with_status(502)
-        .with_reason(why)
+    GatewayError::integration_failure(why)
 }
 
 fn timed_out(doing: &'static str) -> GatewayError {
-    GatewayError::new(
-        ResponseType::IntegrationTimeout,
-        "Endpoint request timed out",
-    )
-    .with_reason(format!("upstream timed out {doing}"))
+    GatewayError::integration_timeout(format!("upstream timed out {doing}"))
 }
 
 /// 504 for a timeout, else 502; `doing` names the step that failed (for the logs).
@@ -625,9 +619,7 @@ const COALESCE_MAX: usize = 16 * 1024;
 const READ_HINT: usize = crate::io::READ_CHUNK;
 
 fn bad_request() -> GatewayError {
-    GatewayError::new(ResponseType::Default4xx, "Bad Request")
-        .with_status(400)
-        .with_error_type("BadRequestException")
+    GatewayError::bad_request()
 }
 
 /// A request body read that failed: 408 when its deadline passed, else 400.
@@ -637,9 +629,7 @@ fn body_read_failure(w: &Worker, e: BodyError) -> GatewayError {
             w.metrics
                 .bad_requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            GatewayError::new(ResponseType::Default4xx, "Request Timeout")
-                .with_status(408)
-                .with_error_type("RequestTimeoutException")
+            GatewayError::request_timeout()
         }
         _ => bad_request(),
     }
@@ -701,13 +691,11 @@ async fn stream_request_body(
     loop {
         let piece = body.step(&c.buf).map_err(|e| match e {
             BodyError::TooLarge => Failed {
-                err: GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long"),
+                err: GatewayError::too_large(),
                 body_state: BodyState::Broken,
             },
             _ => Failed {
-                err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
-                    .with_status(400)
-                    .with_error_type("BadRequestException"),
+                err: GatewayError::bad_request(),
                 body_state: BodyState::Broken,
             },
         })?;

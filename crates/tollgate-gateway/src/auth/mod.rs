@@ -101,9 +101,7 @@ impl AuthRequest<'_> {
 
 /// 400 for a repeated identity source, like a repeated `Host` (no call, nothing cached).
 pub(crate) fn repeated_identity_source() -> GatewayError {
-    GatewayError::new(ResponseType::Default4xx, "Bad Request")
-        .with_status(400)
-        .with_error_type("BadRequestException")
+    GatewayError::bad_request()
 }
 
 /// The context every authorized request carries (`context.identity.sourceIp`, `.userAgent`).
@@ -125,11 +123,7 @@ pub(crate) async fn authorize(
 ) -> Result<Permit, GatewayError> {
     let ctx = base_context(req);
     if authorization != Authorization::None && req.method_arn.len() > MAX_METHOD_ARN {
-        return Err(
-            GatewayError::new(ResponseType::Default4xx, "Request-URI Too Long")
-                .with_status(414)
-                .with_error_type("RequestUriTooLongException"),
-        );
+        return Err(GatewayError::uri_too_long());
     }
     let ctx = match authorization {
         Authorization::None => {
@@ -226,10 +220,11 @@ pub(crate) fn access_denied(
 ) -> GatewayError {
     let case = tollgate_policy::deny_case(caller, identity, resource, decision)
         .unwrap_or(tollgate_policy::DenyCase::AnonymousNoAllow);
-    GatewayError::new(
-        ResponseType::AccessDenied,
-        tollgate_policy::access_denied_message(case, req.method_arn, message_style(snap)),
-    )
+    GatewayError::access_denied(tollgate_policy::access_denied_message(
+        case,
+        req.method_arn,
+        message_style(snap),
+    ))
     .with_reason(format!(
         "access denied: {} (identity policy: {}, resource policy: {})",
         decision_text(Some(decision)),

@@ -25,8 +25,8 @@ use tollgate_jwt::{JwtError, TokenCache, Validation, VerifiedToken, expiry, toke
 use tollgate_policy::{CallerKind, Decision, Principal};
 
 use crate::auth::{AuthContext, AuthRequest, access_denied, resource_decision};
+use crate::error::GatewayError;
 use crate::metrics::{AuthKind, CacheName};
-use crate::responses::{GatewayError, ResponseType};
 use crate::snapshot::Snapshot;
 use crate::worker::Worker;
 
@@ -216,7 +216,7 @@ fn now_epoch() -> i64 {
 }
 
 fn unauthorized() -> GatewayError {
-    GatewayError::new(ResponseType::Unauthorized, "Unauthorized")
+    GatewayError::unauthorized()
 }
 
 /// Why a token was not accepted.
@@ -310,10 +310,8 @@ pub(crate) async fn authorize(
         .and_then(Option::as_ref);
     let res = match rt {
         Some(a) => decide(w, snap, req, a, ctx),
-        None => Err(
-            GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
-                .with_reason("the route's authorizer is not a Cognito authorizer"),
-        ),
+        None => Err(GatewayError::authorizer_config_error()
+            .with_reason("the route's authorizer is not a Cognito authorizer")),
     };
     let outcome = crate::auth::outcome_of(&res);
     w.metrics.auth(AuthKind::Cognito, outcome);
@@ -375,10 +373,7 @@ fn decide(
         Ok(c) => c,
         Err(Refusal::Token(e)) => return Err(refused(a, e)),
         Err(Refusal::NoKeys) => {
-            return Err(
-                GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
-                    .with_reason(no_keys_reason(a)),
-            );
+            return Err(GatewayError::authorizer_config_error().with_reason(no_keys_reason(a)));
         }
     };
     if let Err(e) = cached.token.check_route(scopes) {

@@ -166,17 +166,14 @@ pub(crate) async fn authorize(
             w.metrics.auth(AuthKind::AwsIam, Outcome::Unauthorized);
             let rtype = ResponseType::from_name(e.response_type())
                 .unwrap_or(ResponseType::InvalidSignature);
-            return Err(GatewayError::new(rtype, e.message())
-                .with_error_type(e.error_type())
+            return Err(GatewayError::signature(rtype, e.message(), e.error_type())
                 .with_reason(sigv4_reason(&e)));
         }
     };
     let Some(ident) = iam.identities.get(verified.principal) else {
         w.metrics.auth(AuthKind::AwsIam, Outcome::Error);
-        return Err(
-            GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
-                .with_reason("AWS_IAM: the signing key's identity is not configured"),
-        );
+        return Err(GatewayError::authorizer_config_error()
+            .with_reason("AWS_IAM: the signing key's identity is not configured"));
     };
     let tags: Vec<(&str, &str)> = ident
         .tags

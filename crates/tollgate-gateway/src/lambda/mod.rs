@@ -26,8 +26,8 @@ use tollgate_config::Authorizer;
 use tollgate_policy::{CallerKind, Decision, ExpandCtx, Principal, Request};
 
 use crate::auth::{self, AuthContext, AuthRequest};
+use crate::error::GatewayError;
 use crate::metrics::{AuthKind, CacheName};
-use crate::responses::{GatewayError, ResponseType};
 use crate::snapshot::Snapshot;
 use crate::upstream::Pool;
 use crate::worker::Worker;
@@ -170,11 +170,11 @@ fn refused(rt: &Rt, why: &str) -> GatewayError {
 }
 
 fn unauthorized() -> GatewayError {
-    GatewayError::new(ResponseType::Unauthorized, "Unauthorized")
+    GatewayError::unauthorized()
 }
 
 fn config_error() -> GatewayError {
-    GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
+    GatewayError::authorizer_config_error()
 }
 
 /// Authorize one request; on success return the context enriched with what the backend may see.
