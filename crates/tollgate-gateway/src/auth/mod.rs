@@ -2,7 +2,14 @@
 //! this module can make) or a gateway error; the integration runs only with a `Permit`.
 //!
 //! Every type shares one request view ([`AuthRequest`]) and one context type for what the
-//! backend may learn ([`AuthContext`]). The per-type modules decide; this module dispatches.
+//! backend may learn ([`AuthContext`]). The per-type modules ([`iam`], [`cognito`], [`lambda`])
+//! decide; this module dispatches. Authorizers see only an [`AuthEnv`]: the worker's caches
+//! and metrics, the clock, and the route's compiled authorizer and resource policy (never the
+//! worker or the whole configuration snapshot).
+
+pub(crate) mod cognito;
+pub(crate) mod iam;
+pub mod lambda;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -12,10 +19,74 @@ use tollgate_http::RequestHead;
 
 use tollgate_policy::{CallerKind, Decision, Facts, MessageStyle, Principal, Request};
 
-use crate::responses::{GatewayError, ResponseType};
+use crate::error::GatewayError;
+use crate::metrics::WorkerMetrics;
+use crate::responses::ResponseType;
 use crate::router::OwnedMatch;
-use crate::snapshot::Snapshot;
-use crate::worker::Worker;
+
+/// A worker's own authorization caches (one per worker thread, no locks).
+pub(crate) struct WorkerCaches {
+    pub lambda: lambda::WorkerState,
+    pub cognito: cognito::WorkerState,
+    pub iam: iam::WorkerState,
+}
+
+impl WorkerCaches {
+    pub(crate) fn new(lambda_l1_bytes: usize) -> Self {
+        Self {
+            lambda: lambda::WorkerState::new(lambda_l1_bytes),
+            cognito: cognito::WorkerState::default(),
+            iam: iam::WorkerState::default(),
+        }
+    }
+}
+
+/// The caches all workers share (second-level, with single-flight).
+pub(crate) struct SharedCaches {
+    pub lambda: lambda::SharedState,
+    pub cognito: cognito::SharedState,
+}
+
+/// The route's compiled authorizer, as the configuration snapshot holds it.
+#[derive(Clone, Copy)]
+pub(crate) enum RouteAuthorizer<'a> {
+    /// `NONE`: only the resource policy decides.
+    None,
+    /// `AWS_IAM`: the configured identities and their policies.
+    Iam(&'a iam::Compiled),
+    /// `COGNITO_USER_POOLS`: the authorizer (`None`: the route names no Cognito authorizer)
+    /// and the route's required scopes.
+    Cognito(Option<&'a cognito::AuthorizerRt>, &'a [String]),
+    /// `CUSTOM`: the Lambda authorizer and its configuration (`None`: not a Lambda authorizer).
+    Lambda(Option<(&'a lambda::Rt, &'a tollgate_config::CompiledAuthorizer)>),
+}
+
+/// Everything an authorizer may use besides the request.
+pub(crate) struct AuthEnv<'a> {
+    pub metrics: &'a WorkerMetrics,
+    pub caches: &'a WorkerCaches,
+    pub shared: &'a SharedCaches,
+    /// Wall-clock time of the decision (policy conditions, token expiry).
+    pub now: std::time::SystemTime,
+    pub authorizer: RouteAuthorizer<'a>,
+    /// The API's resource policy compiled into a decision tree.
+    pub resource_policy: Option<&'a tollgate_policy::CompiledPolicy>,
+    /// `gateway.account_id` (same-account policy evaluation, Lambda events).
+    pub account_id: &'a str,
+    /// `gateway.region` (policy variables in a Lambda authorizer's answer).
+    pub region: &'a str,
+    /// Which 403 texts this configuration emits.
+    pub message_style: MessageStyle,
+}
+
+impl AuthEnv<'_> {
+    /// Seconds since the Unix epoch at [`AuthEnv::now`].
+    pub(crate) fn now_epoch(&self) -> i64 {
+        self.now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+}
 
 /// What the backend may learn about the caller (`request_headers` mappings).
 #[derive(Debug, Default, Clone)]
@@ -116,8 +187,7 @@ fn base_context(req: &AuthRequest<'_>) -> AuthContext {
 
 /// Decide. Types whose enforcement is not built yet refuse every request.
 pub(crate) async fn authorize(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     authorization: Authorization,
     req: &AuthRequest<'_>,
 ) -> Result<Permit, GatewayError> {
@@ -127,11 +197,11 @@ pub(crate) async fn authorize(
     }
     let ctx = match authorization {
         Authorization::None => {
-            let resource = resource_decision(snap, req, Principal::Anonymous);
+            let resource = resource_decision(env, req, Principal::Anonymous);
             let decision = tollgate_policy::resource_policy_only(resource);
             if decision != Decision::Allow {
                 return Err(access_denied(
-                    snap,
+                    env,
                     req,
                     CallerKind::Anonymous,
                     None,
@@ -141,9 +211,9 @@ pub(crate) async fn authorize(
             }
             ctx
         }
-        Authorization::AwsIam => crate::iam::authorize(w, snap, req, ctx).await?,
-        Authorization::CognitoUserPools => crate::cognito::authorize(w, snap, req, ctx).await?,
-        Authorization::Custom => crate::lambda::authorize(w, snap, req, ctx).await?,
+        Authorization::AwsIam => iam::authorize(env, req, ctx).await?,
+        Authorization::CognitoUserPools => cognito::authorize(env, req, ctx).await?,
+        Authorization::Custom => lambda::authorize(env, req, ctx).await?,
     };
     Ok(Permit { ctx, _private: () })
 }
@@ -166,10 +236,8 @@ pub(crate) const MAX_METHOD_ARN: usize = 1600;
 
 /// The facts policies see for this request (`aws:SourceIp`, `aws:SourceVpce`, time, headers).
 /// A request that came through a VPC endpoint has no `aws:SourceIp`, only `aws:VpcSourceIp`.
-pub(crate) fn facts<'a>(req: &'a AuthRequest<'a>) -> Facts<'a> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+pub(crate) fn facts<'a>(env: &AuthEnv<'_>, req: &'a AuthRequest<'a>) -> Facts<'a> {
+    let now = env.now_epoch();
     let via_vpce = req.vpce_id.is_some();
     Facts {
         source_ip: if via_vpce { None } else { Some(req.source_ip) },
@@ -187,12 +255,12 @@ pub(crate) fn facts<'a>(req: &'a AuthRequest<'a>) -> Facts<'a> {
 
 /// The API's resource policy decision for `principal`, `None` when the API has none.
 pub(crate) fn resource_decision(
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     principal: Principal<'_>,
 ) -> Option<Decision> {
-    let tree = snap.apis.get(req.route.api)?.resource_policy.as_ref()?;
-    let facts = facts(req);
+    let tree = env.resource_policy?;
+    let facts = facts(env, req);
     Some(tree.decide(&Request {
         action: "execute-api:Invoke",
         resource: req.method_arn,
@@ -201,9 +269,9 @@ pub(crate) fn resource_decision(
     }))
 }
 
-/// Which 403 texts this configuration emits.
-pub(crate) fn message_style(snap: &Snapshot) -> MessageStyle {
-    match snap.compiled.config.gateway.error_messages {
+/// Which 403 texts a configuration emits.
+pub(crate) fn message_style(gateway: &tollgate_config::GatewaySection) -> MessageStyle {
+    match gateway.error_messages {
         tollgate_config::ErrorMessages::Current => MessageStyle::Current,
         tollgate_config::ErrorMessages::Legacy => MessageStyle::Legacy,
     }
@@ -211,7 +279,7 @@ pub(crate) fn message_style(snap: &Snapshot) -> MessageStyle {
 
 /// The ACCESS_DENIED answer for a denied request.
 pub(crate) fn access_denied(
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     caller: CallerKind<'_>,
     identity: Option<Decision>,
@@ -223,7 +291,7 @@ pub(crate) fn access_denied(
     GatewayError::access_denied(tollgate_policy::access_denied_message(
         case,
         req.method_arn,
-        message_style(snap),
+        env.message_style,
     ))
     .with_reason(format!(
         "access denied: {} (identity policy: {}, resource policy: {})",
