@@ -142,3 +142,27 @@ impl Shared {
     }
 }
 
+#[cfg(test)]
+impl Shared {
+    /// Shared state for one worker serving `compiled`, with the access log off (unit tests).
+    pub(crate) fn for_tests(compiled: tollgate_config::Compiled) -> Arc<Shared> {
+        let l2_bytes = compiled.config.gateway.limits.authorizer_cache_l2_bytes;
+        Arc::new(Shared {
+            current: ArcSwap::from_pointee(Snapshot::build(compiled, 1)),
+            version: AtomicU64::new(1),
+            shutdown: AtomicBool::new(false),
+            worker_metrics: vec![Arc::new(metrics::WorkerMetrics::for_slot(0))],
+            reloads_ok: AtomicU64::new(0),
+            reloads_rejected: AtomicU64::new(0),
+            access_log: ArcSwap::from_pointee(accesslog::Sink::Off),
+            config_path: None,
+            reload_lock: Mutex::new(()),
+            retired: Mutex::new(Vec::new()),
+            auth: crate::auth::SharedCaches {
+                lambda: crate::auth::lambda::SharedState::new(l2_bytes),
+                cognito: crate::auth::cognito::SharedState::default(),
+            },
+            fd_connection_bound: usize::MAX,
+        })
+    }
+}

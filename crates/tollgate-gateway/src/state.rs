@@ -53,3 +53,24 @@ impl Worker {
     }
 }
 
+#[cfg(test)]
+impl Worker {
+    /// A worker's state over `shared`, outside any worker thread (unit tests).
+    pub(crate) fn for_tests(shared: Arc<Shared>) -> Worker {
+        let snap = shared.current.load_full();
+        let gateway = &snap.compiled.config.gateway;
+        Worker {
+            id: 0,
+            ids: RequestIds::new(),
+            metrics: shared.worker_metrics.first().cloned().unwrap_or_default(),
+            pool: RefCell::new(Pool::new(4, std::time::Duration::from_secs(30))),
+            active: Cell::new(0),
+            body_held: Cell::new(0),
+            unrouted_label: RouteLabel::new("-", "-"),
+            auth: crate::auth::WorkerCaches::new(gateway.limits.authorizer_cache_l1_bytes),
+            snap_version: Cell::new(shared.version.load(Ordering::Acquire)),
+            snap: RefCell::new(Rc::new(snap)),
+            shared,
+        }
+    }
+}

@@ -19,6 +19,8 @@ mod integrate;
 mod prepare;
 mod proxy;
 mod route;
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
