@@ -704,6 +704,22 @@ fn body_read_failure(w: &Worker, e: BodyError) -> GatewayError {
     }
 }
 
+/// A failure after which the request body's state is unknown.
+fn broken(err: GatewayError) -> Failed {
+    Failed {
+        err,
+        body_state: BodyState::Broken,
+    }
+}
+
+/// A request body that does not decode: 413 past `max_body_bytes`, else 400.
+fn body_step_failure(e: BodyError) -> GatewayError {
+    match e {
+        BodyError::TooLarge => GatewayError::too_large(),
+        _ => GatewayError::bad_request(),
+    }
+}
+
 /// Send `pending` as one chunk (and the last chunk when `last`), then clear it.
 async fn flush_chunk(
     w: &Worker,
@@ -758,24 +774,15 @@ async fn stream_request_body<S: Stream>(
     let read_deadline = || (Instant::now() + snap.header_timeout).min(body_deadline);
     let mut pending: Vec<u8> = Vec::new();
     loop {
-        let piece = body.step(&c.buf).map_err(|e| match e {
-            BodyError::TooLarge => Failed {
-                err: GatewayError::too_large(),
-                body_state: BodyState::Broken,
-            },
-            _ => Failed {
-                err: GatewayError::bad_request(),
-                body_state: BodyState::Broken,
-            },
-        })?;
+        let piece = body
+            .step(&c.buf)
+            .map_err(|e| broken(body_step_failure(e)))?;
         // Data still arriving after the body deadline: the client is late (408), whether or
         // not the upstream would still take it; a write the upstream does not take in time
         // is the upstream's fault (504).
         if matches!(piece, Piece::Data { .. }) && Instant::now() >= body_deadline {
-            return Err(Failed {
-                err: body_read_failure(w, BodyError::Io(io::ErrorKind::TimedOut.into())),
-                body_state: BodyState::Broken,
-            });
+            let late = BodyError::Io(io::ErrorKind::TimedOut.into());
+            return Err(broken(body_read_failure(w, late)));
         }
         match piece {
             Piece::Data { range, consumed } => {
@@ -794,10 +801,7 @@ async fn stream_request_body<S: Stream>(
                 let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
                 c.buf = buf;
                 if let Err(e) = res {
-                    return Err(Failed {
-                        err: io_failure(w, &e, "sending the request body"),
-                        body_state: BodyState::Broken,
-                    });
+                    return Err(broken(io_failure(w, &e, "sending the request body")));
                 }
                 c.buf.drain(..consumed.min(c.buf.len()));
             }
@@ -806,18 +810,8 @@ async fn stream_request_body<S: Stream>(
                 // Nothing more to decode without reading: send what was gathered first.
                 flush_chunk(w, up, &mut pending, false, deadline).await?;
                 match read_more(&mut c.stream, &mut c.buf, read_deadline()).await {
-                    Ok(0) => {
-                        return Err(Failed {
-                            err: bad_request(),
-                            body_state: BodyState::Broken,
-                        });
-                    }
-                    Err(e) => {
-                        return Err(Failed {
-                            err: body_read_failure(w, e),
-                            body_state: BodyState::Broken,
-                        });
-                    }
+                    Ok(0) => return Err(broken(bad_request())),
+                    Err(e) => return Err(broken(body_read_failure(w, e))),
                     Ok(_) => {}
                 }
             }

@@ -133,41 +133,7 @@ pub(crate) async fn authorize(
         return Err(GatewayError::authorizer_config_error()
             .with_reason("AWS_IAM: the route carries no IAM configuration"));
     };
-    let headers: Vec<(&[u8], &[u8])> = req
-        .head
-        .headers
-        .iter()
-        .map(|h| (h.name.slice(req.buf), h.value.slice(req.buf)))
-        .collect();
-    let parts = RequestParts {
-        method: req.head.method.slice(req.buf),
-        path: req.head.path.slice(req.buf),
-        query: req.head.query.map(|q| q.slice(req.buf)),
-        headers: &headers,
-        body: req.body,
-    };
-    let verified = {
-        let mut cache = env.caches.iam.cache.borrow_mut();
-        let before = cache.len();
-        let r = iam
-            .verifier
-            .verify(&parts, env.now_epoch(), &iam.keys, &mut cache);
-        if r.is_ok() {
-            env.metrics
-                .cache(CacheName::SigningKey, cache.len() == before);
-        }
-        r
-    };
-    let verified = match verified {
-        Ok(v) => v,
-        Err(e) => {
-            env.metrics.auth(AuthKind::AwsIam, Outcome::Unauthorized);
-            let rtype = ResponseType::from_name(e.response_type())
-                .unwrap_or(ResponseType::InvalidSignature);
-            return Err(GatewayError::signature(rtype, e.message(), e.error_type())
-                .with_reason(sigv4_reason(&e)));
-        }
-    };
+    let verified = verify(env, iam, req)?;
     let Some(ident) = iam.identities.get(verified.principal) else {
         env.metrics.auth(AuthKind::AwsIam, Outcome::Error);
         return Err(GatewayError::authorizer_config_error()
@@ -223,6 +189,45 @@ pub(crate) async fn authorize(
         .push(("caller", verified.access_key_id.clone()));
     ctx.identity.push(("user", ident.name.clone()));
     Ok(ctx)
+}
+
+/// Check the request's SigV4 signature against the configured keys (401/403 when it fails).
+fn verify(
+    env: &AuthEnv<'_>,
+    iam: &Compiled,
+    req: &AuthRequest<'_>,
+) -> Result<tollgate_sigv4::Verified, GatewayError> {
+    let headers: Vec<(&[u8], &[u8])> = req
+        .head
+        .headers
+        .iter()
+        .map(|h| (h.name.slice(req.buf), h.value.slice(req.buf)))
+        .collect();
+    let parts = RequestParts {
+        method: req.head.method.slice(req.buf),
+        path: req.head.path.slice(req.buf),
+        query: req.head.query.map(|q| q.slice(req.buf)),
+        headers: &headers,
+        body: req.body,
+    };
+    let verified = {
+        let mut cache = env.caches.iam.cache.borrow_mut();
+        let before = cache.len();
+        let r = iam
+            .verifier
+            .verify(&parts, env.now_epoch(), &iam.keys, &mut cache);
+        if r.is_ok() {
+            env.metrics
+                .cache(CacheName::SigningKey, cache.len() == before);
+        }
+        r
+    };
+    verified.map_err(|e| {
+        env.metrics.auth(AuthKind::AwsIam, Outcome::Unauthorized);
+        let rtype =
+            ResponseType::from_name(e.response_type()).unwrap_or(ResponseType::InvalidSignature);
+        GatewayError::signature(rtype, e.message(), e.error_type()).with_reason(sigv4_reason(&e))
+    })
 }
 
 /// Why a signature was refused, for the logs: fixed texts only (the client's message may
