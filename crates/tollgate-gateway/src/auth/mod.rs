@@ -66,8 +66,9 @@ pub(crate) struct AuthEnv<'a> {
     pub metrics: &'a WorkerMetrics,
     pub caches: &'a WorkerCaches,
     pub shared: &'a SharedCaches,
-    /// Wall-clock time of the decision (policy conditions, token expiry).
-    pub now: std::time::SystemTime,
+    /// The wall clock (policy conditions, signature dates, token expiry); read only by the
+    /// steps that need it.
+    pub clock: fn() -> std::time::SystemTime,
     pub authorizer: RouteAuthorizer<'a>,
     /// The API's resource policy compiled into a decision tree.
     pub resource_policy: Option<&'a tollgate_policy::CompiledPolicy>,
@@ -80,9 +81,9 @@ pub(crate) struct AuthEnv<'a> {
 }
 
 impl AuthEnv<'_> {
-    /// Seconds since the Unix epoch at [`AuthEnv::now`].
+    /// Seconds since the Unix epoch, now.
     pub(crate) fn now_epoch(&self) -> i64 {
-        self.now
+        (self.clock)()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
     }

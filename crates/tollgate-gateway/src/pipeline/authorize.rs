@@ -25,7 +25,7 @@ pub(crate) async fn authorize<S>(
         metrics: &w.metrics,
         caches: &w.auth,
         shared: &w.shared.auth,
-        now: std::time::SystemTime::now(),
+        clock: std::time::SystemTime::now,
         authorizer: snap.route_authorizer(rc.m.api, rc.m.route, authorization),
         resource_policy: rc.api.resource_policy.as_ref(),
         account_id: &snap.compiled.config.gateway.account_id,

@@ -87,7 +87,7 @@ async fn finish_answer<S: Stream>(
         status: a.status,
         body_len,
         route: routed.as_ref(),
-        principal: a.principal.as_deref(),
+        principal: a.ctx.as_ref().and_then(|c| c.principal()),
         error: a.cut_short,
     };
     account(w, ex, c.source_ip, &rec);

@@ -32,7 +32,6 @@ pub(crate) async fn integrate<S: Stream>(
     keep: bool,
     ex: &mut Exchange,
 ) -> Result<Answer, Stop> {
-    let principal = permit.ctx.principal().map(str::to_owned);
     match &rc.route.integration {
         IntegrationRt::Mock(mock) => {
             let keep = keep && drain_for_reuse(c, head, &mut body, snap).await;
@@ -41,7 +40,7 @@ pub(crate) async fn integrate<S: Stream>(
                 status: mock.status,
                 sent: Sent::Buffered { body_len },
                 keep,
-                principal,
+                ctx: Some(permit.ctx),
                 cut_short: None,
             })
         }
@@ -67,7 +66,7 @@ pub(crate) async fn integrate<S: Stream>(
                         body_len: done.bytes,
                     },
                     keep: done.keep,
-                    principal,
+                    ctx: Some(permit.ctx),
                     cut_short: done.cut_short.then_some(CUT_SHORT),
                 }),
                 Err(Failed { err, body_state }) => Err(match body_state {

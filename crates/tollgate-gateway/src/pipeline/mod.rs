@@ -92,8 +92,8 @@ pub(crate) struct Answer {
     pub sent: Sent,
     /// Keep the connection after it.
     pub keep: bool,
-    /// Who was authorized, for the access log.
-    pub principal: Option<String>,
+    /// What the authorizer said about the caller (the access log's principal).
+    pub ctx: Option<crate::auth::AuthContext>,
     /// Set when an upstream broke off its body after the head was sent.
     pub cut_short: Option<&'static str>,
 }
