@@ -156,7 +156,10 @@ pub(crate) async fn run<S: Stream>(
             .await
         }
         route::Routing::Routed(rc, body) => {
-            let res = routed(w, c, snap, &mut head, &rc, body, keep, &mut ex).await;
+            // Body bytes held before authentication count against the worker's budget until
+            // the request is over (answer written); `conn.rs` then shrinks the buffer.
+            let mut budget = prepare::BodyBudget::new(w);
+            let res = routed(w, c, &mut head, &rc, body, keep, &mut ex, &mut budget).await;
             finish::finish(w, c, snap, &head, &ex, finish::Where::Routed(&rc), res).await
         }
     }
@@ -167,17 +170,16 @@ pub(crate) async fn run<S: Stream>(
 async fn routed<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
-    snap: &Snapshot,
     head: &mut RequestHead,
     rc: &RouteCtx<'_>,
     body: Result<BodyReader, GatewayError>,
     keep: bool,
     ex: &mut Exchange,
+    budget: &mut prepare::BodyBudget<'_>,
 ) -> Result<Answer, Stop> {
+    let snap = rc.snapshot;
     let body = body.map_err(Stop::closing)?;
-    // Held until the request is over; `conn.rs` then shrinks the buffer.
-    let mut budget = prepare::BodyBudget::new(w);
-    let prepared = prepare::prepare(c, snap, head, rc, &body, &ex.info, &mut budget)
+    let prepared = prepare::prepare(c, snap, head, rc, &body, &ex.info, budget)
         .await
         .map_err(Stop::closing)?;
     let permit = match authorize::authorize(w, c, head, rc, &prepared, ex).await {
