@@ -333,3 +333,52 @@ fn a_chunked_body_is_forwarded_decoded_and_reframed() {
         assert!(out.contains("\r\n\r\nreceived"), "{out}");
     });
 }
+
+#[test]
+fn the_error_exit_keeps_the_route_and_the_reason_in_the_access_log() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let path = std::env::temp_dir().join(format!(
+            "tollgate-pipeline-access-{}.log",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let sink =
+            crate::accesslog::Sink::from_config(&tollgate_config::AccessLog::File(path.clone()))
+                .unwrap();
+        w.shared.access_log.store(std::sync::Arc::new(sink));
+        let input = b"GET /prod/status HTTP/1.1\r\nHost: fenced.test\r\n\r\n\
+                      GET /prod/private HTTP/1.1\r\nHost: open.test\r\n\r\n\
+                      GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n";
+        let out = serve(&w, input, 64).await;
+        assert_eq!(statuses(&out), [403, 401, 200], "{out}");
+        let log = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        assert_eq!(lines[0]["status"], 403);
+        assert_eq!(lines[0]["apiId"], "fenced0001");
+        assert_eq!(lines[0]["route"], "GET /status");
+        assert!(
+            lines[0]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("access denied"),
+            "{log}"
+        );
+        assert_eq!(lines[1]["status"], 401);
+        assert_eq!(lines[1]["apiId"], "openapi001");
+        assert!(
+            lines[1]["error"]
+                .as_str()
+                .unwrap()
+                .contains("identity source"),
+            "{log}"
+        );
+        assert_eq!(lines[2]["status"], 200);
+        assert!(lines[2].get("error").is_none(), "{log}");
+    });
+}
