@@ -21,6 +21,7 @@ done
 
 echo "== clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+scripts/check-layers.sh
 
 echo "== tests"
 cargo test --workspace

@@ -8,9 +8,27 @@ use std::sync::Mutex;
 
 use std::fmt::Write as _;
 
-use crate::conn::{RequestInfo, Routed};
 use crate::ids::RequestId;
-use crate::worker::Worker;
+use crate::metrics::RouteLabel;
+
+/// Per-request facts gathered before the buffer is touched again.
+pub(crate) struct RequestInfo {
+    pub method: String,
+    pub path: String,
+    pub user_agent: Option<String>,
+    pub started: std::time::Instant,
+    /// How long the `http_proxy` exchange took, once there was one.
+    pub integration: Option<std::time::Duration>,
+}
+
+/// The route a request matched, as logs, metrics and the access log name it.
+pub(crate) struct Routed<'a> {
+    pub api_id: &'a str,
+    pub stage: &'a str,
+    pub label: &'a RouteLabel,
+    /// The route's path template (`$context.resourcePath`).
+    pub resource_path: &'a str,
+}
 
 pub enum Sink {
     Off,
@@ -101,13 +119,12 @@ fn render(info: &RequestInfo, rid: &RequestId, ip: IpAddr, rec: &Record<'_>) -> 
     line
 }
 
-pub(crate) fn log(w: &Worker, info: &RequestInfo, rid: &RequestId, ip: IpAddr, rec: &Record<'_>) {
-    let sink = w.shared.access_log.load();
-    if matches!(**sink, Sink::Off) {
+pub(crate) fn log(sink: &Sink, info: &RequestInfo, rid: &RequestId, ip: IpAddr, rec: &Record<'_>) {
+    if matches!(sink, Sink::Off) {
         return;
     }
     let line = render(info, rid, ip, rec);
-    match &**sink {
+    match sink {
         Sink::Off => {}
         Sink::Stdout => {
             let _ = std::io::stdout().lock().write_all(line.as_bytes());

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tollgate_http::{BodyFraming, RequestHead, RequestLimits, parse_request};
 
 use crate::metrics::{GlobalMetrics, render};
-use crate::{ApplyError, Shared};
+use crate::shared::{ApplyError, Shared};
 
 /// Largest config body `PUT /config` accepts.
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
@@ -34,7 +34,7 @@ impl Drop for Slot {
 }
 
 pub(crate) fn serve(shared: Arc<Shared>, listener: TcpListener, workers: usize) {
-    crate::lower_priority_of_current_thread();
+    crate::threads::lower_priority_of_current_thread();
     if listener.set_nonblocking(true).is_err() {
         log::error!("tollgate: admin listener cannot be made non-blocking");
     }
@@ -64,7 +64,7 @@ pub(crate) fn serve(shared: Arc<Shared>, listener: TcpListener, workers: usize) 
                     .name("tollgate-admin-conn".into())
                     .spawn(move || {
                         let _slot = slot;
-                        crate::lower_priority_of_current_thread();
+                        crate::threads::lower_priority_of_current_thread();
                         handle(&sh, stream, workers);
                     });
                 if spawned.is_err() {

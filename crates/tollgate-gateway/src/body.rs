@@ -4,7 +4,7 @@
 use std::io;
 use std::time::Instant;
 
-use monoio::net::TcpStream;
+use monoio::io::AsyncReadRent;
 use tollgate_http::{BodyFraming, ChunkedDecoder, HttpError, Step};
 
 use crate::io::fill;
@@ -120,9 +120,9 @@ impl BodyReader {
     }
 
     /// Read and throw away the rest of the body (for answers that do not need it).
-    pub(crate) async fn discard(
+    pub(crate) async fn discard<S: AsyncReadRent>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         buf: &mut Vec<u8>,
         deadline: Instant,
     ) -> Result<(), BodyError> {
@@ -146,8 +146,8 @@ impl BodyReader {
     }
 }
 
-pub(crate) async fn read_more(
-    stream: &mut TcpStream,
+pub(crate) async fn read_more<S: AsyncReadRent>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     deadline: Instant,
 ) -> Result<usize, BodyError> {

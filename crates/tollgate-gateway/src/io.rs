@@ -1,20 +1,22 @@
 //! Owned-buffer I/O helpers over monoio's rent-style API: reads append to a `Vec<u8>`,
-//! writes hand a buffer to the kernel and get it back.
+//! writes hand a buffer to the kernel and get it back. Generic over monoio's
+//! `AsyncReadRent`/`AsyncWriteRent`: TCP streams in the gateway, in-memory streams in tests.
 
 use std::io;
 use std::time::Instant;
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller};
-use monoio::net::TcpStream;
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
+};
 
 /// Smallest free space offered to one read.
 pub(crate) const READ_CHUNK: usize = 4096;
 
 /// Read more bytes, appended to `buf`. `Ok(0)` = the peer closed. A deadline that passes
 /// answers `ErrorKind::TimedOut`; the buffer is then empty (the connection is to be dropped).
-pub(crate) async fn fill(
-    stream: &mut TcpStream,
+pub(crate) async fn fill<S: AsyncReadRent>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     deadline: Option<Instant>,
 ) -> io::Result<usize> {
@@ -40,8 +42,8 @@ pub(crate) async fn fill(
 /// kernel may already have delivered into its buffer (the op completes, nobody reads the
 /// result): here the read is cancelled and then awaited to its end, which yields either the
 /// bytes or `ECANCELED`. `Err(TimedOut)`: nothing was read and `buf` is as it was.
-pub(crate) async fn fill_or_give_up(
-    stream: &mut TcpStream,
+pub(crate) async fn fill_or_give_up<S: CancelableAsyncReadRent>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     deadline: Instant,
 ) -> io::Result<usize> {
@@ -70,8 +72,8 @@ pub(crate) async fn fill_or_give_up(
 }
 
 /// Write all of `data`, returning the buffer for reuse.
-pub(crate) async fn write_all(
-    stream: &mut TcpStream,
+pub(crate) async fn write_all<S: AsyncWriteRent>(
+    stream: &mut S,
     data: Vec<u8>,
     deadline: Option<Instant>,
 ) -> (io::Result<()>, Vec<u8>) {
@@ -92,8 +94,8 @@ pub(crate) async fn write_all(
 }
 
 /// Write `buf[range]` without copying, handing `buf` back.
-pub(crate) async fn write_range(
-    stream: &mut TcpStream,
+pub(crate) async fn write_range<S: AsyncWriteRent>(
+    stream: &mut S,
     buf: Vec<u8>,
     range: std::ops::Range<usize>,
     deadline: Option<Instant>,

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 /// data path's facts about each type added by [`ResponseTypeExt`].
 pub use tollgate_config::ResponseType;
 
+pub use crate::error::GatewayError;
+
 const ALL: [(ResponseType, &str); 21] = [
     (ResponseType::AccessDenied, "ACCESS_DENIED"),
     (
@@ -117,68 +119,18 @@ impl ResponseTypeExt for ResponseType {
     }
 }
 
-/// One gateway error on its way to the client.
-#[derive(Debug, Clone)]
-pub struct GatewayError {
-    pub rtype: ResponseType,
-    /// `$context.error.message`; `None` renders as JSON `null`.
-    pub message: Option<String>,
-    /// A more specific `x-amzn-ErrorType` than the type's default (e.g. IncompleteSignatureException).
-    pub error_type: Option<&'static str>,
-    /// A more specific status than the type's default (e.g. 502 for a refused upstream).
-    pub status: Option<u16>,
-    /// Why, for operators only (stderr and the access log's `error`), never sent to the
-    /// client and never holding a token, signature or secret.
-    pub reason: Option<std::borrow::Cow<'static, str>>,
-}
-
 impl GatewayError {
-    pub fn new(rtype: ResponseType, message: impl Into<String>) -> Self {
-        Self {
-            rtype,
-            message: Some(message.into()),
-            error_type: None,
-            status: None,
-            reason: None,
-        }
-    }
-
-    pub fn null_message(rtype: ResponseType) -> Self {
-        Self {
-            rtype,
-            message: None,
-            error_type: None,
-            status: None,
-            reason: None,
-        }
-    }
-
-    pub fn missing_token() -> Self {
-        Self::new(
-            ResponseType::MissingAuthenticationToken,
-            "Missing Authentication Token",
-        )
-    }
-
-    pub fn with_error_type(mut self, t: &'static str) -> Self {
-        self.error_type = Some(t);
-        self
-    }
-
-    pub fn with_status(mut self, s: u16) -> Self {
-        self.status = Some(s);
-        self
-    }
-
-    /// The operator-facing reason (see [`GatewayError::reason`]).
-    pub fn with_reason(mut self, r: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        self.reason = Some(r.into());
-        self
-    }
-
     /// The status this error is answered with when no override changes it.
     pub fn default_status(&self) -> u16 {
         self.status.unwrap_or(self.rtype.default_status())
+    }
+
+    /// The operator-facing reason: its `reason`, else its message or type.
+    pub fn reason_text(&self) -> &str {
+        self.reason
+            .as_deref()
+            .or(self.message.as_deref())
+            .unwrap_or_else(|| self.rtype.name())
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tollgate_config::{Authorization, Compiled, Integration};
 
+use crate::auth::RouteAuthorizer;
 use crate::metrics::RouteLabel;
 use crate::responses::{GatewayResponses, Override, Template};
 
@@ -24,9 +25,9 @@ pub struct Snapshot {
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
     pub connect_timeout: Duration,
-    pub(crate) lambda: crate::lambda::Compiled,
-    pub(crate) cognito: crate::cognito::Compiled,
-    pub(crate) iam: crate::iam::Compiled,
+    pub(crate) lambda: crate::auth::lambda::Compiled,
+    pub(crate) cognito: crate::auth::cognito::Compiled,
+    pub(crate) iam: crate::auth::iam::Compiled,
 }
 
 pub struct ApiRt {
@@ -61,6 +62,36 @@ pub struct ProxyRt {
 }
 
 impl Snapshot {
+    /// The compiled authorizer of route `route` of API `api` for its authorization type.
+    pub(crate) fn route_authorizer(
+        &self,
+        api: usize,
+        route: usize,
+        authorization: Authorization,
+    ) -> RouteAuthorizer<'_> {
+        let index = self.compiled.route(api, route).and_then(|r| r.authorizer);
+        match authorization {
+            Authorization::None => RouteAuthorizer::None,
+            Authorization::AwsIam => RouteAuthorizer::Iam(&self.iam),
+            Authorization::CognitoUserPools => {
+                let scopes = self
+                    .compiled
+                    .config
+                    .apis
+                    .get(api)
+                    .and_then(|x| x.routes.get(route))
+                    .map_or(&[][..], |r| r.scopes.as_slice());
+                RouteAuthorizer::Cognito(index.and_then(|i| self.cognito.authorizer(i)), scopes)
+            }
+            Authorization::Custom => RouteAuthorizer::Lambda(index.and_then(|i| {
+                Some((
+                    self.lambda.authorizer(i)?,
+                    self.compiled.authorizers.get(i)?,
+                ))
+            })),
+        }
+    }
+
     pub fn build(compiled: Compiled, version: u64) -> Self {
         let cfg = &compiled.config;
         let apis = cfg
@@ -164,9 +195,9 @@ impl Snapshot {
             idle_timeout: Duration::from_millis(l.idle_timeout_ms),
             connect_timeout: Duration::from_millis(cfg.gateway.upstream.connect_timeout_ms),
             apis,
-            lambda: crate::lambda::Compiled::build(&compiled),
-            cognito: crate::cognito::Compiled::build(&compiled),
-            iam: crate::iam::Compiled::build(&compiled),
+            lambda: crate::auth::lambda::Compiled::build(&compiled),
+            cognito: crate::auth::cognito::Compiled::build(&compiled),
+            iam: crate::auth::iam::Compiled::build(&compiled),
             compiled,
         }
     }

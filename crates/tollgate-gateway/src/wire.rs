@@ -38,6 +38,25 @@ pub(crate) fn push_usize(out: &mut Vec<u8>, mut v: usize) {
     out.extend_from_slice(tmp.get(i..).unwrap_or(&[]));
 }
 
+/// `host:port` -> `host` (IPv6 literals keep their brackets).
+pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
+    if host.starts_with(b"[") {
+        return match host.iter().position(|&b| b == b']') {
+            Some(i) => host.get(..=i).unwrap_or(host),
+            None => host,
+        };
+    }
+    match host.iter().rposition(|&b| b == b':') {
+        Some(i) => host.get(..i).unwrap_or(host),
+        None => host,
+    }
+}
+
+/// The end of a response head in `out` (just past its blank line).
+pub(crate) fn head_end(out: &[u8]) -> Option<usize> {
+    out.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -47,5 +66,12 @@ mod tests {
             super::push_usize(&mut v, n);
             assert_eq!(String::from_utf8(v).unwrap(), n.to_string());
         }
+    }
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(super::strip_port(b"example.com:8080"), b"example.com");
+        assert_eq!(super::strip_port(b"example.com"), b"example.com");
+        assert_eq!(super::strip_port(b"[::1]:80"), b"[::1]");
     }
 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::Shared;
 use crate::ids::RequestIds;
-use crate::metrics::{RouteLabel, WorkerMetrics};
-use crate::snapshot::Snapshot;
+use crate::metrics::RouteLabel;
+use crate::shared::Shared;
+use crate::state::Worker;
 use crate::upstream::Pool;
 
 /// Which io driver runs the workers.
@@ -44,47 +44,6 @@ impl IoDriver {
             IoDriver::IoUring => "io_uring",
             IoDriver::Legacy => "epoll",
         }
-    }
-}
-
-/// A worker's own state. Lives on its thread only (`!Send` parts inside).
-pub(crate) struct Worker {
-    pub id: usize,
-    pub shared: Arc<Shared>,
-    pub ids: RequestIds,
-    pub metrics: Arc<WorkerMetrics>,
-    pub pool: RefCell<Pool>,
-    pub active: Cell<usize>,
-    /// Bytes of request body held before authentication, all connections together (bounded
-    /// by `gateway.limits.max_buffered_body_bytes_per_worker`; see `conn::BodyBudget`).
-    pub body_held: Cell<u64>,
-    pub unrouted_label: RouteLabel,
-    pub lambda: crate::lambda::WorkerState,
-    pub cognito: crate::cognito::WorkerState,
-    pub iam: crate::iam::WorkerState,
-    /// An `Rc` around the shared `Arc`: taking the snapshot per request bumps a worker-local
-    /// count instead of the shared atomic one (no cache-line traffic between cores).
-    #[allow(clippy::redundant_allocation)]
-    snap: RefCell<Rc<Arc<Snapshot>>>,
-    snap_version: Cell<u64>,
-}
-
-impl Worker {
-    /// The current snapshot. A config swap reaches the next request (keep-alive included);
-    /// a request keeps the snapshot it started with.
-    #[allow(clippy::redundant_allocation)]
-    pub(crate) fn snapshot(&self) -> Rc<Arc<Snapshot>> {
-        let v = self.shared.version.load(Ordering::Acquire);
-        if v != self.snap_version.get() {
-            let fresh = self.shared.current.load_full();
-            *self.snap.borrow_mut() = Rc::new(fresh);
-            self.snap_version.set(v);
-        }
-        self.snap.borrow().clone()
-    }
-
-    pub(crate) fn shutting_down(&self) -> bool {
-        self.shared.shutdown.load(Ordering::Relaxed)
     }
 }
 
@@ -169,15 +128,13 @@ async fn worker_main(
         active: Cell::new(0),
         body_held: Cell::new(0),
         unrouted_label: RouteLabel::new("-", "-"),
-        lambda: crate::lambda::WorkerState::new(
+        auth: crate::auth::WorkerCaches::new(
             snap.compiled
                 .config
                 .gateway
                 .limits
                 .authorizer_cache_l1_bytes,
         ),
-        cognito: crate::cognito::WorkerState::default(),
-        iam: crate::iam::WorkerState::default(),
         snap_version: Cell::new(shared.version.load(Ordering::Acquire)),
         snap: RefCell::new(Rc::new(snap)),
         shared,
@@ -288,7 +245,8 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
                 w.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
                 let w2 = w.clone();
                 monoio::spawn(async move {
-                    crate::conn::serve(w2.clone(), stream, peer, local, proxy_protocol).await;
+                    let _ = stream.set_nodelay(true);
+                    crate::conn::serve(&w2, stream, peer, local, proxy_protocol).await;
                     w2.active.set(w2.active.get().saturating_sub(1));
                     w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
                 });

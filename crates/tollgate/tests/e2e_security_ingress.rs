@@ -573,5 +573,5 @@ fn ipv4_mapped_sources_match_ipv4_policies() {
     let r = exchange_from(plain, Some("127.0.0.3"), req.as_bytes());
     assert_eq!(status_of(&r), 200, "XFF NAT64: {r}");
     // (The socket peer is normalised too, but tollgate's IPv6 listeners are IPV6_V6ONLY:
-    // an IPv4 client never reaches them as ::ffff:a.b.c.d. Unit test: conn.rs.)
+    // an IPv4 client never reaches them as ::ffff:a.b.c.d. Unit test: tollgate-gateway pipeline/prepare.rs.)
 }

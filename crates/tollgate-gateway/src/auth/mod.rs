@@ -2,7 +2,14 @@
 //! this module can make) or a gateway error; the integration runs only with a `Permit`.
 //!
 //! Every type shares one request view ([`AuthRequest`]) and one context type for what the
-//! backend may learn ([`AuthContext`]). The per-type modules decide; this module dispatches.
+//! backend may learn ([`AuthContext`]). The per-type modules ([`iam`], [`cognito`], [`lambda`])
+//! decide; this module dispatches. Authorizers see only an [`AuthEnv`]: the worker's caches
+//! and metrics, the clock, and the route's compiled authorizer and resource policy (never the
+//! worker or the whole configuration snapshot).
+
+pub(crate) mod cognito;
+pub(crate) mod iam;
+pub mod lambda;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -12,10 +19,75 @@ use tollgate_http::RequestHead;
 
 use tollgate_policy::{CallerKind, Decision, Facts, MessageStyle, Principal, Request};
 
-use crate::responses::{GatewayError, ResponseType};
+use crate::error::GatewayError;
+use crate::metrics::WorkerMetrics;
+use crate::responses::ResponseType;
 use crate::router::OwnedMatch;
-use crate::snapshot::Snapshot;
-use crate::worker::Worker;
+
+/// A worker's own authorization caches (one per worker thread, no locks).
+pub(crate) struct WorkerCaches {
+    pub lambda: lambda::WorkerState,
+    pub cognito: cognito::WorkerState,
+    pub iam: iam::WorkerState,
+}
+
+impl WorkerCaches {
+    pub(crate) fn new(lambda_l1_bytes: usize) -> Self {
+        Self {
+            lambda: lambda::WorkerState::new(lambda_l1_bytes),
+            cognito: cognito::WorkerState::default(),
+            iam: iam::WorkerState::default(),
+        }
+    }
+}
+
+/// The caches all workers share (second-level, with single-flight).
+pub(crate) struct SharedCaches {
+    pub lambda: lambda::SharedState,
+    pub cognito: cognito::SharedState,
+}
+
+/// The route's compiled authorizer, as the configuration snapshot holds it.
+#[derive(Clone, Copy)]
+pub(crate) enum RouteAuthorizer<'a> {
+    /// `NONE`: only the resource policy decides.
+    None,
+    /// `AWS_IAM`: the configured identities and their policies.
+    Iam(&'a iam::Compiled),
+    /// `COGNITO_USER_POOLS`: the authorizer (`None`: the route names no Cognito authorizer)
+    /// and the route's required scopes.
+    Cognito(Option<&'a cognito::AuthorizerRt>, &'a [String]),
+    /// `CUSTOM`: the Lambda authorizer and its configuration (`None`: not a Lambda authorizer).
+    Lambda(Option<(&'a lambda::Rt, &'a tollgate_config::CompiledAuthorizer)>),
+}
+
+/// Everything an authorizer may use besides the request.
+pub(crate) struct AuthEnv<'a> {
+    pub metrics: &'a WorkerMetrics,
+    pub caches: &'a WorkerCaches,
+    pub shared: &'a SharedCaches,
+    /// The wall clock (policy conditions, signature dates, token expiry); read only by the
+    /// steps that need it.
+    pub clock: fn() -> std::time::SystemTime,
+    pub authorizer: RouteAuthorizer<'a>,
+    /// The API's resource policy compiled into a decision tree.
+    pub resource_policy: Option<&'a tollgate_policy::CompiledPolicy>,
+    /// `gateway.account_id` (same-account policy evaluation, Lambda events).
+    pub account_id: &'a str,
+    /// `gateway.region` (policy variables in a Lambda authorizer's answer).
+    pub region: &'a str,
+    /// Which 403 texts this configuration emits.
+    pub message_style: MessageStyle,
+}
+
+impl AuthEnv<'_> {
+    /// Seconds since the Unix epoch, now.
+    pub(crate) fn now_epoch(&self) -> i64 {
+        (self.clock)()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+}
 
 /// What the backend may learn about the caller (`request_headers` mappings).
 #[derive(Debug, Default, Clone)]
@@ -101,9 +173,7 @@ impl AuthRequest<'_> {
 
 /// 400 for a repeated identity source, like a repeated `Host` (no call, nothing cached).
 pub(crate) fn repeated_identity_source() -> GatewayError {
-    GatewayError::new(ResponseType::Default4xx, "Bad Request")
-        .with_status(400)
-        .with_error_type("BadRequestException")
+    GatewayError::bad_request()
 }
 
 /// The context every authorized request carries (`context.identity.sourceIp`, `.userAgent`).
@@ -118,26 +188,21 @@ fn base_context(req: &AuthRequest<'_>) -> AuthContext {
 
 /// Decide. Types whose enforcement is not built yet refuse every request.
 pub(crate) async fn authorize(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     authorization: Authorization,
     req: &AuthRequest<'_>,
 ) -> Result<Permit, GatewayError> {
     let ctx = base_context(req);
     if authorization != Authorization::None && req.method_arn.len() > MAX_METHOD_ARN {
-        return Err(
-            GatewayError::new(ResponseType::Default4xx, "Request-URI Too Long")
-                .with_status(414)
-                .with_error_type("RequestUriTooLongException"),
-        );
+        return Err(GatewayError::uri_too_long());
     }
     let ctx = match authorization {
         Authorization::None => {
-            let resource = resource_decision(snap, req, Principal::Anonymous);
+            let resource = resource_decision(env, req, Principal::Anonymous);
             let decision = tollgate_policy::resource_policy_only(resource);
             if decision != Decision::Allow {
                 return Err(access_denied(
-                    snap,
+                    env,
                     req,
                     CallerKind::Anonymous,
                     None,
@@ -147,9 +212,9 @@ pub(crate) async fn authorize(
             }
             ctx
         }
-        Authorization::AwsIam => crate::iam::authorize(w, snap, req, ctx).await?,
-        Authorization::CognitoUserPools => crate::cognito::authorize(w, snap, req, ctx).await?,
-        Authorization::Custom => crate::lambda::authorize(w, snap, req, ctx).await?,
+        Authorization::AwsIam => iam::authorize(env, req, ctx).await?,
+        Authorization::CognitoUserPools => cognito::authorize(env, req, ctx).await?,
+        Authorization::Custom => lambda::authorize(env, req, ctx).await?,
     };
     Ok(Permit { ctx, _private: () })
 }
@@ -172,10 +237,8 @@ pub(crate) const MAX_METHOD_ARN: usize = 1600;
 
 /// The facts policies see for this request (`aws:SourceIp`, `aws:SourceVpce`, time, headers).
 /// A request that came through a VPC endpoint has no `aws:SourceIp`, only `aws:VpcSourceIp`.
-pub(crate) fn facts<'a>(req: &'a AuthRequest<'a>) -> Facts<'a> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+pub(crate) fn facts<'a>(env: &AuthEnv<'_>, req: &'a AuthRequest<'a>) -> Facts<'a> {
+    let now = env.now_epoch();
     let via_vpce = req.vpce_id.is_some();
     Facts {
         source_ip: if via_vpce { None } else { Some(req.source_ip) },
@@ -193,12 +256,12 @@ pub(crate) fn facts<'a>(req: &'a AuthRequest<'a>) -> Facts<'a> {
 
 /// The API's resource policy decision for `principal`, `None` when the API has none.
 pub(crate) fn resource_decision(
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     principal: Principal<'_>,
 ) -> Option<Decision> {
-    let tree = snap.apis.get(req.route.api)?.resource_policy.as_ref()?;
-    let facts = facts(req);
+    let tree = env.resource_policy?;
+    let facts = facts(env, req);
     Some(tree.decide(&Request {
         action: "execute-api:Invoke",
         resource: req.method_arn,
@@ -207,9 +270,9 @@ pub(crate) fn resource_decision(
     }))
 }
 
-/// Which 403 texts this configuration emits.
-pub(crate) fn message_style(snap: &Snapshot) -> MessageStyle {
-    match snap.compiled.config.gateway.error_messages {
+/// Which 403 texts a configuration emits.
+pub(crate) fn message_style(gateway: &tollgate_config::GatewaySection) -> MessageStyle {
+    match gateway.error_messages {
         tollgate_config::ErrorMessages::Current => MessageStyle::Current,
         tollgate_config::ErrorMessages::Legacy => MessageStyle::Legacy,
     }
@@ -217,7 +280,7 @@ pub(crate) fn message_style(snap: &Snapshot) -> MessageStyle {
 
 /// The ACCESS_DENIED answer for a denied request.
 pub(crate) fn access_denied(
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     caller: CallerKind<'_>,
     identity: Option<Decision>,
@@ -226,10 +289,11 @@ pub(crate) fn access_denied(
 ) -> GatewayError {
     let case = tollgate_policy::deny_case(caller, identity, resource, decision)
         .unwrap_or(tollgate_policy::DenyCase::AnonymousNoAllow);
-    GatewayError::new(
-        ResponseType::AccessDenied,
-        tollgate_policy::access_denied_message(case, req.method_arn, message_style(snap)),
-    )
+    GatewayError::access_denied(tollgate_policy::access_denied_message(
+        case,
+        req.method_arn,
+        env.message_style,
+    ))
     .with_reason(format!(
         "access denied: {} (identity policy: {}, resource policy: {})",
         decision_text(Some(decision)),

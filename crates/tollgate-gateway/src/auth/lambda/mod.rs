@@ -25,12 +25,10 @@ use std::time::{Duration, Instant};
 use tollgate_config::Authorizer;
 use tollgate_policy::{CallerKind, Decision, ExpandCtx, Principal, Request};
 
-use crate::auth::{self, AuthContext, AuthRequest};
+use crate::auth::{self, AuthContext, AuthEnv, AuthRequest, RouteAuthorizer};
+use crate::error::GatewayError;
 use crate::metrics::{AuthKind, CacheName};
-use crate::responses::{GatewayError, ResponseType};
-use crate::snapshot::Snapshot;
 use crate::upstream::Pool;
-use crate::worker::Worker;
 
 use cache::{Begin, CacheKey, L1, L2, Polled};
 use reply::{AuthzResult, Failure};
@@ -50,7 +48,7 @@ enum Kind {
 }
 
 /// One Lambda authorizer, ready to call.
-struct Rt {
+pub(crate) struct Rt {
     kind: Kind,
     /// `host:port` of `function_url`, and its path; `None` when the URL is unusable.
     target: Option<(String, String)>,
@@ -69,6 +67,13 @@ struct Rt {
 pub(crate) struct Compiled {
     /// Same order as `config.authorizers`; `None` for Cognito ones.
     authorizers: Vec<Option<Rt>>,
+}
+
+impl Compiled {
+    /// The authorizer at `index` of `config.authorizers`, if it is of this module's kind.
+    pub(crate) fn authorizer(&self, index: usize) -> Option<&Rt> {
+        self.authorizers.get(index).and_then(Option::as_ref)
+    }
 }
 
 fn fingerprint(parts: &[&str]) -> u64 {
@@ -170,46 +175,38 @@ fn refused(rt: &Rt, why: &str) -> GatewayError {
 }
 
 fn unauthorized() -> GatewayError {
-    GatewayError::new(ResponseType::Unauthorized, "Unauthorized")
+    GatewayError::unauthorized()
 }
 
 fn config_error() -> GatewayError {
-    GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
+    GatewayError::authorizer_config_error()
 }
 
 /// Authorize one request; on success return the context enriched with what the backend may see.
 pub(crate) async fn authorize(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
-    let res = decide(w, snap, req, ctx).await;
+    let res = decide(env, req, ctx).await;
     let outcome = auth::outcome_of(&res);
-    w.metrics.auth(AuthKind::Custom, outcome);
-    let rt = snap
-        .compiled
-        .route(req.route.api, req.route.route)
-        .and_then(|r| r.authorizer)
-        .and_then(|i| snap.lambda.authorizers.get(i))
-        .and_then(Option::as_ref);
-    if let Some(rt) = rt {
-        w.metrics.authorizer_outcome(&rt.stats, outcome);
+    env.metrics.auth(AuthKind::Custom, outcome);
+    if let RouteAuthorizer::Lambda(Some((rt, _))) = env.authorizer {
+        env.metrics.authorizer_outcome(&rt.stats, outcome);
     }
     res
 }
 
 async fn decide(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     mut ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
     // 1. The resource policy's explicit denies, before the function is called.
-    let resource = auth::resource_decision(snap, req, Principal::Anonymous);
+    let resource = auth::resource_decision(env, req, Principal::Anonymous);
     if tollgate_policy::lambda_precheck_denies(resource) {
         return Err(auth::access_denied(
-            snap,
+            env,
             req,
             CallerKind::Authorizer,
             None,
@@ -217,16 +214,7 @@ async fn decide(
             Decision::ExplicitDeny,
         ));
     }
-    let index = snap
-        .compiled
-        .route(req.route.api, req.route.route)
-        .and_then(|r| r.authorizer);
-    let (Some(rt), Some(compiled)) = (
-        index
-            .and_then(|i| snap.lambda.authorizers.get(i))
-            .and_then(Option::as_ref),
-        index.and_then(|i| snap.compiled.authorizers.get(i)),
-    ) else {
+    let RouteAuthorizer::Lambda(Some((rt, compiled))) = env.authorizer else {
         return Err(config_error().with_reason("the route's authorizer is not a Lambda authorizer"));
     };
     let method = std::str::from_utf8(req.head.method.slice(req.buf)).unwrap_or("GET");
@@ -269,8 +257,7 @@ async fn decide(
     let scope = rt.scopes.get(req.route.api).copied().unwrap_or(rt.id);
     let result = if cacheable {
         cached_or_call(
-            w,
-            snap,
+            env,
             rt,
             req,
             CacheKey::new(scope, &identity),
@@ -280,13 +267,13 @@ async fn decide(
         .await
         .map_err(|f| failure_error(rt, f))?
     } else {
-        invoke(w, snap, rt, req, &identity, method)
+        invoke(env, rt, req, &identity, method)
             .await
             .map_err(|f| failure_error(rt, f))?
     };
 
     // 4. The returned policy for this request's own method ARN, combined by Table A.
-    let facts = auth::facts(req);
+    let facts = auth::facts(env, req);
     let decision = result.policy.decide(&Request {
         action: "execute-api:Invoke",
         resource: req.method_arn,
@@ -296,7 +283,7 @@ async fn decide(
     let combined = tollgate_policy::combine_same_account(decision, resource);
     if combined != Decision::Allow {
         return Err(auth::access_denied(
-            snap,
+            env,
             req,
             CallerKind::Authorizer,
             Some(decision),
@@ -338,8 +325,7 @@ impl Drop for FlightGuard<'_> {
 
 /// L1, then L2; on a miss lead the flight or wait for the one in progress.
 async fn cached_or_call(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     rt: &Rt,
     req: &AuthRequest<'_>,
     key: CacheKey,
@@ -347,41 +333,44 @@ async fn cached_or_call(
     method: &str,
 ) -> Result<Arc<AuthzResult>, Failure> {
     let started = Instant::now();
-    if let Some(v) = w.lambda.l1.borrow_mut().get(&key, started) {
-        w.metrics.cache(CacheName::Authorizer, true);
+    if let Some(v) = env.caches.lambda.l1.borrow_mut().get(&key, started) {
+        env.metrics.cache(CacheName::Authorizer, true);
         return Ok(v);
     }
-    let l2 = &w.shared.lambda.l2;
+    let l2 = &env.shared.lambda.l2;
     let give_up = started + rt.timeout + WAIT_GRACE + WAIT_GRACE;
     loop {
         let now = Instant::now();
         match l2.begin(&key, now, rt.timeout + WAIT_GRACE) {
             Begin::Hit(v, expires) => {
-                w.metrics.cache(CacheName::Authorizer, true);
-                w.lambda
+                env.metrics.cache(CacheName::Authorizer, true);
+                env.caches
+                    .lambda
                     .l1
                     .borrow_mut()
                     .insert(key, v.clone(), expires, now);
                 return Ok(v);
             }
             Begin::Lead(flight) => {
-                w.metrics.cache(CacheName::Authorizer, false);
+                env.metrics.cache(CacheName::Authorizer, false);
                 let mut guard = FlightGuard {
                     l2,
                     key: &key,
                     flight,
                     done: false,
                 };
-                let res = invoke(w, snap, rt, req, identity, method).await;
+                let res = invoke(env, rt, req, identity, method).await;
                 let now = Instant::now();
                 match &res {
                     Ok(v) => {
                         let expires = now + rt.ttl;
                         l2.complete(&key, flight, v.clone(), expires);
-                        w.lambda
-                            .l1
-                            .borrow_mut()
-                            .insert(key.clone(), v.clone(), expires, now);
+                        env.caches.lambda.l1.borrow_mut().insert(
+                            key.clone(),
+                            v.clone(),
+                            expires,
+                            now,
+                        );
                     }
                     Err(f) => l2.fail(&key, flight, *f, now),
                 }
@@ -396,8 +385,9 @@ async fn cached_or_call(
                     let now = Instant::now();
                     match l2.poll(&key, flight, now) {
                         Polled::Hit(v, expires) => {
-                            w.metrics.cache(CacheName::Authorizer, true);
-                            w.lambda
+                            env.metrics.cache(CacheName::Authorizer, true);
+                            env.caches
+                                .lambda
                                 .l1
                                 .borrow_mut()
                                 .insert(key, v.clone(), expires, now);
@@ -435,8 +425,7 @@ impl Drop for InflightGuard<'_> {
 
 /// Call the function once.
 async fn invoke(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     rt: &Rt,
     req: &AuthRequest<'_>,
     token: &str,
@@ -446,7 +435,7 @@ async fn invoke(
         return Err(Failure::Error("function_url is not an http:// URL"));
     };
     {
-        let mut m = w.lambda.inflight.borrow_mut();
+        let mut m = env.caches.lambda.inflight.borrow_mut();
         let n = m.entry(rt.id).or_insert(0);
         if *n >= MAX_INFLIGHT_PER_AUTHORIZER {
             return Err(Failure::Error("too many concurrent calls"));
@@ -454,15 +443,15 @@ async fn invoke(
         *n += 1;
     }
     let _inflight = InflightGuard {
-        map: &w.lambda.inflight,
+        map: &env.caches.lambda.inflight,
         id: rt.id,
     };
-    let g = &snap.compiled.config.gateway;
     let body = match rt.kind {
         Kind::Token => event::token_event(token, req.method_arn),
-        Kind::Request => event::request_event(req, &g.account_id, &req.route.stage, method),
+        Kind::Request => event::request_event(req, env.account_id, &req.route.stage, method),
     };
-    let addr = w
+    let addr = env
+        .caches
         .lambda
         .pool
         .borrow_mut()
@@ -470,17 +459,24 @@ async fn invoke(
         .map_err(|_| Failure::Error("cannot resolve"))?;
     let started = Instant::now();
     let deadline = started + rt.timeout;
-    let call = client::post(&w.lambda.pool, addr, authority, path, &body, deadline);
+    let call = client::post(
+        &env.caches.lambda.pool,
+        addr,
+        authority,
+        path,
+        &body,
+        deadline,
+    );
     let called = monoio::time::timeout_at(deadline.into(), call).await;
-    w.metrics.authorizer_call(&rt.stats, started.elapsed());
+    env.metrics.authorizer_call(&rt.stats, started.elapsed());
     let raw = match called {
         Ok(Ok(raw)) => raw,
         Ok(Err(_)) => return Err(Failure::Error("call failed (refused, closed or bad reply)")),
         Err(_) => return Err(Failure::Error("timed out")),
     };
     let ctx = ExpandCtx {
-        region: &g.region,
-        account_id: &g.account_id,
+        region: env.region,
+        account_id: env.account_id,
         api_id: Some(req.api_id),
     };
     reply::parse_reply(raw.status, raw.function_error, raw.body, &ctx).map(Arc::new)

@@ -42,7 +42,7 @@ pub(crate) fn query_pairs(req: &AuthRequest<'_>) -> Vec<(String, String)> {
 /// The request's host without port.
 fn host(req: &AuthRequest<'_>) -> String {
     let h = req.head.host.map(|s| s.slice(req.buf)).unwrap_or_default();
-    String::from_utf8_lossy(crate::conn::strip_port(h)).into_owned()
+    String::from_utf8_lossy(crate::wire::strip_port(h)).into_owned()
 }
 
 /// A 6-character stand-in for API Gateway's resource id, stable per API and route template.

@@ -10,11 +10,12 @@ use tollgate_policy::{
 };
 use tollgate_sigv4::{RequestParts, SigningKeyCache, StaticKey, Verifier};
 
-use crate::auth::{AuthContext, AuthRequest, access_denied, facts, resource_decision};
+use crate::auth::{
+    AuthContext, AuthEnv, AuthRequest, RouteAuthorizer, access_denied, facts, resource_decision,
+};
+use crate::error::GatewayError;
 use crate::metrics::{AuthKind, CacheName, Outcome};
-use crate::responses::{GatewayError, ResponseType, ResponseTypeExt};
-use crate::snapshot::Snapshot;
-use crate::worker::Worker;
+use crate::responses::{ResponseType, ResponseTypeExt};
 
 /// One configured identity, ready for evaluation.
 pub(crate) struct IdentityRt {
@@ -122,61 +123,21 @@ pub(crate) struct WorkerState {
     cache: RefCell<SigningKeyCache>,
 }
 
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 pub(crate) async fn authorize(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     mut ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
-    let iam = &snap.iam;
-    let headers: Vec<(&[u8], &[u8])> = req
-        .head
-        .headers
-        .iter()
-        .map(|h| (h.name.slice(req.buf), h.value.slice(req.buf)))
-        .collect();
-    let parts = RequestParts {
-        method: req.head.method.slice(req.buf),
-        path: req.head.path.slice(req.buf),
-        query: req.head.query.map(|q| q.slice(req.buf)),
-        headers: &headers,
-        body: req.body,
+    let RouteAuthorizer::Iam(iam) = env.authorizer else {
+        env.metrics.auth(AuthKind::AwsIam, Outcome::Error);
+        return Err(GatewayError::authorizer_config_error()
+            .with_reason("AWS_IAM: the route carries no IAM configuration"));
     };
-    let verified = {
-        let mut cache = w.iam.cache.borrow_mut();
-        let before = cache.len();
-        let r = iam
-            .verifier
-            .verify(&parts, now_epoch(), &iam.keys, &mut cache);
-        if r.is_ok() {
-            w.metrics
-                .cache(CacheName::SigningKey, cache.len() == before);
-        }
-        r
-    };
-    let verified = match verified {
-        Ok(v) => v,
-        Err(e) => {
-            w.metrics.auth(AuthKind::AwsIam, Outcome::Unauthorized);
-            let rtype = ResponseType::from_name(e.response_type())
-                .unwrap_or(ResponseType::InvalidSignature);
-            return Err(GatewayError::new(rtype, e.message())
-                .with_error_type(e.error_type())
-                .with_reason(sigv4_reason(&e)));
-        }
-    };
+    let verified = verify(env, iam, req)?;
     let Some(ident) = iam.identities.get(verified.principal) else {
-        w.metrics.auth(AuthKind::AwsIam, Outcome::Error);
-        return Err(
-            GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
-                .with_reason("AWS_IAM: the signing key's identity is not configured"),
-        );
+        env.metrics.auth(AuthKind::AwsIam, Outcome::Error);
+        return Err(GatewayError::authorizer_config_error()
+            .with_reason("AWS_IAM: the signing key's identity is not configured"));
     };
     let tags: Vec<(&str, &str)> = ident
         .tags
@@ -194,24 +155,24 @@ pub(crate) async fn authorize(
         org_id: None,
     };
     let principal = Principal::Iam(caller);
-    let f = facts(req);
+    let f = facts(env, req);
     let identity = ident.policy.decide(&Request {
         action: "execute-api:Invoke",
         resource: req.method_arn,
         principal,
         facts: &f,
     });
-    let resource = resource_decision(snap, req, principal);
-    let same_account = ident.account == snap.compiled.config.gateway.account_id;
+    let resource = resource_decision(env, req, principal);
+    let same_account = ident.account == env.account_id;
     let decision = if same_account {
         tollgate_policy::combine_same_account(identity, resource)
     } else {
         tollgate_policy::combine_cross_account(identity, resource)
     };
     if decision != Decision::Allow {
-        w.metrics.auth(AuthKind::AwsIam, Outcome::Deny);
+        env.metrics.auth(AuthKind::AwsIam, Outcome::Deny);
         return Err(access_denied(
-            snap,
+            env,
             req,
             CallerKind::Iam { arn: &ident.arn },
             Some(identity),
@@ -219,7 +180,7 @@ pub(crate) async fn authorize(
             decision,
         ));
     }
-    w.metrics.auth(AuthKind::AwsIam, Outcome::Allow);
+    env.metrics.auth(AuthKind::AwsIam, Outcome::Allow);
     ctx.identity.push(("userArn", ident.arn.clone()));
     ctx.identity.push(("accountId", ident.account.clone()));
     ctx.identity
@@ -228,6 +189,45 @@ pub(crate) async fn authorize(
         .push(("caller", verified.access_key_id.clone()));
     ctx.identity.push(("user", ident.name.clone()));
     Ok(ctx)
+}
+
+/// Check the request's SigV4 signature against the configured keys (401/403 when it fails).
+fn verify(
+    env: &AuthEnv<'_>,
+    iam: &Compiled,
+    req: &AuthRequest<'_>,
+) -> Result<tollgate_sigv4::Verified, GatewayError> {
+    let headers: Vec<(&[u8], &[u8])> = req
+        .head
+        .headers
+        .iter()
+        .map(|h| (h.name.slice(req.buf), h.value.slice(req.buf)))
+        .collect();
+    let parts = RequestParts {
+        method: req.head.method.slice(req.buf),
+        path: req.head.path.slice(req.buf),
+        query: req.head.query.map(|q| q.slice(req.buf)),
+        headers: &headers,
+        body: req.body,
+    };
+    let verified = {
+        let mut cache = env.caches.iam.cache.borrow_mut();
+        let before = cache.len();
+        let r = iam
+            .verifier
+            .verify(&parts, env.now_epoch(), &iam.keys, &mut cache);
+        if r.is_ok() {
+            env.metrics
+                .cache(CacheName::SigningKey, cache.len() == before);
+        }
+        r
+    };
+    verified.map_err(|e| {
+        env.metrics.auth(AuthKind::AwsIam, Outcome::Unauthorized);
+        let rtype =
+            ResponseType::from_name(e.response_type()).unwrap_or(ResponseType::InvalidSignature);
+        GatewayError::signature(rtype, e.message(), e.error_type()).with_reason(sigv4_reason(&e))
+    })
 }
 
 /// Why a signature was refused, for the logs: fixed texts only (the client's message may

@@ -7,24 +7,25 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use tollgate_http::{
-    BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, Step, connection_tokens,
-    encode_chunk_header, is_hop_by_hop, parse_response,
+    BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, ResponseHead, Step,
+    connection_tokens, encode_chunk_header, is_hop_by_hop, parse_response,
 };
+
+use tollgate_config::{ContextExpr, IdentityField};
 
 use crate::auth::AuthContext;
 use crate::body::{BodyError, BodyReader, Piece, read_more};
-use crate::conn::Conn;
+use crate::error::GatewayError;
 use crate::ids::RequestId;
 use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
-use crate::responses::{GatewayError, ResponseType};
 use crate::router::OwnedMatch;
-use tollgate_config::{ContextExpr, IdentityField};
-
 use crate::snapshot::{ProxyRt, Snapshot};
+use crate::state::Worker;
 use crate::upstream::{connect, split_http_url};
 use crate::wire;
-use crate::worker::Worker;
+
+use super::{Conn, Stream};
 
 /// Largest response body written together with its head.
 const INLINE_BODY_MAX: u64 = 16 * 1024;
@@ -58,17 +59,11 @@ pub(crate) struct Failed {
 
 /// 502 for the reason `why` (logged, never sent).
 fn bad_gateway(why: impl Into<std::borrow::Cow<'static, str>>) -> GatewayError {
-    GatewayError::new(ResponseType::IntegrationFailure, "Internal server error")
-        .with_status(502)
-        .with_reason(why)
+    GatewayError::integration_failure(why)
 }
 
 fn timed_out(doing: &'static str) -> GatewayError {
-    GatewayError::new(
-        ResponseType::IntegrationTimeout,
-        "Endpoint request timed out",
-    )
-    .with_reason(format!("upstream timed out {doing}"))
+    GatewayError::integration_timeout(format!("upstream timed out {doing}"))
 }
 
 /// 504 for a timeout, else 502; `doing` names the step that failed (for the logs).
@@ -175,17 +170,8 @@ const GATEWAY_SET: [&[u8]; 5] = [
 ];
 
 /// The request head sent upstream.
-#[allow(clippy::too_many_arguments)]
-fn build_head(
-    c: &Conn,
-    head: &RequestHead,
-    p: &ProxyRt,
-    authority: &str,
-    path_q: &str,
-    ctx: &AuthContext,
-    stage_vars: Option<&BTreeMap<String, String>>,
-    body: &BodyReader,
-) -> Vec<u8> {
+fn build_head<S>(c: &Conn<S>, f: &Forward<'_>, authority: &str, path_q: &str) -> Vec<u8> {
+    let (head, p, ctx, stage_vars) = (f.head, f.p, f.ctx, f.stage_vars);
     let buf = &c.buf;
     let mut out = Vec::with_capacity(head.head_len + 256);
     out.extend_from_slice(head.method.slice(buf));
@@ -249,168 +235,53 @@ fn build_head(
         BodyFraming::Chunked => wire::header(&mut out, b"transfer-encoding", b"chunked"),
         BodyFraming::None => {}
     }
-    let _ = body;
     out.extend_from_slice(b"\r\n");
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn forward(
+/// The inputs of one `http_proxy` exchange.
+pub(crate) struct Forward<'a> {
+    pub snap: &'a Snapshot,
+    pub head: &'a RequestHead,
+    pub m: &'a OwnedMatch,
+    pub p: &'a ProxyRt,
+    pub stage_vars: Option<&'a BTreeMap<String, String>>,
+    pub ctx: &'a AuthContext,
+    /// Whether the client connection may be kept after the answer.
+    pub keep_client: bool,
+    pub rid: &'a RequestId,
+}
+
+/// Forward the request (head in `c.buf`, body still to read) and stream the answer back.
+pub(crate) async fn forward<S: Stream>(
     w: &Worker,
-    c: &mut Conn,
-    snap: &Snapshot,
-    head: &RequestHead,
-    m: &OwnedMatch,
-    p: &ProxyRt,
-    stage_vars: Option<&BTreeMap<String, String>>,
-    ctx: &AuthContext,
+    c: &mut Conn<S>,
+    f: &Forward<'_>,
     mut body: BodyReader,
-    keep_client: bool,
-    rid: RequestId,
 ) -> Result<Done, Failed> {
-    let url = render_uri(p, m, stage_vars);
+    let untouched = |body, err| Failed {
+        err,
+        body_state: BodyState::Untouched(body),
+    };
+    let url = render_uri(f.p, f.m, f.stage_vars);
     let Some((authority, path_q)) = split_http_url(&url) else {
-        return Err(Failed {
-            err: bad_gateway("upstream URL is not an http:// URL"),
-            body_state: BodyState::Untouched(body),
-        });
+        let err = bad_gateway("upstream URL is not an http:// URL");
+        return Err(untouched(body, err));
     };
-    let addr = match w.pool.borrow_mut().resolve(authority) {
+    let addr = match resolve(w, authority) {
         Ok(a) => a,
-        Err(_) => {
-            w.metrics.upstream_error(UpstreamError::Connect);
-            return Err(Failed {
-                err: bad_gateway("upstream host does not resolve"),
-                body_state: BodyState::Untouched(body),
-            });
-        }
+        Err(err) => return Err(untouched(body, err)),
     };
-    let mut req_head = build_head(c, head, p, authority, path_q, ctx, stage_vars, &body);
-    let deadline = Instant::now() + p.timeout;
-    let is_head = head.is_head();
-    let expect_continue = head.expect_continue && !body.is_empty();
-
-    // A small Content-Length body is read whole before an upstream connection is taken: a
-    // slow client then holds no upstream connection at all (and the body can be replayed).
-    // Not with `Expect: 100-continue`, where the client waits for the 100 first.
-    if let BodyFraming::Length(n) = head.framing
-        && !body.is_empty()
-        && !head.expect_continue
-        && n <= PREREAD_BODY_MAX
-    {
-        let end = head
-            .head_len
-            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
-        let body_deadline = (Instant::now() + snap.body_timeout).min(deadline);
-        while c.buf.len() < end {
-            let read_deadline = (Instant::now() + snap.header_timeout).min(body_deadline);
-            match read_more(&mut c.stream, &mut c.buf, read_deadline).await {
-                Ok(0) => {
-                    return Err(Failed {
-                        err: bad_request(),
-                        body_state: BodyState::Broken,
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(Failed {
-                        err: body_read_failure(w, e),
-                        body_state: BodyState::Broken,
-                    });
-                }
-            }
-        }
-    }
-
-    // Connect (a pooled connection first), send the head.
-    // A small Content-Length body that has fully arrived can be sent again: it stays in the
-    // client buffer until the upstream answers, so a stale pooled connection can be retried.
-    let replay: Option<std::ops::Range<usize>> = match head.framing {
-        BodyFraming::Length(n) if !body.is_empty() && n <= MAX_REPLAY_BODY => {
-            let start = head.head_len;
-            usize::try_from(n)
-                .ok()
-                .and_then(|n| start.checked_add(n))
-                .filter(|&end| end <= c.buf.len())
-                .map(|end| start..end)
-        }
-        _ => None,
+    let req_head = build_head(c, f, authority, path_q);
+    let head = f.head;
+    let deadline = Instant::now() + f.p.timeout;
+    preread_small_body(w, c, f, &body, deadline).await?;
+    let replay = replayable(c, head, &body);
+    let sent = connect_and_send(w, c, f, addr, req_head, &body, replay.clone(), deadline).await;
+    let (mut up, ubuf) = match sent {
+        Ok(x) => x,
+        Err(err) => return Err(untouched(body, err)),
     };
-    let mut attempt = 0;
-    let (mut up, mut ubuf, mut req_head) = loop {
-        attempt += 1;
-        let pooled = w.pool.borrow_mut().take(addr);
-        let reused = pooled.is_some();
-        let mut up = match pooled {
-            Some(s) => s,
-            None => match connect(
-                addr,
-                snap.connect_timeout
-                    .min(deadline.saturating_duration_since(Instant::now())),
-            )
-            .await
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    return Err(Failed {
-                        err: io_failure(w, &e, "connecting"),
-                        body_state: BodyState::Untouched(body),
-                    });
-                }
-            },
-        };
-        let (res, rh) = write_all(&mut up, req_head, Some(deadline)).await;
-        req_head = rh;
-        match res {
-            Ok(()) => {}
-            Err(_) if reused && attempt < 3 => continue,
-            Err(e) => {
-                return Err(Failed {
-                    err: io_failure(w, &e, "sending the request head"),
-                    body_state: BodyState::Untouched(body),
-                });
-            }
-        }
-        if let Some(r) = &replay {
-            let data = c.buf.get(r.clone()).unwrap_or_default().to_vec();
-            match write_all(&mut up, data, Some(deadline)).await.0 {
-                Ok(()) => {}
-                Err(e) if reused && attempt < 3 && e.kind() != io::ErrorKind::TimedOut => continue,
-                Err(e) => {
-                    return Err(Failed {
-                        err: io_failure(w, &e, "sending the request body"),
-                        body_state: BodyState::Untouched(body),
-                    });
-                }
-            }
-        }
-        // With no body (or a replayable one), a pooled connection that the upstream closed
-        // shows up as EOF before any response byte: retry on a fresh connection.
-        let ubuf: Vec<u8> = Vec::with_capacity(crate::io::READ_CHUNK);
-        if (body.is_empty() || replay.is_some()) && reused {
-            let mut ubuf = ubuf;
-            match fill(&mut up, &mut ubuf, Some(deadline)).await {
-                Ok(0) if attempt < 3 => continue,
-                Err(e) if attempt < 3 && e.kind() != io::ErrorKind::TimedOut => continue,
-                Ok(0) => {
-                    w.metrics.upstream_error(UpstreamError::Broken);
-                    return Err(Failed {
-                        err: bad_gateway("upstream closed the connection before answering"),
-                        body_state: BodyState::Untouched(body),
-                    });
-                }
-                Err(e) => {
-                    return Err(Failed {
-                        err: io_failure(w, &e, "waiting for the response"),
-                        body_state: BodyState::Untouched(body),
-                    });
-                }
-                Ok(_) => break (up, ubuf, req_head),
-            }
-        }
-        break (up, ubuf, req_head);
-    };
-    drop(std::mem::take(&mut req_head));
     // The client's head is no longer needed: drop it from the buffer. (Not earlier: a
     // failure above hands the body back `Untouched`, and the caller then drains the head
     // itself before discarding the body; draining twice ate pipelined requests.)
@@ -420,28 +291,210 @@ pub(crate) async fn forward(
         c.buf.drain(..r.len().min(c.buf.len()));
         body = BodyReader::finished();
     }
+    send_body(w, c, f, &mut up, &mut body, deadline).await?;
+    let (rhead, ubuf) = read_response_head(w, &mut up, ubuf, head.is_head(), deadline)
+        .await
+        .map_err(|err| Failed {
+            err,
+            body_state: BodyState::Consumed,
+        })?;
+    answer(w, c, f, addr, up, rhead, ubuf, deadline).await
+}
 
-    // Stream the request body.
-    if !body.is_empty() {
-        if expect_continue {
-            let (res, _) = write_all(
-                &mut c.stream,
-                b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
-                Some(deadline),
-            )
-            .await;
-            if res.is_err() {
-                return Err(Failed {
-                    err: bad_gateway("client connection failed during 100 Continue"),
-                    body_state: BodyState::Broken,
-                });
-            }
-        }
-        stream_request_body(w, c, &mut up, &mut body, snap, deadline).await?;
+/// The upstream's address.
+fn resolve(w: &Worker, authority: &str) -> Result<std::net::SocketAddr, GatewayError> {
+    w.pool.borrow_mut().resolve(authority).map_err(|_| {
+        w.metrics.upstream_error(UpstreamError::Connect);
+        bad_gateway("upstream host does not resolve")
+    })
+}
+
+/// A small Content-Length body is read whole before an upstream connection is taken: a
+/// slow client then holds no upstream connection at all (and the body can be replayed).
+/// Not with `Expect: 100-continue`, where the client waits for the 100 first.
+async fn preread_small_body<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    f: &Forward<'_>,
+    body: &BodyReader,
+    deadline: Instant,
+) -> Result<(), Failed> {
+    let head = f.head;
+    let BodyFraming::Length(n) = head.framing else {
+        return Ok(());
+    };
+    if body.is_empty() || head.expect_continue || n > PREREAD_BODY_MAX {
+        return Ok(());
     }
+    let end = head
+        .head_len
+        .saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+    let body_deadline = (Instant::now() + f.snap.body_timeout).min(deadline);
+    while c.buf.len() < end {
+        let read_deadline = (Instant::now() + f.snap.header_timeout).min(body_deadline);
+        let err = match read_more(&mut c.stream, &mut c.buf, read_deadline).await {
+            Ok(0) => bad_request(),
+            Ok(_) => continue,
+            Err(e) => body_read_failure(w, e),
+        };
+        return Err(Failed {
+            err,
+            body_state: BodyState::Broken,
+        });
+    }
+    Ok(())
+}
 
-    // Read the response head (skipping interim 1xx answers).
-    let rhead = loop {
+/// A small Content-Length body that has fully arrived can be sent again: it stays in the
+/// client buffer until the upstream answers, so a stale pooled connection can be retried.
+fn replayable<S>(
+    c: &Conn<S>,
+    head: &RequestHead,
+    body: &BodyReader,
+) -> Option<std::ops::Range<usize>> {
+    match head.framing {
+        BodyFraming::Length(n) if !body.is_empty() && n <= MAX_REPLAY_BODY => {
+            let start = head.head_len;
+            usize::try_from(n)
+                .ok()
+                .and_then(|n| start.checked_add(n))
+                .filter(|&end| end <= c.buf.len())
+                .map(|end| start..end)
+        }
+        _ => None,
+    }
+}
+
+/// One attempt's result: done, or retry on a fresh connection (a stale pooled one).
+enum Attempt {
+    Sent(TcpStream, Vec<u8>),
+    Retry,
+}
+
+/// Connect (a pooled connection first) and send the head (and a replayable body); up to
+/// three attempts when a pooled connection turns out stale.
+#[allow(clippy::too_many_arguments)]
+async fn connect_and_send<S>(
+    w: &Worker,
+    c: &Conn<S>,
+    f: &Forward<'_>,
+    addr: std::net::SocketAddr,
+    mut req_head: Vec<u8>,
+    body: &BodyReader,
+    replay: Option<std::ops::Range<usize>>,
+    deadline: Instant,
+) -> Result<(TcpStream, Vec<u8>), GatewayError> {
+    let replay = replay.and_then(|r| c.buf.get(r));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last = attempt >= 3;
+        match send_once(w, f, addr, &mut req_head, body, replay, last, deadline).await? {
+            Attempt::Sent(up, ubuf) => return Ok((up, ubuf)),
+            Attempt::Retry => continue,
+        }
+    }
+}
+
+/// One connect-and-send attempt (see [`connect_and_send`]).
+#[allow(clippy::too_many_arguments)]
+async fn send_once(
+    w: &Worker,
+    f: &Forward<'_>,
+    addr: std::net::SocketAddr,
+    req_head: &mut Vec<u8>,
+    body: &BodyReader,
+    replay: Option<&[u8]>,
+    last: bool,
+    deadline: Instant,
+) -> Result<Attempt, GatewayError> {
+    let pooled = w.pool.borrow_mut().take(addr);
+    let reused = pooled.is_some();
+    let mut up = match pooled {
+        Some(s) => s,
+        None => {
+            let budget = f
+                .snap
+                .connect_timeout
+                .min(deadline.saturating_duration_since(Instant::now()));
+            connect(addr, budget)
+                .await
+                .map_err(|e| io_failure(w, &e, "connecting"))?
+        }
+    };
+    let retry = reused && !last;
+    let (res, rh) = write_all(&mut up, std::mem::take(req_head), Some(deadline)).await;
+    *req_head = rh;
+    match res {
+        Ok(()) => {}
+        Err(_) if retry => return Ok(Attempt::Retry),
+        Err(e) => return Err(io_failure(w, &e, "sending the request head")),
+    }
+    if let Some(data) = replay {
+        match write_all(&mut up, data.to_vec(), Some(deadline)).await.0 {
+            Ok(()) => {}
+            Err(e) if retry && e.kind() != io::ErrorKind::TimedOut => return Ok(Attempt::Retry),
+            Err(e) => return Err(io_failure(w, &e, "sending the request body")),
+        }
+    }
+    // With no body (or a replayable one), a pooled connection that the upstream closed
+    // shows up as EOF before any response byte: retry on a fresh connection.
+    let mut ubuf: Vec<u8> = Vec::with_capacity(crate::io::READ_CHUNK);
+    if (body.is_empty() || replay.is_some()) && reused {
+        match fill(&mut up, &mut ubuf, Some(deadline)).await {
+            Ok(0) if !last => return Ok(Attempt::Retry),
+            Err(e) if !last && e.kind() != io::ErrorKind::TimedOut => return Ok(Attempt::Retry),
+            Ok(0) => {
+                w.metrics.upstream_error(UpstreamError::Broken);
+                return Err(bad_gateway(
+                    "upstream closed the connection before answering",
+                ));
+            }
+            Err(e) => return Err(io_failure(w, &e, "waiting for the response")),
+            Ok(_) => {}
+        }
+    }
+    Ok(Attempt::Sent(up, ubuf))
+}
+
+/// Stream the request body (after a `100 Continue` when the client asked for one).
+async fn send_body<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    f: &Forward<'_>,
+    up: &mut TcpStream,
+    body: &mut BodyReader,
+    deadline: Instant,
+) -> Result<(), Failed> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    if f.head.expect_continue {
+        let (res, _) = write_all(
+            &mut c.stream,
+            b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+            Some(deadline),
+        )
+        .await;
+        if res.is_err() {
+            return Err(Failed {
+                err: bad_gateway("client connection failed during 100 Continue"),
+                body_state: BodyState::Broken,
+            });
+        }
+    }
+    stream_request_body(w, c, up, body, f.snap, deadline).await
+}
+
+/// Read the response head (skipping interim 1xx answers).
+async fn read_response_head(
+    w: &Worker,
+    up: &mut TcpStream,
+    mut ubuf: Vec<u8>,
+    is_head: bool,
+    deadline: Instant,
+) -> Result<(ResponseHead, Vec<u8>), GatewayError> {
+    loop {
         match parse_response(&ubuf, MAX_UPSTREAM_HEAD, is_head) {
             Ok(Some(h)) if h.is_interim() && h.status != 101 => {
                 let n = h.head_len.min(ubuf.len());
@@ -449,57 +502,60 @@ pub(crate) async fn forward(
             }
             Ok(Some(h)) if h.status == 101 => {
                 w.metrics.upstream_error(UpstreamError::Broken);
-                return Err(Failed {
-                    err: bad_gateway("upstream answered 101 Switching Protocols"),
-                    body_state: BodyState::Consumed,
-                });
+                return Err(bad_gateway("upstream answered 101 Switching Protocols"));
             }
-            Ok(Some(h)) => break h,
-            Ok(None) => match fill(&mut up, &mut ubuf, Some(deadline)).await {
+            Ok(Some(h)) => return Ok((h, ubuf)),
+            Ok(None) => match fill(up, &mut ubuf, Some(deadline)).await {
                 Ok(0) => {
                     w.metrics.upstream_error(UpstreamError::Broken);
-                    return Err(Failed {
-                        err: bad_gateway(
-                            "upstream closed the connection before a whole response head",
-                        ),
-                        body_state: BodyState::Consumed,
-                    });
+                    return Err(bad_gateway(
+                        "upstream closed the connection before a whole response head",
+                    ));
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    return Err(Failed {
-                        err: io_failure(w, &e, "reading the response head"),
-                        body_state: BodyState::Consumed,
-                    });
-                }
+                Err(e) => return Err(io_failure(w, &e, "reading the response head")),
             },
             Err(_) => {
                 w.metrics.upstream_error(UpstreamError::Broken);
-                return Err(Failed {
-                    err: bad_gateway("upstream sent a malformed response head"),
-                    body_state: BodyState::Consumed,
-                });
+                return Err(bad_gateway("upstream sent a malformed response head"));
             }
         }
-    };
+    }
+}
 
-    // Write the response head to the client.
-    let client_http11 = head.minor_version >= 1;
+/// How the response goes to the client.
+struct ClientFraming {
+    /// Re-chunk the body (an HTTP/1.1 client of a chunked or close-delimited body).
+    chunked: bool,
+    /// Keep the client connection after the answer.
+    keep: bool,
+}
+
+/// Write the response head for the client into `out`.
+fn response_head(
+    out: &mut Vec<u8>,
+    w: &Worker,
+    f: &Forward<'_>,
+    rhead: &ResponseHead,
+    ubuf: &[u8],
+) -> ClientFraming {
+    let is_head = f.head.is_head();
+    let client_http11 = f.head.minor_version >= 1;
     // HTTP/1.0 clients do not know chunked: they get the decoded body, delimited by close.
     let (client_chunked, close_delimited) = match rhead.framing {
         ResponseFraming::Chunked | ResponseFraming::UntilClose if client_http11 => (true, false),
         ResponseFraming::Chunked | ResponseFraming::UntilClose => (false, true),
         _ => (false, false),
     };
-    let keep = keep_client && !close_delimited && !w.shutting_down();
-    c.out.clear();
-    wire::status_line(&mut c.out, rhead.status);
+    let keep = f.keep_client && !close_delimited && !w.shutting_down();
+    out.clear();
+    wire::status_line(out, rhead.status);
     let listed: Vec<&[u8]> = rhead
-        .headers_named(&ubuf, b"connection")
+        .headers_named(ubuf, b"connection")
         .flat_map(connection_tokens)
         .collect();
     for h in &rhead.headers {
-        let name = h.name.slice(&ubuf);
+        let name = h.name.slice(ubuf);
         if is_hop_by_hop(name)
             || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
             || (name.eq_ignore_ascii_case(b"content-length") && !is_head)
@@ -507,21 +563,40 @@ pub(crate) async fn forward(
         {
             continue;
         }
-        wire::header(&mut c.out, name, h.value.slice(&ubuf));
+        wire::header(out, name, h.value.slice(ubuf));
     }
     match rhead.framing {
-        ResponseFraming::Length(n) => wire::header_usize(&mut c.out, b"content-length", n as usize),
-        _ if client_chunked => wire::header(&mut c.out, b"transfer-encoding", b"chunked"),
+        ResponseFraming::Length(n) => wire::header_usize(out, b"content-length", n as usize),
+        _ if client_chunked => wire::header(out, b"transfer-encoding", b"chunked"),
         ResponseFraming::None if !is_head && rhead.status != 204 && rhead.status != 304 => {
-            wire::header(&mut c.out, b"content-length", b"0")
+            wire::header(out, b"content-length", b"0")
         }
         _ => {}
     }
-    wire::header(&mut c.out, b"x-amzn-RequestId", rid.as_str().as_bytes());
+    wire::header(out, b"x-amzn-RequestId", f.rid.as_str().as_bytes());
     if !keep {
-        wire::header(&mut c.out, b"connection", b"close");
+        wire::header(out, b"connection", b"close");
     }
-    c.out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(b"\r\n");
+    ClientFraming {
+        chunked: client_chunked,
+        keep,
+    }
+}
+
+/// Send the response head (with a small body that has arrived whole), then stream the body.
+#[allow(clippy::too_many_arguments)]
+async fn answer<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    f: &Forward<'_>,
+    addr: std::net::SocketAddr,
+    mut up: TcpStream,
+    rhead: ResponseHead,
+    mut ubuf: Vec<u8>,
+    deadline: Instant,
+) -> Result<Done, Failed> {
+    let cf = response_head(&mut c.out, w, f, &rhead, &ubuf);
     let out_head_len = c.out.len();
     let head_len = rhead.head_len.min(ubuf.len());
     ubuf.drain(..head_len);
@@ -539,24 +614,20 @@ pub(crate) async fn forward(
     // Body bytes only (AWS's responseLength): the head written here is not counted.
     let mut sent = c.out.len().saturating_sub(out_head_len);
     let out = std::mem::take(&mut c.out);
-    let (res, out) = write_all(
-        &mut c.stream,
-        out,
-        Some(deadline.max(Instant::now() + Duration::from_secs(5))),
-    )
-    .await;
+    let write_deadline = deadline.max(Instant::now() + Duration::from_secs(5));
+    let (res, out) = write_all(&mut c.stream, out, Some(write_deadline)).await;
     c.out = out;
+    let mut done = Done {
+        status: rhead.status,
+        bytes: sent,
+        keep: false,
+        cut_short: false,
+    };
     if res.is_err() {
-        return Ok(Done {
-            status: rhead.status,
-            bytes: sent,
-            keep: false,
-            cut_short: false,
-        });
+        return Ok(done);
     }
-
     // Stream the response body.
-    let body_timeout = p.timeout;
+    let body_timeout = f.p.timeout;
     let streamed = match framing {
         // No body (HEAD, 204, 304, Content-Length: 0 sent inline): any byte already read
         // past the head is one the upstream must not have sent; never reuse the connection.
@@ -565,37 +636,29 @@ pub(crate) async fn forward(
             copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await
         }
         ResponseFraming::Chunked => {
-            copy_chunked(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await
+            copy_chunked(c, &mut up, ubuf, cf.chunked, body_timeout, &mut sent).await
         }
         ResponseFraming::UntilClose => {
-            copy_until_close(c, &mut up, ubuf, client_chunked, body_timeout, &mut sent).await
+            copy_until_close(c, &mut up, ubuf, cf.chunked, body_timeout, &mut sent).await
         }
     };
+    done.bytes = sent;
     match streamed {
         Ok(reusable) => {
             if reusable && rhead.keep_alive {
                 w.pool.borrow_mut().put(addr, up);
             }
-            Ok(Done {
-                status: rhead.status,
-                bytes: sent,
-                keep,
-                cut_short: false,
-            })
+            done.keep = cf.keep;
         }
         Err(e) => {
             let upstream_fault = !is_client_gone(&e);
             if upstream_fault {
                 w.metrics.upstream_error(UpstreamError::Broken);
             }
-            Ok(Done {
-                status: rhead.status,
-                bytes: sent,
-                keep: false,
-                cut_short: upstream_fault,
-            })
+            done.cut_short = upstream_fault;
         }
     }
+    Ok(done)
 }
 
 /// Marks a response-body copy that failed writing to the client (not the upstream's fault).
@@ -625,9 +688,7 @@ const COALESCE_MAX: usize = 16 * 1024;
 const READ_HINT: usize = crate::io::READ_CHUNK;
 
 fn bad_request() -> GatewayError {
-    GatewayError::new(ResponseType::Default4xx, "Bad Request")
-        .with_status(400)
-        .with_error_type("BadRequestException")
+    GatewayError::bad_request()
 }
 
 /// A request body read that failed: 408 when its deadline passed, else 400.
@@ -637,11 +698,25 @@ fn body_read_failure(w: &Worker, e: BodyError) -> GatewayError {
             w.metrics
                 .bad_requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            GatewayError::new(ResponseType::Default4xx, "Request Timeout")
-                .with_status(408)
-                .with_error_type("RequestTimeoutException")
+            GatewayError::request_timeout()
         }
         _ => bad_request(),
+    }
+}
+
+/// A failure after which the request body's state is unknown.
+fn broken(err: GatewayError) -> Failed {
+    Failed {
+        err,
+        body_state: BodyState::Broken,
+    }
+}
+
+/// A request body that does not decode: 413 past `max_body_bytes`, else 400.
+fn body_step_failure(e: BodyError) -> GatewayError {
+    match e {
+        BodyError::TooLarge => GatewayError::too_large(),
+        _ => GatewayError::bad_request(),
     }
 }
 
@@ -686,9 +761,9 @@ async fn flush_chunk(
 /// Chunked bodies are decoded and re-framed; decoded data is coalesced into chunks of up to
 /// [`COALESCE_MAX`] bytes, flushed when the buffer fills or the client's bytes run out, so
 /// a client sending one-byte chunks does not cost one upstream write per chunk.
-async fn stream_request_body(
+async fn stream_request_body<S: Stream>(
     w: &Worker,
-    c: &mut Conn,
+    c: &mut Conn<S>,
     up: &mut TcpStream,
     body: &mut BodyReader,
     snap: &Snapshot,
@@ -699,26 +774,15 @@ async fn stream_request_body(
     let read_deadline = || (Instant::now() + snap.header_timeout).min(body_deadline);
     let mut pending: Vec<u8> = Vec::new();
     loop {
-        let piece = body.step(&c.buf).map_err(|e| match e {
-            BodyError::TooLarge => Failed {
-                err: GatewayError::new(ResponseType::RequestTooLarge, "Request Too Long"),
-                body_state: BodyState::Broken,
-            },
-            _ => Failed {
-                err: GatewayError::new(ResponseType::Default4xx, "Bad Request")
-                    .with_status(400)
-                    .with_error_type("BadRequestException"),
-                body_state: BodyState::Broken,
-            },
-        })?;
+        let piece = body
+            .step(&c.buf)
+            .map_err(|e| broken(body_step_failure(e)))?;
         // Data still arriving after the body deadline: the client is late (408), whether or
         // not the upstream would still take it; a write the upstream does not take in time
         // is the upstream's fault (504).
         if matches!(piece, Piece::Data { .. }) && Instant::now() >= body_deadline {
-            return Err(Failed {
-                err: body_read_failure(w, BodyError::Io(io::ErrorKind::TimedOut.into())),
-                body_state: BodyState::Broken,
-            });
+            let late = BodyError::Io(io::ErrorKind::TimedOut.into());
+            return Err(broken(body_read_failure(w, late)));
         }
         match piece {
             Piece::Data { range, consumed } => {
@@ -737,10 +801,7 @@ async fn stream_request_body(
                 let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
                 c.buf = buf;
                 if let Err(e) = res {
-                    return Err(Failed {
-                        err: io_failure(w, &e, "sending the request body"),
-                        body_state: BodyState::Broken,
-                    });
+                    return Err(broken(io_failure(w, &e, "sending the request body")));
                 }
                 c.buf.drain(..consumed.min(c.buf.len()));
             }
@@ -749,18 +810,8 @@ async fn stream_request_body(
                 // Nothing more to decode without reading: send what was gathered first.
                 flush_chunk(w, up, &mut pending, false, deadline).await?;
                 match read_more(&mut c.stream, &mut c.buf, read_deadline()).await {
-                    Ok(0) => {
-                        return Err(Failed {
-                            err: bad_request(),
-                            body_state: BodyState::Broken,
-                        });
-                    }
-                    Err(e) => {
-                        return Err(Failed {
-                            err: body_read_failure(w, e),
-                            body_state: BodyState::Broken,
-                        });
-                    }
+                    Ok(0) => return Err(broken(bad_request())),
+                    Err(e) => return Err(broken(body_read_failure(w, e))),
                     Ok(_) => {}
                 }
             }
@@ -776,8 +827,8 @@ async fn stream_request_body(
 }
 
 /// Copy exactly `n` body bytes. Ok(true): the upstream connection is clean for reuse.
-async fn copy_length(
-    c: &mut Conn,
+async fn copy_length<S: Stream>(
+    c: &mut Conn<S>,
     up: &mut TcpStream,
     mut ubuf: Vec<u8>,
     mut n: u64,
@@ -807,8 +858,8 @@ async fn copy_length(
 
 /// Decode the upstream's chunked body and re-encode it to the client (`rechunk`), or send
 /// it decoded (an HTTP/1.0 client; the connection close ends the body).
-async fn copy_chunked(
-    c: &mut Conn,
+async fn copy_chunked<S: Stream>(
+    c: &mut Conn<S>,
     up: &mut TcpStream,
     mut ubuf: Vec<u8>,
     rechunk: bool,
@@ -866,8 +917,8 @@ async fn copy_chunked(
 }
 
 /// A body delimited by the upstream closing: re-chunked for HTTP/1.1 clients.
-async fn copy_until_close(
-    c: &mut Conn,
+async fn copy_until_close<S: Stream>(
+    c: &mut Conn<S>,
     up: &mut TcpStream,
     mut ubuf: Vec<u8>,
     chunked: bool,

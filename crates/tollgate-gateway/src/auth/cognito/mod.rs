@@ -24,11 +24,11 @@ use tollgate_config::{Authorizer, IdentitySource};
 use tollgate_jwt::{JwtError, TokenCache, Validation, VerifiedToken, expiry, token_hash};
 use tollgate_policy::{CallerKind, Decision, Principal};
 
-use crate::auth::{AuthContext, AuthRequest, access_denied, resource_decision};
+use crate::auth::{
+    AuthContext, AuthEnv, AuthRequest, RouteAuthorizer, access_denied, resource_decision,
+};
+use crate::error::GatewayError;
 use crate::metrics::{AuthKind, CacheName};
-use crate::responses::{GatewayError, ResponseType};
-use crate::snapshot::Snapshot;
-use crate::worker::Worker;
 
 use jwks::{JwksSlot, LoadedKeys};
 
@@ -79,6 +79,13 @@ pub(crate) struct AuthorizerRt {
 /// `None` for the other types).
 pub(crate) struct Compiled {
     authorizers: Vec<Option<AuthorizerRt>>,
+}
+
+impl Compiled {
+    /// The authorizer at `index` of `config.authorizers`, if it is of this module's kind.
+    pub(crate) fn authorizer(&self, index: usize) -> Option<&AuthorizerRt> {
+        self.authorizers.get(index).and_then(Option::as_ref)
+    }
 }
 
 fn fingerprint(parts: &[&[u8]]) -> u64 {
@@ -206,14 +213,8 @@ impl Default for SharedState {
     }
 }
 
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn unauthorized() -> GatewayError {
-    GatewayError::new(ResponseType::Unauthorized, "Unauthorized")
+    GatewayError::unauthorized()
 }
 
 /// Why a token was not accepted.
@@ -226,7 +227,7 @@ enum Refusal {
 
 /// The verified token for `token` (from L1, L2 or a fresh verification).
 fn verified(
-    w: &Worker,
+    env: &AuthEnv<'_>,
     a: &AuthorizerRt,
     token: &str,
     now: i64,
@@ -240,24 +241,28 @@ fn verified(
     let generation = a.config_generation ^ keys.version.rotate_left(17);
     let bytes = token.as_bytes();
     let hash = token_hash(bytes, generation);
-    if let Some(hit) = w
+    if let Some(hit) = env
+        .caches
         .cognito
         .l1
         .borrow_mut()
         .get_hashed(hash, bytes, generation, now)
     {
-        w.metrics.cache(CacheName::Jwt, true);
+        env.metrics.cache(CacheName::Jwt, true);
         return Ok(hit.clone());
     }
-    if let Some((hit, expires_at)) = w.shared.cognito.l2.get(hash, bytes, generation, now) {
-        w.metrics.cache(CacheName::Jwt, true);
-        w.cognito
-            .l1
-            .borrow_mut()
-            .insert_hashed(hash, bytes, generation, hit.clone(), expires_at);
+    if let Some((hit, expires_at)) = env.shared.cognito.l2.get(hash, bytes, generation, now) {
+        env.metrics.cache(CacheName::Jwt, true);
+        env.caches.cognito.l1.borrow_mut().insert_hashed(
+            hash,
+            bytes,
+            generation,
+            hit.clone(),
+            expires_at,
+        );
         return Ok(hit);
     }
-    w.metrics.cache(CacheName::Jwt, false);
+    env.metrics.cache(CacheName::Jwt, false);
     let token_v = match tollgate_jwt::verify(token, &keys.keys, &a.validation, now) {
         Ok(t) => t,
         Err(e) => {
@@ -280,42 +285,40 @@ fn verified(
             now,
             a.ttl_secs,
         );
-        w.shared
+        env.shared
             .cognito
             .l2
             .insert(hash, bytes, generation, entry.clone(), expires_at, now);
-        w.cognito
-            .l1
-            .borrow_mut()
-            .insert_hashed(hash, bytes, generation, entry.clone(), expires_at);
+        env.caches.cognito.l1.borrow_mut().insert_hashed(
+            hash,
+            bytes,
+            generation,
+            entry.clone(),
+            expires_at,
+        );
     }
     Ok(entry)
 }
 
 /// Authorize one request; on success return the context enriched with the token's claims.
 pub(crate) async fn authorize(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
-    let rt = snap
-        .compiled
-        .route(req.route.api, req.route.route)
-        .and_then(|r| r.authorizer)
-        .and_then(|i| snap.cognito.authorizers.get(i))
-        .and_then(Option::as_ref);
+    let (rt, scopes) = match env.authorizer {
+        RouteAuthorizer::Cognito(rt, scopes) => (rt, scopes),
+        _ => (None, &[][..]),
+    };
     let res = match rt {
-        Some(a) => decide(w, snap, req, a, ctx),
-        None => Err(
-            GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
-                .with_reason("the route's authorizer is not a Cognito authorizer"),
-        ),
+        Some(a) => decide(env, req, a, scopes, ctx),
+        None => Err(GatewayError::authorizer_config_error()
+            .with_reason("the route's authorizer is not a Cognito authorizer")),
     };
     let outcome = crate::auth::outcome_of(&res);
-    w.metrics.auth(AuthKind::Cognito, outcome);
+    env.metrics.auth(AuthKind::Cognito, outcome);
     if let Some(a) = rt {
-        w.metrics.authorizer_outcome(&a.stats, outcome);
+        env.metrics.authorizer_outcome(&a.stats, outcome);
     }
     res
 }
@@ -340,20 +343,12 @@ fn refused(a: &AuthorizerRt, why: impl std::fmt::Display) -> GatewayError {
 }
 
 fn decide(
-    w: &Worker,
-    snap: &Snapshot,
+    env: &AuthEnv<'_>,
     req: &AuthRequest<'_>,
     a: &AuthorizerRt,
+    scopes: &[String],
     mut ctx: AuthContext,
 ) -> Result<AuthContext, GatewayError> {
-    let (api, route) = (req.route.api, req.route.route);
-    let scopes: &[String] = snap
-        .compiled
-        .config
-        .apis
-        .get(api)
-        .and_then(|x| x.routes.get(route))
-        .map_or(&[], |r| r.scopes.as_slice());
     // A repeated identity header is refused (400) rather than one of its values picked.
     let raw = req
         .single_header(a.header.as_bytes())
@@ -367,26 +362,23 @@ fn decide(
             format_args!("identity source {} missing", a.header),
         ));
     }
-    let now = now_epoch();
-    let cached = match verified(w, a, token, now) {
+    let now = env.now_epoch();
+    let cached = match verified(env, a, token, now) {
         Ok(c) => c,
         Err(Refusal::Token(e)) => return Err(refused(a, e)),
         Err(Refusal::NoKeys) => {
-            return Err(
-                GatewayError::null_message(ResponseType::AuthorizerConfigurationError)
-                    .with_reason(no_keys_reason(a)),
-            );
+            return Err(GatewayError::authorizer_config_error().with_reason(no_keys_reason(a)));
         }
     };
     if let Err(e) = cached.token.check_route(scopes) {
         return Err(refused(a, e));
     }
     // Table A (docs/decisions.md D9): a valid token is the identity side's Allow.
-    let resource = resource_decision(snap, req, Principal::Anonymous);
+    let resource = resource_decision(env, req, Principal::Anonymous);
     let decision = tollgate_policy::combine_same_account(Decision::Allow, resource);
     if decision != Decision::Allow {
         return Err(access_denied(
-            snap,
+            env,
             req,
             CallerKind::Authorizer,
             Some(Decision::Allow),

@@ -1,0 +1,224 @@
+//! Phase 5, finish: the one exit. Every request, answered or refused, leaves through
+//! [`finish`]: a [`GatewayError`] is mapped to its response here (the API's
+//! `gateway_responses` or the defaults), an answer still in `Conn::out` is written, and the
+//! request is counted under its route's labels and written to the access log; a
+//! gateway-made error also gets its stderr reason line.
+
+use std::time::{Duration, Instant};
+
+use tollgate_http::{BodyFraming, RequestHead};
+
+use crate::accesslog::{self, Record, Routed};
+use crate::body::{BodyError, BodyReader};
+use crate::error::GatewayError;
+use crate::io::write_all;
+use crate::responses::render_default;
+use crate::snapshot::Snapshot;
+use crate::state::Worker;
+
+use super::{Answer, Conn, Exchange, Next, RouteCtx, Sent, Stop, Stream};
+
+/// Most body bytes read and dropped to keep a connection alive after an early answer.
+const MAX_DISCARD: u64 = 64 * 1024;
+/// How long an error answer may take to write.
+const ERROR_WRITE: Duration = Duration::from_secs(10);
+
+/// Where a request ended: before routing (with the API its host names, if any, for its
+/// gateway responses) or on a route.
+#[derive(Clone, Copy)]
+pub(crate) enum Where<'a> {
+    Unrouted(Option<usize>),
+    Routed(&'a RouteCtx<'a>),
+}
+
+impl<'a> Where<'a> {
+    fn api(self) -> Option<usize> {
+        match self {
+            Where::Unrouted(api) => api,
+            Where::Routed(r) => Some(r.m.api),
+        }
+    }
+
+    fn routed(self) -> Option<Routed<'a>> {
+        match self {
+            Where::Unrouted(_) => None,
+            Where::Routed(r) => Some(r.routed()),
+        }
+    }
+}
+
+/// The one exit of the pipeline.
+pub(crate) async fn finish<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    snap: &Snapshot,
+    head: &RequestHead,
+    ex: &Exchange,
+    at: Where<'_>,
+    outcome: Result<Answer, Stop>,
+) -> Next {
+    match outcome {
+        Ok(answer) => finish_answer(w, c, ex, at, answer).await,
+        Err(stop) => finish_error(w, c, snap, head, ex, at, stop).await,
+    }
+}
+
+async fn finish_answer<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    ex: &Exchange,
+    at: Where<'_>,
+    a: Answer,
+) -> Next {
+    let (ok, body_len) = match a.sent {
+        Sent::Streamed { body_len } => (true, body_len),
+        Sent::Buffered { body_len } => {
+            let out = std::mem::take(&mut c.out);
+            let (res, out) = write_all(&mut c.stream, out, None).await;
+            c.out = out;
+            (res.is_ok(), body_len)
+        }
+    };
+    if let Some(why) = a.cut_short {
+        log_reason(log::Level::Warn, a.status, ex.rid.as_str(), at, why);
+    }
+    let routed = at.routed();
+    let rec = Record {
+        status: a.status,
+        body_len,
+        route: routed.as_ref(),
+        principal: a.ctx.as_ref().and_then(|c| c.principal()),
+        error: a.cut_short,
+    };
+    account(w, ex, c.source_ip, &rec);
+    if ok && a.keep {
+        Next::KeepAlive
+    } else {
+        Next::Close
+    }
+}
+
+/// Answer a gateway error, keeping the connection only if the request body is out of the way.
+async fn finish_error<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    snap: &Snapshot,
+    head: &RequestHead,
+    ex: &Exchange,
+    at: Where<'_>,
+    stop: Stop,
+) -> Next {
+    let Stop { err, body, keep } = stop;
+    let keep = match body {
+        Some(mut b) => keep && drain_for_reuse(c, head, &mut b, snap).await,
+        None => false,
+    };
+    let rid = ex.rid.as_str();
+    c.out.clear();
+    let status = match at.api().and_then(|i| snap.apis.get(i)) {
+        Some(a) => a.responses.render(&err, rid, !keep, &mut c.out),
+        None => render_default(&err, rid, !keep, &mut c.out),
+    };
+    let head_end = crate::wire::head_end(&c.out).unwrap_or(c.out.len());
+    if head.is_head() {
+        // A HEAD answer carries the headers only.
+        c.out.truncate(head_end);
+    }
+    let body_len = c.out.len().saturating_sub(head_end);
+    let out = std::mem::take(&mut c.out);
+    let (res, out) = write_all(&mut c.stream, out, Some(Instant::now() + ERROR_WRITE)).await;
+    c.out = out;
+    log_reason(reason_level(status), status, rid, at, err.reason_text());
+    let routed = at.routed();
+    let rec = Record {
+        status,
+        body_len,
+        route: routed.as_ref(),
+        principal: None,
+        error: Some(err.reason_text()),
+    };
+    account(w, ex, c.source_ip, &rec);
+    if res.is_ok() && keep {
+        Next::KeepAlive
+    } else {
+        Next::Close
+    }
+}
+
+/// Count an answered request under its route (or unrouted) and write its access-log record.
+fn account(w: &Worker, ex: &Exchange, ip: std::net::IpAddr, rec: &Record<'_>) {
+    let label = rec.route.map_or(&w.unrouted_label, |r| r.label);
+    w.metrics
+        .request(label, rec.status, ex.info.started.elapsed());
+    let sink = w.shared.access_log.load();
+    accesslog::log(&sink, &ex.info, &ex.rid, ip, rec);
+}
+
+/// The stderr level of a gateway-made error: `warn` for a 5xx, `debug` otherwise.
+fn reason_level(status: u16) -> log::Level {
+    if status >= 500 {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    }
+}
+
+/// The stderr line naming why request `rid` was answered `status`, and where.
+fn log_reason(level: log::Level, status: u16, rid: &str, at: Where<'_>, reason: &str) {
+    if !log::log_enabled!(level) {
+        return;
+    }
+    let routed = at.routed();
+    let (api, stage, route) = routed.as_ref().map_or(("-", "-", "-"), |r| {
+        (r.api_id, r.stage, r.label.route.as_str())
+    });
+    log::log!(
+        level,
+        "tollgate: {status} api={api} stage={stage} route=\"{route}\" requestId={rid}: {reason}"
+    );
+}
+
+/// Consume the request head and, when the body is small enough, the body too, so that the
+/// connection can carry the next request. False: the connection must close.
+pub(crate) async fn drain_for_reuse<S: Stream>(
+    c: &mut Conn<S>,
+    head: &RequestHead,
+    body: &mut BodyReader,
+    snap: &Snapshot,
+) -> bool {
+    let head_len = head.head_len.min(c.buf.len());
+    c.buf.drain(..head_len);
+    if body.is_empty() {
+        return true;
+    }
+    let small = matches!(head.framing, BodyFraming::Length(n) if n <= MAX_DISCARD);
+    if head.expect_continue || !small {
+        return false;
+    }
+    let deadline = Instant::now() + snap.header_timeout;
+    match body.discard(&mut c.stream, &mut c.buf, deadline).await {
+        Ok(()) => true,
+        Err(BodyError::Framing(_) | BodyError::TooLarge | BodyError::Io(_)) => false,
+    }
+}
+
+/// Answer an error found before a request could enter the pipeline (a head that does not
+/// parse or arrive in time, a bad PROXY header) with the default gateway response, and close.
+pub(crate) async fn reply_error_default<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    err: &GatewayError,
+) -> std::io::Result<()> {
+    let rid = w.ids.next();
+    c.out.clear();
+    render_default(err, rid.as_str(), true, &mut c.out);
+    let out = std::mem::take(&mut c.out);
+    let (res, out) = write_all(
+        &mut c.stream,
+        out,
+        Some(Instant::now() + Duration::from_secs(5)),
+    )
+    .await;
+    c.out = out;
+    res
+}

@@ -1,0 +1,196 @@
+//! The request pipeline: one routed or unrouted request from its parsed head to its answer,
+//! in named phases with one exit.
+//!
+//! ```text
+//! route ──> prepare ──> authorize ──> integrate ──> finish
+//! (RouteCtx)  (client ip,   (Permit or    (mock |       (write the answer, metrics
+//!              method ARN,   a typed       http_proxy)   under the route's labels,
+//!              IAM body)     error)                      access-log record, reason line)
+//! ```
+//!
+//! Every outcome, success or [`Stop`] (a [`GatewayError`] plus what became of the request
+//! body), leaves through [`finish::finish`]. The pipeline reads the request body from and
+//! writes the answer to a [`Conn`], generic over monoio's `AsyncReadRent`/`AsyncWriteRent`;
+//! the HTTP/1 connection loop (`conn.rs`) is one caller.
+
+mod authorize;
+mod finish;
+mod integrate;
+mod prepare;
+mod proxy;
+mod route;
+#[cfg(test)]
+mod tests;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use tollgate_http::RequestHead;
+
+use crate::accesslog::RequestInfo;
+use crate::body::BodyReader;
+use crate::error::GatewayError;
+use crate::ids::RequestId;
+use crate::snapshot::Snapshot;
+use crate::state::Worker;
+
+pub(crate) use finish::reply_error_default;
+pub(crate) use prepare::{canonical_ip, shrink_buffer};
+pub(crate) use route::RouteCtx;
+
+/// A client stream the pipeline can serve.
+pub(crate) trait Stream: AsyncReadRent + AsyncWriteRent {}
+impl<S: AsyncReadRent + AsyncWriteRent> Stream for S {}
+
+/// One client connection as the pipeline sees it: the stream, the read buffer holding the
+/// request head (and whatever followed it), a reusable output buffer, and the addresses.
+pub(crate) struct Conn<S> {
+    pub stream: S,
+    pub buf: Vec<u8>,
+    pub out: Vec<u8>,
+    /// The local address the client connected to (`X-Forwarded-Port`).
+    pub local: SocketAddr,
+    /// The connection's source (the socket peer or the PROXY header's source).
+    pub source_ip: IpAddr,
+    /// `aws:SourceVpce` from a PROXY v2 header's AWS TLV.
+    pub vpce_id: Option<String>,
+}
+
+/// What happens to the connection after a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Why the pipeline stopped short of a successful answer: the error to answer with and what
+/// became of the request body (a body still unread may be drained to keep the connection).
+pub(crate) struct Stop {
+    pub err: GatewayError,
+    /// The unread body (`None`: consumed or broken).
+    pub body: Option<BodyReader>,
+    /// Whether the connection may still be kept (the body permitting).
+    pub keep: bool,
+}
+
+impl Stop {
+    /// An error after which the connection closes (the body is in an unknown state).
+    pub(crate) fn closing(err: GatewayError) -> Self {
+        Self {
+            err,
+            body: None,
+            keep: false,
+        }
+    }
+}
+
+/// A successful answer.
+pub(crate) struct Answer {
+    pub status: u16,
+    /// How it is written: already streamed, or waiting in `Conn::out` for `finish`.
+    pub sent: Sent,
+    /// Keep the connection after it.
+    pub keep: bool,
+    /// What the authorizer said about the caller (the access log's principal).
+    pub ctx: Option<crate::auth::AuthContext>,
+    /// Set when an upstream broke off its body after the head was sent.
+    pub cut_short: Option<&'static str>,
+}
+
+/// How an answer reaches the client.
+pub(crate) enum Sent {
+    /// `Conn::out` holds the whole answer with `body_len` body bytes; `finish` writes it.
+    Buffered { body_len: usize },
+    /// The integration streamed it; `body_len` body bytes went out.
+    Streamed { body_len: usize },
+}
+
+/// One request's identity and the facts its access-log record is made of.
+pub(crate) struct Exchange {
+    pub rid: RequestId,
+    pub info: RequestInfo,
+}
+
+impl Exchange {
+    fn new(w: &Worker, buf: &[u8], head: &RequestHead) -> Self {
+        Self {
+            rid: w.ids.next(),
+            info: RequestInfo {
+                method: String::from_utf8_lossy(head.method.slice(buf)).into_owned(),
+                path: String::from_utf8_lossy(head.path.slice(buf)).into_owned(),
+                user_agent: head
+                    .header(buf, b"user-agent")
+                    .map(|v| String::from_utf8_lossy(v).into_owned()),
+                started: Instant::now(),
+                integration: None,
+            },
+        }
+    }
+}
+
+/// Serve the request whose head `c.buf` starts with, under snapshot `snap`.
+pub(crate) async fn run<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    snap: &Snapshot,
+    mut head: RequestHead,
+) -> Next {
+    let mut ex = Exchange::new(w, &c.buf, &head);
+    let keep = head.keep_alive && !w.shutting_down();
+    match route::route(snap, &c.buf, &head) {
+        route::Routing::Unrouted(api, stop) => {
+            let stop = Stop {
+                keep: keep && stop.body.is_some(),
+                ..stop
+            };
+            finish::finish(
+                w,
+                c,
+                snap,
+                &head,
+                &ex,
+                finish::Where::Unrouted(api),
+                Err(stop),
+            )
+            .await
+        }
+        route::Routing::Routed(rc, body) => {
+            // Body bytes held before authentication count against the worker's budget until
+            // the request is over (answer written); `conn.rs` then shrinks the buffer.
+            let mut budget = prepare::BodyBudget::new(w);
+            let res = routed(w, c, &mut head, &rc, body, keep, &mut ex, &mut budget).await;
+            finish::finish(w, c, snap, &head, &ex, finish::Where::Routed(&rc), res).await
+        }
+    }
+}
+
+/// The phases after routing: prepare, authorize, integrate.
+#[allow(clippy::too_many_arguments)]
+async fn routed<S: Stream>(
+    w: &Worker,
+    c: &mut Conn<S>,
+    head: &mut RequestHead,
+    rc: &RouteCtx<'_>,
+    body: Result<BodyReader, GatewayError>,
+    keep: bool,
+    ex: &mut Exchange,
+    budget: &mut prepare::BodyBudget<'_>,
+) -> Result<Answer, Stop> {
+    let snap = rc.snapshot;
+    let body = body.map_err(Stop::closing)?;
+    let prepared = prepare::prepare(c, snap, head, rc, &body, &ex.info, budget)
+        .await
+        .map_err(Stop::closing)?;
+    let permit = match authorize::authorize(w, c, head, rc, &prepared, ex).await {
+        Ok(p) => p,
+        Err(err) => {
+            return Err(Stop {
+                err,
+                body: Some(body),
+                keep,
+            });
+        }
+    };
+    integrate::integrate(w, c, snap, head, rc, permit, body, keep, ex).await
+}

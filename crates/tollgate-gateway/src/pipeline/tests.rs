@@ -1,0 +1,384 @@
+//! The pipeline and the HTTP/1 loop over in-memory client streams: scripted request bytes in
+//! (delivered a few bytes per read), the gateway's answers collected. Upstreams, where a test
+//! needs one, are real sockets.
+
+#![allow(unsafe_code)] // the in-memory stream hands monoio buffers to the test's Vec
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use monoio::BufResult;
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+
+use crate::conn::Transport;
+use crate::shared::Shared;
+use crate::state::Worker;
+
+/// A client connection in memory: reads come from `input`, at most `chunk` bytes at a time,
+/// then end of stream; writes are appended to `output`.
+struct Mem {
+    input: Vec<u8>,
+    pos: usize,
+    chunk: usize,
+    output: Rc<RefCell<Vec<u8>>>,
+}
+
+impl AsyncReadRent for Mem {
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        let end = (self.pos + self.chunk).min(self.input.len());
+        let mut rest: &[u8] = &self.input[self.pos..end];
+        let (res, buf) = rest.read(buf).await;
+        if let Ok(n) = res {
+            self.pos += n;
+        }
+        (res, buf)
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        let end = (self.pos + self.chunk).min(self.input.len());
+        let mut rest: &[u8] = &self.input[self.pos..end];
+        let (res, buf) = rest.readv(buf).await;
+        if let Ok(n) = res {
+            self.pos += n;
+        }
+        (res, buf)
+    }
+}
+
+impl AsyncWriteRent for Mem {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        // SAFETY: an `IoBuf` is `bytes_init` initialized bytes at `read_ptr`.
+        let data = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
+        self.output.borrow_mut().extend_from_slice(data);
+        (Ok(data.len()), buf)
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        (Err(std::io::ErrorKind::Unsupported.into()), buf)
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for Mem {
+    async fn first_read(
+        &mut self,
+        buf: &mut Vec<u8>,
+        _deadline: Instant,
+    ) -> std::io::Result<usize> {
+        crate::io::fill(self, buf, None).await
+    }
+
+    async fn wait_readable(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const CONFIG: &str = r#"
+gateway:
+  region: us-east-1
+  account_id: "123456789012"
+  listeners: [{ bind: "127.0.0.1:0" }]
+  admin: { bind: "127.0.0.1:0" }
+  access_log: off
+authorizers:
+  - name: tokens
+    type: TOKEN
+    function_url: "http://127.0.0.1:9/never-called"
+    identity_source: "method.request.header.Authorization"
+    ttl_seconds: 0
+apis:
+  - id: openapi001
+    name: open
+    hosts: ["open.test"]
+    stages:
+      prod:
+        variables: { up: "UPSTREAM" }
+    routes:
+      - path: /hello
+        methods: [GET, POST]
+        authorization: NONE
+        integration:
+          type: mock
+          status: 200
+          headers: { content-type: application/json }
+          body: '{"hello":true}'
+      - path: /private
+        methods: [GET]
+        authorization: CUSTOM
+        authorizer: tokens
+        integration: { type: mock, status: 200, body: '{"private":true}' }
+      - path: /echo
+        methods: [POST]
+        authorization: NONE
+        integration:
+          type: http_proxy
+          uri: "http://${stageVariables.up}/echo"
+  - id: fenced0001
+    name: fenced
+    hosts: ["fenced.test"]
+    stages: { prod: {} }
+    resource_policy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: "*"
+          Action: "execute-api:Invoke"
+          Resource: "execute-api:/*"
+          Condition: { IpAddress: { "aws:SourceIp": ["10.0.0.0/8"] } }
+    routes:
+      - path: /status
+        methods: [GET]
+        authorization: NONE
+        integration: { type: mock, status: 200, body: '{"status":"green"}' }
+"#;
+
+fn runtime() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
+    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .unwrap()
+}
+
+fn worker(upstream: &str) -> Worker {
+    let text = CONFIG.replace("UPSTREAM", upstream);
+    let compiled = tollgate_config::load_str(&text, std::path::Path::new(".")).unwrap();
+    Worker::for_tests(Shared::for_tests(compiled))
+}
+
+/// Serve `input` as one client connection (delivered `chunk` bytes per read); the bytes the
+/// gateway wrote back.
+async fn serve(w: &Worker, input: &[u8], chunk: usize) -> String {
+    let output = Rc::new(RefCell::new(Vec::new()));
+    let mem = Mem {
+        input: input.to_vec(),
+        pos: 0,
+        chunk,
+        output: output.clone(),
+    };
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    crate::conn::serve(w, mem, peer, local, false).await;
+    let out = output.borrow().clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// The worker's metrics as `/metrics` renders them.
+fn metrics_text(w: &Worker) -> String {
+    let g = crate::metrics::GlobalMetrics {
+        config_version: 1,
+        reloads_ok: 0,
+        reloads_rejected: 0,
+        workers: 1,
+    };
+    crate::metrics::render(std::slice::from_ref(&w.metrics), &g)
+}
+
+/// The status codes of the responses in `out`, in order.
+fn statuses(out: &str) -> Vec<u16> {
+    out.match_indices("HTTP/1.1 ")
+        .filter_map(|(i, _)| out.get(i + 9..i + 12)?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_mock_route_answers_200() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let out = serve(
+            &w,
+            b"GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n",
+            7,
+        )
+        .await;
+        assert_eq!(statuses(&out), [200], "{out}");
+        assert!(out.ends_with("\r\n\r\n{\"hello\":true}"), "{out}");
+        assert!(out.contains("x-amzn-RequestId: "), "{out}");
+        // Counted under the route's labels.
+        let metrics = metrics_text(&w);
+        assert!(metrics.contains("api=\"open\""), "{metrics}");
+    });
+}
+
+#[test]
+fn a_missing_identity_source_is_401_without_a_call() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let out = serve(
+            &w,
+            b"GET /prod/private HTTP/1.1\r\nHost: open.test\r\n\r\n",
+            64,
+        )
+        .await;
+        assert_eq!(statuses(&out), [401], "{out}");
+        assert!(out.contains("{\"message\":\"Unauthorized\"}"), "{out}");
+    });
+}
+
+#[test]
+fn a_resource_policy_without_an_allow_for_the_client_is_403() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let out = serve(
+            &w,
+            b"GET /prod/status HTTP/1.1\r\nHost: fenced.test\r\n\r\n",
+            64,
+        )
+        .await;
+        assert_eq!(statuses(&out), [403], "{out}");
+        assert!(
+            out.contains("x-amzn-ErrorType: AccessDeniedException"),
+            "{out}"
+        );
+        // The error exit keeps the route: counted under the API's labels with its status.
+        let metrics = metrics_text(&w);
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.contains("api=\"fenced\"") && l.contains("403")),
+            "{metrics}"
+        );
+        // An unknown path on a known host is the missing-token 403.
+        let out = serve(
+            &w,
+            b"GET /prod/nowhere HTTP/1.1\r\nHost: open.test\r\n\r\n",
+            64,
+        )
+        .await;
+        assert_eq!(statuses(&out), [403], "{out}");
+        assert!(out.contains("Missing Authentication Token"), "{out}");
+    });
+}
+
+#[test]
+fn a_malformed_request_is_400_and_closes() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let input = b"GET /prod/hello HTTP/1.1\r\nHost: open.test\r\nContent-Length: x\r\n\r\n\
+                      GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n";
+        let out = serve(&w, input, 64).await;
+        assert_eq!(statuses(&out), [400], "{out}");
+        assert!(out.contains("connection: close"), "{out}");
+    });
+}
+
+#[test]
+fn pipelined_keep_alive_requests_are_answered_in_order() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let input = b"GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n\
+                      POST /prod/hello HTTP/1.1\r\nHost: open.test\r\nContent-Length: 5\r\n\r\nhello\
+                      GET /prod/status HTTP/1.1\r\nHost: fenced.test\r\n\r\n\
+                      GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n";
+        // All in one read, and a few bytes per read.
+        for chunk in [input.len(), 5] {
+            let out = serve(&w, input, chunk).await;
+            assert_eq!(statuses(&out), [200, 200, 403, 200], "{chunk}: {out}");
+            assert!(!out.contains("connection: close"), "{out}");
+        }
+    });
+}
+
+#[test]
+fn a_chunked_body_is_forwarded_decoded_and_reframed() {
+    runtime().block_on(async {
+        // A real upstream socket: read the request to its last chunk, answer with what came.
+        let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = monoio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            while !got.ends_with(b"0\r\n\r\n") {
+                let n = crate::io::fill(&mut s, &mut got, None).await.unwrap();
+                assert!(n > 0, "{}", String::from_utf8_lossy(&got));
+            }
+            let text = String::from_utf8(got).unwrap();
+            let reply = "HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nreceived".to_owned();
+            let (res, _) = crate::io::write_all(&mut s, reply.into_bytes(), None).await;
+            res.unwrap();
+            text
+        });
+        let w = worker(&addr.to_string());
+        let input =
+            b"POST /prod/echo HTTP/1.1\r\nHost: open.test\r\nTransfer-Encoding: chunked\r\n\r\n\
+                      5\r\nhello\r\n1;ext=1\r\n,\r\n6\r\n world\r\n0\r\n\r\n\
+                      GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n";
+        let out = serve(&w, input, 3).await;
+        let seen = upstream.await;
+        assert!(seen.starts_with("POST /echo HTTP/1.1\r\n"), "{seen}");
+        assert!(seen.contains("transfer-encoding: chunked\r\n"), "{seen}");
+        // Decoded, then sent on as chunks of the data only (the extension dropped).
+        let decoded = seen.split("\r\n\r\n").nth(1).unwrap();
+        let mut data = String::new();
+        let mut rest = decoded;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size, 16).unwrap();
+            if n == 0 {
+                break;
+            }
+            data.push_str(&tail[..n]);
+            rest = &tail[n + 2..];
+        }
+        assert_eq!(data, "hello, world");
+        assert_eq!(statuses(&out), [200, 200], "{out}");
+        assert!(out.contains("\r\n\r\nreceived"), "{out}");
+    });
+}
+
+#[test]
+fn the_error_exit_keeps_the_route_and_the_reason_in_the_access_log() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let path = std::env::temp_dir().join(format!(
+            "tollgate-pipeline-access-{}.log",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let sink =
+            crate::accesslog::Sink::from_config(&tollgate_config::AccessLog::File(path.clone()))
+                .unwrap();
+        w.shared.access_log.store(std::sync::Arc::new(sink));
+        let input = b"GET /prod/status HTTP/1.1\r\nHost: fenced.test\r\n\r\n\
+                      GET /prod/private HTTP/1.1\r\nHost: open.test\r\n\r\n\
+                      GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n";
+        let out = serve(&w, input, 64).await;
+        assert_eq!(statuses(&out), [403, 401, 200], "{out}");
+        let log = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        assert_eq!(lines[0]["status"], 403);
+        assert_eq!(lines[0]["apiId"], "fenced0001");
+        assert_eq!(lines[0]["route"], "GET /status");
+        assert!(
+            lines[0]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("access denied"),
+            "{log}"
+        );
+        assert_eq!(lines[1]["status"], 401);
+        assert_eq!(lines[1]["apiId"], "openapi001");
+        assert!(
+            lines[1]["error"]
+                .as_str()
+                .unwrap()
+                .contains("identity source"),
+            "{log}"
+        );
+        assert_eq!(lines[2]["status"], 200);
+        assert!(lines[2].get("error").is_none(), "{log}");
+    });
+}
