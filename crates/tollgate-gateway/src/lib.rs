@@ -18,6 +18,7 @@ mod accesslog;
 mod admin;
 pub mod auth;
 mod body;
+mod client;
 mod cognito;
 mod conn;
 mod iam;
@@ -31,7 +32,6 @@ pub mod proxy_protocol;
 pub mod responses;
 mod router;
 pub mod snapshot;
-mod upstream;
 mod wire;
 mod worker;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 use tollgate_http::{
     BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, Step, connection_tokens,
-    encode_chunk_header, is_hop_by_hop, parse_response,
+    encode_chunk_header, is_hop_by_hop,
 };
 
 use crate::auth::AuthContext;
@@ -21,8 +21,8 @@ use crate::responses::{GatewayError, ResponseType};
 use crate::router::OwnedMatch;
 use tollgate_config::{ContextExpr, IdentityField};
 
+use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::snapshot::{ProxyRt, Snapshot};
-use crate::upstream::{connect, split_http_url};
 use crate::wire;
 use crate::worker::Worker;
 
@@ -269,13 +269,17 @@ pub(crate) async fn forward(
     rid: RequestId,
 ) -> Result<Done, Failed> {
     let url = render_uri(p, m, stage_vars);
-    let Some((authority, path_q)) = split_http_url(&url) else {
-        return Err(Failed {
-            err: bad_gateway("upstream URL is not an http:// URL"),
-            body_state: BodyState::Untouched(body),
-        });
+    let target = match Url::parse(&url) {
+        Ok(t) if t.scheme == Scheme::Http => t,
+        _ => {
+            return Err(Failed {
+                err: bad_gateway("upstream URL is not an http:// URL"),
+                body_state: BodyState::Untouched(body),
+            });
+        }
     };
-    let addr = match w.pool.borrow_mut().resolve(authority) {
+    let (authority, path_q) = (target.authority, &*target.path_and_query);
+    let addr = match w.pool.borrow_mut().resolve(target.host, target.port) {
         Ok(a) => a,
         Err(_) => {
             w.metrics.upstream_error(UpstreamError::Connect);
@@ -441,47 +445,30 @@ pub(crate) async fn forward(
     }
 
     // Read the response head (skipping interim 1xx answers).
-    let rhead = loop {
-        match parse_response(&ubuf, MAX_UPSTREAM_HEAD, is_head) {
-            Ok(Some(h)) if h.is_interim() && h.status != 101 => {
-                let n = h.head_len.min(ubuf.len());
-                ubuf.drain(..n);
-            }
-            Ok(Some(h)) if h.status == 101 => {
-                w.metrics.upstream_error(UpstreamError::Broken);
+    let rhead =
+        match client::read_head(&mut up, &mut ubuf, MAX_UPSTREAM_HEAD, is_head, deadline).await {
+            Ok(h) => h,
+            Err(HeadError::Io { err, .. }) => {
                 return Err(Failed {
-                    err: bad_gateway("upstream answered 101 Switching Protocols"),
+                    err: io_failure(w, &err, "reading the response head"),
                     body_state: BodyState::Consumed,
                 });
             }
-            Ok(Some(h)) => break h,
-            Ok(None) => match fill(&mut up, &mut ubuf, Some(deadline)).await {
-                Ok(0) => {
-                    w.metrics.upstream_error(UpstreamError::Broken);
-                    return Err(Failed {
-                        err: bad_gateway(
-                            "upstream closed the connection before a whole response head",
-                        ),
-                        body_state: BodyState::Consumed,
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(Failed {
-                        err: io_failure(w, &e, "reading the response head"),
-                        body_state: BodyState::Consumed,
-                    });
-                }
-            },
-            Err(_) => {
+            Err(e) => {
                 w.metrics.upstream_error(UpstreamError::Broken);
+                let why = match e {
+                    HeadError::Upgrade => "upstream answered 101 Switching Protocols",
+                    HeadError::Closed { .. } => {
+                        "upstream closed the connection before a whole response head"
+                    }
+                    _ => "upstream sent a malformed response head",
+                };
                 return Err(Failed {
-                    err: bad_gateway("upstream sent a malformed response head"),
+                    err: bad_gateway(why),
                     body_state: BodyState::Consumed,
                 });
             }
-        }
-    };
+        };
 
     // Write the response head to the client.
     let client_http11 = head.minor_version >= 1;

@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::Shared;
+use crate::client::Pool;
 use crate::ids::RequestIds;
 use crate::metrics::{RouteLabel, WorkerMetrics};
 use crate::snapshot::Snapshot;
-use crate::upstream::Pool;
 
 /// Which io driver runs the workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
