@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
+use tollgate_cache::BoundedCache;
 
 use super::url::{UrlError, split_authority};
 
@@ -22,7 +23,7 @@ pub(crate) struct Pool {
     idle: HashMap<SocketAddr, Vec<Idle>>,
     max_idle_per_host: usize,
     idle_timeout: Duration,
-    resolved: HashMap<String, (SocketAddr, Instant)>,
+    resolved: BoundedCache<(String, u16), SocketAddr, Instant>,
 }
 
 const RESOLVE_TTL: Duration = Duration::from_secs(30);
@@ -34,7 +35,7 @@ impl Pool {
             idle: HashMap::new(),
             max_idle_per_host,
             idle_timeout,
-            resolved: HashMap::new(),
+            resolved: BoundedCache::new(MAX_RESOLVED),
         }
     }
 
@@ -83,20 +84,16 @@ impl Pool {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(SocketAddr::new(ip, port));
         }
-        let key = format!("{host}:{port}");
-        if let Some((a, at)) = self.resolved.get(&key)
-            && at.elapsed() < RESOLVE_TTL
-        {
+        let key = (host.to_owned(), port);
+        let now = Instant::now();
+        if let Some(a) = self.resolved.get(&key, now) {
             return Ok(*a);
         }
         let addr = resolve_all(host, port)?
             .into_iter()
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-        if self.resolved.len() >= MAX_RESOLVED {
-            self.resolved.clear();
-        }
-        self.resolved.insert(key, (addr, Instant::now()));
+        self.resolved.insert_at(key, addr, now + RESOLVE_TTL, now);
         Ok(addr)
     }
 }
