@@ -271,9 +271,13 @@ pub(crate) async fn forward(
     let url = render_uri(p, m, stage_vars);
     let target = match Url::parse(&url) {
         Ok(t) if t.scheme == Scheme::Http => t,
-        _ => {
+        refused => {
+            let why = match refused {
+                Ok(_) => "upstream URL is https:// (no TLS connector)".into(),
+                Err(e) => format!("upstream URL refused: {e}"),
+            };
             return Err(Failed {
-                err: bad_gateway("upstream URL is not an http:// URL"),
+                err: bad_gateway(why),
                 body_state: BodyState::Untouched(body),
             });
         }
