@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../crates/tollgate-gateway/src"
 LAYERS=(
   "error ids wire logging router proxy_protocol threads"
   "io metrics responses"
-  "body upstream accesslog"
+  "body client accesslog"
   "auth"
   "snapshot"
   "shared"

@@ -18,6 +18,7 @@ mod accesslog;
 mod admin;
 pub mod auth;
 mod body;
+mod client;
 mod conn;
 mod error;
 mod ids;
@@ -32,7 +33,6 @@ mod shared;
 pub mod snapshot;
 mod state;
 mod threads;
-mod upstream;
 mod wire;
 mod worker;
 

@@ -11,7 +11,7 @@ use crate::ids::RequestIds;
 use crate::metrics::{RouteLabel, WorkerMetrics};
 use crate::shared::Shared;
 use crate::snapshot::Snapshot;
-use crate::upstream::Pool;
+use crate::client::Pool;
 
 /// A worker's own state. Lives on its thread only (`!Send` parts inside).
 pub(crate) struct Worker {

@@ -12,7 +12,7 @@ use crate::ids::RequestIds;
 use crate::metrics::RouteLabel;
 use crate::shared::Shared;
 use crate::state::Worker;
-use crate::upstream::Pool;
+use crate::client::Pool;
 
 /// Which io driver runs the workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,9 @@
 //! verification to another. Hash flooding is not a concern either: only tokens whose
 //! signature verified are ever inserted.
 
-use std::collections::hash_map::Entry as MapEntry;
-use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+
+use tollgate_cache::BoundedCache;
 
 /// Tokens longer than this are verified every time and never cached (bounds memory: an entry
 /// holds the token). Cognito tokens are 1-2 KiB; large custom claims rarely exceed 4 KiB.
@@ -94,7 +94,6 @@ struct Entry<V> {
     token: Box<[u8]>,
     generation: u64,
     value: V,
-    expires_at: i64,
 }
 
 /// Bounded per-worker cache of verified tokens (no locks: one per worker thread).
@@ -102,17 +101,16 @@ struct Entry<V> {
 /// * the key is the whole token plus the authorizer `generation` (a fingerprint of
 ///   everything that decides the answer: issuers, client ids, regex, key set version...),
 ///   found by [`token_hash`] and confirmed by an exact byte comparison;
-/// * capacity is fixed; inserting a new token into a full cache evicts the oldest inserted
-///   one (FIFO: the hit path stays one table probe and one `memcmp`, no bookkeeping);
-///   tokens over `max_token_bytes` are not cached, so memory is bounded by
-///   `capacity x max_token_bytes` plus the values;
+/// * capacity is fixed (a [`tollgate_cache::BoundedCache`]); inserting a new token into a
+///   full cache evicts by CLOCK: the oldest entry not looked up since it was stored (the hit
+///   path stays one table probe, one flag store and one `memcmp`); tokens over
+///   `max_token_bytes` are not cached, so memory is bounded by `capacity x max_token_bytes`
+///   plus the values;
 /// * each entry carries its own expiry (`expires_at`, epoch seconds: use [`expiry`] =
 ///   min(token `exp`, now + ttl)); an expired entry is never returned and is dropped when
 ///   looked up.
 pub struct TokenCache<V> {
-    map: HashMap<u64, Entry<V>, PassThroughBuild>,
-    order: VecDeque<u64>,
-    capacity: usize,
+    cache: BoundedCache<u64, Entry<V>, i64, PassThroughBuild>,
     max_token_bytes: usize,
 }
 
@@ -132,9 +130,7 @@ impl<V> TokenCache<V> {
     /// A cache holding at most `capacity` entries of tokens up to `max_token_bytes`.
     pub fn with_limits(capacity: usize, max_token_bytes: usize) -> Self {
         TokenCache {
-            map: HashMap::with_capacity_and_hasher(capacity, PassThroughBuild::default()),
-            order: VecDeque::with_capacity(capacity),
-            capacity,
+            cache: BoundedCache::with_hasher(capacity, PassThroughBuild::default()),
             max_token_bytes,
         }
     }
@@ -147,25 +143,13 @@ impl<V> TokenCache<V> {
     /// [`TokenCache::get`] with `hash` = [`token_hash`]`(token, generation)` already computed
     /// (an L1 miss followed by an L2 lookup hashes once).
     pub fn get_hashed(&mut self, hash: u64, token: &[u8], generation: u64, now: i64) -> Option<&V> {
-        match self.map.entry(hash) {
-            MapEntry::Vacant(_) => None,
-            MapEntry::Occupied(o) => {
-                let e = o.get();
-                if e.generation != generation || *e.token != *token {
-                    // Another token (or an old generation) in this slot: a miss.
-                    return None;
-                }
-                if e.expires_at <= now {
-                    o.remove();
-                    return None;
-                }
-                Some(&o.into_mut().value)
-            }
-        }
+        let e = self.cache.get(&hash, now)?;
+        // Another token (or an old generation) in this slot: a miss.
+        (e.generation == generation && *e.token == *token).then_some(&e.value)
     }
 
-    /// Stores `value` for `token` until `expires_at` (epoch seconds), evicting the oldest
-    /// entry when full. Returns false when not stored (caching disabled, token too large).
+    /// Stores `value` for `token` until `expires_at` (epoch seconds), evicting when full.
+    /// Returns false when not stored (caching disabled, token too large).
     pub fn insert(&mut self, token: &[u8], generation: u64, value: V, expires_at: i64) -> bool {
         self.insert_hashed(
             token_hash(token, generation),
@@ -176,7 +160,8 @@ impl<V> TokenCache<V> {
         )
     }
 
-    /// [`TokenCache::insert`] with the hash already computed.
+    /// [`TokenCache::insert`] with the hash already computed. A colliding token takes the
+    /// slot over.
     pub fn insert_hashed(
         &mut self,
         hash: u64,
@@ -185,51 +170,30 @@ impl<V> TokenCache<V> {
         value: V,
         expires_at: i64,
     ) -> bool {
-        if self.capacity == 0 || token.len() > self.max_token_bytes {
+        if token.len() > self.max_token_bytes {
             return false;
         }
         let entry = Entry {
             token: token.into(),
             generation,
             value,
-            expires_at,
         };
-        if let Some(e) = self.map.get_mut(&hash) {
-            // Same token refreshed, or a colliding token taking the slot over.
-            *e = entry;
-            return true;
-        }
-        while self.map.len() >= self.capacity {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.map.remove(&old);
-                }
-                None => break,
-            }
-        }
-        self.map.insert(hash, entry);
-        self.order.push_back(hash);
-        // Hashes dropped on expiry stay in `order` until popped; compact so it stays bounded.
-        if self.order.len() > self.capacity.saturating_mul(2) {
-            let map = &self.map;
-            self.order.retain(|k| map.contains_key(k));
-        }
-        true
+        self.cache.insert(hash, entry, expires_at)
     }
 
     /// Number of stored entries (expired ones included until looked up or evicted).
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.cache.len()
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.cache.is_empty()
     }
 
     /// The fixed capacity.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.cache.capacity()
     }
 
     /// The largest token stored.
@@ -239,8 +203,7 @@ impl<V> TokenCache<V> {
 
     /// Drops every entry.
     pub fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
+        self.cache.clear();
     }
 }
 
@@ -334,7 +297,6 @@ mod tests {
             c.insert(&t, 0, i, 10);
             // expire it immediately so the map shrinks but `order` keeps the key
             assert_eq!(c.get(&t, 0, 10), None);
-            assert!(c.order.len() <= 8);
             assert!(c.len() <= 4);
         }
         let mut z: TokenCache<u8> = TokenCache::new(0);

@@ -459,34 +459,22 @@ fn aws_render(value: &Value) -> Option<String> {
 /// Java `Date.toString()` for a UTC epoch second: `Tue Apr 04 18:39:39 UTC 2023`.
 /// Years outside 0..=9999 give `None` (the caller falls back to the number).
 pub fn java_date_utc(secs: i64) -> Option<String> {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    if !(0..=9999).contains(&year) {
+    let t = tollgate_time::DateTime::from_unix(secs);
+    if !(0..=9999).contains(&t.year) {
         return None;
     }
-    let wd = DAYS.get(usize::try_from(days.rem_euclid(7)).ok()?)?;
-    let mon = MONTHS.get(usize::try_from(month - 1).ok()?)?;
+    let days = secs.div_euclid(tollgate_time::SECS_PER_DAY);
+    let wd = tollgate_time::WEEKDAY_ABBR.get(tollgate_time::weekday(days))?;
     let mut out = String::with_capacity(28);
     write!(
         out,
-        "{wd} {mon} {day:02} {:02}:{:02}:{:02} UTC {year}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{wd} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        t.month_abbr(),
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year
     )
     .ok()?;
     Some(out)

@@ -1,25 +1,31 @@
 //! Per-worker cache of derived signing keys.
 
-use std::collections::HashMap;
-
 use ring::digest;
+use tollgate_cache::BoundedCache;
 
 use crate::canonical::derive_signing_key;
 
 /// Derived signing keys by (access key id, secret, date, region, service).
 ///
 /// The map key is a SHA-256 over all five inputs (length-prefixed), so a changed secret can
-/// never reuse a key derived from the old one, and no secret is stored. Bounded: two
-/// generations of at most `capacity / 2` entries each; when the young one is full the old one
-/// is dropped (an approximate LRU: a hit in the old generation is promoted). Not `Sync` by
-/// design: keep one per worker.
-#[derive(Debug)]
+/// never reuse a key derived from the old one, and no secret is stored. Bounded: a
+/// [`tollgate_cache::BoundedCache`] of `capacity` entries evicted by CLOCK (an approximate
+/// LRU: a key used since it was stored gets a second chance). Not `Sync` by design: keep one
+/// per worker.
 pub struct SigningKeyCache {
-    young: HashMap<[u8; 32], [u8; 32]>,
-    old: HashMap<[u8; 32], [u8; 32]>,
-    generation_cap: usize,
+    keys: BoundedCache<[u8; 32], [u8; 32]>,
     hits: u64,
     misses: u64,
+}
+
+impl std::fmt::Debug for SigningKeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyCache")
+            .field("len", &self.keys.len())
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SigningKeyCache {
@@ -31,11 +37,8 @@ impl Default for SigningKeyCache {
 impl SigningKeyCache {
     /// A cache holding at most `capacity` keys (at least 2).
     pub fn new(capacity: usize) -> Self {
-        let generation_cap = (capacity / 2).max(1);
         Self {
-            young: HashMap::with_capacity(generation_cap),
-            old: HashMap::new(),
-            generation_cap,
+            keys: BoundedCache::new(capacity.max(2)),
             hits: 0,
             misses: 0,
         }
@@ -57,27 +60,20 @@ impl SigningKeyCache {
             region.as_bytes(),
             service.as_bytes(),
         ]);
-        if let Some(key) = self.young.get(&id) {
+        // Entries never expire (a key is a pure function of its inputs): the clock is unused.
+        if let Some(key) = self.keys.get(&id, 0) {
             self.hits += 1;
             return *key;
         }
-        let key = if let Some(key) = self.old.remove(&id) {
-            self.hits += 1;
-            key
-        } else {
-            self.misses += 1;
-            derive_signing_key(secret, date, region, service)
-        };
-        if self.young.len() >= self.generation_cap {
-            self.old = std::mem::take(&mut self.young);
-        }
-        self.young.insert(id, key);
+        self.misses += 1;
+        let key = derive_signing_key(secret, date, region, service);
+        self.keys.insert_unexpiring(id, key);
         key
     }
 
     /// Number of cached keys.
     pub fn len(&self) -> usize {
-        self.young.len() + self.old.len()
+        self.keys.len()
     }
 
     /// True when nothing is cached.
@@ -92,8 +88,7 @@ impl SigningKeyCache {
 
     /// Drops every cached key (e.g. after a configuration change).
     pub fn clear(&mut self) {
-        self.young.clear();
-        self.old.clear();
+        self.keys.clear();
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 use tollgate_http::{
     BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, ResponseHead, Step,
-    connection_tokens, encode_chunk_header, is_hop_by_hop, parse_response,
+    connection_tokens, encode_chunk_header, is_hop_by_hop,
 };
 
 use tollgate_config::{ContextExpr, IdentityField};
@@ -20,9 +20,9 @@ use crate::ids::RequestId;
 use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
 use crate::router::OwnedMatch;
+use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::snapshot::{ProxyRt, Snapshot};
 use crate::state::Worker;
-use crate::upstream::{connect, split_http_url};
 use crate::wire;
 
 use super::{Conn, Stream};
@@ -264,11 +264,18 @@ pub(crate) async fn forward<S: Stream>(
         body_state: BodyState::Untouched(body),
     };
     let url = render_uri(f.p, f.m, f.stage_vars);
-    let Some((authority, path_q)) = split_http_url(&url) else {
-        let err = bad_gateway("upstream URL is not an http:// URL");
-        return Err(untouched(body, err));
+    let target = match Url::parse(&url) {
+        Ok(t) if t.scheme == Scheme::Http => t,
+        refused => {
+            let why = match refused {
+                Ok(_) => "upstream URL is https:// (no TLS connector)".into(),
+                Err(e) => format!("upstream URL refused: {e}"),
+            };
+            return Err(untouched(body, bad_gateway(why)));
+        }
     };
-    let addr = match resolve(w, authority) {
+    let (authority, path_q) = (target.authority, &*target.path_and_query);
+    let addr = match resolve(w, target.host, target.port) {
         Ok(a) => a,
         Err(err) => return Err(untouched(body, err)),
     };
@@ -302,8 +309,8 @@ pub(crate) async fn forward<S: Stream>(
 }
 
 /// The upstream's address.
-fn resolve(w: &Worker, authority: &str) -> Result<std::net::SocketAddr, GatewayError> {
-    w.pool.borrow_mut().resolve(authority).map_err(|_| {
+fn resolve(w: &Worker, host: &str, port: u16) -> Result<std::net::SocketAddr, GatewayError> {
+    w.pool.borrow_mut().resolve(host, port).map_err(|_| {
         w.metrics.upstream_error(UpstreamError::Connect);
         bad_gateway("upstream host does not resolve")
     })
@@ -494,31 +501,19 @@ async fn read_response_head(
     is_head: bool,
     deadline: Instant,
 ) -> Result<(ResponseHead, Vec<u8>), GatewayError> {
-    loop {
-        match parse_response(&ubuf, MAX_UPSTREAM_HEAD, is_head) {
-            Ok(Some(h)) if h.is_interim() && h.status != 101 => {
-                let n = h.head_len.min(ubuf.len());
-                ubuf.drain(..n);
-            }
-            Ok(Some(h)) if h.status == 101 => {
-                w.metrics.upstream_error(UpstreamError::Broken);
-                return Err(bad_gateway("upstream answered 101 Switching Protocols"));
-            }
-            Ok(Some(h)) => return Ok((h, ubuf)),
-            Ok(None) => match fill(up, &mut ubuf, Some(deadline)).await {
-                Ok(0) => {
-                    w.metrics.upstream_error(UpstreamError::Broken);
-                    return Err(bad_gateway(
-                        "upstream closed the connection before a whole response head",
-                    ));
+    match client::read_head(up, &mut ubuf, MAX_UPSTREAM_HEAD, is_head, deadline).await {
+        Ok(h) => Ok((h, ubuf)),
+        Err(HeadError::Io { err, .. }) => Err(io_failure(w, &err, "reading the response head")),
+        Err(e) => {
+            w.metrics.upstream_error(UpstreamError::Broken);
+            let why = match e {
+                HeadError::Upgrade => "upstream answered 101 Switching Protocols",
+                HeadError::Closed { .. } => {
+                    "upstream closed the connection before a whole response head"
                 }
-                Ok(_) => {}
-                Err(e) => return Err(io_failure(w, &e, "reading the response head")),
-            },
-            Err(_) => {
-                w.metrics.upstream_error(UpstreamError::Broken);
-                return Err(bad_gateway("upstream sent a malformed response head"));
-            }
+                _ => "upstream sent a malformed response head",
+            };
+            Err(bad_gateway(why))
         }
     }
 }

@@ -7,7 +7,7 @@
 //! config swap that keeps a URL keeps its keys warm, and a URL no snapshot names any more is
 //! dropped with the last snapshot that named it.
 //!
-//! One `tollgate-jwks` thread fetches every slot with a small blocking HTTP/1.1 client
+//! One `tollgate-jwks` thread fetches every slot with the gateway's HTTP/1.1 client
 //! (`http://` only, connect/read timeouts, 1 MiB body limit):
 //! * every `refresh_seconds` after a success;
 //! * after a failure, with exponential backoff (1 s, 2 s, 4 s ... capped at 30 s and at
@@ -17,14 +17,14 @@
 //!   [`KID_REFETCH_INTERVAL`] per URL, one fetch at a time (single flight).
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use tollgate_jwt::{KeySet, KeySetOptions};
+
+use crate::client::{self, Scheme, Url};
 
 /// A parsed key set and its version (a hash of the JWKS bytes: an unchanged document keeps
 /// the token caches warm; any change makes every cached verification unreachable).
@@ -282,275 +282,125 @@ fn refresher(reg: &'static Registry) {
     }
 }
 
-/// `http://host[:port]/path` -> (host for the Host header, host, port, path).
-fn split_url(url: &str) -> Result<(String, String, u16, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| "only http:// URLs are fetched".to_owned())?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (
-            rest.get(..i).unwrap_or_default(),
-            rest.get(i..).unwrap_or("/"),
-        ),
-        None => (rest, "/"),
-    };
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path.to_owned()
-    };
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| "bad IPv6 host".to_owned())?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| format!("bad port in {url}"))?,
-            None => 80,
-        };
-        (h.to_owned(), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (
-                h.to_owned(),
-                p.parse().map_err(|_| format!("bad port in {url}"))?,
-            ),
-            None => (authority.to_owned(), 80),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("no host in {url}"));
-    }
-    Ok((authority.to_owned(), host, port, path))
-}
-
-/// A small blocking HTTP/1.1 GET: 200 only, `Content-Length`, chunked or close-delimited
-/// bodies up to [`MAX_JWKS_BYTES`], bounded by connect and whole-exchange timeouts.
+/// A small HTTP/1.1 GET with the gateway's client (`crate::client`) on a throwaway
+/// single-threaded runtime (this runs on the refresher thread, never on a worker): 200 only,
+/// `Content-Length`, chunked or close-delimited bodies up to [`MAX_JWKS_BYTES`], bounded by
+/// connect and whole-exchange timeouts. Each address of the host is tried in turn.
 pub(crate) fn http_get(url: &str) -> Result<Vec<u8>, String> {
-    let (authority, host, port, path) = split_url(url)?;
-    let addrs: Vec<SocketAddr> = (host.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    let mut last = format!("no address for {host}");
-    let mut stream = None;
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = format!("connect {a}: {e}"),
-        }
+    let target = Url::parse(url).map_err(|e| format!("{e}: {url}"))?;
+    if target.scheme != Scheme::Http {
+        return Err(format!(
+            "{}:// is not fetched (no TLS connector): {url}",
+            target.scheme.as_str()
+        ));
     }
-    let mut stream = stream.ok_or(last)?;
-    let deadline = Instant::now() + FETCH_TIMEOUT;
-    stream
-        .set_write_timeout(Some(FETCH_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nUser-Agent: tollgate-jwks\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(req.as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err("timed out".into());
-        }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| e.to_string())?;
-        let n = match stream.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err("timed out".into());
+    let req = client::request_head(
+        b"GET",
+        &target.path_and_query,
+        target.authority,
+        &[
+            (b"Accept", b"application/json"),
+            (b"User-Agent", b"tollgate-jwks"),
+            (b"Connection", b"close"),
+        ],
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    let addrs = client::resolve_all(target.host, target.port)
+        .map_err(|e| format!("cannot resolve {}: {e}", target.host))?;
+    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let host = target.host;
+    rt.block_on(async move {
+        let mut last = format!("no address for {host}");
+        let mut stream = None;
+        for a in addrs {
+            match client::connect(a, CONNECT_TIMEOUT).await {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = format!("connect {a}: {e}"),
             }
-            Err(e) => return Err(format!("read: {e}")),
+        }
+        let stream = stream.ok_or(last)?;
+        let limits = client::Limits {
+            max_head: MAX_HEAD_BYTES,
+            max_body: MAX_JWKS_BYTES,
         };
-        if n == 0 {
-            break;
+        let deadline = Instant::now() + FETCH_TIMEOUT;
+        let (reply, _) = client::roundtrip(stream, req, false, limits, deadline)
+            .await
+            .map_err(|e| match e.into_io() {
+                e if e.kind() == std::io::ErrorKind::TimedOut => "timed out".to_owned(),
+                e => e.to_string(),
+            })?;
+        if reply.status != 200 {
+            return Err(format!("HTTP status {}", reply.status));
         }
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        if buf.len() > MAX_HEAD_BYTES + MAX_JWKS_BYTES + 64 * 1024 {
-            return Err(format!("response larger than {MAX_JWKS_BYTES} bytes"));
-        }
-        if let Some(done) = complete_body(&buf)? {
-            return Ok(done);
-        }
-    }
-    match parse_response(&buf, true)? {
-        Parsed::Done(body) => Ok(body),
-        Parsed::Partial => Err("connection closed before the whole response arrived".into()),
-    }
-}
-
-enum Parsed {
-    Done(Vec<u8>),
-    Partial,
-}
-
-/// `Some(body)` once the whole response is in `buf` (before EOF), `None` to read on.
-fn complete_body(buf: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    match parse_response(buf, false)? {
-        Parsed::Done(b) => Ok(Some(b)),
-        Parsed::Partial => Ok(None),
-    }
-}
-
-fn parse_response(buf: &[u8], eof: bool) -> Result<Parsed, String> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut resp = httparse::Response::new(&mut headers);
-    let head_len = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
-            return Err("response head too large".into());
-        }
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
-        Err(e) => return Err(format!("bad response: {e}")),
-    };
-    let code = resp.code.unwrap_or(0);
-    if code != 200 {
-        return Err(format!("HTTP status {code}"));
-    }
-    let mut length: Option<usize> = None;
-    let mut chunked = false;
-    for h in resp.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|s| s.trim().parse().ok());
-            length = Some(v.ok_or_else(|| "bad content-length".to_owned())?);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h
-                .value
-                .windows(7)
-                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
-        }
-    }
-    let body = buf.get(head_len..).unwrap_or_default();
-    if chunked {
-        return dechunk(body);
-    }
-    if let Some(len) = length {
-        if len > MAX_JWKS_BYTES {
-            return Err(format!("response larger than {MAX_JWKS_BYTES} bytes"));
-        }
-        return Ok(match body.get(..len) {
-            Some(b) => Parsed::Done(b.to_vec()),
-            None => Parsed::Partial,
-        });
-    }
-    if body.len() > MAX_JWKS_BYTES {
-        return Err(format!("response larger than {MAX_JWKS_BYTES} bytes"));
-    }
-    Ok(if eof {
-        Parsed::Done(body.to_vec())
-    } else {
-        Parsed::Partial
+        Ok(reply.body)
     })
-}
-
-/// Decodes a chunked body (extensions ignored, trailers skipped).
-fn dechunk(mut rest: &[u8]) -> Result<Parsed, String> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return Ok(Parsed::Partial);
-        };
-        let line = std::str::from_utf8(rest.get(..eol).unwrap_or_default())
-            .map_err(|_| "bad chunk size")?;
-        let size_text = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        rest = rest.get(eol + 2..).unwrap_or_default();
-        if size == 0 {
-            return Ok(Parsed::Done(out));
-        }
-        if out.len().saturating_add(size) > MAX_JWKS_BYTES {
-            return Err(format!("response larger than {MAX_JWKS_BYTES} bytes"));
-        }
-        let (Some(data), Some(crlf)) = (rest.get(..size), rest.get(size..size + 2)) else {
-            return Ok(Parsed::Partial);
-        };
-        if crlf != b"\r\n" {
-            return Err("bad chunk framing".into());
-        }
-        out.extend_from_slice(data);
-        rest = rest.get(size + 2..).unwrap_or_default();
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
 
-    #[test]
-    fn urls() {
-        assert_eq!(
-            split_url("http://127.0.0.1:7000/jwks.json").unwrap(),
-            (
-                "127.0.0.1:7000".into(),
-                "127.0.0.1".into(),
-                7000,
-                "/jwks.json".into()
-            )
-        );
-        assert_eq!(
-            split_url("http://example.com").unwrap(),
-            ("example.com".into(), "example.com".into(), 80, "/".into())
-        );
-        assert_eq!(split_url("http://[::1]:81/a?b=c").unwrap().1, "::1");
-        assert_eq!(split_url("http://[::1]:81/a?b=c").unwrap().2, 81);
-        assert_eq!(split_url("http://h?x").unwrap().3, "/?x");
-        assert!(split_url("https://example.com/").is_err());
-        assert!(split_url("http://:80/").is_err());
-        assert!(split_url("http://h:99999/").is_err());
+    /// Serves each canned reply on its own connection, then stops.
+    fn serve(replies: Vec<Vec<u8>>) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            for reply in replies {
+                let (mut s, _) = l.accept().unwrap();
+                let mut b = [0u8; 1024];
+                let n = s.read(&mut b).unwrap();
+                assert!(b[..n].starts_with(b"GET /keys?x=1 HTTP/1.1\r\nHost: "));
+                let _ = s.write_all(&reply);
+            }
+        });
+        (addr, t)
     }
 
     #[test]
     fn response_framing() {
-        let ok = |b: &[u8], eof| match parse_response(b, eof) {
-            Ok(Parsed::Done(v)) => Some(v),
-            _ => None,
-        };
-        assert_eq!(
-            ok(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", false).unwrap(),
-            b"{}"
-        );
-        assert!(ok(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{}", false).is_none());
-        assert_eq!(ok(b"HTTP/1.1 200 OK\r\n\r\n{}", true).unwrap(), b"{}");
-        assert!(ok(b"HTTP/1.1 200 OK\r\n\r\n{}", false).is_none());
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\n{\"\r\n3\r\nk\":\r\n2\r\n1}\r\n0\r\n\r\n";
-        assert_eq!(ok(chunked, false).unwrap(), b"{\"k\":1}");
-        assert!(ok(&chunked[..chunked.len() - 10], false).is_none());
-        assert!(
-            matches!(parse_response(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", true), Err(e) if e.contains("503"))
-        );
         let big = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
             MAX_JWKS_BYTES + 1
         );
-        assert!(parse_response(big.as_bytes(), false).is_err());
+        let (addr, t) = serve(vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\n{\"\r\n3\r\nk\":\r\n2\r\n1}\r\n0\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\n\r\n{}".to_vec(),
+            b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            big.into_bytes(),
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+            // `chunked` must be the whole value: a substring match would have accepted this.
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: notchunked\r\n\r\n{}".to_vec(),
+        ]);
+        let url = format!("http://{addr}/keys?x=1#fragment");
+        assert_eq!(http_get(&url).unwrap(), b"{\"k\":1}");
+        assert_eq!(http_get(&url).unwrap(), b"{}");
+        assert!(http_get(&url).unwrap_err().contains("503"));
+        assert!(http_get(&url).unwrap_err().contains("too large"));
+        assert!(http_get(&url).is_err());
+        assert!(http_get(&url).is_err());
+        t.join().unwrap();
         assert!(
-            parse_response(
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-                false
-            )
-            .is_err()
+            http_get("https://example.com/jwks.json")
+                .unwrap_err()
+                .contains("no TLS connector")
         );
+        assert!(http_get("ftp://example.com/").is_err());
+        assert!(http_get("http://h:99999/").is_err());
     }
 
     #[test]
     fn fetches_over_loopback_and_times_out() {
+        use std::io::{Read, Write};
         use std::net::TcpListener;
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();

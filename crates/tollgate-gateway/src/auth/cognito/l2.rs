@@ -3,31 +3,32 @@
 //! Same key as the per-worker L1 ([`tollgate_jwt::TokenCache`]): the fast 64-bit
 //! [`tollgate_jwt::token_hash`] of the token and the authorizer generation picks the slot,
 //! and the entry's stored token bytes and generation are compared exactly. Bounded by entry
-//! count (and tokens over [`tollgate_jwt::MAX_CACHED_TOKEN_BYTES`] are never stored); when
-//! full, expired entries are swept and, if that is not enough, a quarter of the entries go.
+//! count (a [`tollgate_cache::ShardedCache`]: per-shard mutexes, CLOCK eviction preferring
+//! expired entries), and tokens over [`tollgate_jwt::MAX_CACHED_TOKEN_BYTES`] are never stored.
 
 use std::sync::Arc;
 
-use dashmap::DashMap;
+use tollgate_cache::ShardedCache;
 use tollgate_jwt::PassThroughBuild;
+
+/// Shards of the shared cache: enough that workers rarely meet on one lock (the L2 is only
+/// consulted on an L1 miss).
+const SHARDS: usize = 16;
 
 struct Entry<V> {
     token: Box<[u8]>,
     generation: u64,
     value: Arc<V>,
-    expires_at: i64,
 }
 
 pub(crate) struct SharedTokenCache<V> {
-    map: DashMap<u64, Entry<V>, PassThroughBuild>,
-    capacity: usize,
+    cache: ShardedCache<u64, Entry<V>, i64, PassThroughBuild>,
 }
 
 impl<V> SharedTokenCache<V> {
     pub(crate) fn new(capacity: usize) -> Self {
         SharedTokenCache {
-            map: DashMap::with_capacity_and_hasher(capacity.min(1024), PassThroughBuild::default()),
-            capacity,
+            cache: ShardedCache::with_hasher(capacity, SHARDS, PassThroughBuild::default()),
         }
     }
 
@@ -39,11 +40,12 @@ impl<V> SharedTokenCache<V> {
         generation: u64,
         now: i64,
     ) -> Option<(Arc<V>, i64)> {
-        let e = self.map.get(&hash)?;
-        if e.generation != generation || *e.token != *token || e.expires_at <= now {
-            return None;
-        }
-        Some((e.value.clone(), e.expires_at))
+        self.cache
+            .get_with(&hash, now, |e, expires| {
+                (e.generation == generation && *e.token == *token)
+                    .then(|| (e.value.clone(), expires.unwrap_or(i64::MAX)))
+            })
+            .flatten()
     }
 
     pub(crate) fn insert(
@@ -55,37 +57,20 @@ impl<V> SharedTokenCache<V> {
         expires_at: i64,
         now: i64,
     ) {
-        if self.capacity == 0 || token.len() > tollgate_jwt::MAX_CACHED_TOKEN_BYTES {
+        if token.len() > tollgate_jwt::MAX_CACHED_TOKEN_BYTES {
             return;
         }
-        if self.map.len() >= self.capacity && !self.map.contains_key(&hash) {
-            self.make_room(now);
-        }
-        self.map.insert(
-            hash,
-            Entry {
-                token: token.into(),
-                generation,
-                value,
-                expires_at,
-            },
-        );
-    }
-
-    fn make_room(&self, now: i64) {
-        self.map.retain(|_, e| e.expires_at > now);
-        if self.map.len() >= self.capacity {
-            let excess = self.map.len() - self.capacity * 3 / 4;
-            let victims: Vec<u64> = self.map.iter().take(excess).map(|r| *r.key()).collect();
-            for k in victims {
-                self.map.remove(&k);
-            }
-        }
+        let entry = Entry {
+            token: token.into(),
+            generation,
+            value,
+        };
+        self.cache.insert_at(hash, entry, expires_at, now);
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.cache.len()
     }
 }
 

@@ -28,7 +28,7 @@ use tollgate_policy::{CallerKind, Decision, ExpandCtx, Principal, Request};
 use crate::auth::{self, AuthContext, AuthEnv, AuthRequest, RouteAuthorizer};
 use crate::error::GatewayError;
 use crate::metrics::{AuthKind, CacheName};
-use crate::upstream::Pool;
+use crate::client::Pool;
 
 use cache::{Begin, CacheKey, L1, L2, Polled};
 use reply::{AuthzResult, Failure};
@@ -110,8 +110,10 @@ impl Compiled {
                     .iter()
                     .map(|api| fingerprint(&[&id.to_string(), &g.region, &g.account_id, &api.id]))
                     .collect();
-                let target =
-                    crate::upstream::split_http_url(url).map(|(h, p)| (h.to_owned(), p.to_owned()));
+                let target = crate::client::Url::parse(url)
+                    .ok()
+                    .filter(|u| u.scheme == crate::client::Scheme::Http)
+                    .map(|u| (u.authority.to_owned(), u.path_and_query.into_owned()));
                 Some(Rt {
                     kind,
                     target,
@@ -455,7 +457,7 @@ async fn invoke(
         .lambda
         .pool
         .borrow_mut()
-        .resolve(authority)
+        .resolve_authority(authority)
         .map_err(|_| Failure::Error("cannot resolve"))?;
     let started = Instant::now();
     let deadline = started + rt.timeout;

@@ -1,13 +1,16 @@
-//! The per-worker upstream side of `http_proxy`: address resolution, a keep-alive pool per
-//! upstream address, and connecting with a deadline.
+//! Connections of the client: address resolution, a keep-alive pool per address (one per
+//! worker for upstreams, one for authorizer functions), and connecting with a deadline.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
+use tollgate_cache::BoundedCache;
+
+use super::url::{UrlError, split_authority};
 
 /// A pooled idle connection.
 struct Idle {
@@ -20,7 +23,7 @@ pub(crate) struct Pool {
     idle: HashMap<SocketAddr, Vec<Idle>>,
     max_idle_per_host: usize,
     idle_timeout: Duration,
-    resolved: HashMap<String, (SocketAddr, Instant)>,
+    resolved: BoundedCache<(String, u16), SocketAddr, Instant>,
 }
 
 const RESOLVE_TTL: Duration = Duration::from_secs(30);
@@ -32,7 +35,7 @@ impl Pool {
             idle: HashMap::new(),
             max_idle_per_host,
             idle_timeout,
-            resolved: HashMap::new(),
+            resolved: BoundedCache::new(MAX_RESOLVED),
         }
     }
 
@@ -69,35 +72,42 @@ impl Pool {
         });
     }
 
-    /// `host:port` -> address. IP literals parse directly; names are resolved with the
-    /// system resolver (a blocking call, cached for 30 s per worker).
-    pub(crate) fn resolve(&mut self, authority: &str) -> io::Result<SocketAddr> {
-        let with_port;
-        let authority = if has_port(authority) {
-            authority
-        } else {
-            with_port = format!("{authority}:80");
-            &with_port
-        };
-        if let Ok(a) = authority.parse::<SocketAddr>() {
-            return Ok(a);
+    /// `host[:port]` (port 80 when absent) -> address; see [`Pool::resolve`].
+    pub(crate) fn resolve_authority(&mut self, authority: &str) -> io::Result<SocketAddr> {
+        let (host, port) = split_authority(authority, 80).map_err(invalid_input)?;
+        self.resolve(host, port)
+    }
+
+    /// `host`, `port` -> address. IP literals parse directly; names are resolved with the
+    /// system resolver (a blocking call, cached for 30 s per worker, at most 1024 names).
+    pub(crate) fn resolve(&mut self, host: &str, port: u16) -> io::Result<SocketAddr> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, port));
         }
-        if let Some((a, at)) = self.resolved.get(authority)
-            && at.elapsed() < RESOLVE_TTL
-        {
+        let key = (host.to_owned(), port);
+        let now = Instant::now();
+        if let Some(a) = self.resolved.get(&key, now) {
             return Ok(*a);
         }
-        let addr = authority
-            .to_socket_addrs()?
+        let addr = resolve_all(host, port)?
+            .into_iter()
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-        if self.resolved.len() >= MAX_RESOLVED {
-            self.resolved.clear();
-        }
-        self.resolved
-            .insert(authority.to_owned(), (addr, Instant::now()));
+        self.resolved.insert_at(key, addr, now + RESOLVE_TTL, now);
         Ok(addr)
     }
+}
+
+fn invalid_input(e: UrlError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e)
+}
+
+/// Every address of `host` (an IP literal or a name for the system resolver; blocking).
+pub(crate) fn resolve_all(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    Ok((host, port).to_socket_addrs()?.collect())
 }
 
 /// Whether an idle upstream connection has nothing to read: no byte, no EOF, no error.
@@ -124,18 +134,6 @@ fn peek_would_block(fd: std::os::fd::RawFd) -> bool {
     )
 }
 
-fn has_port(authority: &str) -> bool {
-    match authority.rfind(':') {
-        Some(i) => {
-            let after = authority.get(i + 1..).unwrap_or_default();
-            !after.is_empty()
-                && after.bytes().all(|b| b.is_ascii_digit())
-                && !authority.ends_with(']')
-        }
-        None => false,
-    }
-}
-
 /// Connect with a deadline. Refused/unreachable -> the io error; timeout -> `TimedOut`.
 pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
@@ -148,38 +146,10 @@ pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<T
     }
 }
 
-/// Split `http://authority/path?query` into (authority, path-and-query).
-pub(crate) fn split_http_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("http://")?;
-    let (auth, path) = match rest.find('/') {
-        Some(i) => (rest.get(..i)?, rest.get(i..)?),
-        None => match rest.find('?') {
-            Some(i) => (rest.get(..i)?, rest.get(i..)?),
-            None => (rest, "/"),
-        },
-    };
-    if auth.is_empty() {
-        return None;
-    }
-    Some((auth, path))
-}
-
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-
-    #[test]
-    fn urls() {
-        assert_eq!(
-            split_http_url("http://127.0.0.1:8081/pets/1?x=1"),
-            Some(("127.0.0.1:8081", "/pets/1?x=1"))
-        );
-        assert_eq!(split_http_url("http://h"), Some(("h", "/")));
-        assert_eq!(split_http_url("https://h/"), None);
-        assert!(has_port("a:80"));
-        assert!(!has_port("[::1]"));
-        assert!(has_port("[::1]:8080"));
-    }
 
     /// Until `f` holds (the peer's bytes or FIN crossing loopback), at most 2 s.
     fn soon(mut f: impl FnMut() -> bool) -> bool {
@@ -265,12 +235,19 @@ mod tests {
     fn resolves_literals() {
         let mut p = Pool::new(2, Duration::from_secs(1));
         assert_eq!(
-            p.resolve("127.0.0.1:9").unwrap(),
+            p.resolve_authority("127.0.0.1:9").unwrap(),
             "127.0.0.1:9".parse().unwrap()
         );
         assert_eq!(
-            p.resolve("127.0.0.1").unwrap(),
+            p.resolve_authority("127.0.0.1").unwrap(),
             "127.0.0.1:80".parse().unwrap()
         );
+        assert_eq!(
+            p.resolve_authority("[::1]:81").unwrap(),
+            "[::1]:81".parse().unwrap()
+        );
+        assert_eq!(p.resolve("::1", 80).unwrap(), "[::1]:80".parse().unwrap());
+        assert!(p.resolve_authority("a:b:c").is_err());
+        assert!(p.resolve_authority("").is_err());
     }
 }
