@@ -37,7 +37,7 @@ mod worker;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -46,7 +46,7 @@ use tollgate_config::Compiled;
 
 /// Lambda-authorizer cache types (L1/L2 with single-flight), public for bench/benches/authorizer.rs.
 pub use lambda::cache as authorizer_cache;
-pub use snapshot::Snapshot;
+pub use snapshot::{Origin, Snapshot};
 pub use worker::IoDriver;
 
 /// State shared by the workers, the admin listener and the control side.
@@ -59,6 +59,11 @@ pub struct Shared {
     pub(crate) reloads_rejected: AtomicU64,
     pub(crate) access_log: ArcSwap<accesslog::Sink>,
     pub(crate) config_path: Option<PathBuf>,
+    /// `serve --bind` / `--admin-bind`, applied to every configuration (at start and on each
+    /// change), so a config shared by several nodes on one host still binds per node.
+    overrides: BindOverrides,
+    /// The state of a config watch (etcd), for `/metrics`.
+    pub(crate) watch: WatchStatus,
     reload_lock: Mutex<()>,
     /// Snapshots replaced by a newer one, kept until no worker holds them any more, so that
     /// freeing a large configuration happens here (control side), never on a worker.
@@ -97,6 +102,83 @@ pub fn fd_connection_bound(nofile: Option<u64>, workers: usize) -> usize {
     usize::try_from((usable / w / 2).max(1)).unwrap_or(usize::MAX)
 }
 
+/// Addresses given on the command line that replace the configuration's (`serve --bind`,
+/// `--admin-bind`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BindOverrides {
+    /// Replaces `gateway.listeners[0].bind`.
+    pub bind: Option<SocketAddr>,
+    /// Replaces `gateway.admin.bind`.
+    pub admin_bind: Option<SocketAddr>,
+}
+
+impl BindOverrides {
+    /// Put the overriding addresses into `cfg`. An error when `--bind` is given and the
+    /// configuration has no listener to replace.
+    pub fn apply(&self, cfg: &mut tollgate_config::Config) -> Result<(), String> {
+        if let Some(b) = self.bind {
+            match cfg.gateway.listeners.first_mut() {
+                Some(l) => l.bind = b,
+                None => {
+                    return Err(
+                        "gateway.listeners: --bind replaces the first listener's address, but the config has no listener"
+                            .into(),
+                    );
+                }
+            }
+        }
+        if let Some(a) = self.admin_bind {
+            cfg.gateway.admin.bind = a;
+        }
+        Ok(())
+    }
+}
+
+/// What a config watch (etcd) is doing, for `/metrics` (`tollgate_config_watch_state`,
+/// `tollgate_config_watch_failures_total`).
+#[derive(Debug, Default)]
+pub struct WatchStatus {
+    state: AtomicU8,
+    connection_failures: AtomicU64,
+    invalid_revisions: AtomicU64,
+}
+
+/// `tollgate_config_watch_state` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WatchState {
+    /// No watch: the configuration comes from a file (or the built-in one).
+    None = 0,
+    /// The store cannot be reached (or not yet): serving the last good configuration,
+    /// reconnecting.
+    Reconnecting = 1,
+    /// Connected and watching.
+    Watching = 2,
+}
+
+impl WatchStatus {
+    pub fn set_state(&self, s: WatchState) {
+        self.state.store(s as u8, Ordering::Relaxed);
+    }
+    pub fn state(&self) -> u8 {
+        self.state.load(Ordering::Relaxed)
+    }
+    /// A connection, read or watch failure.
+    pub fn connection_failed(&self) {
+        self.connection_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A stored revision refused as invalid.
+    pub fn invalid_revision(&self) {
+        self.invalid_revisions.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn connection_failures(&self) -> u64 {
+        self.connection_failures.load(Ordering::Relaxed)
+    }
+    pub fn invalid_revisions(&self) -> u64 {
+        self.invalid_revisions.load(Ordering::Relaxed)
+    }
+}
+
 /// How to serve.
 pub struct ServeOptions {
     pub compiled: Compiled,
@@ -107,6 +189,10 @@ pub struct ServeOptions {
     pub config_path: Option<PathBuf>,
     /// Where the workers run (`--cpus`, `--no-pin`; default: `gateway.cpus`).
     pub pinning: Pinning,
+    /// Where `compiled` came from (`GET /config`'s `source`).
+    pub origin: Origin,
+    /// `--bind` / `--admin-bind`.
+    pub overrides: BindOverrides,
 }
 
 /// Where the workers run.
@@ -179,6 +265,8 @@ impl ServeOptions {
             io_driver: IoDriver::Auto,
             config_path: None,
             pinning: Pinning::Config,
+            origin: Origin::File,
+            overrides: BindOverrides::default(),
         }
     }
 }
@@ -204,6 +292,8 @@ pub enum StartError {
         "io_uring was requested but this kernel does not offer it (use --io-driver epoll or auto)"
     )]
     NoIoUring,
+    #[error("{0}")]
+    Override(String),
 }
 
 /// A running gateway.
@@ -232,7 +322,10 @@ fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 }
 
 /// Bind everything, then start the workers and the admin listener.
-pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
+pub fn start(mut opts: ServeOptions) -> Result<Gateway, StartError> {
+    opts.overrides
+        .apply(&mut opts.compiled.config)
+        .map_err(StartError::Override)?;
     let cfg = &opts.compiled.config;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let explicit: &[usize] = match &opts.pinning {
@@ -304,7 +397,8 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         );
     }
     metrics::set_workers(workers);
-    let snapshot = Snapshot::build(opts.compiled, 1);
+    let mut snapshot = Snapshot::build(opts.compiled, 1);
+    snapshot.origin = opts.origin;
     let shared = Arc::new(Shared {
         current: ArcSwap::from_pointee(snapshot),
         version: AtomicU64::new(1),
@@ -316,6 +410,8 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         reloads_rejected: AtomicU64::new(0),
         access_log: ArcSwap::from_pointee(sink),
         config_path: opts.config_path,
+        overrides: opts.overrides,
+        watch: WatchStatus::default(),
         reload_lock: Mutex::new(()),
         retired: Mutex::new(Vec::new()),
         lambda: lambda::SharedState::new(l2_bytes),
@@ -374,8 +470,18 @@ pub enum ApplyError {
 impl Shared {
     /// Validate, compile and publish a new configuration; the old one keeps serving on error.
     pub fn apply_config(&self, text: &str, base_dir: &Path) -> Result<u64, ApplyError> {
+        self.apply_config_from(text, base_dir, Origin::Admin)
+    }
+
+    /// [`Shared::apply_config`] for a configuration from `origin` (the file, etcd).
+    pub fn apply_config_from(
+        &self,
+        text: &str,
+        base_dir: &Path,
+        origin: Origin,
+    ) -> Result<u64, ApplyError> {
         let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let res = self.apply_locked(text, base_dir);
+        let res = self.apply_locked(text, base_dir, origin);
         match &res {
             Ok(_) => self.reloads_ok.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.reloads_rejected.fetch_add(1, Ordering::Relaxed),
@@ -383,9 +489,12 @@ impl Shared {
         res
     }
 
-    fn apply_locked(&self, text: &str, base_dir: &Path) -> Result<u64, ApplyError> {
-        let compiled = tollgate_config::load_str(text, base_dir)
+    fn apply_locked(&self, text: &str, base_dir: &Path, origin: Origin) -> Result<u64, ApplyError> {
+        let mut compiled = tollgate_config::load_str(text, base_dir)
             .map_err(|e| ApplyError::Invalid(e.0.iter().map(ToString::to_string).collect()))?;
+        self.overrides
+            .apply(&mut compiled.config)
+            .map_err(|e| ApplyError::Invalid(vec![e]))?;
         let cur = self.current.load();
         let restart = tollgate_config::restart_required(&cur.compiled.config, &compiled.config);
         if !restart.is_empty() {
@@ -403,7 +512,8 @@ impl Shared {
         };
         let version = cur.version + 1;
         let log = compiled.config.gateway.log;
-        let snap = Snapshot::build(compiled, version);
+        let mut snap = Snapshot::build(compiled, version);
+        snap.origin = origin;
         logging::configure(log.level, log.format);
         if let Some(s) = sink {
             self.access_log.store(Arc::new(s));
@@ -436,7 +546,7 @@ impl Shared {
         let Some(path) = self.config_path.clone() else {
             self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
             return Err(ApplyError::Invalid(vec![
-                "config: serving the built-in quickstart; there is no file to reload".into(),
+                "config: there is no --config file to reload (serving the built-in quickstart, or a config held in etcd, which is watched)".into(),
             ]));
         };
         match std::fs::read_to_string(&path) {
@@ -445,7 +555,7 @@ impl Shared {
                     .parent()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from("."));
-                self.apply_config(&text, &dir)
+                self.apply_config_from(&text, &dir, Origin::File)
             }
             Err(e) => {
                 self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
@@ -464,6 +574,16 @@ impl Shared {
 
     pub fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Relaxed)
+    }
+
+    /// The state of the config watch, for `/metrics`.
+    pub fn watch_status(&self) -> &WatchStatus {
+        &self.watch
+    }
+
+    /// Where the live configuration came from.
+    pub fn origin(&self) -> Origin {
+        self.current.load().origin
     }
 
     /// The live configuration version.
