@@ -134,7 +134,8 @@ impl EtcdUrl {
             .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2))
             .with_keep_alive_while_idle(true);
         if let Some((u, p)) = &self.user {
-            o = o.with_user(u.clone(), p.clone());
+            // etcd's auth tokens expire (simple tokens after 5 minutes idle): renew on demand.
+            o = o.with_user(u.clone(), p.clone()).with_auto_token_refresh(true);
         }
         o
     }
