@@ -476,7 +476,7 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
         (
             "tollgate_config_reloads_total",
             "counter",
-            "Configuration changes (PUT /config, reload, SIGHUP, --watch), by result.",
+            "Configuration changes (PUT /config, reload, SIGHUP, --watch, etcd revisions), by result.",
             vec![
                 reload("ok", g.reloads_ok),
                 reload("rejected", g.reloads_rejected),

@@ -132,10 +132,15 @@ impl EtcdUrl {
             .with_timeout(Duration::from_secs(5))
             // HTTP/2 pings find a dead member or a cut link while the watch is idle.
             .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2))
-            .with_keep_alive_while_idle(true);
+            .with_keep_alive_while_idle(true)
+            // A member cut off from its cluster's leader ends the watch instead of staying
+            // silent, so the node reconnects (possibly to another member).
+            .with_require_leader(true);
         if let Some((u, p)) = &self.user {
             // etcd's auth tokens expire (simple tokens after 5 minutes idle): renew on demand.
-            o = o.with_user(u.clone(), p.clone()).with_auto_token_refresh(true);
+            o = o
+                .with_user(u.clone(), p.clone())
+                .with_auto_token_refresh(true);
         }
         o
     }
