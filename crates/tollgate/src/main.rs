@@ -197,6 +197,16 @@ fn push(file: &Path, url: &str, expect: Option<i64>) -> ExitCode {
                         errors.len()
                     );
                 }
+                etcd::PushError::Stale {
+                    expected: 0,
+                    current,
+                } => {
+                    eprintln!(
+                        "tollgate push: refused: {url} exists (revision {current}) and \
+                         --expect-revision 0 writes only a new key; look at it, merge, and push \
+                         again with --expect-revision {current}"
+                    );
+                }
                 etcd::PushError::Stale { expected, current } => {
                     let now = if *current == 0 {
                         "does not exist".to_owned()

@@ -317,6 +317,12 @@ fn a_fleet_follows_one_key() {
     let r1 = pushed_revision(&push(&file, &url, Some(0)));
     let again = push(&file, &url, Some(0));
     assert_eq!(again.status.code(), Some(3), "the key exists now");
+    let msg = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        msg.contains(&format!("exists (revision {r1})"))
+            && msg.contains("--expect-revision 0 writes only a new key"),
+        "{msg}"
+    );
 
     let nodes: Vec<Gateway> = (0..3)
         .map(|_| {
