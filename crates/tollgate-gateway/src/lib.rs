@@ -64,6 +64,9 @@ pub struct Shared {
     overrides: BindOverrides,
     /// The state of a config watch (etcd), for `/metrics`.
     pub(crate) watch: WatchStatus,
+    /// Re-reads a configuration that has no file (one held in etcd): SIGHUP and
+    /// `POST /config/reload` call it instead of reading `config_path`.
+    reloader: std::sync::OnceLock<Reloader>,
     reload_lock: Mutex<()>,
     /// Snapshots replaced by a newer one, kept until no worker holds them any more, so that
     /// freeing a large configuration happens here (control side), never on a worker.
@@ -178,6 +181,9 @@ impl WatchStatus {
         self.invalid_revisions.load(Ordering::Relaxed)
     }
 }
+
+/// Re-reads and applies the configuration from where it is held (see [`Shared::set_reloader`]).
+pub type Reloader = Box<dyn Fn() -> Result<u64, ApplyError> + Send + Sync>;
 
 /// How to serve.
 pub struct ServeOptions {
@@ -412,6 +418,7 @@ pub fn start(mut opts: ServeOptions) -> Result<Gateway, StartError> {
         config_path: opts.config_path,
         overrides: opts.overrides,
         watch: WatchStatus::default(),
+        reloader: std::sync::OnceLock::new(),
         reload_lock: Mutex::new(()),
         retired: Mutex::new(Vec::new()),
         lambda: lambda::SharedState::new(l2_bytes),
@@ -541,8 +548,25 @@ impl Shared {
         drop(done);
     }
 
-    /// Re-read the `--config` file.
+    /// Count a configuration change that failed before it could be applied (its source could
+    /// not be read): `tollgate_config_reloads_total{result="rejected"}`.
+    pub fn count_rejected_reload(&self) {
+        self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Make SIGHUP and `POST /config/reload` call `f` (a config held in etcd: re-read the key
+    /// and the files it names). Set once; a second call is ignored.
+    pub fn set_reloader(&self, f: Reloader) {
+        let _ = self.reloader.set(f);
+    }
+
+    /// Re-read the `--config` file (or, for a config held elsewhere, its [`Reloader`]).
     pub fn reload_file(&self) -> Result<u64, ApplyError> {
+        if self.config_path.is_none()
+            && let Some(f) = self.reloader.get()
+        {
+            return f();
+        }
         let Some(path) = self.config_path.clone() else {
             self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
             return Err(ApplyError::Invalid(vec![

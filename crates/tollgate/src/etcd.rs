@@ -470,6 +470,49 @@ impl Follower {
     }
 }
 
+/// SIGHUP / `POST /config/reload` for a config held in etcd: read the key now (own short-lived
+/// runtime and connection) and apply it, re-reading the files it names. Applies the current
+/// revision even when it is the one being served (the files may have changed on this node).
+pub fn reloader(
+    url: EtcdUrl,
+    base_dir: PathBuf,
+    shared: std::sync::Weak<Shared>,
+) -> tollgate_gateway::Reloader {
+    Box::new(move || {
+        let invalid = |m: String| ApplyError::Invalid(vec![m]);
+        let shared = shared
+            .upgrade()
+            .ok_or_else(|| invalid("config: the gateway is stopping".into()))?;
+        let rt = runtime().map_err(invalid)?;
+        let stored = rt.block_on(async {
+            let mut c = url.connect().await?;
+            match read(&mut c, &url).await {
+                Ok(s) => Ok(s),
+                Err(ReadError::Unreachable(m)) => Err(m),
+                Err(ReadError::Missing { .. }) => {
+                    Err(format!("config: {url}: the key does not exist"))
+                }
+                Err(ReadError::Unusable { message, .. }) => Err(message),
+            }
+        });
+        let stored = match stored {
+            Ok(s) => s,
+            Err(m) => {
+                // Counted like a reload whose file cannot be read.
+                shared.count_rejected_reload();
+                return Err(invalid(m));
+            }
+        };
+        shared.apply_config_from(
+            &stored.text,
+            &base_dir,
+            Origin::Etcd {
+                revision: stored.mod_revision,
+            },
+        )
+    })
+}
+
 /// `serve --config etcd://...`: the control-plane thread that follows the key.
 pub fn spawn_follower(
     rt: tokio::runtime::Runtime,

@@ -375,7 +375,6 @@ fn serve(
     let shared = gw.shared();
     // Signals: TERM/INT drain and exit 0; HUP reloads the file.
     let sh = shared.clone();
-    let held_in_etcd = from_etcd.is_some();
     match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
@@ -387,11 +386,7 @@ fn serve(
                 .spawn(move || {
                     tollgate_gateway::lower_priority_of_current_thread();
                     for sig in signals.forever() {
-                        if sig == signal_hook::consts::SIGHUP && held_in_etcd {
-                            log::info!(
-                                "tollgate: SIGHUP: the config is held in etcd and watched; every new revision is applied as it is written"
-                            );
-                        } else if sig == signal_hook::consts::SIGHUP {
+                        if sig == signal_hook::consts::SIGHUP {
                             report_reload("SIGHUP", sh.reload_file());
                         } else {
                             log::info!("tollgate: draining (signal {sig})");
@@ -407,6 +402,11 @@ fn serve(
         shared
             .watch_status()
             .set_state(tollgate_gateway::WatchState::Reconnecting);
+        shared.set_reloader(etcd::reloader(
+            f.url.clone(),
+            f.base_dir.clone(),
+            std::sync::Arc::downgrade(&shared),
+        ));
         let follower = etcd::Follower {
             url: f.url,
             shared: shared.clone(),

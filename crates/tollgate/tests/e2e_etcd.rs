@@ -464,6 +464,40 @@ fn a_fleet_follows_one_key() {
     std::fs::write(&file, config("rev-d", "policy.json")).unwrap();
     let r5 = pushed_revision(&push(&file, &url, None));
     assert!(all_serve(&nodes, "rev-d", r5));
+
+    // The files a stored config names live on each node: after changing one, SIGHUP (or
+    // POST /config/reload) re-reads the key and the files; the other nodes keep theirs until
+    // they reload too.
+    std::fs::write(
+        work.join("policy.json"),
+        POLICY.replace(r#""Effect":"Deny""#, r#""Effect":"Allow""#),
+    )
+    .unwrap();
+    let secret = |g: &Gateway| g.connect().request(&get("/prod/secret", "")).status;
+    let before = config_of(&nodes[0])["version"].as_u64().unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &nodes[0].child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    assert!(
+        eventually(SOON, || config_of(&nodes[0])["version"].as_u64()
+            == Some(before + 1)),
+        "SIGHUP did not reload: {}",
+        nodes[0].stderr_text()
+    );
+    assert_eq!(config_of(&nodes[0])["revision"], r5);
+    assert_eq!(
+        secret(&nodes[0]),
+        200,
+        "node 0 read the changed policy file"
+    );
+    assert_eq!(secret(&nodes[1]), 403, "node 1 has not reloaded");
+    let r = Client::connect(nodes[1].admin)
+        .request(b"POST /config/reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(secret(&nodes[1]), 200);
+    assert_eq!(config_of(&nodes[1])["source"], "etcd");
 }
 
 /// `--bind` / `--admin-bind` replace the file's addresses at start and keep doing so on every
