@@ -49,7 +49,8 @@ pub struct H2Limits {
     pub send_timeout: Duration,
     /// A request body that makes no progress for this long ends in an error for the handler.
     pub body_timeout: Duration,
-    /// After GOAWAY: how long the connection may take to flush and close before it is dropped.
+    /// After GOAWAY: how long the connection may take to flush and close before it is dropped
+    /// (this includes the lingering close that lets the client read the GOAWAY).
     pub shutdown_timeout: Duration,
 }
 
@@ -70,7 +71,7 @@ impl Default for H2Limits {
             idle_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
-            shutdown_timeout: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(2),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! sends GOAWAY (ENHANCE_YOUR_CALM) and closes.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -143,20 +144,38 @@ impl FrameMeter {
     }
 }
 
+/// Reads per poll while lingering, before yielding to other tasks.
+const LINGER_READS_PER_POLL: usize = 64;
+
 /// The socket as h2 sees it: reads pass through the [`FrameMeter`]; once it has tripped, no
-/// further bytes are handed to h2 (the driver is sending GOAWAY and closing).
+/// further bytes are handed to h2 (the driver is sending GOAWAY and closing). Shutting down
+/// is a lingering close: after the FIN, what the client still sends is read and discarded
+/// until it closes or `linger` passes, so that closing a socket with unread bytes (which
+/// makes the kernel send RST and the client drop what it has not read yet) does not swallow
+/// the GOAWAY that says why.
 pub(crate) struct MeteredIo<S> {
     inner: S,
     meter: FrameMeter,
     state: Rc<MeterState>,
+    linger: Duration,
+    shut: bool,
+    linger_until: Option<Pin<Box<monoio::time::Sleep>>>,
 }
 
 impl<S> MeteredIo<S> {
-    pub(crate) fn new(inner: S, meter: FrameMeter, state: Rc<MeterState>) -> MeteredIo<S> {
+    pub(crate) fn new(
+        inner: S,
+        meter: FrameMeter,
+        state: Rc<MeterState>,
+        linger: Duration,
+    ) -> MeteredIo<S> {
         MeteredIo {
             inner,
             meter,
             state,
+            linger,
+            shut: false,
+            linger_until: None,
         }
     }
 }
@@ -186,7 +205,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for MeteredIo<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for MeteredIo<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MeteredIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -200,7 +219,32 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for MeteredIo<S> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        if !this.shut {
+            match Pin::new(&mut this.inner).poll_shutdown(cx) {
+                Poll::Ready(Ok(())) => this.shut = true,
+                other => return other,
+            }
+        }
+        let linger = this.linger;
+        let until = this
+            .linger_until
+            .get_or_insert_with(|| Box::pin(monoio::time::sleep(linger)));
+        if until.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        let mut scratch = [0u8; 4096];
+        for _ in 0..LINGER_READS_PER_POLL {
+            let mut rb = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 

@@ -127,6 +127,7 @@ where
             limits.max_control_frames_per_second,
         ),
         meter_state.clone(),
+        limits.shutdown_timeout,
     );
     let conn_state = Rc::new(ConnState {
         active: Cell::new(0),
