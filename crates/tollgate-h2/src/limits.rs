@@ -39,7 +39,7 @@ pub struct H2Limits {
     /// PING, SETTINGS and PRIORITY frames (not acknowledgements) a client may send per second
     /// before the connection gets GOAWAY (ENHANCE_YOUR_CALM).
     pub max_control_frames_per_second: u32,
-    /// Time for the client preface and first SETTINGS.
+    /// Time for the client preface and its first frame (SETTINGS).
     pub handshake_timeout: Duration,
     /// A connection with no open stream for this long gets a graceful GOAWAY; it also bounds
     /// a header block trickled in CONTINUATION frames (an unfinished block is no stream).

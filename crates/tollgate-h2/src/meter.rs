@@ -36,6 +36,8 @@ pub enum Flood {
 /// What the meter saw, shared with the connection driver.
 #[derive(Debug, Default)]
 pub(crate) struct MeterState {
+    /// A whole frame header has arrived after the preface (it must be the client's SETTINGS).
+    pub saw_frame: Cell<bool>,
     pub tripped: Cell<Option<Flood>>,
     pub resets_total: Cell<u64>,
     pub control_total: Cell<u64>,
@@ -104,6 +106,7 @@ impl FrameMeter {
                 break;
             }
             self.header_len = 0;
+            state.saw_frame.set(true);
             let [l0, l1, l2, kind, flags, ..] = self.header;
             self.payload_left = (usize::from(l0) << 16) | (usize::from(l1) << 8) | usize::from(l2);
             if let Some(f) = self.count(kind, flags, now, state) {

@@ -36,7 +36,7 @@ impl<T: Handler> Handler for Rc<T> {
 pub enum Close {
     /// The client closed it, or a graceful shutdown completed.
     Done,
-    /// No preface and SETTINGS within the handshake timeout.
+    /// No preface and first frame (SETTINGS) within the handshake timeout.
     HandshakeTimeout,
     /// No open stream for the idle timeout: graceful GOAWAY.
     Idle,
@@ -174,7 +174,10 @@ where
         send_chunk: send_buffer,
     });
     let handler = Rc::new(handler);
-    let mut idle = Box::pin(monoio::time::sleep(limits.idle_timeout));
+    // Until the client's first frame (its SETTINGS) is in, the handshake deadline applies.
+    let handshake_deadline = Instant::now() + limits.handshake_timeout;
+    let mut idle = Box::pin(monoio::time::sleep_until(handshake_deadline.into()));
+    let mut in_handshake = true;
 
     let close = loop {
         let event = poll_fn(|cx| {
@@ -189,6 +192,11 @@ where
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Event::Error(e)),
                 Poll::Ready(None) => return Poll::Ready(Event::Closed),
                 Poll::Pending => {}
+            }
+            if in_handshake && meter_state.saw_frame.get() {
+                in_handshake = false;
+                let next = conn_state.last_change.get().max(Instant::now()) + limits.idle_timeout;
+                idle.as_mut().reset(next.into());
             }
             if idle.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Event::IdleCheck);
@@ -218,6 +226,14 @@ where
             }
             Event::IdleCheck => {
                 let now = Instant::now();
+                if !meter_state.saw_frame.get() {
+                    if now >= handshake_deadline {
+                        conn.abrupt_shutdown(Reason::SETTINGS_TIMEOUT);
+                        break Close::HandshakeTimeout;
+                    }
+                    idle.as_mut().reset(handshake_deadline.into());
+                    continue;
+                }
                 let idle_since = conn_state.last_change.get();
                 if conn_state.active.get() == 0
                     && now.duration_since(idle_since) >= limits.idle_timeout

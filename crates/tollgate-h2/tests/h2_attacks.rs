@@ -253,3 +253,92 @@ fn client_that_never_reads_holds_bounded_memory() {
     assert_eq!(sum.send_timeouts, 1, "{sum:?}");
     still_serving(&s);
 }
+
+#[test]
+fn a_reset_stream_leaves_its_siblings_alone() {
+    let _g = serial();
+    let s = start(H2Limits::default());
+    let out = json(&attack(&s, &["reset_sibling"]));
+    // stream 1 was reset by the client while its handler slept; 3 and 5 completed
+    assert_eq!(out["status"]["3"], 200, "{out}");
+    assert_eq!(out["status"]["5"], 200, "{out}");
+    assert!(out["status"].get("1").is_none(), "{out}");
+    assert_eq!(out["goaway"], Value::Null, "{out}");
+}
+
+#[test]
+fn streams_past_the_concurrency_limit_are_refused() {
+    let _g = serial();
+    let s = start(H2Limits {
+        max_concurrent_streams: 4,
+        ..H2Limits::default()
+    });
+    let out = json(&attack(&s, &["concurrency", "6"]));
+    // 4 slow streams run; the 5th and 6th are refused (REFUSED_STREAM = 7), not queued
+    let ok = out["status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| **v == 200)
+        .count();
+    let refused = out["resets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| **v == 7)
+        .count();
+    assert_eq!((ok, refused), (4, 2), "{out}");
+    still_serving(&s);
+}
+
+#[test]
+fn silent_connection_is_closed_after_the_handshake_timeout() {
+    use std::io::Read;
+    let _g = serial();
+    let limits = H2Limits {
+        handshake_timeout: Duration::from_millis(300),
+        ..H2Limits::default()
+    };
+    let s = start(limits);
+    // the preface, then nothing: no SETTINGS
+    let mut sock = std::net::TcpStream::connect(s.addr).unwrap();
+    std::io::Write::write_all(&mut sock, tollgate_h2::PREFACE).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = sock.read_to_end(&mut buf); // returns at the server's close
+    let sum = summary(&s);
+    assert_eq!(sum.close, Close::HandshakeTimeout, "{sum:?}");
+}
+
+#[test]
+fn idle_connection_gets_a_graceful_goaway() {
+    let _g = serial();
+    let limits = H2Limits {
+        idle_timeout: Duration::from_millis(300),
+        ..H2Limits::default()
+    };
+    let s = start(limits);
+    let out = json(&attack(&s, &["idle", "5"]));
+    assert_eq!(out["status"]["1"], 200, "{out}");
+    assert_eq!(out["goaway"], 0, "NO_ERROR: {out}");
+    assert_eq!(summary(&s).close, Close::Idle);
+}
+
+#[test]
+fn http1_without_the_preface_gets_505_not_a_hang() {
+    let _g = serial();
+    let s = start(H2Limits::default());
+    let out = run(Command::new("curl").args([
+        "-sS",
+        "--http1.1",
+        "--max-time",
+        "5",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://127.0.0.1:{}/echo", s.port()),
+    ]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "505");
+}

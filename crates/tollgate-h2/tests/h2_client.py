@@ -234,6 +234,34 @@ def no_read(port, size, wait):
     c.report()
 
 
+def reset_sibling(port):
+    """Three slow streams; the client resets the first one while its handler runs."""
+    c = Conn(port)
+    c.send(c.headers(1, "/slow") + c.headers(3, "/slow") + c.headers(5, "/slow"))
+    time.sleep(0.05)
+    c.send(RstStreamFrame(1, error_code=8).serialize())
+    c.read_frames(lambda c: 3 in c.ended and 5 in c.ended, 5)
+    c.report()
+
+
+def concurrency(port, n):
+    """n slow streams at once."""
+    c = Conn(port)
+    # wait for the server's SETTINGS (and its stream limit) before opening streams
+    c.read_frames(lambda c: False, 0.2)
+    c.send(b"".join(c.headers(1 + 2 * i, "/slow") for i in range(n)))
+    c.read_frames(lambda c: len(c.ended) + len(c.resets) >= n, 5)
+    c.report()
+
+
+def idle(port, wait):
+    """One request, then silence until the server's GOAWAY."""
+    c = Conn(port)
+    c.send(c.headers(1, "/echo"))
+    c.read_frames(until_goaway, wait)
+    c.report()
+
+
 def main():
     port = int(sys.argv[1])
     scenario = sys.argv[2]
@@ -247,6 +275,9 @@ def main():
         "settings_flood": settings_flood,
         "zero_window": zero_window,
         "no_read": no_read,
+        "reset_sibling": reset_sibling,
+        "concurrency": concurrency,
+        "idle": idle,
     }[scenario](port, *args)
 
 

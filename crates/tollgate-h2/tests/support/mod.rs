@@ -138,6 +138,31 @@ impl Handler for TestHandler {
     }
 }
 
+/// Reads until the bytes are the whole HTTP/2 preface (returns them with the stream) or
+/// cannot be (answers 505 as an HTTP/1 listener without HTTP/2 would, and closes).
+async fn sniff(mut stream: monoio::net::TcpStream) -> Option<(monoio::net::TcpStream, Vec<u8>)> {
+    use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+    use tollgate_h2::{PrefaceMatch, match_h2_preface};
+    let mut first = Vec::with_capacity(64);
+    loop {
+        let (res, buf) = stream.read(Vec::with_capacity(64)).await;
+        let n = res.ok()?;
+        if n == 0 {
+            return None;
+        }
+        first.extend_from_slice(&buf[..n]);
+        match match_h2_preface(&first) {
+            PrefaceMatch::Full => return Some((stream, first)),
+            PrefaceMatch::Partial => continue,
+            PrefaceMatch::No => {
+                let reply = b"HTTP/1.1 505 HTTP Version Not Supported\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                let _ = stream.write_all(reply.to_vec()).await;
+                return None;
+            }
+        }
+    }
+}
+
 /// Starts a listener on 127.0.0.1:0 serving HTTP/2 (prior knowledge) with `limits`.
 pub fn start(limits: H2Limits) -> Server {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -162,7 +187,13 @@ pub fn start(limits: H2Limits) -> Server {
                 let limits = limits.clone();
                 let tx = tx.clone();
                 monoio::spawn(async move {
-                    let summary = tollgate_h2::serve_connection(stream, limits, handler).await;
+                    // what an HTTP/1 listener does: read the first bytes, and hand the
+                    // connection over with them when they are the HTTP/2 preface
+                    let Some((stream, first)) = sniff(stream).await else {
+                        return;
+                    };
+                    let io = tollgate_h2::prefixed(stream, first);
+                    let summary = tollgate_h2::serve_connection(io, limits, handler).await;
                     let _ = tx.send(summary);
                 });
             }
