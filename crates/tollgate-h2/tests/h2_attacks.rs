@@ -342,3 +342,16 @@ fn http1_without_the_preface_gets_505_not_a_hang() {
     ]));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "505");
 }
+
+#[test]
+fn request_body_past_the_window_is_a_flow_control_error() {
+    let _g = serial();
+    let s = start(H2Limits::default());
+    // the handler (/slow) never reads its body: the server holds at most the stream window
+    // (256 KiB); 512 KiB sent regardless is FLOW_CONTROL_ERROR (3)
+    let out = json(&attack(&s, &["overrun", "524288"]));
+    let stream_err = out["resets"]["1"] == 3;
+    let conn_err = out["goaway"] == 3;
+    assert!(stream_err || conn_err, "{out}");
+    still_serving(&s);
+}

@@ -262,6 +262,22 @@ def idle(port, wait):
     c.report()
 
 
+def overrun(port, size):
+    """Ignores flow control: sends `size` bytes of DATA on one stream in one go."""
+    c = Conn(port)
+    c.read_frames(lambda c: False, 0.2)
+    c.send(c.headers(1, "/slow", end_stream=False))
+    sent = 0
+    while sent < size:
+        d = DataFrame(1)
+        d.data = b"x" * min(16384, size - sent)
+        if not c.send(d.serialize()):
+            break
+        sent += len(d.data)
+    c.read_frames(lambda c: 1 in c.resets or c.goaway is not None, 5)
+    c.report(sent=sent)
+
+
 def main():
     port = int(sys.argv[1])
     scenario = sys.argv[2]
@@ -278,6 +294,7 @@ def main():
         "reset_sibling": reset_sibling,
         "concurrency": concurrency,
         "idle": idle,
+        "overrun": overrun,
     }[scenario](port, *args)
 
 

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{pattern, run, serial, start};
+use support::{pattern, run, serial, start, start_on};
 use tollgate_h2::H2Limits;
 
 fn curl(args: &[&str]) -> (String, String) {
@@ -97,9 +97,19 @@ fn curl_several_requests() {
 
 #[test]
 fn curl_streams_one_mib_up_and_down() {
+    one_mib_up_and_down(false);
+}
+
+/// The same on monoio's epoll driver (the gateway's fallback without io_uring).
+#[test]
+fn curl_streams_one_mib_up_and_down_on_epoll() {
+    one_mib_up_and_down(true);
+}
+
+fn one_mib_up_and_down(legacy: bool) {
     let _g = serial();
-    let s = start(H2Limits::default());
-    let dir = std::env::temp_dir().join(format!("tollgate-h2-{}", std::process::id()));
+    let s = start_on(H2Limits::default(), legacy);
+    let dir = std::env::temp_dir().join(format!("tollgate-h2-{}-{legacy}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let up = dir.join("up.bin");
     let data: Vec<u8> = (0..(1usize << 20)).map(|i| (i * 7 % 256) as u8).collect();

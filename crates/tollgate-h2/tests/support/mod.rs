@@ -163,19 +163,50 @@ async fn sniff(mut stream: monoio::net::TcpStream) -> Option<(monoio::net::TcpSt
     }
 }
 
-/// Starts a listener on 127.0.0.1:0 serving HTTP/2 (prior knowledge) with `limits`.
+/// Starts a listener on 127.0.0.1:0 serving HTTP/2 (prior knowledge) with `limits`, on
+/// monoio's io_uring driver where the kernel has it (epoll otherwise).
 pub fn start(limits: H2Limits) -> Server {
+    start_on(limits, false)
+}
+
+/// [`start`], on the epoll (legacy) driver when `legacy`.
+pub fn start_on(limits: H2Limits, legacy: bool) -> Server {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = std_listener.local_addr().unwrap();
     let counters = Arc::new(Counters::default());
     let (tx, rx) = mpsc::channel();
     let c2 = counters.clone();
     std::thread::spawn(move || {
-        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-            .enable_timer()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
+        if legacy {
+            let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+                .enable_timer()
+                .build()
+                .unwrap();
+            rt.block_on(serve(std_listener, limits, c2, tx));
+        } else {
+            let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                .enable_timer()
+                .build()
+                .unwrap();
+            rt.block_on(serve(std_listener, limits, c2, tx));
+        }
+    });
+    Server {
+        addr,
+        counters,
+        summaries: rx,
+    }
+}
+
+async fn serve(
+    std_listener: std::net::TcpListener,
+    limits: H2Limits,
+    c2: Arc<Counters>,
+    tx: mpsc::Sender<ConnSummary>,
+) {
+    {
+        {
+            std_listener.set_nonblocking(true).unwrap();
             let listener = monoio::net::TcpListener::from_std(std_listener).unwrap();
             let handler = std::rc::Rc::new(TestHandler { counters: c2 });
             loop {
@@ -197,12 +228,7 @@ pub fn start(limits: H2Limits) -> Server {
                     let _ = tx.send(summary);
                 });
             }
-        });
-    });
-    Server {
-        addr,
-        counters,
-        summaries: rx,
+        }
     }
 }
 
