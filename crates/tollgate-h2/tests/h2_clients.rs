@@ -211,3 +211,33 @@ fn nghttp_parallel_streams() {
         .expect("connection closed");
     assert_eq!(summary.streams, 8, "{summary:?}");
 }
+
+/// nghttp uploads 1 MiB (`-d`) to the mirror and gets the same bytes streamed back.
+#[test]
+fn nghttp_mirrors_one_mib() {
+    let _g = serial();
+    let s = start(H2Limits::default());
+    let dir = std::env::temp_dir().join(format!("tollgate-h2-ng-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let up = dir.join("up.bin");
+    let data: Vec<u8> = (0..(1usize << 20)).map(|i| (i * 13 % 256) as u8).collect();
+    std::fs::write(&up, &data).unwrap();
+    let out = run(Command::new("nghttp").args([
+        "-t",
+        "20",
+        "-d",
+        up.to_str().unwrap(),
+        &format!("http://127.0.0.1:{}/mirror", s.port()),
+    ]));
+    assert!(
+        out.status.success(),
+        "nghttp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == data,
+        "mirrored {} bytes, not the 1 MiB sent",
+        out.stdout.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
