@@ -207,15 +207,7 @@ where
         match event {
             Event::Stream(req, respond) => {
                 summary.streams += 1;
-                conn_state.active.set(conn_state.active.get() + 1);
-                conn_state.last_change.set(Instant::now());
-                let guard = ActiveGuard(conn_state.clone());
-                let handler = handler.clone();
-                let cfg = cfg.clone();
-                monoio::spawn(async move {
-                    serve_stream(&*handler, req, respond, &cfg, &guard.0).await;
-                    drop(guard);
-                });
+                spawn_stream(&handler, &cfg, &conn_state, req, respond);
             }
             Event::Closed => break Close::Done,
             Event::Error(e) => break close_from(&e),
@@ -250,12 +242,45 @@ where
             }
         }
     };
-    // Flush the GOAWAY (and, after a graceful one, let streams finish), within bounds.
-    if !matches!(close, Close::Error { .. }) {
-        let _ = monoio::time::timeout(limits.shutdown_timeout, poll_fn(|cx| conn.poll_closed(cx)))
-            .await;
+    match close {
+        // h2 has already sent its GOAWAY, flushed and lingered.
+        Close::Error { .. } => {}
+        // Graceful: streams the client opened before it saw the GOAWAY are still served.
+        Close::Idle => {
+            let drain = async {
+                while let Some(Ok((req, respond))) = poll_fn(|cx| conn.poll_accept(cx)).await {
+                    summary.streams += 1;
+                    spawn_stream(&handler, &cfg, &conn_state, req, respond);
+                }
+            };
+            let _ = monoio::time::timeout(limits.shutdown_timeout, drain).await;
+        }
+        // Flush the GOAWAY, then linger, within bounds.
+        _ => {
+            let _ =
+                monoio::time::timeout(limits.shutdown_timeout, poll_fn(|cx| conn.poll_closed(cx)))
+                    .await;
+        }
     }
     finish(summary, close)
+}
+
+fn spawn_stream<H: Handler + 'static>(
+    handler: &Rc<H>,
+    cfg: &Rc<StreamCfg>,
+    conn_state: &Rc<ConnState>,
+    req: http::Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+) {
+    conn_state.active.set(conn_state.active.get() + 1);
+    conn_state.last_change.set(Instant::now());
+    let guard = ActiveGuard(conn_state.clone());
+    let handler = handler.clone();
+    let cfg = cfg.clone();
+    monoio::spawn(async move {
+        serve_stream(&*handler, req, respond, &cfg, &guard.0).await;
+        drop(guard);
+    });
 }
 
 /// The request head, converted from h2's.
