@@ -14,6 +14,39 @@
 //! For h2c on a plaintext listener, the HTTP/1 side reads the first bytes, asks
 //! [`is_h2_preface`] (or [`match_h2_preface`] while fewer than 24 bytes are in), and hands the
 //! connection over with the bytes already read through [`prefixed`].
+//!
+//! ```no_run
+//! use std::rc::Rc;
+//! use tollgate_h2::{Body, H2Limits, Handler, Request, Response, serve_connection};
+//!
+//! struct Hello;
+//! impl Handler for Hello {
+//!     async fn handle(&self, req: Request, body: Body) -> Response {
+//!         let n = body.collect(1 << 20).await.map(|b| b.len()).unwrap_or(0);
+//!         Response::new(200, Body::from(format!("{} {} ({n} bytes)\n", req.method, req.path).into_bytes()))
+//!             .with_header("content-type", "text/plain")
+//!     }
+//! }
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().build()?;
+//! rt.block_on(async {
+//!     let listener = monoio::net::TcpListener::bind("127.0.0.1:8080")?;
+//!     let handler = Rc::new(Hello);
+//!     loop {
+//!         let (stream, _) = listener.accept().await?;
+//!         stream.set_nodelay(true)?;
+//!         let handler = handler.clone();
+//!         monoio::spawn(async move {
+//!             // h2c with prior knowledge; an HTTP/1 listener would sniff with
+//!             // `match_h2_preface` and pass `prefixed(stream, bytes_read)` instead
+//!             let summary = serve_connection(stream, H2Limits::default(), handler).await;
+//!             eprintln!("{summary:?}");
+//!         });
+//!     }
+//! })
+//! # }
+//! ```
 
 mod body;
 mod limits;

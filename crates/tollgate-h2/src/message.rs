@@ -102,7 +102,7 @@ pub struct Request {
 /// A response: status, headers and a body (bytes, or a stream fed with backpressure).
 #[derive(Debug)]
 pub struct Response {
-    /// The status code (100..=999 are sent as given; anything else becomes 500).
+    /// The status code (200..=999 are sent as given; anything else becomes 500).
     pub status: u16,
     /// The header fields. Over HTTP/2 the connection-specific ones (`connection`,
     /// `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`, `te`) are dropped.

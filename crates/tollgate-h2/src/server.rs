@@ -340,8 +340,12 @@ fn is_connection_specific(name: &str) -> bool {
 
 fn response_head(resp: &Response) -> http::Response<()> {
     let mut head = http::Response::new(());
-    *head.status_mut() =
-        http::StatusCode::from_u16(resp.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    // A final response is never 1xx (informational responses are not offered).
+    *head.status_mut() = match resp.status {
+        200..=999 => http::StatusCode::from_u16(resp.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+        _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+    };
     let map = head.headers_mut();
     let mut has_length = false;
     for (name, value) in resp.headers.iter() {
@@ -531,5 +535,66 @@ impl BodyStream for H2RecvBody {
 
     fn exact_len(&self) -> Option<u64> {
         self.exact
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_head_drops_connection_fields_and_adds_length() {
+        let resp = Response::new(201, Body::from("abc"))
+            .with_header("Connection", "close")
+            .with_header("transfer-encoding", "chunked")
+            .with_header("x-ok", "1")
+            .with_header("bad name", "x")
+            .with_header("x-bad-value", b"a\r\nb".to_vec());
+        let head = response_head(&resp);
+        assert_eq!(head.status(), 201);
+        let names: Vec<&str> = head.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, vec!["x-ok", "content-length"]);
+        assert_eq!(head.headers()["content-length"], "3");
+    }
+
+    #[test]
+    fn response_head_never_sends_a_1xx_or_invalid_status() {
+        for bad in [0, 99, 100, 101, 1000] {
+            assert_eq!(
+                response_head(&Response::new(bad, Body::empty())).status(),
+                500
+            );
+        }
+        let keeps = Response::new(204, Body::empty()).with_header("content-length", "0");
+        assert_eq!(
+            response_head(&keeps)
+                .headers()
+                .get_all("content-length")
+                .iter()
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn request_head_joins_cookie_crumbs_and_takes_authority() {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("https://api.example/prod/items?x=1")
+            .header("cookie", "a=1")
+            .header("x-h", "v")
+            .header("cookie", "b=2")
+            .body(())
+            .unwrap_or_default();
+        let (parts, ()) = req.into_parts();
+        let r = request_from(&parts, 7);
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/prod/items?x=1");
+        assert_eq!(r.authority.as_deref(), Some("api.example"));
+        assert_eq!(r.scheme.as_deref(), Some("https"));
+        assert_eq!(r.headers.get("cookie"), Some(&b"a=1; b=2"[..]));
+        assert_eq!(r.headers.get("x-h"), Some(&b"v"[..]));
+        assert_eq!(r.stream_id, Some(7));
+        assert_eq!(r.version, Version::H2);
     }
 }
