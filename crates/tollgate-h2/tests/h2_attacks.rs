@@ -355,3 +355,16 @@ fn request_body_past_the_window_is_a_flow_control_error() {
     assert!(stream_err || conn_err, "{out}");
     still_serving(&s);
 }
+
+#[test]
+fn a_request_body_that_never_comes_times_out_for_the_handler() {
+    let _g = serial();
+    let limits = H2Limits {
+        body_timeout: Duration::from_millis(300),
+        ..H2Limits::default()
+    };
+    let s = start(limits);
+    // /upload answers 400 when its body read fails: here with BodyError::Timeout
+    let out = json(&attack(&s, &["stalled_body", "5"]));
+    assert_eq!(out["status"]["1"], 400, "{out}");
+}

@@ -278,6 +278,14 @@ def overrun(port, size):
     c.report(sent=sent)
 
 
+def stalled_body(port, wait):
+    """A POST whose body never comes: HEADERS without END_STREAM, then nothing."""
+    c = Conn(port)
+    c.send(c.headers(1, "/upload", end_stream=False))
+    c.read_frames(lambda c: 1 in c.status, wait)
+    c.report()
+
+
 def main():
     port = int(sys.argv[1])
     scenario = sys.argv[2]
@@ -295,6 +303,7 @@ def main():
         "concurrency": concurrency,
         "idle": idle,
         "overrun": overrun,
+        "stalled_body": stalled_body,
     }[scenario](port, *args)
 
 
