@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tollgate_http::{BodyFraming, RequestHead};
 
-use crate::accesslog::{self, Record, Routed};
+use crate::accesslog::{self, Caller, Record, Routed};
 use crate::body::{BodyError, BodyReader};
 use crate::error::GatewayError;
 use crate::io::write_all;
@@ -58,7 +58,7 @@ pub(crate) async fn finish<S: Stream>(
     outcome: Result<Answer, Stop>,
 ) -> Next {
     match outcome {
-        Ok(answer) => finish_answer(w, c, ex, at, answer).await,
+        Ok(answer) => finish_answer(w, c, snap, ex, at, answer).await,
         Err(stop) => finish_error(w, c, snap, head, ex, at, stop).await,
     }
 }
@@ -66,6 +66,7 @@ pub(crate) async fn finish<S: Stream>(
 async fn finish_answer<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
+    snap: &Snapshot,
     ex: &Exchange,
     at: Where<'_>,
     a: Answer,
@@ -89,8 +90,15 @@ async fn finish_answer<S: Stream>(
         route: routed.as_ref(),
         principal: a.ctx.as_ref().and_then(|c| c.principal()),
         error: a.cut_short,
+        caller: a.ctx.as_ref().map(|k| Caller {
+            principal_id: k.principal_id.as_deref(),
+            authorizer: &k.authorizer,
+            claims: &k.claims,
+            identity: &k.identity,
+        }),
+        gateway_error: None,
     };
-    account(w, ex, c.source_ip, &rec);
+    account(w, snap, ex, c.source_ip, &rec);
     if ok && a.keep {
         Next::KeepAlive
     } else {
@@ -136,8 +144,10 @@ async fn finish_error<S: Stream>(
         route: routed.as_ref(),
         principal: None,
         error: Some(err.reason_text()),
+        caller: None,
+        gateway_error: Some(&err),
     };
-    account(w, ex, c.source_ip, &rec);
+    account(w, snap, ex, c.source_ip, &rec);
     if res.is_ok() && keep {
         Next::KeepAlive
     } else {
@@ -146,12 +156,13 @@ async fn finish_error<S: Stream>(
 }
 
 /// Count an answered request under its route (or unrouted) and write its access-log record.
-fn account(w: &Worker, ex: &Exchange, ip: std::net::IpAddr, rec: &Record<'_>) {
+fn account(w: &Worker, snap: &Snapshot, ex: &Exchange, ip: std::net::IpAddr, rec: &Record<'_>) {
     let label = rec.route.map_or(&w.unrouted_label, |r| r.label);
     w.metrics
         .request(label, rec.status, ex.info.started.elapsed());
     let sink = w.shared.access_log.load();
-    accesslog::log(&sink, &ex.info, &ex.rid, ip, rec);
+    let format = snap.compiled.access_log_format.as_ref();
+    accesslog::log(&sink, format, &ex.info, &ex.rid, ip, rec);
 }
 
 /// The stderr level of a gateway-made error: `warn` for a 5xx, `debug` otherwise.
