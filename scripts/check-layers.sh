@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../crates/tollgate-gateway/src"
 
 LAYERS=(
-  "error ids wire logging router proxy_protocol threads"
-  "io metrics responses"
+  "error ids wire logging router proxy_protocol threads response"
+  "io metrics responses http1"
   "body client accesslog"
   "auth"
   "snapshot"

@@ -11,8 +11,9 @@ use tollgate_http::{BodyFraming, RequestHead};
 use crate::accesslog::{self, Caller, Record, Routed};
 use crate::body::{BodyError, BodyReader};
 use crate::error::GatewayError;
+use crate::http1;
 use crate::io::write_all;
-use crate::responses::render_default;
+use crate::responses::default_response;
 use crate::snapshot::Snapshot;
 use crate::state::Worker;
 
@@ -123,16 +124,13 @@ async fn finish_error<S: Stream>(
     };
     let rid = ex.rid.as_str();
     c.out.clear();
-    let status = match at.api().and_then(|i| snap.apis.get(i)) {
-        Some(a) => a.responses.render(&err, rid, !keep, &mut c.out),
-        None => render_default(&err, rid, !keep, &mut c.out),
+    let resp = match at.api().and_then(|i| snap.apis.get(i)) {
+        Some(a) => a.responses.response(&err, rid),
+        None => default_response(&err, rid),
     };
-    let head_end = crate::wire::head_end(&c.out).unwrap_or(c.out.len());
-    if head.is_head() {
-        // A HEAD answer carries the headers only.
-        c.out.truncate(head_end);
-    }
-    let body_len = c.out.len().saturating_sub(head_end);
+    let status = resp.head.status;
+    let body_len = http1::write_response(&mut c.out, &resp, head.is_head(), !keep);
+    drop(resp);
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(&mut c.stream, out, Some(Instant::now() + ERROR_WRITE)).await;
     c.out = out;
@@ -222,7 +220,12 @@ pub(crate) async fn reply_error_default<S: Stream>(
 ) -> std::io::Result<()> {
     let rid = w.ids.next();
     c.out.clear();
-    render_default(err, rid.as_str(), true, &mut c.out);
+    http1::write_response(
+        &mut c.out,
+        &default_response(err, rid.as_str()),
+        false,
+        true,
+    );
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(
         &mut c.stream,

@@ -15,12 +15,14 @@ use tollgate_config::{ContextExpr, IdentityField};
 
 use crate::auth::AuthContext;
 use crate::body::{BodyError, BodyReader, Piece, read_more};
+use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::error::GatewayError;
+use crate::http1;
 use crate::ids::RequestId;
 use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
+use crate::response::{self, BodyLen};
 use crate::router::OwnedMatch;
-use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::snapshot::{ProxyRt, Snapshot};
 use crate::state::Worker;
 use crate::wire;
@@ -526,7 +528,37 @@ struct ClientFraming {
     keep: bool,
 }
 
-/// Write the response head for the client into `out`.
+/// The upstream's response head as the client gets it, protocol-neutral: its end-to-end
+/// headers (hop-by-hop ones, those its `Connection` names, its framing and its own
+/// `x-amzn-RequestId` dropped; a HEAD answer keeps the upstream's `Content-Length`) plus ours.
+fn client_head<'a>(
+    f: &'a Forward<'_>,
+    rhead: &ResponseHead,
+    ubuf: &'a [u8],
+) -> response::ResponseHead<'a> {
+    let is_head = f.head.is_head();
+    let listed: Vec<&[u8]> = rhead
+        .headers_named(ubuf, b"connection")
+        .flat_map(connection_tokens)
+        .collect();
+    let mut out = response::ResponseHead::new(rhead.status);
+    out.headers.reserve(rhead.headers.len() + 1);
+    for h in &rhead.headers {
+        let name = h.name.slice(ubuf);
+        if is_hop_by_hop(name)
+            || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
+            || (name.eq_ignore_ascii_case(b"content-length") && !is_head)
+            || name.eq_ignore_ascii_case(b"x-amzn-requestid")
+        {
+            continue;
+        }
+        out.push(name, h.value.slice(ubuf));
+    }
+    out.push(b"x-amzn-RequestId", f.rid.as_str().as_bytes());
+    out
+}
+
+/// Write the response head for the client into `out` (HTTP/1, by `http1`).
 fn response_head(
     out: &mut Vec<u8>,
     w: &Worker,
@@ -543,36 +575,21 @@ fn response_head(
         _ => (false, false),
     };
     let keep = f.keep_client && !close_delimited && !w.shutting_down();
-    out.clear();
-    wire::status_line(out, rhead.status);
-    let listed: Vec<&[u8]> = rhead
-        .headers_named(ubuf, b"connection")
-        .flat_map(connection_tokens)
-        .collect();
-    for h in &rhead.headers {
-        let name = h.name.slice(ubuf);
-        if is_hop_by_hop(name)
-            || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
-            || (name.eq_ignore_ascii_case(b"content-length") && !is_head)
-            || name.eq_ignore_ascii_case(b"x-amzn-requestid")
-        {
-            continue;
-        }
-        wire::header(out, name, h.value.slice(ubuf));
-    }
-    match rhead.framing {
-        ResponseFraming::Length(n) => wire::header_usize(out, b"content-length", n as usize),
-        _ if client_chunked => wire::header(out, b"transfer-encoding", b"chunked"),
+    let body = match rhead.framing {
+        ResponseFraming::Length(n) => BodyLen::Known(n),
+        ResponseFraming::Chunked | ResponseFraming::UntilClose => BodyLen::Unknown,
         ResponseFraming::None if !is_head && rhead.status != 204 && rhead.status != 304 => {
-            wire::header(out, b"content-length", b"0")
+            BodyLen::Known(0)
         }
-        _ => {}
-    }
-    wire::header(out, b"x-amzn-RequestId", f.rid.as_str().as_bytes());
-    if !keep {
-        wire::header(out, b"connection", b"close");
-    }
-    out.extend_from_slice(b"\r\n");
+        ResponseFraming::None => BodyLen::None,
+    };
+    out.clear();
+    let framing = http1::Framing {
+        body,
+        chunked: client_chunked,
+        close: !keep,
+    };
+    http1::write_head(out, &client_head(f, rhead, ubuf), framing);
     ClientFraming {
         chunked: client_chunked,
         keep,
@@ -870,13 +887,12 @@ async fn copy_chunked<S: Stream>(
         match step {
             Step::Data { consumed, data } => {
                 frame.clear();
-                if rechunk {
-                    encode_chunk_header(data.len(), &mut frame);
-                }
                 *sent += data.len();
-                frame.extend_from_slice(ubuf.get(data).unwrap_or_default());
+                let bytes = ubuf.get(data).unwrap_or_default();
                 if rechunk {
-                    frame.extend_from_slice(b"\r\n");
+                    http1::write_chunk(&mut frame, bytes);
+                } else {
+                    frame.extend_from_slice(bytes);
                 }
                 let (res, f) = write_all(
                     &mut c.stream,
@@ -899,7 +915,7 @@ async fn copy_chunked<S: Stream>(
                 if rechunk {
                     let (res, _) = write_all(
                         &mut c.stream,
-                        b"0\r\n\r\n".to_vec(),
+                        http1::LAST_CHUNK.to_vec(),
                         Some(Instant::now() + timeout),
                     )
                     .await;
@@ -925,9 +941,7 @@ async fn copy_until_close<S: Stream>(
             *sent += ubuf.len();
             let data = if chunked {
                 let mut f = Vec::with_capacity(ubuf.len() + 16);
-                encode_chunk_header(ubuf.len(), &mut f);
-                f.extend_from_slice(&ubuf);
-                f.extend_from_slice(b"\r\n");
+                http1::write_chunk(&mut f, &ubuf);
                 f
             } else {
                 std::mem::take(&mut ubuf)
@@ -940,7 +954,7 @@ async fn copy_until_close<S: Stream>(
             if chunked {
                 let (res, _) = write_all(
                     &mut c.stream,
-                    b"0\r\n\r\n".to_vec(),
+                    http1::LAST_CHUNK.to_vec(),
                     Some(Instant::now() + timeout),
                 )
                 .await;
