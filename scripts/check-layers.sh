@@ -8,8 +8,8 @@ cd "$(dirname "$0")/../crates/tollgate-gateway/src"
 
 LAYERS=(
   "error ids wire logging router proxy_protocol threads response"
-  "io metrics responses http1"
-  "body client accesslog"
+  "io metrics responses"
+  "body client accesslog http1"
   "auth"
   "snapshot"
   "shared"

@@ -2,7 +2,12 @@
 //! length into HTTP/1 bytes (status line, headers, `Content-Length` or chunked framing,
 //! `Connection: close`, no body for HEAD). The only place response heads become HTTP/1.
 
-use crate::response::{BodyLen, Response, ResponseHead};
+use std::time::{Duration, Instant};
+
+use monoio::io::AsyncWriteRent;
+
+use crate::io::{write_all, write_range};
+use crate::response::{BodyLen, BodyStream, Response, ResponseHead};
 use crate::wire;
 
 /// How the body after a head is framed on an HTTP/1 connection.
@@ -67,6 +72,66 @@ pub(crate) fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
 
 /// The last chunk of a chunked body (no trailers).
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// How streaming a body to the client ended.
+#[derive(Debug)]
+pub(crate) enum BodyEnd {
+    /// Every piece went out (and the last chunk, when chunked).
+    Complete,
+    /// The source broke off, timed out or did not decode (not the client's doing).
+    SourceFailed,
+    /// A write to the client failed.
+    ClientGone,
+}
+
+/// Pull `body` to its end and write it to `stream`: each piece as a chunk when `chunked`,
+/// else as it is (straight from the source's buffer). Every write must finish within
+/// `timeout`. `sent` counts the body bytes written (not the framing).
+pub(crate) async fn send_body<S: AsyncWriteRent, B: BodyStream>(
+    stream: &mut S,
+    body: &mut B,
+    chunked: bool,
+    timeout: Duration,
+    sent: &mut usize,
+) -> BodyEnd {
+    let mut frame: Vec<u8> = Vec::new();
+    loop {
+        let (buf, range) = match body.next().await {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break,
+            Err(_) => return BodyEnd::SourceFailed,
+        };
+        let len = range.len();
+        let deadline = Some(Instant::now() + timeout);
+        let res = if chunked {
+            frame.clear();
+            write_chunk(&mut frame, buf.get(range).unwrap_or_default());
+            body.give_back(buf);
+            let (res, f) = write_all(stream, std::mem::take(&mut frame), deadline).await;
+            frame = f;
+            res
+        } else {
+            let (res, buf) = write_range(stream, buf, range, deadline).await;
+            body.give_back(buf);
+            res
+        };
+        if res.is_err() {
+            return BodyEnd::ClientGone;
+        }
+        *sent += len;
+    }
+    if chunked {
+        let deadline = Some(Instant::now() + timeout);
+        if write_all(stream, LAST_CHUNK.to_vec(), deadline)
+            .await
+            .0
+            .is_err()
+        {
+            return BodyEnd::ClientGone;
+        }
+    }
+    BodyEnd::Complete
+}
 
 #[cfg(test)]
 mod tests {

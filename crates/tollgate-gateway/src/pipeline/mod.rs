@@ -21,6 +21,7 @@ mod proxy;
 mod route;
 #[cfg(test)]
 mod tests;
+mod upstream_body;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;

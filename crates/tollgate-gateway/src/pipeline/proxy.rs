@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use tollgate_http::{
-    BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, ResponseHead, Step,
-    connection_tokens, encode_chunk_header, is_hop_by_hop,
+    BodyFraming, RequestHead, ResponseFraming, ResponseHead, connection_tokens,
+    encode_chunk_header, is_hop_by_hop,
 };
 
 use tollgate_config::{ContextExpr, IdentityField};
@@ -17,7 +17,7 @@ use crate::auth::AuthContext;
 use crate::body::{BodyError, BodyReader, Piece, read_more};
 use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::error::GatewayError;
-use crate::http1;
+use crate::http1::{self, BodyEnd};
 use crate::ids::RequestId;
 use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
@@ -27,6 +27,7 @@ use crate::snapshot::{ProxyRt, Snapshot};
 use crate::state::Worker;
 use crate::wire;
 
+use super::upstream_body::UpstreamBody;
 use super::{Conn, Stream};
 
 /// Largest response body written together with its head.
@@ -603,7 +604,7 @@ async fn answer<S: Stream>(
     c: &mut Conn<S>,
     f: &Forward<'_>,
     addr: std::net::SocketAddr,
-    mut up: TcpStream,
+    up: TcpStream,
     rhead: ResponseHead,
     mut ubuf: Vec<u8>,
     deadline: Instant,
@@ -638,59 +639,21 @@ async fn answer<S: Stream>(
     if res.is_err() {
         return Ok(done);
     }
-    // Stream the response body.
-    let body_timeout = f.p.timeout;
-    let streamed = match framing {
-        // No body (HEAD, 204, 304, Content-Length: 0 sent inline): any byte already read
-        // past the head is one the upstream must not have sent; never reuse the connection.
-        ResponseFraming::None => Ok(ubuf.is_empty()),
-        ResponseFraming::Length(n) => {
-            copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await
-        }
-        ResponseFraming::Chunked => {
-            copy_chunked(c, &mut up, ubuf, cf.chunked, body_timeout, &mut sent).await
-        }
-        ResponseFraming::UntilClose => {
-            copy_until_close(c, &mut up, ubuf, cf.chunked, body_timeout, &mut sent).await
-        }
-    };
+    // Stream the response body: the upstream's body is pulled by the HTTP/1 writer, which
+    // frames it for the client; the source pools the connection when the body ended clean.
+    let keep_alive = rhead.keep_alive;
+    let mut body = UpstreamBody::new(w, up, addr, keep_alive, ubuf, framing, f.p.timeout);
+    let end = http1::send_body(&mut c.stream, &mut body, cf.chunked, f.p.timeout, &mut sent).await;
     done.bytes = sent;
-    match streamed {
-        Ok(reusable) => {
-            if reusable && rhead.keep_alive {
-                w.pool.borrow_mut().put(addr, up);
-            }
-            done.keep = cf.keep;
-        }
-        Err(e) => {
-            let upstream_fault = !is_client_gone(&e);
-            if upstream_fault {
-                w.metrics.upstream_error(UpstreamError::Broken);
-            }
-            done.cut_short = upstream_fault;
+    match end {
+        BodyEnd::Complete => done.keep = cf.keep,
+        BodyEnd::ClientGone => {}
+        BodyEnd::SourceFailed => {
+            w.metrics.upstream_error(UpstreamError::Broken);
+            done.cut_short = true;
         }
     }
     Ok(done)
-}
-
-/// Marks a response-body copy that failed writing to the client (not the upstream's fault).
-#[derive(Debug)]
-struct ClientGone;
-
-impl std::fmt::Display for ClientGone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("client write failed")
-    }
-}
-
-impl std::error::Error for ClientGone {}
-
-fn client_gone(e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), ClientGone)
-}
-
-fn is_client_gone(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|i| i.is::<ClientGone>())
 }
 
 /// Decoded chunked body data is gathered up to this many bytes before it is sent upstream
@@ -834,133 +797,6 @@ async fn stream_request_body<S: Stream>(
                 }
                 return Ok(());
             }
-        }
-    }
-}
-
-/// Copy exactly `n` body bytes. Ok(true): the upstream connection is clean for reuse.
-async fn copy_length<S: Stream>(
-    c: &mut Conn<S>,
-    up: &mut TcpStream,
-    mut ubuf: Vec<u8>,
-    mut n: u64,
-    timeout: Duration,
-    sent: &mut usize,
-) -> io::Result<bool> {
-    loop {
-        if !ubuf.is_empty() && n > 0 {
-            let take = usize::try_from(n).unwrap_or(usize::MAX).min(ubuf.len());
-            let (res, b) =
-                write_range(&mut c.stream, ubuf, 0..take, Some(Instant::now() + timeout)).await;
-            ubuf = b;
-            res.map_err(client_gone)?;
-            *sent += take;
-            n -= take as u64;
-            ubuf.drain(..take);
-        }
-        if n == 0 {
-            return Ok(ubuf.is_empty());
-        }
-        ubuf.clear();
-        if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-}
-
-/// Decode the upstream's chunked body and re-encode it to the client (`rechunk`), or send
-/// it decoded (an HTTP/1.0 client; the connection close ends the body).
-async fn copy_chunked<S: Stream>(
-    c: &mut Conn<S>,
-    up: &mut TcpStream,
-    mut ubuf: Vec<u8>,
-    rechunk: bool,
-    timeout: Duration,
-    sent: &mut usize,
-) -> io::Result<bool> {
-    let mut dec = ChunkedDecoder::new();
-    let mut frame = Vec::with_capacity(crate::io::READ_CHUNK + 32);
-    loop {
-        let step = dec
-            .step(&ubuf)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))?;
-        match step {
-            Step::Data { consumed, data } => {
-                frame.clear();
-                *sent += data.len();
-                let bytes = ubuf.get(data).unwrap_or_default();
-                if rechunk {
-                    http1::write_chunk(&mut frame, bytes);
-                } else {
-                    frame.extend_from_slice(bytes);
-                }
-                let (res, f) = write_all(
-                    &mut c.stream,
-                    std::mem::take(&mut frame),
-                    Some(Instant::now() + timeout),
-                )
-                .await;
-                frame = f;
-                res.map_err(client_gone)?;
-                ubuf.drain(..consumed.min(ubuf.len()));
-            }
-            Step::NeedMore { consumed } => {
-                ubuf.drain(..consumed.min(ubuf.len()));
-                if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-            }
-            Step::Done { consumed } => {
-                ubuf.drain(..consumed.min(ubuf.len()));
-                if rechunk {
-                    let (res, _) = write_all(
-                        &mut c.stream,
-                        http1::LAST_CHUNK.to_vec(),
-                        Some(Instant::now() + timeout),
-                    )
-                    .await;
-                    res.map_err(client_gone)?;
-                }
-                return Ok(ubuf.is_empty());
-            }
-        }
-    }
-}
-
-/// A body delimited by the upstream closing: re-chunked for HTTP/1.1 clients.
-async fn copy_until_close<S: Stream>(
-    c: &mut Conn<S>,
-    up: &mut TcpStream,
-    mut ubuf: Vec<u8>,
-    chunked: bool,
-    timeout: Duration,
-    sent: &mut usize,
-) -> io::Result<bool> {
-    loop {
-        if !ubuf.is_empty() {
-            *sent += ubuf.len();
-            let data = if chunked {
-                let mut f = Vec::with_capacity(ubuf.len() + 16);
-                http1::write_chunk(&mut f, &ubuf);
-                f
-            } else {
-                std::mem::take(&mut ubuf)
-            };
-            let (res, _) = write_all(&mut c.stream, data, Some(Instant::now() + timeout)).await;
-            res.map_err(client_gone)?;
-            ubuf.clear();
-        }
-        if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
-            if chunked {
-                let (res, _) = write_all(
-                    &mut c.stream,
-                    http1::LAST_CHUNK.to_vec(),
-                    Some(Instant::now() + timeout),
-                )
-                .await;
-                res.map_err(client_gone)?;
-            }
-            return Ok(false);
         }
     }
 }
