@@ -22,6 +22,7 @@ done
 echo "== clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 scripts/check-layers.sh
+scripts/check-fn-length.sh
 
 echo "== tests"
 cargo test --workspace

@@ -73,6 +73,20 @@ pub(crate) fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
 /// The last chunk of a chunked body (no trailers).
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
+/// Tell a client that sent `Expect: 100-continue` to send its body (the interim answer).
+pub(crate) async fn send_continue<S: AsyncWriteRent>(
+    stream: &mut S,
+    deadline: Instant,
+) -> std::io::Result<()> {
+    write_all(
+        stream,
+        b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+        Some(deadline),
+    )
+    .await
+    .0
+}
+
 /// How streaming a body to the client ended.
 #[derive(Debug)]
 pub(crate) enum BodyEnd {

@@ -479,19 +479,11 @@ async fn send_body<S: Stream>(
     if body.is_empty() {
         return Ok(());
     }
-    if f.head.expect_continue {
-        let (res, _) = write_all(
-            &mut c.stream,
-            b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
-            Some(deadline),
-        )
-        .await;
-        if res.is_err() {
-            return Err(Failed {
-                err: bad_gateway("client connection failed during 100 Continue"),
-                body_state: BodyState::Broken,
-            });
-        }
+    if f.head.expect_continue && http1::send_continue(&mut c.stream, deadline).await.is_err() {
+        return Err(Failed {
+            err: bad_gateway("client connection failed during 100 Continue"),
+            body_state: BodyState::Broken,
+        });
     }
     stream_request_body(w, c, up, body, f.snap, deadline).await
 }
