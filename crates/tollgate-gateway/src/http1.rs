@@ -24,9 +24,24 @@ pub(crate) struct Framing {
 /// Append the HTTP/1.1 head of `head` framed by `f` to `out`.
 pub(crate) fn write_head(out: &mut Vec<u8>, head: &ResponseHead<'_>, f: Framing) {
     wire::status_line(out, head.status);
-    for (name, value) in &head.headers {
+    let at = head.framing_at.unwrap_or(head.headers.len());
+    for (i, (name, value)) in head.headers.iter().enumerate() {
+        if i == at {
+            write_framing(out, f);
+        }
         wire::header(out, name, value);
     }
+    if at >= head.headers.len() {
+        write_framing(out, f);
+    }
+    if f.close {
+        wire::header(out, b"connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The framing header of a body framed by `f` (none for no body or close-delimited).
+fn write_framing(out: &mut Vec<u8>, f: Framing) {
     match f.body {
         BodyLen::Known(n) => wire::header_usize(
             out,
@@ -36,10 +51,6 @@ pub(crate) fn write_head(out: &mut Vec<u8>, head: &ResponseHead<'_>, f: Framing)
         BodyLen::Unknown if f.chunked => wire::header(out, b"transfer-encoding", b"chunked"),
         BodyLen::Unknown | BodyLen::None => {}
     }
-    if f.close {
-        wire::header(out, b"connection", b"close");
-    }
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Append a whole in-memory response to `out` (the body left out when answering HEAD);
@@ -213,6 +224,25 @@ mod tests {
         assert_eq!(
             text(&out),
             "HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn the_framing_header_goes_where_the_head_marks_it() {
+        let mut h = ResponseHead::new(403);
+        h.push(b"content-type", b"application/json");
+        h.mark_framing();
+        h.push(b"x-amzn-RequestId", b"r");
+        let r = Response {
+            head: h,
+            body: Cow::Borrowed(b"{}"),
+        };
+        let mut out = Vec::new();
+        write_response(&mut out, &r, false, true);
+        assert_eq!(
+            text(&out),
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\
+             x-amzn-RequestId: r\r\nconnection: close\r\n\r\n{}"
         );
     }
 

@@ -16,6 +16,10 @@ pub(crate) type Header<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 pub(crate) struct ResponseHead<'a> {
     pub status: u16,
     pub headers: Vec<Header<'a>>,
+    /// Where a writer that orders headers puts its framing header (HTTP/1's `Content-Length`
+    /// or `Transfer-Encoding`): before `headers[i]`; `None`: after them all. AWS's answers
+    /// have it just before `x-amzn-RequestId`, and the gateway keeps their byte order.
+    pub framing_at: Option<usize>,
 }
 
 impl<'a> ResponseHead<'a> {
@@ -23,7 +27,13 @@ impl<'a> ResponseHead<'a> {
         Self {
             status,
             headers: Vec::new(),
+            framing_at: None,
         }
+    }
+
+    /// The framing header goes here, before the next header pushed.
+    pub(crate) fn mark_framing(&mut self) {
+        self.framing_at = Some(self.headers.len());
     }
 
     /// Append a header whose name and value live at least as long as the head.

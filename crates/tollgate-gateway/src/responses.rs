@@ -287,6 +287,7 @@ fn response<'a>(
     }
     let mut head = ResponseHead::new(status);
     head.push(b"content-type", b"application/json");
+    head.mark_framing();
     head.push(b"x-amzn-RequestId", request_id.as_bytes());
     let error_type = err.error_type.unwrap_or_else(|| err.rtype.error_type());
     head.push(b"x-amzn-ErrorType", error_type.as_bytes());

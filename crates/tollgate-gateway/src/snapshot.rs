@@ -77,6 +77,7 @@ impl MockRt {
         if self.needs_content_type() {
             head.push(b"content-type", b"application/json");
         }
+        head.mark_framing();
         head.push(b"x-amzn-RequestId", request_id.as_bytes());
         Response {
             head,

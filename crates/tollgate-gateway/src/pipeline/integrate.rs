@@ -96,8 +96,8 @@ fn render_mock(out: &mut Vec<u8>, mock: &MockRt, is_head: bool, keep: bool, rid:
     if mock.needs_content_type() {
         wire::header(out, b"content-type", b"application/json");
     }
-    wire::header(out, b"x-amzn-RequestId", rid.as_bytes());
     wire::header_usize(out, b"content-length", mock.body.len());
+    wire::header(out, b"x-amzn-RequestId", rid.as_bytes());
     if !keep {
         wire::header(out, b"connection", b"close");
     }

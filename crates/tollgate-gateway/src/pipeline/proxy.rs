@@ -547,6 +547,7 @@ fn client_head<'a>(
         }
         out.push(name, h.value.slice(ubuf));
     }
+    out.mark_framing();
     out.push(b"x-amzn-RequestId", f.rid.as_str().as_bytes());
     out
 }
