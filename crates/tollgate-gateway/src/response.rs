@@ -70,18 +70,23 @@ pub(crate) struct Response<'a> {
     pub body: Cow<'a, [u8]>,
 }
 
-/// A response body the protocol writer pulls from, piece by piece (an upstream's body being
-/// read as it is sent). Any protocol's writer can drive it: HTTP/1 frames each piece as a
-/// chunk or writes it as is; an HTTP/2 writer would send each as DATA.
+/// A body pulled piece by piece: a response body the protocol writer pulls from (an
+/// upstream's body being read as it is sent), or a request body the pipeline pulls from (the
+/// HTTP/1 body reader; an HTTP/2 caller would implement it over its DATA frames). Any
+/// protocol's writer can drive a response body: HTTP/1 frames each piece as a chunk or writes
+/// it as is; an HTTP/2 writer would send each as DATA.
 ///
 /// Pieces are lent rent-style, so a writer can hand the source's own buffer to the kernel
 /// without copying: [`BodyStream::next`] lends the buffer holding the next piece and the
 /// piece's range in it, and the writer hands the buffer back with [`BodyStream::give_back`]
 /// before asking for the next one.
 pub(crate) trait BodyStream {
-    /// The next piece (`Ok(None)`: the body is complete). An error is the source's fault
-    /// (the body broke off, timed out or did not decode).
-    async fn next(&mut self) -> std::io::Result<Option<(Vec<u8>, std::ops::Range<usize>)>>;
+    /// Why a body could not be read to its end (the source's fault: it broke off, timed out
+    /// or did not decode).
+    type Error;
+    /// The next piece (`Ok(None)`: the body is complete).
+    #[allow(clippy::type_complexity)]
+    async fn next(&mut self) -> Result<Option<(Vec<u8>, std::ops::Range<usize>)>, Self::Error>;
     /// Return the buffer [`BodyStream::next`] lent.
     fn give_back(&mut self, buf: Vec<u8>);
 }

@@ -18,6 +18,7 @@ mod finish;
 mod integrate;
 mod prepare;
 mod proxy;
+mod request_body;
 mod route;
 #[cfg(test)]
 mod tests;

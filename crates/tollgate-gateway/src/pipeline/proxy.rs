@@ -7,26 +7,26 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use tollgate_http::{
-    BodyFraming, RequestHead, ResponseFraming, ResponseHead, connection_tokens,
-    encode_chunk_header, is_hop_by_hop,
+    BodyFraming, RequestHead, ResponseFraming, ResponseHead, connection_tokens, is_hop_by_hop,
 };
 
 use tollgate_config::{ContextExpr, IdentityField};
 
 use crate::auth::AuthContext;
-use crate::body::{BodyError, BodyReader, Piece, read_more};
+use crate::body::{BodyReader, read_more};
 use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::error::GatewayError;
 use crate::http1::{self, BodyEnd};
 use crate::ids::RequestId;
 use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
-use crate::response::{self, BodyLen};
+use crate::response::{self, BodyLen, BodyStream};
 use crate::router::OwnedMatch;
 use crate::snapshot::{ProxyRt, Snapshot};
 use crate::state::Worker;
 use crate::wire;
 
+use super::request_body::{Http1Body, read_failure};
 use super::upstream_body::UpstreamBody;
 use super::{Conn, Stream};
 
@@ -343,9 +343,9 @@ async fn preread_small_body<S: Stream>(
     while c.buf.len() < end {
         let read_deadline = (Instant::now() + f.snap.header_timeout).min(body_deadline);
         let err = match read_more(&mut c.stream, &mut c.buf, read_deadline).await {
-            Ok(0) => bad_request(),
+            Ok(0) => GatewayError::bad_request(),
             Ok(_) => continue,
-            Err(e) => body_read_failure(w, e),
+            Err(e) => read_failure(w, e),
         };
         return Err(Failed {
             err,
@@ -649,73 +649,12 @@ async fn answer<S: Stream>(
     Ok(done)
 }
 
-/// Decoded chunked body data is gathered up to this many bytes before it is sent upstream
-/// as one chunk (sooner when the client's bytes run out).
-const COALESCE_MAX: usize = 16 * 1024;
-/// A first guess of a coalescing buffer's size.
-const READ_HINT: usize = crate::io::READ_CHUNK;
-
-fn bad_request() -> GatewayError {
-    GatewayError::bad_request()
-}
-
-/// A request body read that failed: 408 when its deadline passed, else 400.
-fn body_read_failure(w: &Worker, e: BodyError) -> GatewayError {
-    match e {
-        BodyError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
-            w.metrics
-                .bad_requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            GatewayError::request_timeout()
-        }
-        _ => bad_request(),
-    }
-}
-
 /// A failure after which the request body's state is unknown.
 fn broken(err: GatewayError) -> Failed {
     Failed {
         err,
         body_state: BodyState::Broken,
     }
-}
-
-/// A request body that does not decode: 413 past `max_body_bytes`, else 400.
-fn body_step_failure(e: BodyError) -> GatewayError {
-    match e {
-        BodyError::TooLarge => GatewayError::too_large(),
-        _ => GatewayError::bad_request(),
-    }
-}
-
-/// Send `pending` as one chunk (and the last chunk when `last`), then clear it.
-async fn flush_chunk(
-    w: &Worker,
-    up: &mut TcpStream,
-    pending: &mut Vec<u8>,
-    last: bool,
-    deadline: Instant,
-) -> Result<(), Failed> {
-    let mut frame = Vec::with_capacity(pending.len() + 24);
-    if !pending.is_empty() {
-        encode_chunk_header(pending.len(), &mut frame);
-        frame.extend_from_slice(pending);
-        frame.extend_from_slice(b"\r\n");
-        pending.clear();
-    }
-    if last {
-        frame.extend_from_slice(b"0\r\n\r\n");
-    }
-    if frame.is_empty() {
-        return Ok(());
-    }
-    write_all(up, frame, Some(deadline))
-        .await
-        .0
-        .map_err(|e| Failed {
-            err: io_failure(w, &e, "sending the request body"),
-            body_state: BodyState::Broken,
-        })
 }
 
 /// Stream the client's request body to the upstream.
@@ -726,9 +665,9 @@ async fn flush_chunk(
 /// either is answered 408 and closed; the upstream connection, which holds a partial
 /// request, is dropped (closed), never pooled.
 ///
-/// Chunked bodies are decoded and re-framed; decoded data is coalesced into chunks of up to
-/// [`COALESCE_MAX`] bytes, flushed when the buffer fills or the client's bytes run out, so
-/// a client sending one-byte chunks does not cost one upstream write per chunk.
+/// The body is pulled from an [`Http1Body`] (Content-Length pieces straight from the
+/// connection's buffer, chunked data decoded and gathered) and re-framed as chunks when the
+/// upstream request is chunked.
 async fn stream_request_body<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
@@ -739,59 +678,44 @@ async fn stream_request_body<S: Stream>(
 ) -> Result<(), Failed> {
     let chunked = body.is_chunked();
     let body_deadline = (Instant::now() + snap.body_timeout).min(deadline);
-    let read_deadline = || (Instant::now() + snap.header_timeout).min(body_deadline);
-    let mut pending: Vec<u8> = Vec::new();
+    let mut src = Http1Body::new(
+        w,
+        &mut c.stream,
+        &mut c.buf,
+        body,
+        body_deadline,
+        snap.header_timeout,
+    );
+    let upstream_failed = |e: io::Error| broken(io_failure(w, &e, "sending the request body"));
+    let mut frame: Vec<u8> = Vec::new();
     loop {
-        let piece = body
-            .step(&c.buf)
-            .map_err(|e| broken(body_step_failure(e)))?;
-        // Data still arriving after the body deadline: the client is late (408), whether or
-        // not the upstream would still take it; a write the upstream does not take in time
-        // is the upstream's fault (504).
-        if matches!(piece, Piece::Data { .. }) && Instant::now() >= body_deadline {
-            let late = BodyError::Io(io::ErrorKind::TimedOut.into());
-            return Err(broken(body_read_failure(w, late)));
-        }
-        match piece {
-            Piece::Data { range, consumed } => {
-                if chunked {
-                    if pending.is_empty() {
-                        pending.reserve(COALESCE_MAX.min(range.len().max(READ_HINT)));
-                    }
-                    pending.extend_from_slice(c.buf.get(range).unwrap_or_default());
-                    c.buf.drain(..consumed.min(c.buf.len()));
-                    if pending.len() >= COALESCE_MAX {
-                        flush_chunk(w, up, &mut pending, false, deadline).await?;
-                    }
-                    continue;
-                }
-                let buf = std::mem::take(&mut c.buf);
-                let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
-                c.buf = buf;
-                if let Err(e) = res {
-                    return Err(broken(io_failure(w, &e, "sending the request body")));
-                }
-                c.buf.drain(..consumed.min(c.buf.len()));
-            }
-            Piece::More { consumed } => {
-                c.buf.drain(..consumed.min(c.buf.len()));
-                // Nothing more to decode without reading: send what was gathered first.
-                flush_chunk(w, up, &mut pending, false, deadline).await?;
-                match read_more(&mut c.stream, &mut c.buf, read_deadline()).await {
-                    Ok(0) => return Err(broken(bad_request())),
-                    Err(e) => return Err(broken(body_read_failure(w, e))),
-                    Ok(_) => {}
-                }
-            }
-            Piece::Done { consumed } => {
-                c.buf.drain(..consumed.min(c.buf.len()));
-                if chunked {
-                    flush_chunk(w, up, &mut pending, true, deadline).await?;
-                }
-                return Ok(());
-            }
-        }
+        let (buf, range) = match src.next().await {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break,
+            Err(err) => return Err(broken(err)),
+        };
+        let res = if chunked {
+            frame.clear();
+            http1::write_chunk(&mut frame, buf.get(range).unwrap_or_default());
+            src.give_back(buf);
+            let (res, f) = write_all(up, std::mem::take(&mut frame), Some(deadline)).await;
+            frame = f;
+            res
+        } else {
+            let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
+            src.give_back(buf);
+            res
+        };
+        res.map_err(upstream_failed)?;
     }
+    if chunked {
+        let last = http1::LAST_CHUNK.to_vec();
+        write_all(up, last, Some(deadline))
+            .await
+            .0
+            .map_err(upstream_failed)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -462,3 +462,38 @@ fn an_error_answer_to_head_carries_its_length_but_no_body() {
         assert!(get_answer.ends_with(&format!("\r\n\r\n{body}")), "{out}");
     });
 }
+
+#[test]
+fn a_chunked_request_body_is_pulled_gathered_into_one_upstream_chunk() {
+    runtime().block_on(async {
+        let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = monoio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            while !got.ends_with(b"0\r\n\r\n") {
+                let n = crate::io::fill(&mut s, &mut got, None).await.unwrap();
+                assert!(n > 0, "{}", String::from_utf8_lossy(&got));
+            }
+            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec();
+            crate::io::write_all(&mut s, reply, None).await.0.unwrap();
+            String::from_utf8(got).unwrap()
+        });
+        let w = worker(&addr.to_string());
+        // Twelve one-byte chunks arriving in one read: one upstream chunk of 12 bytes.
+        let mut input =
+            b"POST /prod/echo HTTP/1.1\r\nHost: open.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec();
+        for b in b"hello, world" {
+            input.extend_from_slice(b"1\r\n");
+            input.push(*b);
+            input.extend_from_slice(b"\r\n");
+        }
+        input.extend_from_slice(b"0\r\n\r\nGET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n");
+        let out = serve(&w, &input, 4096).await;
+        let seen = upstream.await;
+        let body = seen.split("\r\n\r\n").nth(1).unwrap();
+        assert_eq!(body, "c\r\nhello, world\r\n0", "{seen}");
+        assert_eq!(statuses(&out), [200, 200], "{out}");
+    });
+}

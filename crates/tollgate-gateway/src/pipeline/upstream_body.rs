@@ -153,6 +153,8 @@ impl<'w> UpstreamBody<'w> {
 }
 
 impl BodyStream for UpstreamBody<'_> {
+    type Error = io::Error;
+
     async fn next(&mut self) -> io::Result<Option<(Vec<u8>, Range<usize>)>> {
         let mut buf = self.buf.take().unwrap_or_default();
         buf.drain(..self.lent.min(buf.len()));
