@@ -26,6 +26,7 @@ scripts/verify-packaging.sh
 echo "== clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 scripts/check-layers.sh
+scripts/check-fn-length.sh
 
 echo "== tests"
 cargo test --workspace

@@ -1,7 +1,10 @@
 //! Gateway responses: AWS's response types with their default status, `x-amzn-ErrorType`
 //! and body, and the per-API overrides of `gateway_responses`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+use crate::response::{Response, ResponseHead};
 
 /// AWS API Gateway's gateway response types (REST): the configuration's own enum, with the
 /// data path's facts about each type added by [`ResponseTypeExt`].
@@ -242,30 +245,28 @@ impl GatewayResponses {
         })
     }
 
-    /// Render the full response (head and body) into `out`.
-    pub fn render(
-        &self,
-        err: &GatewayError,
-        request_id: &str,
-        close: bool,
-        out: &mut Vec<u8>,
-    ) -> u16 {
-        render(Some(self), err, request_id, close, out)
+    /// The response for `err` under this API's overrides.
+    pub(crate) fn response<'a>(
+        &'a self,
+        err: &'a GatewayError,
+        request_id: &'a str,
+    ) -> Response<'a> {
+        response(Some(self), err, request_id)
     }
 }
 
-/// Render a gateway error with AWS defaults (no API known, e.g. unknown host).
-pub fn render_default(err: &GatewayError, request_id: &str, close: bool, out: &mut Vec<u8>) -> u16 {
-    render(None, err, request_id, close, out)
+/// The response for a gateway error with AWS defaults (no API known, e.g. unknown host).
+pub(crate) fn default_response<'a>(err: &'a GatewayError, request_id: &'a str) -> Response<'a> {
+    response(None, err, request_id)
 }
 
-fn render(
-    table: Option<&GatewayResponses>,
-    err: &GatewayError,
-    request_id: &str,
-    close: bool,
-    out: &mut Vec<u8>,
-) -> u16 {
+/// A gateway error's response, protocol-neutral: status, headers (`content-type`,
+/// `x-amzn-RequestId`, `x-amzn-ErrorType`, the override's headers) and the JSON body.
+fn response<'a>(
+    table: Option<&'a GatewayResponses>,
+    err: &'a GatewayError,
+    request_id: &'a str,
+) -> Response<'a> {
     let ov = table.and_then(|t| t.lookup(err.rtype));
     let status = ov
         .and_then(|o| o.status)
@@ -284,28 +285,21 @@ fn render(
             body.push(b'}');
         }
     }
-    crate::wire::status_line(out, status);
-    crate::wire::header(out, b"content-type", b"application/json");
-    crate::wire::header_usize(out, b"content-length", body.len());
-    crate::wire::header(out, b"x-amzn-RequestId", request_id.as_bytes());
-    crate::wire::header(
-        out,
-        b"x-amzn-ErrorType",
-        err.error_type
-            .unwrap_or_else(|| err.rtype.error_type())
-            .as_bytes(),
-    );
+    let mut head = ResponseHead::new(status);
+    head.push(b"content-type", b"application/json");
+    head.mark_framing();
+    head.push(b"x-amzn-RequestId", request_id.as_bytes());
+    let error_type = err.error_type.unwrap_or_else(|| err.rtype.error_type());
+    head.push(b"x-amzn-ErrorType", error_type.as_bytes());
     if let Some(o) = ov {
         for (k, v) in &o.headers {
-            crate::wire::header(out, k.as_bytes(), v.as_bytes());
+            head.push(k.as_bytes(), v.as_bytes());
         }
     }
-    if close {
-        crate::wire::header(out, b"connection", b"close");
+    Response {
+        head,
+        body: Cow::Owned(body),
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&body);
-    status
 }
 
 #[cfg(test)]
@@ -314,6 +308,13 @@ mod tests {
 
     fn text(v: &[u8]) -> String {
         String::from_utf8(v.to_vec()).unwrap()
+    }
+
+    /// The response as the HTTP/1 writer sends it; returns its status.
+    fn render_default(err: &GatewayError, rid: &str, close: bool, out: &mut Vec<u8>) -> u16 {
+        let r = default_response(err, rid);
+        crate::http1::write_response(out, &r, false, close);
+        r.head.status
     }
 
     #[test]
@@ -347,13 +348,11 @@ mod tests {
             },
         );
         let mut out = Vec::new();
-        let s = g.render(
-            &GatewayError::null_message(ResponseType::AuthorizerConfigurationError),
-            "r",
-            true,
-            &mut out,
-        );
-        assert_eq!(s, 503);
+        let err = GatewayError::null_message(ResponseType::AuthorizerConfigurationError);
+        let r = g.response(&err, "r");
+        assert_eq!(r.head.status, 503);
+        assert_eq!(r.head.get(b"x-a"), Some(&b"b"[..]));
+        crate::http1::write_response(&mut out, &r, false, true);
         let t = text(&out);
         assert!(t.contains("x-a: b\r\n"), "{t}");
         assert!(t.contains("connection: close\r\n"));

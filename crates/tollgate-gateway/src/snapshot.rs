@@ -8,6 +8,7 @@ use tollgate_config::{Authorization, Compiled, Integration};
 
 use crate::auth::RouteAuthorizer;
 use crate::metrics::RouteLabel;
+use crate::response::{Response, ResponseHead};
 use crate::responses::{GatewayResponses, Override, Template};
 
 /// Where a published configuration came from (`GET /config` answers `source`, and `revision`
@@ -81,6 +82,37 @@ pub struct MockRt {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl MockRt {
+    /// No configured `Content-Type` and a body: answered `application/json`.
+    pub(crate) fn needs_content_type(&self) -> bool {
+        !self.body.is_empty()
+            && !self
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    }
+
+    /// The mock answer, protocol-neutral (borrowing the snapshot's headers and body). The
+    /// HTTP/1 caller takes a fast path writing the same bytes (`pipeline/integrate.rs`); this
+    /// is the form a caller of another protocol uses.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn response<'a>(&'a self, request_id: &'a str) -> Response<'a> {
+        let mut head = ResponseHead::new(self.status);
+        for (k, v) in &self.headers {
+            head.push(k.as_bytes(), v.as_bytes());
+        }
+        if self.needs_content_type() {
+            head.push(b"content-type", b"application/json");
+        }
+        head.mark_framing();
+        head.push(b"x-amzn-RequestId", request_id.as_bytes());
+        Response {
+            head,
+            body: std::borrow::Cow::Borrowed(&self.body),
+        }
+    }
 }
 
 pub struct ProxyRt {

@@ -52,11 +52,6 @@ pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
     }
 }
 
-/// The end of a response head in `out` (just past its blank line).
-pub(crate) fn head_end(out: &[u8]) -> Option<usize> {
-    out.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -179,6 +179,24 @@ pub fn format_rfc3339_millis(secs: i64, millis: u32) -> String {
     out
 }
 
+/// Common Log Format time, as API Gateway's `$context.requestTime`: `04/Mar/2020:19:15:17 +0000`.
+#[must_use]
+pub fn format_clf(secs: i64) -> String {
+    let t = DateTime::from_unix(secs);
+    let mut out = String::with_capacity(26);
+    let _ = write!(
+        out,
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        t.day,
+        t.month_abbr(),
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
+    );
+    out
+}
+
 /// ISO 8601 basic UTC: `20240229T123000Z` (the SigV4 `X-Amz-Date` form).
 #[must_use]
 pub fn format_iso8601_basic(secs: i64) -> String {
@@ -305,6 +323,8 @@ mod tests {
 
     #[test]
     fn formats() {
+        assert_eq!(format_clf(1_583_349_317), "04/Mar/2020:19:15:17 +0000");
+        assert_eq!(format_clf(0), "01/Jan/1970:00:00:00 +0000");
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(1_709_209_800), "2024-02-29T12:30:00Z");
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59Z");

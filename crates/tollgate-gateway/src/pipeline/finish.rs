@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use tollgate_http::{BodyFraming, RequestHead};
 
-use crate::accesslog::{self, Record, Routed};
+use crate::accesslog::{self, Caller, Record, Routed};
 use crate::body::{BodyError, BodyReader};
 use crate::error::GatewayError;
+use crate::http1;
 use crate::io::write_all;
-use crate::responses::render_default;
+use crate::responses::default_response;
 use crate::snapshot::Snapshot;
 use crate::state::Worker;
 
@@ -58,7 +59,7 @@ pub(crate) async fn finish<S: Stream>(
     outcome: Result<Answer, Stop>,
 ) -> Next {
     match outcome {
-        Ok(answer) => finish_answer(w, c, ex, at, answer).await,
+        Ok(answer) => finish_answer(w, c, snap, ex, at, answer).await,
         Err(stop) => finish_error(w, c, snap, head, ex, at, stop).await,
     }
 }
@@ -66,6 +67,7 @@ pub(crate) async fn finish<S: Stream>(
 async fn finish_answer<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
+    snap: &Snapshot,
     ex: &Exchange,
     at: Where<'_>,
     a: Answer,
@@ -89,8 +91,15 @@ async fn finish_answer<S: Stream>(
         route: routed.as_ref(),
         principal: a.ctx.as_ref().and_then(|c| c.principal()),
         error: a.cut_short,
+        caller: a.ctx.as_ref().map(|k| Caller {
+            principal_id: k.principal_id.as_deref(),
+            authorizer: &k.authorizer,
+            claims: &k.claims,
+            identity: &k.identity,
+        }),
+        gateway_error: None,
     };
-    account(w, ex, c.source_ip, &rec);
+    account(w, snap, ex, c.source_ip, &rec);
     if ok && a.keep {
         Next::KeepAlive
     } else {
@@ -115,16 +124,13 @@ async fn finish_error<S: Stream>(
     };
     let rid = ex.rid.as_str();
     c.out.clear();
-    let status = match at.api().and_then(|i| snap.apis.get(i)) {
-        Some(a) => a.responses.render(&err, rid, !keep, &mut c.out),
-        None => render_default(&err, rid, !keep, &mut c.out),
+    let resp = match at.api().and_then(|i| snap.apis.get(i)) {
+        Some(a) => a.responses.response(&err, rid),
+        None => default_response(&err, rid),
     };
-    let head_end = crate::wire::head_end(&c.out).unwrap_or(c.out.len());
-    if head.is_head() {
-        // A HEAD answer carries the headers only.
-        c.out.truncate(head_end);
-    }
-    let body_len = c.out.len().saturating_sub(head_end);
+    let status = resp.head.status;
+    let body_len = http1::write_response(&mut c.out, &resp, head.is_head(), !keep);
+    drop(resp);
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(&mut c.stream, out, Some(Instant::now() + ERROR_WRITE)).await;
     c.out = out;
@@ -136,8 +142,10 @@ async fn finish_error<S: Stream>(
         route: routed.as_ref(),
         principal: None,
         error: Some(err.reason_text()),
+        caller: None,
+        gateway_error: Some(&err),
     };
-    account(w, ex, c.source_ip, &rec);
+    account(w, snap, ex, c.source_ip, &rec);
     if res.is_ok() && keep {
         Next::KeepAlive
     } else {
@@ -146,12 +154,13 @@ async fn finish_error<S: Stream>(
 }
 
 /// Count an answered request under its route (or unrouted) and write its access-log record.
-fn account(w: &Worker, ex: &Exchange, ip: std::net::IpAddr, rec: &Record<'_>) {
+fn account(w: &Worker, snap: &Snapshot, ex: &Exchange, ip: std::net::IpAddr, rec: &Record<'_>) {
     let label = rec.route.map_or(&w.unrouted_label, |r| r.label);
     w.metrics
         .request(label, rec.status, ex.info.started.elapsed());
     let sink = w.shared.access_log.load();
-    accesslog::log(&sink, &ex.info, &ex.rid, ip, rec);
+    let format = snap.compiled.access_log_format.as_ref();
+    accesslog::log(&sink, format, &ex.info, &ex.rid, ip, rec);
 }
 
 /// The stderr level of a gateway-made error: `warn` for a 5xx, `debug` otherwise.
@@ -211,7 +220,12 @@ pub(crate) async fn reply_error_default<S: Stream>(
 ) -> std::io::Result<()> {
     let rid = w.ids.next();
     c.out.clear();
-    render_default(err, rid.as_str(), true, &mut c.out);
+    http1::write_response(
+        &mut c.out,
+        &default_response(err, rid.as_str()),
+        false,
+        true,
+    );
     let out = std::mem::take(&mut c.out);
     let (res, out) = write_all(
         &mut c.stream,

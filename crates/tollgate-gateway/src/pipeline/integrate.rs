@@ -35,7 +35,7 @@ pub(crate) async fn integrate<S: Stream>(
     match &rc.route.integration {
         IntegrationRt::Mock(mock) => {
             let keep = keep && drain_for_reuse(c, head, &mut body, snap).await;
-            let body_len = render_mock(&mut c.out, mock, head.is_head(), keep, ex);
+            let body_len = render_mock(&mut c.out, mock, head.is_head(), keep, ex.rid.as_str());
             Ok(Answer {
                 status: mock.status,
                 sent: Sent::Buffered { body_len },
@@ -82,26 +82,22 @@ pub(crate) async fn integrate<S: Stream>(
     }
 }
 
-/// The mock answer into `out`; returns its body length as sent.
-fn render_mock(
-    out: &mut Vec<u8>,
-    mock: &MockRt,
-    is_head: bool,
-    keep: bool,
-    ex: &Exchange,
-) -> usize {
+/// The mock answer into `out` as HTTP/1; returns its body length as sent.
+///
+/// The fast path of the HTTP/1 caller: the same bytes `http1::write_response` makes of the
+/// protocol-neutral [`MockRt::response`] (a unit test holds them equal), written straight
+/// from the snapshot without building the neutral value.
+fn render_mock(out: &mut Vec<u8>, mock: &MockRt, is_head: bool, keep: bool, rid: &str) -> usize {
     out.clear();
     wire::status_line(out, mock.status);
-    let mut has_ct = false;
     for (k, v) in &mock.headers {
-        has_ct |= k.eq_ignore_ascii_case("content-type");
         wire::header(out, k.as_bytes(), v.as_bytes());
     }
-    if !has_ct && !mock.body.is_empty() {
+    if mock.needs_content_type() {
         wire::header(out, b"content-type", b"application/json");
     }
     wire::header_usize(out, b"content-length", mock.body.len());
-    wire::header(out, b"x-amzn-RequestId", ex.rid.as_str().as_bytes());
+    wire::header(out, b"x-amzn-RequestId", rid.as_bytes());
     if !keep {
         wire::header(out, b"connection", b"close");
     }
@@ -111,4 +107,48 @@ fn render_mock(
     }
     out.extend_from_slice(&mock.body);
     mock.body.len()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_mock_fast_path_writes_what_http1_makes_of_the_neutral_response() {
+        let mocks = [
+            MockRt {
+                status: 200,
+                headers: vec![],
+                body: b"{\"ok\":true}".to_vec(),
+            },
+            MockRt {
+                status: 201,
+                headers: vec![
+                    ("Content-Type".into(), "text/plain".into()),
+                    ("x-a".into(), "b".into()),
+                ],
+                body: b"made".to_vec(),
+            },
+            MockRt {
+                status: 204,
+                headers: vec![],
+                body: vec![],
+            },
+        ];
+        for m in &mocks {
+            for (is_head, keep) in [(false, true), (true, true), (false, false)] {
+                let mut fast = Vec::new();
+                let n = render_mock(&mut fast, m, is_head, keep, "rid-1");
+                let mut neutral = Vec::new();
+                let r = m.response("rid-1");
+                let n2 = crate::http1::write_response(&mut neutral, &r, is_head, !keep);
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(neutral).unwrap()
+                );
+                assert_eq!(n, n2);
+            }
+        }
+    }
 }

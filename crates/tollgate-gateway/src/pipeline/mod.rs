@@ -18,9 +18,11 @@ mod finish;
 mod integrate;
 mod prepare;
 mod proxy;
+mod request_body;
 mod route;
 #[cfg(test)]
 mod tests;
+mod upstream_body;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -113,7 +115,8 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    fn new(w: &Worker, buf: &[u8], head: &RequestHead) -> Self {
+    fn new(w: &Worker, snap: &Snapshot, buf: &[u8], head: &RequestHead) -> Self {
+        let formatted = snap.compiled.access_log_format.is_some();
         Self {
             rid: w.ids.next(),
             info: RequestInfo {
@@ -124,6 +127,15 @@ impl Exchange {
                     .map(|v| String::from_utf8_lossy(v).into_owned()),
                 started: Instant::now(),
                 integration: None,
+                protocol: if head.minor_version == 0 {
+                    "HTTP/1.0"
+                } else {
+                    "HTTP/1.1"
+                },
+                host: head
+                    .header(buf, b"host")
+                    .filter(|_| formatted)
+                    .map(|v| String::from_utf8_lossy(v).into_owned()),
             },
         }
     }
@@ -136,7 +148,7 @@ pub(crate) async fn run<S: Stream>(
     snap: &Snapshot,
     mut head: RequestHead,
 ) -> Next {
-    let mut ex = Exchange::new(w, &c.buf, &head);
+    let mut ex = Exchange::new(w, snap, &c.buf, &head);
     let keep = head.keep_alive && !w.shutting_down();
     match route::route(snap, &c.buf, &head) {
         route::Routing::Unrouted(api, stop) => {

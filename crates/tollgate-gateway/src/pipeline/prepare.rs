@@ -10,7 +10,7 @@ use tollgate_http::{BodyFraming, RequestHead};
 use crate::accesslog::RequestInfo;
 use crate::body::BodyReader;
 use crate::error::GatewayError;
-use crate::io::{fill, write_all};
+use crate::io::fill;
 use crate::snapshot::Snapshot;
 use crate::state::Worker;
 
@@ -236,60 +236,90 @@ async fn buffer_body<S: Stream>(
         return Err(busy());
     }
     if head.expect_continue {
-        let (res, _) = write_all(
-            &mut c.stream,
-            b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
-            Some(Instant::now() + snap.header_timeout),
-        )
-        .await;
-        res.map_err(|_| bad_request())?;
+        let deadline = Instant::now() + snap.header_timeout;
+        crate::http1::send_continue(&mut c.stream, deadline)
+            .await
+            .map_err(|_| bad_request())?;
         head.expect_continue = false;
     }
     let deadline = Instant::now() + snap.header_timeout.max(Duration::from_secs(30));
+    let room = Room { limit, cap };
     match head.framing {
-        BodyFraming::Length(n) => {
-            let n = usize::try_from(n).map_err(|_| too_large())?;
-            let end = start.checked_add(n).ok_or_else(too_large)?;
-            while c.buf.len() < end {
-                make_room(c, budget, limit, cap.max(end + crate::io::READ_CHUNK))?;
+        BodyFraming::Length(n) => read_length_body(c, budget, room, start, n, deadline).await,
+        BodyFraming::Chunked => read_chunked_body(c, snap, budget, room, start, deadline).await,
+        BodyFraming::None => Ok(Buffered {
+            data: start..start,
+            decoded: false,
+        }),
+    }
+}
+
+/// How far a buffered body may grow: the worker's budget and the buffer's cap.
+#[derive(Clone, Copy)]
+struct Room {
+    limit: u64,
+    cap: usize,
+}
+
+/// Read a Content-Length body of `n` bytes after the head (`start`) into the buffer.
+async fn read_length_body<S: Stream>(
+    c: &mut Conn<S>,
+    budget: &mut BodyBudget<'_>,
+    room: Room,
+    start: usize,
+    n: u64,
+    deadline: Instant,
+) -> Result<Buffered, GatewayError> {
+    let n = usize::try_from(n).map_err(|_| too_large())?;
+    let end = start.checked_add(n).ok_or_else(too_large)?;
+    while c.buf.len() < end {
+        make_room(
+            c,
+            budget,
+            room.limit,
+            room.cap.max(end + crate::io::READ_CHUNK),
+        )?;
+        match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
+            Ok(k) if k > 0 => {}
+            _ => return Err(bad_request()),
+        }
+    }
+    Ok(Buffered {
+        data: start..end,
+        decoded: false,
+    })
+}
+
+/// Read a chunked body after the head (`start`), decoding it in place as it arrives.
+async fn read_chunked_body<S: Stream>(
+    c: &mut Conn<S>,
+    snap: &Snapshot,
+    budget: &mut BodyBudget<'_>,
+    room: Room,
+    start: usize,
+    deadline: Instant,
+) -> Result<Buffered, GatewayError> {
+    let mut dec = tollgate_http::InPlaceChunked::new(start);
+    loop {
+        let step = dec.advance(&mut c.buf).map_err(|_| bad_request())?;
+        if dec.decoded_len() as u64 > snap.max_body_bytes {
+            return Err(too_large());
+        }
+        match step {
+            tollgate_http::InPlace::NeedMore => {
+                make_room(c, budget, room.limit, room.cap)?;
                 match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
                     Ok(k) if k > 0 => {}
                     _ => return Err(bad_request()),
                 }
             }
-            Ok(Buffered {
-                data: start..end,
-                decoded: false,
-            })
-        }
-        BodyFraming::Chunked => {
-            let mut dec = tollgate_http::InPlaceChunked::new(start);
-            loop {
-                let step = dec.advance(&mut c.buf).map_err(|_| bad_request())?;
-                if dec.decoded_len() as u64 > snap.max_body_bytes {
-                    return Err(too_large());
-                }
-                match step {
-                    tollgate_http::InPlace::NeedMore => {
-                        make_room(c, budget, limit, cap)?;
-                        match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
-                            Ok(k) if k > 0 => {}
-                            _ => return Err(bad_request()),
-                        }
-                    }
-                    tollgate_http::InPlace::Done { .. } => {
-                        return Ok(Buffered {
-                            data: dec.data(),
-                            decoded: true,
-                        });
-                    }
-                }
+            tollgate_http::InPlace::Done { .. } => {
+                return Ok(Buffered {
+                    data: dec.data(),
+                    decoded: true,
+                });
             }
         }
-        BodyFraming::None => Ok(Buffered {
-            data: start..start,
-            decoded: false,
-        }),
     }
 }
 

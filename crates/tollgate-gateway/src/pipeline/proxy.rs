@@ -7,24 +7,27 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use tollgate_http::{
-    BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, ResponseHead, Step,
-    connection_tokens, encode_chunk_header, is_hop_by_hop,
+    BodyFraming, RequestHead, ResponseFraming, ResponseHead, connection_tokens, is_hop_by_hop,
 };
 
 use tollgate_config::{ContextExpr, IdentityField};
 
 use crate::auth::AuthContext;
-use crate::body::{BodyError, BodyReader, Piece, read_more};
+use crate::body::{BodyReader, read_more};
+use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::error::GatewayError;
+use crate::http1::{self, BodyEnd};
 use crate::ids::RequestId;
 use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
+use crate::response::{self, BodyLen, BodyStream};
 use crate::router::OwnedMatch;
-use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::snapshot::{ProxyRt, Snapshot};
 use crate::state::Worker;
 use crate::wire;
 
+use super::request_body::{Http1Body, read_failure};
+use super::upstream_body::UpstreamBody;
 use super::{Conn, Stream};
 
 /// Largest response body written together with its head.
@@ -340,9 +343,9 @@ async fn preread_small_body<S: Stream>(
     while c.buf.len() < end {
         let read_deadline = (Instant::now() + f.snap.header_timeout).min(body_deadline);
         let err = match read_more(&mut c.stream, &mut c.buf, read_deadline).await {
-            Ok(0) => bad_request(),
+            Ok(0) => GatewayError::bad_request(),
             Ok(_) => continue,
-            Err(e) => body_read_failure(w, e),
+            Err(e) => read_failure(w, e),
         };
         return Err(Failed {
             err,
@@ -476,19 +479,11 @@ async fn send_body<S: Stream>(
     if body.is_empty() {
         return Ok(());
     }
-    if f.head.expect_continue {
-        let (res, _) = write_all(
-            &mut c.stream,
-            b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
-            Some(deadline),
-        )
-        .await;
-        if res.is_err() {
-            return Err(Failed {
-                err: bad_gateway("client connection failed during 100 Continue"),
-                body_state: BodyState::Broken,
-            });
-        }
+    if f.head.expect_continue && http1::send_continue(&mut c.stream, deadline).await.is_err() {
+        return Err(Failed {
+            err: bad_gateway("client connection failed during 100 Continue"),
+            body_state: BodyState::Broken,
+        });
     }
     stream_request_body(w, c, up, body, f.snap, deadline).await
 }
@@ -526,7 +521,38 @@ struct ClientFraming {
     keep: bool,
 }
 
-/// Write the response head for the client into `out`.
+/// The upstream's response head as the client gets it, protocol-neutral: its end-to-end
+/// headers (hop-by-hop ones, those its `Connection` names, its framing and its own
+/// `x-amzn-RequestId` dropped; a HEAD answer keeps the upstream's `Content-Length`) plus ours.
+fn client_head<'a>(
+    f: &'a Forward<'_>,
+    rhead: &ResponseHead,
+    ubuf: &'a [u8],
+) -> response::ResponseHead<'a> {
+    let is_head = f.head.is_head();
+    let listed: Vec<&[u8]> = rhead
+        .headers_named(ubuf, b"connection")
+        .flat_map(connection_tokens)
+        .collect();
+    let mut out = response::ResponseHead::new(rhead.status);
+    out.headers.reserve(rhead.headers.len() + 1);
+    for h in &rhead.headers {
+        let name = h.name.slice(ubuf);
+        if is_hop_by_hop(name)
+            || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
+            || (name.eq_ignore_ascii_case(b"content-length") && !is_head)
+            || name.eq_ignore_ascii_case(b"x-amzn-requestid")
+        {
+            continue;
+        }
+        out.push(name, h.value.slice(ubuf));
+    }
+    out.mark_framing();
+    out.push(b"x-amzn-RequestId", f.rid.as_str().as_bytes());
+    out
+}
+
+/// Write the response head for the client into `out` (HTTP/1, by `http1`).
 fn response_head(
     out: &mut Vec<u8>,
     w: &Worker,
@@ -543,36 +569,21 @@ fn response_head(
         _ => (false, false),
     };
     let keep = f.keep_client && !close_delimited && !w.shutting_down();
-    out.clear();
-    wire::status_line(out, rhead.status);
-    let listed: Vec<&[u8]> = rhead
-        .headers_named(ubuf, b"connection")
-        .flat_map(connection_tokens)
-        .collect();
-    for h in &rhead.headers {
-        let name = h.name.slice(ubuf);
-        if is_hop_by_hop(name)
-            || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
-            || (name.eq_ignore_ascii_case(b"content-length") && !is_head)
-            || name.eq_ignore_ascii_case(b"x-amzn-requestid")
-        {
-            continue;
-        }
-        wire::header(out, name, h.value.slice(ubuf));
-    }
-    match rhead.framing {
-        ResponseFraming::Length(n) => wire::header_usize(out, b"content-length", n as usize),
-        _ if client_chunked => wire::header(out, b"transfer-encoding", b"chunked"),
+    let body = match rhead.framing {
+        ResponseFraming::Length(n) => BodyLen::Known(n),
+        ResponseFraming::Chunked | ResponseFraming::UntilClose => BodyLen::Unknown,
         ResponseFraming::None if !is_head && rhead.status != 204 && rhead.status != 304 => {
-            wire::header(out, b"content-length", b"0")
+            BodyLen::Known(0)
         }
-        _ => {}
-    }
-    wire::header(out, b"x-amzn-RequestId", f.rid.as_str().as_bytes());
-    if !keep {
-        wire::header(out, b"connection", b"close");
-    }
-    out.extend_from_slice(b"\r\n");
+        ResponseFraming::None => BodyLen::None,
+    };
+    out.clear();
+    let framing = http1::Framing {
+        body,
+        chunked: client_chunked,
+        close: !keep,
+    };
+    http1::write_head(out, &client_head(f, rhead, ubuf), framing);
     ClientFraming {
         chunked: client_chunked,
         keep,
@@ -586,7 +597,7 @@ async fn answer<S: Stream>(
     c: &mut Conn<S>,
     f: &Forward<'_>,
     addr: std::net::SocketAddr,
-    mut up: TcpStream,
+    up: TcpStream,
     rhead: ResponseHead,
     mut ubuf: Vec<u8>,
     deadline: Instant,
@@ -621,82 +632,21 @@ async fn answer<S: Stream>(
     if res.is_err() {
         return Ok(done);
     }
-    // Stream the response body.
-    let body_timeout = f.p.timeout;
-    let streamed = match framing {
-        // No body (HEAD, 204, 304, Content-Length: 0 sent inline): any byte already read
-        // past the head is one the upstream must not have sent; never reuse the connection.
-        ResponseFraming::None => Ok(ubuf.is_empty()),
-        ResponseFraming::Length(n) => {
-            copy_length(c, &mut up, ubuf, n, body_timeout, &mut sent).await
-        }
-        ResponseFraming::Chunked => {
-            copy_chunked(c, &mut up, ubuf, cf.chunked, body_timeout, &mut sent).await
-        }
-        ResponseFraming::UntilClose => {
-            copy_until_close(c, &mut up, ubuf, cf.chunked, body_timeout, &mut sent).await
-        }
-    };
+    // Stream the response body: the upstream's body is pulled by the HTTP/1 writer, which
+    // frames it for the client; the source pools the connection when the body ended clean.
+    let keep_alive = rhead.keep_alive;
+    let mut body = UpstreamBody::new(w, up, addr, keep_alive, ubuf, framing, f.p.timeout);
+    let end = http1::send_body(&mut c.stream, &mut body, cf.chunked, f.p.timeout, &mut sent).await;
     done.bytes = sent;
-    match streamed {
-        Ok(reusable) => {
-            if reusable && rhead.keep_alive {
-                w.pool.borrow_mut().put(addr, up);
-            }
-            done.keep = cf.keep;
-        }
-        Err(e) => {
-            let upstream_fault = !is_client_gone(&e);
-            if upstream_fault {
-                w.metrics.upstream_error(UpstreamError::Broken);
-            }
-            done.cut_short = upstream_fault;
+    match end {
+        BodyEnd::Complete => done.keep = cf.keep,
+        BodyEnd::ClientGone => {}
+        BodyEnd::SourceFailed => {
+            w.metrics.upstream_error(UpstreamError::Broken);
+            done.cut_short = true;
         }
     }
     Ok(done)
-}
-
-/// Marks a response-body copy that failed writing to the client (not the upstream's fault).
-#[derive(Debug)]
-struct ClientGone;
-
-impl std::fmt::Display for ClientGone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("client write failed")
-    }
-}
-
-impl std::error::Error for ClientGone {}
-
-fn client_gone(e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), ClientGone)
-}
-
-fn is_client_gone(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|i| i.is::<ClientGone>())
-}
-
-/// Decoded chunked body data is gathered up to this many bytes before it is sent upstream
-/// as one chunk (sooner when the client's bytes run out).
-const COALESCE_MAX: usize = 16 * 1024;
-/// A first guess of a coalescing buffer's size.
-const READ_HINT: usize = crate::io::READ_CHUNK;
-
-fn bad_request() -> GatewayError {
-    GatewayError::bad_request()
-}
-
-/// A request body read that failed: 408 when its deadline passed, else 400.
-fn body_read_failure(w: &Worker, e: BodyError) -> GatewayError {
-    match e {
-        BodyError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
-            w.metrics
-                .bad_requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            GatewayError::request_timeout()
-        }
-        _ => bad_request(),
-    }
 }
 
 /// A failure after which the request body's state is unknown.
@@ -707,44 +657,6 @@ fn broken(err: GatewayError) -> Failed {
     }
 }
 
-/// A request body that does not decode: 413 past `max_body_bytes`, else 400.
-fn body_step_failure(e: BodyError) -> GatewayError {
-    match e {
-        BodyError::TooLarge => GatewayError::too_large(),
-        _ => GatewayError::bad_request(),
-    }
-}
-
-/// Send `pending` as one chunk (and the last chunk when `last`), then clear it.
-async fn flush_chunk(
-    w: &Worker,
-    up: &mut TcpStream,
-    pending: &mut Vec<u8>,
-    last: bool,
-    deadline: Instant,
-) -> Result<(), Failed> {
-    let mut frame = Vec::with_capacity(pending.len() + 24);
-    if !pending.is_empty() {
-        encode_chunk_header(pending.len(), &mut frame);
-        frame.extend_from_slice(pending);
-        frame.extend_from_slice(b"\r\n");
-        pending.clear();
-    }
-    if last {
-        frame.extend_from_slice(b"0\r\n\r\n");
-    }
-    if frame.is_empty() {
-        return Ok(());
-    }
-    write_all(up, frame, Some(deadline))
-        .await
-        .0
-        .map_err(|e| Failed {
-            err: io_failure(w, &e, "sending the request body"),
-            body_state: BodyState::Broken,
-        })
-}
-
 /// Stream the client's request body to the upstream.
 ///
 /// The whole body must arrive before the body deadline: `gateway.limits.body_timeout_ms`
@@ -753,9 +665,9 @@ async fn flush_chunk(
 /// either is answered 408 and closed; the upstream connection, which holds a partial
 /// request, is dropped (closed), never pooled.
 ///
-/// Chunked bodies are decoded and re-framed; decoded data is coalesced into chunks of up to
-/// [`COALESCE_MAX`] bytes, flushed when the buffer fills or the client's bytes run out, so
-/// a client sending one-byte chunks does not cost one upstream write per chunk.
+/// The body is pulled from an [`Http1Body`] (Content-Length pieces straight from the
+/// connection's buffer, chunked data decoded and gathered) and re-framed as chunks when the
+/// upstream request is chunked.
 async fn stream_request_body<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
@@ -766,189 +678,44 @@ async fn stream_request_body<S: Stream>(
 ) -> Result<(), Failed> {
     let chunked = body.is_chunked();
     let body_deadline = (Instant::now() + snap.body_timeout).min(deadline);
-    let read_deadline = || (Instant::now() + snap.header_timeout).min(body_deadline);
-    let mut pending: Vec<u8> = Vec::new();
+    let mut src = Http1Body::new(
+        w,
+        &mut c.stream,
+        &mut c.buf,
+        body,
+        body_deadline,
+        snap.header_timeout,
+    );
+    let upstream_failed = |e: io::Error| broken(io_failure(w, &e, "sending the request body"));
+    let mut frame: Vec<u8> = Vec::new();
     loop {
-        let piece = body
-            .step(&c.buf)
-            .map_err(|e| broken(body_step_failure(e)))?;
-        // Data still arriving after the body deadline: the client is late (408), whether or
-        // not the upstream would still take it; a write the upstream does not take in time
-        // is the upstream's fault (504).
-        if matches!(piece, Piece::Data { .. }) && Instant::now() >= body_deadline {
-            let late = BodyError::Io(io::ErrorKind::TimedOut.into());
-            return Err(broken(body_read_failure(w, late)));
-        }
-        match piece {
-            Piece::Data { range, consumed } => {
-                if chunked {
-                    if pending.is_empty() {
-                        pending.reserve(COALESCE_MAX.min(range.len().max(READ_HINT)));
-                    }
-                    pending.extend_from_slice(c.buf.get(range).unwrap_or_default());
-                    c.buf.drain(..consumed.min(c.buf.len()));
-                    if pending.len() >= COALESCE_MAX {
-                        flush_chunk(w, up, &mut pending, false, deadline).await?;
-                    }
-                    continue;
-                }
-                let buf = std::mem::take(&mut c.buf);
-                let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
-                c.buf = buf;
-                if let Err(e) = res {
-                    return Err(broken(io_failure(w, &e, "sending the request body")));
-                }
-                c.buf.drain(..consumed.min(c.buf.len()));
-            }
-            Piece::More { consumed } => {
-                c.buf.drain(..consumed.min(c.buf.len()));
-                // Nothing more to decode without reading: send what was gathered first.
-                flush_chunk(w, up, &mut pending, false, deadline).await?;
-                match read_more(&mut c.stream, &mut c.buf, read_deadline()).await {
-                    Ok(0) => return Err(broken(bad_request())),
-                    Err(e) => return Err(broken(body_read_failure(w, e))),
-                    Ok(_) => {}
-                }
-            }
-            Piece::Done { consumed } => {
-                c.buf.drain(..consumed.min(c.buf.len()));
-                if chunked {
-                    flush_chunk(w, up, &mut pending, true, deadline).await?;
-                }
-                return Ok(());
-            }
-        }
+        let (buf, range) = match src.next().await {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break,
+            Err(err) => return Err(broken(err)),
+        };
+        let res = if chunked {
+            frame.clear();
+            http1::write_chunk(&mut frame, buf.get(range).unwrap_or_default());
+            src.give_back(buf);
+            let (res, f) = write_all(up, std::mem::take(&mut frame), Some(deadline)).await;
+            frame = f;
+            res
+        } else {
+            let (res, buf) = write_range(up, buf, range, Some(deadline)).await;
+            src.give_back(buf);
+            res
+        };
+        res.map_err(upstream_failed)?;
     }
-}
-
-/// Copy exactly `n` body bytes. Ok(true): the upstream connection is clean for reuse.
-async fn copy_length<S: Stream>(
-    c: &mut Conn<S>,
-    up: &mut TcpStream,
-    mut ubuf: Vec<u8>,
-    mut n: u64,
-    timeout: Duration,
-    sent: &mut usize,
-) -> io::Result<bool> {
-    loop {
-        if !ubuf.is_empty() && n > 0 {
-            let take = usize::try_from(n).unwrap_or(usize::MAX).min(ubuf.len());
-            let (res, b) =
-                write_range(&mut c.stream, ubuf, 0..take, Some(Instant::now() + timeout)).await;
-            ubuf = b;
-            res.map_err(client_gone)?;
-            *sent += take;
-            n -= take as u64;
-            ubuf.drain(..take);
-        }
-        if n == 0 {
-            return Ok(ubuf.is_empty());
-        }
-        ubuf.clear();
-        if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
+    if chunked {
+        let last = http1::LAST_CHUNK.to_vec();
+        write_all(up, last, Some(deadline))
+            .await
+            .0
+            .map_err(upstream_failed)?;
     }
-}
-
-/// Decode the upstream's chunked body and re-encode it to the client (`rechunk`), or send
-/// it decoded (an HTTP/1.0 client; the connection close ends the body).
-async fn copy_chunked<S: Stream>(
-    c: &mut Conn<S>,
-    up: &mut TcpStream,
-    mut ubuf: Vec<u8>,
-    rechunk: bool,
-    timeout: Duration,
-    sent: &mut usize,
-) -> io::Result<bool> {
-    let mut dec = ChunkedDecoder::new();
-    let mut frame = Vec::with_capacity(crate::io::READ_CHUNK + 32);
-    loop {
-        let step = dec
-            .step(&ubuf)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))?;
-        match step {
-            Step::Data { consumed, data } => {
-                frame.clear();
-                if rechunk {
-                    encode_chunk_header(data.len(), &mut frame);
-                }
-                *sent += data.len();
-                frame.extend_from_slice(ubuf.get(data).unwrap_or_default());
-                if rechunk {
-                    frame.extend_from_slice(b"\r\n");
-                }
-                let (res, f) = write_all(
-                    &mut c.stream,
-                    std::mem::take(&mut frame),
-                    Some(Instant::now() + timeout),
-                )
-                .await;
-                frame = f;
-                res.map_err(client_gone)?;
-                ubuf.drain(..consumed.min(ubuf.len()));
-            }
-            Step::NeedMore { consumed } => {
-                ubuf.drain(..consumed.min(ubuf.len()));
-                if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-            }
-            Step::Done { consumed } => {
-                ubuf.drain(..consumed.min(ubuf.len()));
-                if rechunk {
-                    let (res, _) = write_all(
-                        &mut c.stream,
-                        b"0\r\n\r\n".to_vec(),
-                        Some(Instant::now() + timeout),
-                    )
-                    .await;
-                    res.map_err(client_gone)?;
-                }
-                return Ok(ubuf.is_empty());
-            }
-        }
-    }
-}
-
-/// A body delimited by the upstream closing: re-chunked for HTTP/1.1 clients.
-async fn copy_until_close<S: Stream>(
-    c: &mut Conn<S>,
-    up: &mut TcpStream,
-    mut ubuf: Vec<u8>,
-    chunked: bool,
-    timeout: Duration,
-    sent: &mut usize,
-) -> io::Result<bool> {
-    loop {
-        if !ubuf.is_empty() {
-            *sent += ubuf.len();
-            let data = if chunked {
-                let mut f = Vec::with_capacity(ubuf.len() + 16);
-                encode_chunk_header(ubuf.len(), &mut f);
-                f.extend_from_slice(&ubuf);
-                f.extend_from_slice(b"\r\n");
-                f
-            } else {
-                std::mem::take(&mut ubuf)
-            };
-            let (res, _) = write_all(&mut c.stream, data, Some(Instant::now() + timeout)).await;
-            res.map_err(client_gone)?;
-            ubuf.clear();
-        }
-        if fill(up, &mut ubuf, Some(Instant::now() + timeout)).await? == 0 {
-            if chunked {
-                let (res, _) = write_all(
-                    &mut c.stream,
-                    b"0\r\n\r\n".to_vec(),
-                    Some(Instant::now() + timeout),
-                )
-                .await;
-                res.map_err(client_gone)?;
-            }
-            return Ok(false);
-        }
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -386,3 +386,118 @@ fn the_error_exit_keeps_the_route_and_the_reason_in_the_access_log() {
         assert!(lines[2].get("error").is_none(), "{log}");
     });
 }
+
+/// Read one request head (and no body) from `s` into `got`; false at end of stream.
+async fn read_request_head(s: &mut monoio::net::TcpStream, got: &mut Vec<u8>) -> bool {
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        if crate::io::fill(s, got, None).await.unwrap() == 0 {
+            return false;
+        }
+    }
+    got.clear();
+    true
+}
+
+#[test]
+fn upstream_answers_are_streamed_through_the_neutral_response_and_the_connection_reused() {
+    runtime().block_on(async {
+        // One upstream connection serves both requests: the first answer (chunked) leaves it
+        // clean, so the pool hands it out again; the second answer is delimited by close.
+        let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = monoio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            assert!(read_request_head(&mut s, &mut got).await);
+            let reply = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-up: 1\r\n\r\n\
+                          3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\n\r\n"
+                .to_vec();
+            crate::io::write_all(&mut s, reply, None).await.0.unwrap();
+            assert!(read_request_head(&mut s, &mut got).await, "not reused");
+            let reply = b"HTTP/1.1 201 Created\r\nconnection: close\r\n\r\nuntil-close".to_vec();
+            crate::io::write_all(&mut s, reply, None).await.0.unwrap();
+        });
+        let w = worker(&addr.to_string());
+        let input = b"POST /prod/echo HTTP/1.1\r\nHost: open.test\r\nContent-Length: 0\r\n\r\n\
+                      POST /prod/echo HTTP/1.1\r\nHost: open.test\r\nContent-Length: 0\r\n\r\n\
+                      GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n";
+        let out = serve(&w, input, 64).await;
+        upstream.await;
+        assert_eq!(statuses(&out), [200, 201, 200], "{out}");
+        let answers: Vec<&str> = out.split("HTTP/1.1 ").skip(1).collect();
+        // Re-chunked for the HTTP/1.1 client: data only, the extension dropped.
+        let first = answers[0];
+        assert!(first.contains("x-up: 1\r\n"), "{first}");
+        assert!(first.contains("transfer-encoding: chunked\r\n"), "{first}");
+        assert!(first.contains("x-amzn-RequestId: "), "{first}");
+        assert!(
+            first.ends_with("\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"),
+            "{first}"
+        );
+        // A close-delimited upstream body is chunked to the client, whose connection stays.
+        let second = answers[1];
+        assert!(!second.contains("connection: close"), "{second}");
+        assert!(
+            second.ends_with("\r\n\r\nb\r\nuntil-close\r\n0\r\n\r\n"),
+            "{second}"
+        );
+    });
+}
+
+#[test]
+fn an_error_answer_to_head_carries_its_length_but_no_body() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let input = b"HEAD /prod/nowhere HTTP/1.1\r\nHost: open.test\r\n\r\n\
+                      GET /prod/nowhere HTTP/1.1\r\nHost: open.test\r\n\r\n";
+        let out = serve(&w, input, 64).await;
+        assert_eq!(statuses(&out), [403, 403], "{out}");
+        let body = r#"{"message":"Missing Authentication Token"}"#;
+        let (head_answer, get_answer) = out.split_at(out.rfind("HTTP/1.1 ").unwrap());
+        assert!(head_answer.ends_with("\r\n\r\n"), "{out}");
+        for a in [head_answer, get_answer] {
+            assert!(a.contains("content-length: 42\r\n"), "{a}");
+            assert!(a.contains("content-type: application/json\r\n"), "{a}");
+            assert!(
+                a.contains("x-amzn-ErrorType: MissingAuthenticationTokenException\r\n"),
+                "{a}"
+            );
+        }
+        assert!(get_answer.ends_with(&format!("\r\n\r\n{body}")), "{out}");
+    });
+}
+
+#[test]
+fn a_chunked_request_body_is_pulled_gathered_into_one_upstream_chunk() {
+    runtime().block_on(async {
+        let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = monoio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            while !got.ends_with(b"0\r\n\r\n") {
+                let n = crate::io::fill(&mut s, &mut got, None).await.unwrap();
+                assert!(n > 0, "{}", String::from_utf8_lossy(&got));
+            }
+            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec();
+            crate::io::write_all(&mut s, reply, None).await.0.unwrap();
+            String::from_utf8(got).unwrap()
+        });
+        let w = worker(&addr.to_string());
+        // Twelve one-byte chunks arriving in one read: one upstream chunk of 12 bytes.
+        let mut input =
+            b"POST /prod/echo HTTP/1.1\r\nHost: open.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec();
+        for b in b"hello, world" {
+            input.extend_from_slice(b"1\r\n");
+            input.push(*b);
+            input.extend_from_slice(b"\r\n");
+        }
+        input.extend_from_slice(b"0\r\n\r\nGET /prod/hello HTTP/1.1\r\nHost: open.test\r\n\r\n");
+        let out = serve(&w, &input, 4096).await;
+        let seen = upstream.await;
+        let body = seen.split("\r\n\r\n").nth(1).unwrap();
+        assert_eq!(body, "c\r\nhello, world\r\n0", "{seen}");
+        assert_eq!(statuses(&out), [200, 200], "{out}");
+    });
+}

@@ -223,36 +223,7 @@ async fn decide(
     let stage = req.route.stage.as_str();
 
     // 2. Identity sources: missing or empty -> 401 without a call.
-    let mut query = None;
-    let mut identity = String::new();
-    for src in &compiled.identity_sources {
-        let v = match event::source_value(src, req, &mut query, stage, method) {
-            Ok(v) => v,
-            Err(event::NoValue::Missing) => {
-                return Err(refused(rt, "identity source missing or empty"));
-            }
-            Err(event::NoValue::Repeated) => {
-                return Err(auth::repeated_identity_source()
-                    .with_reason(format!("authorizer {}: identity source repeated", rt.name)));
-            }
-        };
-        if rt.kind == Kind::Token {
-            if let Some(re) = &compiled.validation
-                && !re.is_match(&v)
-            {
-                return Err(refused(rt, "token does not match the validation regex"));
-            }
-            identity.push_str(&v);
-            break;
-        }
-        // REQUEST: length-prefixed so that distinct value lists never share a key.
-        identity.push_str(&v.len().to_string());
-        identity.push(':');
-        identity.push_str(&v);
-    }
-    if rt.kind == Kind::Token && compiled.identity_sources.is_empty() {
-        return Err(refused(rt, "no identity source configured"));
-    }
+    let identity = identity_key(rt, compiled, req, stage, method)?;
 
     // 3. The result: cached, or from one call.
     let cacheable = !rt.ttl.is_zero() && !compiled.identity_sources.is_empty();
@@ -307,6 +278,48 @@ async fn decide(
         .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
         .collect();
     Ok(ctx)
+}
+
+/// The identity the authorizer is asked about (and its cache key): a TOKEN authorizer's
+/// token, or a REQUEST authorizer's sources length-prefixed. Missing or empty: 401.
+fn identity_key(
+    rt: &Rt,
+    compiled: &tollgate_config::CompiledAuthorizer,
+    req: &AuthRequest<'_>,
+    stage: &str,
+    method: &str,
+) -> Result<String, GatewayError> {
+    let mut query = None;
+    let mut identity = String::new();
+    for src in &compiled.identity_sources {
+        let v = match event::source_value(src, req, &mut query, stage, method) {
+            Ok(v) => v,
+            Err(event::NoValue::Missing) => {
+                return Err(refused(rt, "identity source missing or empty"));
+            }
+            Err(event::NoValue::Repeated) => {
+                return Err(auth::repeated_identity_source()
+                    .with_reason(format!("authorizer {}: identity source repeated", rt.name)));
+            }
+        };
+        if rt.kind == Kind::Token {
+            if let Some(re) = &compiled.validation
+                && !re.is_match(&v)
+            {
+                return Err(refused(rt, "token does not match the validation regex"));
+            }
+            identity.push_str(&v);
+            break;
+        }
+        // REQUEST: length-prefixed so that distinct value lists never share a key.
+        identity.push_str(&v.len().to_string());
+        identity.push(':');
+        identity.push_str(&v);
+    }
+    if rt.kind == Kind::Token && compiled.identity_sources.is_empty() {
+        return Err(refused(rt, "no identity source configured"));
+    }
+    Ok(identity)
 }
 
 /// Ends a flight as abandoned if its leader is dropped before finishing.
