@@ -33,6 +33,13 @@ pub struct Compiled {
     pub warnings: Vec<crate::error::ConfigError>,
     /// `gateway.access_log_format`, parsed (absent: the JSON record).
     pub access_log_format: Option<AccessLogFormat>,
+    /// Per listener (same order as `gateway.listeners`): its built TLS configuration, `None`
+    /// for a plaintext listener. Built from the files when the configuration is loaded.
+    pub listener_tls: Vec<Option<tollgate_tls::ServerTls>>,
+    /// The client TLS configuration for `https://` URLs (`gateway.upstream.ca_file`, or the
+    /// system's roots); `Err`: why there is none (the system has no roots), the reason an
+    /// `https://` call then fails with.
+    pub client_tls: Result<tollgate_tls::ClientTls, String>,
     /// Authorizer name -> index into `authorizers`.
     by_name: HashMap<String, usize>,
 }
@@ -69,6 +76,8 @@ impl Compiled {
             authorizers,
             routes,
             warnings: Vec::new(),
+            listener_tls: Vec::new(),
+            client_tls: Err("not built".to_owned()),
             by_name,
         }
     }
