@@ -59,6 +59,12 @@ pub(crate) async fn serve<T: Transport>(
     if proxy_protocol && !read_proxy_header(w, &mut c).await {
         return;
     }
+    serve_conn(w, c).await;
+}
+
+/// The HTTP/1 loop over a connection whose source is known (after any PROXY header; an
+/// HTTPS listener's connection comes here after its handshake, see `crate::tls`).
+pub(crate) async fn serve_conn<T: Transport>(w: &Worker, mut c: Conn<T>) {
     loop {
         if c.buf.is_empty() && !wait_for_request(w, &mut c).await {
             break;

@@ -33,6 +33,7 @@ mod shared;
 pub mod snapshot;
 mod state;
 mod threads;
+mod tls;
 mod wire;
 mod worker;
 

@@ -1,0 +1,557 @@
+//! HTTPS listeners end to end, with independent clients (curl, `openssl s_client`, Python's
+//! `ssl`) against the real binary: SNI (exact names and the default certificate),
+//! `min_version`, ALPN, mutual TLS required and optional, a certificate swapped by `PUT
+//! /config` under an open keep-alive connection, a bad PEM refused naming the file, and
+//! garbage / truncated / plaintext input on the TLS port. Test certificates come from the
+//! `openssl` CLI at test time.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{ADMIN_BIND, Gateway, SOON, eventually};
+
+/// A directory of test certificates: a private CA (`ca.pem`), server certificates
+/// `default`, `a`, `b` (for `default.example.test`, `a.example.test`, `b.example.test`), a
+/// second server certificate `a2` for `a.example.test`, a client CA (`clientca.pem`) and a
+/// client certificate (`client.pem` / `client.key`) it signed.
+struct Pki {
+    dir: PathBuf,
+}
+
+fn openssl(args: &[&str], dir: &Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Pki {
+    fn new(tag: &str) -> Pki {
+        let dir =
+            std::env::temp_dir().join(format!("tollgate-e2e-tls-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (ca, cn) in [
+            ("ca", "Tollgate Test CA"),
+            ("clientca", "Tollgate Client CA"),
+        ] {
+            let (key, pem, subj) = (
+                format!("{ca}.key"),
+                format!("{ca}.pem"),
+                format!("/CN={cn}"),
+            );
+            openssl(
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-keyout",
+                    &key,
+                    "-out",
+                    &pem,
+                    "-days",
+                    "3",
+                    "-subj",
+                    &subj,
+                ],
+                &dir,
+            );
+        }
+        let pki = Pki { dir };
+        for (stem, name) in [
+            ("default", "default.example.test"),
+            ("a", "a.example.test"),
+            ("a2", "a.example.test"),
+            ("b", "b.example.test"),
+        ] {
+            pki.leaf("ca", stem, name, "serverAuth");
+        }
+        pki.leaf("clientca", "client", "My Client", "clientAuth");
+        pki
+    }
+
+    /// A leaf certificate `stem.pem` / `stem.key` for `cn` signed by `ca`.
+    fn leaf(&self, ca: &str, stem: &str, cn: &str, eku: &str) {
+        let ext = format!("{stem}.ext");
+        let san = if eku == "serverAuth" {
+            format!("subjectAltName=DNS:{cn}\n")
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            self.dir.join(&ext),
+            format!("{san}basicConstraints=CA:FALSE\nextendedKeyUsage={eku}\n"),
+        )
+        .unwrap();
+        let (key, csr, pem, subj) = (
+            format!("{stem}.key"),
+            format!("{stem}.csr"),
+            format!("{stem}.pem"),
+            format!("/O=Tollgate Tests/CN={cn}"),
+        );
+        openssl(
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                &subj,
+            ],
+            &self.dir,
+        );
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+            &self.dir,
+        );
+    }
+
+    fn path(&self, f: &str) -> String {
+        self.dir.join(f).display().to_string()
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A gateway config with one HTTPS listener holding `certs` (stems), `tls_extra` added to its
+/// `tls` mapping, and a mock route `GET /prod/hello`.
+fn config(pki: &Pki, certs: &[&str], tls_extra: &str) -> String {
+    let list: Vec<String> = certs
+        .iter()
+        .map(|c| {
+            format!(
+                "{{ cert_file: \"{}\", key_file: \"{}\" }}",
+                pki.path(&format!("{c}.pem")),
+                pki.path(&format!("{c}.key"))
+            )
+        })
+        .collect();
+    format!(
+        r#"gateway:
+  region: us-east-1
+  account_id: "123456789012"
+  workers: 1
+  listeners:
+    - bind: "127.0.0.1:0"
+      http2: true
+      tls:
+        certificates: [{}]
+        {tls_extra}
+  admin:
+    bind: "{ADMIN_BIND}"
+  access_log: off
+  limits:
+    header_timeout_ms: 2000
+apis:
+  - id: e2etls0001
+    name: tls
+    hosts: ["*"]
+    stages:
+      prod:
+        variables: {{}}
+    routes:
+      - path: /hello
+        methods: [GET]
+        authorization: NONE
+        integration:
+          type: mock
+          status: 200
+          body: "hello over tls"
+"#,
+        list.join(", ")
+    )
+}
+
+/// `openssl s_client` output for one handshake (SNI `name`, extra arguments), stdin closed.
+fn s_client(addr: SocketAddr, pki: &Pki, name: Option<&str>, extra: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "s_client",
+        "-connect",
+        &addr.to_string(),
+        "-CAfile",
+        &pki.path("ca.pem"),
+    ]);
+    match name {
+        Some(n) => cmd.args(["-servername", n]),
+        None => cmd.arg("-noservername"),
+    };
+    let out = cmd
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The subject line of the server certificate `s_client` saw.
+fn subject(text: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with("subject="))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// `curl` an HTTPS URL on `addr` as `host`; (exit ok, status code, body).
+fn curl(addr: SocketAddr, host: &str, pki: &Pki, extra: &[&str]) -> (bool, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert", &pki.path("ca.pem")])
+        .args(["--resolve", &format!("{host}:{}:127.0.0.1", addr.port())])
+        .args(extra)
+        .args(["-w", "\n%{http_code}"])
+        .arg(format!("https://{host}:{}/prod/hello", addr.port()))
+        .output()
+        .expect("curl");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn admin(gw: &Gateway, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(gw.admin).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
+}
+
+fn metric(gw: &Gateway, line_start: &str) -> u64 {
+    let (_, text) = admin(gw, "GET", "/metrics", "");
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn sni_picks_exact_names_then_the_default_and_curl_gets_an_answer() {
+    let pki = Pki::new("sni");
+    let gw = Gateway::start(&config(&pki, &["default", "a", "b"], ""), &[]);
+    for (sni, want) in [
+        (Some("a.example.test"), "a.example.test"),
+        (Some("b.example.test"), "b.example.test"),
+        (Some("other.example.test"), "default.example.test"),
+        (None, "default.example.test"),
+    ] {
+        let (_, text) = s_client(gw.addr, &pki, sni, &[]);
+        assert!(
+            subject(&text).contains(want),
+            "SNI {sni:?}: {}",
+            subject(&text)
+        );
+    }
+    for host in ["a.example.test", "b.example.test", "default.example.test"] {
+        let (ok, out) = curl(gw.addr, host, &pki, &[]);
+        assert!(ok && out.ends_with("hello over tls\n200"), "{host}: {out}");
+    }
+    // A name the certificate it gets does not hold: curl refuses it (verification is real).
+    let (ok, out) = curl(gw.addr, "other.example.test", &pki, &[]);
+    assert!(!ok, "{out}");
+}
+
+#[test]
+fn min_version_1_3_refuses_tls_1_2_and_alpn_offers_http_1_1_only() {
+    let pki = Pki::new("version");
+    let gw = Gateway::start(&config(&pki, &["default"], "min_version: \"1.3\""), &[]);
+    let (ok, text) = s_client(gw.addr, &pki, Some("default.example.test"), &["-tls1_2"]);
+    assert!(
+        !ok || !text.contains("Cipher is ECDHE"),
+        "TLS 1.2 accepted: {text}"
+    );
+    let (ok, text) = s_client(
+        gw.addr,
+        &pki,
+        Some("default.example.test"),
+        &["-tls1_3", "-alpn", "h2,http/1.1"],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("TLSv1.3"), "{text}");
+    // `http2: true`, but HTTP/2 is not served yet: ALPN picks http/1.1.
+    assert!(text.contains("ALPN protocol: http/1.1"), "{text}");
+    assert!(
+        eventually(SOON, || metric(
+            &gw,
+            "tollgate_tls_handshake_failures_total{reason=\"protocol\"}"
+        ) >= 1),
+        "the refused handshake is counted"
+    );
+}
+
+#[test]
+fn mutual_tls_required_refuses_clients_without_a_certificate() {
+    let pki = Pki::new("mtls");
+    let extra = format!(
+        "client_auth: {{ truststore_file: \"{}\", required: true }}",
+        pki.path("clientca.pem")
+    );
+    let gw = Gateway::start(&config(&pki, &["default"], &extra), &[]);
+    let (ok, out) = curl(gw.addr, "default.example.test", &pki, &[]);
+    assert!(!ok && !out.ends_with("200"), "{out}");
+    let (ok, out) = curl(
+        gw.addr,
+        "default.example.test",
+        &pki,
+        &[
+            "--cert",
+            &pki.path("client.pem"),
+            "--key",
+            &pki.path("client.key"),
+        ],
+    );
+    assert!(ok && out.ends_with("hello over tls\n200"), "{out}");
+    // A certificate from another CA (a server certificate of the server CA) fails too.
+    let (ok, out) = curl(
+        gw.addr,
+        "default.example.test",
+        &pki,
+        &["--cert", &pki.path("a.pem"), "--key", &pki.path("a.key")],
+    );
+    assert!(!ok, "{out}");
+}
+
+#[test]
+fn mutual_tls_optional_lets_clients_without_a_certificate_through() {
+    let pki = Pki::new("mtlsopt");
+    let extra = format!(
+        "client_auth: {{ truststore_file: \"{}\", required: false }}",
+        pki.path("clientca.pem")
+    );
+    let gw = Gateway::start(&config(&pki, &["default"], &extra), &[]);
+    let (ok, out) = curl(gw.addr, "default.example.test", &pki, &[]);
+    assert!(ok && out.ends_with("hello over tls\n200"), "{out}");
+    let (ok, out) = curl(
+        gw.addr,
+        "default.example.test",
+        &pki,
+        &[
+            "--cert",
+            &pki.path("client.pem"),
+            "--key",
+            &pki.path("client.key"),
+        ],
+    );
+    assert!(ok && out.ends_with("hello over tls\n200"), "{out}");
+}
+
+#[test]
+fn a_new_certificate_by_put_config_serves_new_handshakes_and_open_connections_keep_working() {
+    let pki = Pki::new("swap");
+    let gw = Gateway::start(&config(&pki, &["a"], ""), &[]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/tls_support/keepalive_client.py"
+    );
+    let mut py = Command::new("python3")
+        .args([
+            script,
+            "a.example.test",
+            &gw.addr.port().to_string(),
+            &pki.path("ca.pem"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut to_py = py.stdin.take().unwrap();
+    let mut from_py = BufReader::new(py.stdout.take().unwrap());
+    let mut ask = |line: &mut String| {
+        writeln!(to_py, "GET /prod/hello").unwrap();
+        to_py.flush().unwrap();
+        line.clear();
+        from_py.read_line(line).unwrap();
+    };
+    let mut line = String::new();
+    ask(&mut line);
+    assert!(line.starts_with("STATUS 200 a.example.test"), "{line}");
+    let (_, before) = s_client(gw.addr, &pki, Some("a.example.test"), &[]);
+    let before = subject(&before);
+
+    // Same name, another certificate (and key): swapped without a restart.
+    let (status, body) = admin(&gw, "PUT", "/config", &config(&pki, &["a2", "b"], ""));
+    assert_eq!(status, 200, "{body}");
+    let (_, text) = s_client(gw.addr, &pki, Some("b.example.test"), &[]);
+    assert!(
+        subject(&text).contains("b.example.test"),
+        "{}",
+        subject(&text)
+    );
+    let (_, after) = s_client(gw.addr, &pki, Some("a.example.test"), &["-showcerts"]);
+    let leaf = |t: &str| -> String {
+        t.split("-----BEGIN CERTIFICATE-----")
+            .nth(1)
+            .and_then(|r| r.split("-----END CERTIFICATE-----").next())
+            .unwrap_or("")
+            .split_whitespace()
+            .collect()
+    };
+    let file = |f: &str| leaf(&std::fs::read_to_string(pki.path(f)).unwrap());
+    assert_eq!(
+        leaf(&after),
+        file("a2.pem"),
+        "new handshakes get the new certificate"
+    );
+    assert_ne!(leaf(&after), file("a.pem"), "was {before}");
+
+    // The connection opened before the swap still answers, several times.
+    for _ in 0..3 {
+        ask(&mut line);
+        assert!(line.starts_with("STATUS 200 a.example.test"), "{line}");
+    }
+    drop(to_py);
+    let _ = py.wait();
+}
+
+#[test]
+fn a_bad_pem_in_put_config_is_refused_naming_the_file_and_the_old_certificates_stay() {
+    let pki = Pki::new("badpem");
+    let gw = Gateway::start(&config(&pki, &["a"], ""), &[]);
+    std::fs::write(
+        pki.dir.join("broken.pem"),
+        "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let bad = config(&pki, &["a"], "").replace(&pki.path("a.pem"), &pki.path("broken.pem"));
+    let (status, body) = admin(&gw, "PUT", "/config", &bad);
+    assert!((400..500).contains(&status), "{status} {body}");
+    assert!(body.contains("broken.pem"), "{body}");
+    let mismatch = config(&pki, &["a"], "").replace(&pki.path("a.key"), &pki.path("b.key"));
+    let (status, body) = admin(&gw, "PUT", "/config", &mismatch);
+    assert!((400..500).contains(&status), "{status} {body}");
+    assert!(
+        body.contains("b.key") && body.contains("does not match"),
+        "{body}"
+    );
+    let (ok, out) = curl(gw.addr, "a.example.test", &pki, &[]);
+    assert!(ok && out.ends_with("200"), "{out}");
+    // `tollgate validate` says the same.
+    let cfg = common::TempFile::new("bad.yaml", &bad);
+    let out = common::run(&["validate", "--config", &cfg.0.display().to_string()]);
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("broken.pem"), "{text}");
+}
+
+#[test]
+fn garbage_truncated_and_plaintext_input_on_the_tls_port_is_refused() {
+    let pki = Pki::new("garbage");
+    let gw = Gateway::start(&config(&pki, &["default"], ""), &[]);
+    let exchange = |bytes: &[u8], close_write: bool| -> Vec<u8> {
+        let mut s = TcpStream::connect(gw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(bytes).unwrap();
+        if close_write {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+        }
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    };
+    // Plain HTTP: a plaintext 400, then close.
+    let out = exchange(b"GET /prod/hello HTTP/1.1\r\nHost: x\r\n\r\n", false);
+    assert!(
+        out.starts_with(b"HTTP/1.1 400 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    // Garbage: at most an alert record, then close (never an HTTP answer).
+    let out = exchange(
+        &[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5, 6, 7, 8],
+        false,
+    );
+    assert!(out.is_empty() || out[0] == 0x15, "{out:?}");
+    // A truncated ClientHello, then EOF.
+    let out = exchange(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01], true);
+    assert!(out.is_empty() || out[0] == 0x15, "{out:?}");
+    // Silence: closed once header_timeout_ms (2 s) passes.
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t0 = std::time::Instant::now();
+    let mut b = [0u8; 16];
+    assert_eq!(s.read(&mut b).unwrap_or(0), 0);
+    assert!(t0.elapsed() < Duration::from_secs(9));
+    for reason in ["plain_http", "protocol", "eof", "timeout"] {
+        let key = format!("tollgate_tls_handshake_failures_total{{reason=\"{reason}\"}}");
+        assert!(eventually(SOON, || metric(&gw, &key) >= 1), "{key}");
+    }
+    // The listener still serves.
+    let (ok, out) = curl(gw.addr, "default.example.test", &pki, &[]);
+    assert!(ok && out.ends_with("200"), "{out}");
+}
