@@ -55,6 +55,7 @@ pub(crate) async fn serve<T: Transport>(
         local,
         source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
+        client_cert: None,
     };
     if proxy_protocol && !read_proxy_header(w, &mut c).await {
         return;

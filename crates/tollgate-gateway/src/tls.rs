@@ -104,6 +104,15 @@ pub(crate) async fn serve_tls(
             return failed(w, peer, reason, &e.to_string());
         }
     };
+    // The verified client certificate (mutual TLS), as authorizers and mappings see it.
+    let client_cert = match stream.client_cert_info() {
+        Some(Ok(info)) => Some(std::rc::Rc::new(info)),
+        Some(Err(e)) => {
+            log::debug!("tollgate: worker {}: client certificate from {peer}: {e}", w.id);
+            None
+        }
+        None => None,
+    };
     let c = Conn {
         stream,
         buf: Vec::with_capacity(crate::io::READ_CHUNK),
@@ -111,6 +120,7 @@ pub(crate) async fn serve_tls(
         local,
         source_ip,
         vpce_id,
+        client_cert,
     };
     serve_conn(w, c).await;
 }

@@ -13,6 +13,7 @@
 )]
 
 mod common;
+mod lambda_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -554,4 +555,105 @@ fn garbage_truncated_and_plaintext_input_on_the_tls_port_is_refused() {
     // The listener still serves.
     let (ok, out) = curl(gw.addr, "default.example.test", &pki, &[]);
     assert!(ok && out.ends_with("200"), "{out}");
+}
+
+#[test]
+fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
+    let pki = Pki::new("clientcert");
+    let f = lambda_support::Function::start();
+    let echo = lambda_support::echo_backend();
+    let extra = format!(
+        "client_auth: {{ truststore_file: \"{}\", required: false }}",
+        pki.path("clientca.pem")
+    );
+    let cfg = config(&pki, &["default"], &extra).replace(
+        "apis:\n",
+        &format!(
+            "authorizers:\n  - {{ name: req, type: REQUEST, function_url: \"{}\", identity_source: method.request.header.X-Token, ttl_seconds: 0 }}\napis:\n",
+            f.url()
+        ),
+    ) + &format!(
+        r#"      - path: /authz
+        methods: [GET]
+        authorization: CUSTOM
+        authorizer: req
+        integration:
+          type: http_proxy
+          uri: "http://{echo}/seen"
+          request_headers:
+            x-client-subject: context.identity.clientCert.subjectDN
+            x-client-serial: context.identity.clientCert.serialNumber
+"#
+    );
+    let gw = Gateway::start(&cfg, &[]);
+    let get = |token: &str, cert: bool| -> String {
+        let mut args = vec!["-H".to_owned(), format!("X-Token: {token}")];
+        if cert {
+            args.extend(
+                [
+                    "--cert",
+                    &pki.path("client.pem"),
+                    "--key",
+                    &pki.path("client.key"),
+                ]
+                .map(str::to_owned),
+            );
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert", &pki.path("ca.pem")])
+            .args([
+                "--resolve",
+                &format!("default.example.test:{}:127.0.0.1", gw.addr.port()),
+            ])
+            .args(&args)
+            .arg(format!(
+                "https://default.example.test:{}/prod/authz",
+                gw.addr.port()
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // With a certificate: the event carries it, and the mapped header reaches the upstream.
+    let body = get("allow-cert", true);
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+    assert_eq!(
+        seen["x-client-subject"], "O=Tollgate Tests,CN=My Client",
+        "{seen}"
+    );
+    let ev = f.events_for("allow-cert");
+    assert_eq!(ev.len(), 1);
+    let cc = &ev[0]["requestContext"]["identity"]["clientCert"];
+    assert_eq!(cc["subjectDN"], "O=Tollgate Tests,CN=My Client", "{cc}");
+    assert_eq!(cc["issuerDN"], "CN=Tollgate Client CA", "{cc}");
+    assert_eq!(seen["x-client-serial"], cc["serialNumber"]);
+    let pem = std::fs::read_to_string(pki.path("client.pem")).unwrap();
+    assert_eq!(
+        cc["clientCertPem"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .collect::<String>(),
+        pem.split_whitespace().collect::<String>()
+    );
+    for k in ["notBefore", "notAfter"] {
+        assert!(
+            cc["validity"][k].as_str().unwrap().ends_with(" GMT"),
+            "{cc}"
+        );
+    }
+    // Without one: no clientCert in the event (as AWS), no mapped header.
+    let body = get("allow-nocert", false);
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+    assert!(seen.get("x-client-subject").is_none(), "{seen}");
+    let ev = f.events_for("allow-nocert");
+    assert_eq!(ev.len(), 1);
+    assert!(
+        ev[0]["requestContext"]["identity"]
+            .get("clientCert")
+            .is_none(),
+        "{}",
+        ev[0]
+    );
 }

@@ -96,15 +96,7 @@ fn render_uri(
 }
 
 fn identity_name(f: IdentityField) -> &'static str {
-    match f {
-        IdentityField::UserArn => "userArn",
-        IdentityField::AccountId => "accountId",
-        IdentityField::AccessKey => "accessKey",
-        IdentityField::Caller => "caller",
-        IdentityField::User => "user",
-        IdentityField::SourceIp => "sourceIp",
-        IdentityField::UserAgent => "userAgent",
-    }
+    f.name()
 }
 
 fn ctx_value<'a>(
