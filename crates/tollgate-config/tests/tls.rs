@@ -71,6 +71,7 @@ fn a_tls_listener_loads_relative_paths_and_builds_its_configuration() {
     let tls = c.config.gateway.listeners[0].tls.as_ref().unwrap();
     assert_eq!(tls.certificates[0].cert_file, dir.join("a.pem"));
     assert!(c.config.gateway.listeners[0].http2);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -122,6 +123,7 @@ fn a_missing_or_bad_file_is_an_error_naming_it() {
         e.contains("gateway.upstream.ca_file") && e.contains("missing-ca.pem"),
         "{e}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -148,4 +150,5 @@ fn new_certificates_need_no_restart_but_turning_tls_on_does() {
     let plain = load_str(&config("", ""), &dir).unwrap();
     assert!(restart_required(&a.config, &b.config).is_empty());
     assert_eq!(restart_required(&a.config, &plain.config).len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -108,7 +108,10 @@ pub(crate) async fn serve_tls(
     let client_cert = match stream.client_cert_info() {
         Some(Ok(info)) => Some(std::rc::Rc::new(info)),
         Some(Err(e)) => {
-            log::debug!("tollgate: worker {}: client certificate from {peer}: {e}", w.id);
+            log::debug!(
+                "tollgate: worker {}: client certificate from {peer}: {e}",
+                w.id
+            );
             None
         }
         None => None,

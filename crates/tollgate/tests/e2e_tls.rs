@@ -90,13 +90,19 @@ impl Pki {
             pki.leaf("ca", stem, name, "serverAuth");
         }
         pki.leaf("clientca", "client", "My Client", "clientAuth");
+        // For https:// upstreams on 127.0.0.1: by the server CA, and by the client CA (a CA the
+        // gateway does not trust for upstreams).
+        pki.leaf("ca", "local", "IP:127.0.0.1", "serverAuth");
+        pki.leaf("clientca", "rogue", "IP:127.0.0.1", "serverAuth");
         pki
     }
 
     /// A leaf certificate `stem.pem` / `stem.key` for `cn` signed by `ca`.
     fn leaf(&self, ca: &str, stem: &str, cn: &str, eku: &str) {
         let ext = format!("{stem}.ext");
-        let san = if eku == "serverAuth" {
+        let san = if let Some(ip) = cn.strip_prefix("IP:") {
+            format!("subjectAltName=IP:{ip}\n")
+        } else if eku == "serverAuth" {
             format!("subjectAltName=DNS:{cn}\n")
         } else {
             String::new()
@@ -110,7 +116,7 @@ impl Pki {
             format!("{stem}.key"),
             format!("{stem}.csr"),
             format!("{stem}.pem"),
-            format!("/O=Tollgate Tests/CN={cn}"),
+            format!("/O=Tollgate Tests/CN={}", cn.trim_start_matches("IP:")),
         );
         openssl(
             &[
@@ -656,4 +662,169 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
         "{}",
         ev[0]
     );
+}
+
+/// A real HTTPS server (Python's `ssl`, `tls_support/https_server.py`) on 127.0.0.1 with
+/// certificate `stem`; killed on drop.
+struct HttpsServer {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl HttpsServer {
+    fn start(pki: &Pki, stem: &str, jwks_file: Option<&str>) -> HttpsServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/tls_support/https_server.py"
+        );
+        let mut cmd = Command::new("python3");
+        cmd.args([
+            script,
+            &port.to_string(),
+            &pki.path(&format!("{stem}.pem")),
+            &pki.path(&format!("{stem}.key")),
+        ]);
+        if let Some(f) = jwks_file {
+            cmd.env("JWKS_FILE", f);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("READY"), "{line}");
+        HttpsServer {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plaintext gateway whose routes reach `good` (certificate from the trusted CA) and
+/// `rogue` (from another CA) over https://, with `ca.pem` as `upstream.ca_file`.
+fn client_config(pki: &Pki, good: SocketAddr, rogue: SocketAddr) -> String {
+    format!(
+        r#"gateway:
+  region: us-east-1
+  account_id: "123456789012"
+  workers: 1
+  listeners: [{{ bind: "127.0.0.1:0" }}]
+  admin: {{ bind: "{ADMIN_BIND}" }}
+  access_log: "{log}"
+  upstream: {{ ca_file: "{ca}" }}
+authorizers:
+  - {{ name: fn, type: REQUEST, function_url: "https://{good}/2015-03-31/functions/f/invocations", identity_source: method.request.header.X-Token, ttl_seconds: 0 }}
+  - {{ name: badfn, type: REQUEST, function_url: "https://{rogue}/2015-03-31/functions/f/invocations", identity_source: method.request.header.X-Token, ttl_seconds: 0 }}
+apis:
+  - id: e2etls0002
+    name: tlsclient
+    hosts: ["*"]
+    stages:
+      prod:
+        variables: {{}}
+    routes:
+      - {{ path: /up, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "https://{good}/seen" }} }}
+      - {{ path: /rogue, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "https://{rogue}/seen" }} }}
+      - path: /authz
+        methods: [GET]
+        authorization: CUSTOM
+        authorizer: fn
+        integration:
+          type: http_proxy
+          uri: "https://{good}/authz"
+          request_headers: {{ x-principal: context.authorizer.principalId }}
+      - {{ path: /badauthz, methods: [GET], authorization: CUSTOM, authorizer: badfn, integration: {{ type: mock, status: 200 }} }}
+"#,
+        ca = pki.path("ca.pem"),
+        log = pki.path("access.log")
+    )
+}
+
+#[test]
+fn https_upstreams_and_authorizers_are_verified_against_the_ca_file() {
+    let pki = Pki::new("client");
+    let good = HttpsServer::start(&pki, "local", None);
+    let rogue = HttpsServer::start(&pki, "rogue", None);
+    let gw = Gateway::start(&client_config(&pki, good.addr, rogue.addr), &[]);
+    let mut c = gw.connect();
+    // A private CA the gateway trusts: 200, over a pooled keep-alive TLS connection.
+    for _ in 0..3 {
+        let r = c.request(&common::get("/prod/up", ""));
+        assert_eq!(
+            r.status,
+            200,
+            "{} {}",
+            r.text(),
+            std::fs::read_to_string(pki.path("access.log")).unwrap_or_default()
+        );
+        assert_eq!(r.json()["x-path"], "/seen");
+    }
+    // An unknown CA: an upstream failure, 502.
+    let r = c.request(&common::get("/prod/rogue", ""));
+    assert_eq!(r.status, 502, "{}", r.text());
+    // ... with the reason in the access log (and on stderr).
+    let log = || std::fs::read_to_string(pki.path("access.log")).unwrap_or_default();
+    assert!(
+        eventually(SOON, || log().contains("UnknownIssuer")),
+        "{}",
+        log()
+    );
+    // An https:// authorizer with the private CA: called, and its answer applied.
+    let r = c.request(&common::get("/prod/authz", "X-Token: t\r\n"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["x-principal"], "tls-user");
+    // An https:// authorizer whose certificate does not verify: 500, as any failed call.
+    let r = c.request(&common::get("/prod/badauthz", "X-Token: t\r\n"));
+    assert_eq!(r.status, 500, "{}", r.text());
+}
+
+#[test]
+fn an_https_jwks_is_fetched_with_the_private_ca_and_refused_with_another() {
+    let pki = Pki::new("jwks");
+    let key = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/jose-cookbook-rfc7520/jwk/3_3.rsa_public_key.json"
+    ))
+    .unwrap();
+    let doc = format!("{{\"keys\": [{key}]}}");
+    let jwks_file = pki.path("jwks.json");
+    std::fs::write(&jwks_file, doc).unwrap();
+    let good = HttpsServer::start(&pki, "local", Some(&jwks_file));
+    let rogue = HttpsServer::start(&pki, "rogue", Some(&jwks_file));
+    let pools = format!(
+        r#"  - {{ name: pool, type: COGNITO_USER_POOLS, provider_arns: ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Good"], jwks: {{ url: "https://{}/jwks.json" }} }}
+  - {{ name: rogue, type: COGNITO_USER_POOLS, provider_arns: ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Bad"], jwks: {{ url: "https://{}/jwks.json" }} }}
+apis:
+"#,
+        good.addr, rogue.addr
+    );
+    let cfg = client_config(&pki, good.addr, rogue.addr).replacen("apis:\n", &pools, 1);
+    let gw = Gateway::start(&cfg, &[]);
+    let ok = format!(
+        "tollgate_jwks_fetch_total{{url=\"https://{}/jwks.json\",result=\"ok\"}}",
+        good.addr
+    );
+    let bad = format!(
+        "tollgate_jwks_fetch_total{{url=\"https://{}/jwks.json\",result=\"error\"}}",
+        rogue.addr
+    );
+    assert!(eventually(SOON, || metric(&gw, &ok) >= 1), "{ok}");
+    assert!(eventually(SOON, || metric(&gw, &bad) >= 1), "{bad}");
+    let rogue_ok = format!(
+        "tollgate_jwks_fetch_total{{url=\"https://{}/jwks.json\",result=\"ok\"}}",
+        rogue.addr
+    );
+    assert_eq!(metric(&gw, &rogue_ok), 0);
 }

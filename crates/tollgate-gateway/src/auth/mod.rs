@@ -78,6 +78,8 @@ pub(crate) struct AuthEnv<'a> {
     pub region: &'a str,
     /// Which 403 texts this configuration emits.
     pub message_style: MessageStyle,
+    /// The TLS client for `https://` function URLs (`gateway.upstream.ca_file`).
+    pub client_tls: &'a Result<tollgate_tls::ClientTls, String>,
 }
 
 impl AuthEnv<'_> {

@@ -31,6 +31,7 @@ pub(crate) async fn authorize<S>(
         account_id: &snap.compiled.config.gateway.account_id,
         region: &snap.compiled.config.gateway.region,
         message_style: auth::message_style(&snap.compiled.config.gateway),
+        client_tls: &snap.compiled.client_tls,
     };
     let buffered = prepared.buffered.as_ref();
     let req = AuthRequest {

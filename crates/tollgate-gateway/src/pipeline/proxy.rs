@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::io;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
 use tollgate_http::{
     BodyFraming, ChunkedDecoder, RequestHead, ResponseFraming, ResponseHead, Step,
     connection_tokens, encode_chunk_header, is_hop_by_hop,
@@ -15,12 +14,12 @@ use tollgate_config::{ContextExpr, IdentityField};
 
 use crate::auth::AuthContext;
 use crate::body::{BodyError, BodyReader, Piece, read_more};
+use crate::client::{self, HeadError, PoolKey, Upstream, Url};
 use crate::error::GatewayError;
 use crate::ids::RequestId;
 use crate::io::{fill, write_all, write_range};
 use crate::metrics::UpstreamError;
 use crate::router::OwnedMatch;
-use crate::client::{self, HeadError, Scheme, Url, connect};
 use crate::snapshot::{ProxyRt, Snapshot};
 use crate::state::Worker;
 use crate::wire;
@@ -257,18 +256,15 @@ pub(crate) async fn forward<S: Stream>(
     };
     let url = render_uri(f.p, f.m, f.stage_vars);
     let target = match Url::parse(&url) {
-        Ok(t) if t.scheme == Scheme::Http => t,
-        refused => {
-            let why = match refused {
-                Ok(_) => "upstream URL is https:// (no TLS connector)".into(),
-                Err(e) => format!("upstream URL refused: {e}"),
-            };
+        Ok(t) => t,
+        Err(e) => {
+            let why = format!("upstream URL refused: {e}");
             return Err(untouched(body, bad_gateway(why)));
         }
     };
     let (authority, path_q) = (target.authority, &*target.path_and_query);
     let addr = match resolve(w, target.host, target.port) {
-        Ok(a) => a,
+        Ok(a) => PoolKey::for_url(a, &target),
         Err(err) => return Err(untouched(body, err)),
     };
     let req_head = build_head(c, f, authority, path_q);
@@ -276,7 +272,7 @@ pub(crate) async fn forward<S: Stream>(
     let deadline = Instant::now() + f.p.timeout;
     preread_small_body(w, c, f, &body, deadline).await?;
     let replay = replayable(c, head, &body);
-    let sent = connect_and_send(w, c, f, addr, req_head, &body, replay.clone(), deadline).await;
+    let sent = connect_and_send(w, c, f, &addr, req_head, &body, replay.clone(), deadline).await;
     let (mut up, ubuf) = match sent {
         Ok(x) => x,
         Err(err) => return Err(untouched(body, err)),
@@ -297,7 +293,7 @@ pub(crate) async fn forward<S: Stream>(
             err,
             body_state: BodyState::Consumed,
         })?;
-    answer(w, c, f, addr, up, rhead, ubuf, deadline).await
+    answer(w, c, f, &addr, up, rhead, ubuf, deadline).await
 }
 
 /// The upstream's address.
@@ -366,7 +362,7 @@ fn replayable<S>(
 
 /// One attempt's result: done, or retry on a fresh connection (a stale pooled one).
 enum Attempt {
-    Sent(TcpStream, Vec<u8>),
+    Sent(Upstream, Vec<u8>),
     Retry,
 }
 
@@ -377,12 +373,12 @@ async fn connect_and_send<S>(
     w: &Worker,
     c: &Conn<S>,
     f: &Forward<'_>,
-    addr: std::net::SocketAddr,
+    addr: &PoolKey,
     mut req_head: Vec<u8>,
     body: &BodyReader,
     replay: Option<std::ops::Range<usize>>,
     deadline: Instant,
-) -> Result<(TcpStream, Vec<u8>), GatewayError> {
+) -> Result<(Upstream, Vec<u8>), GatewayError> {
     let replay = replay.and_then(|r| c.buf.get(r));
     let mut attempt = 0;
     loop {
@@ -400,7 +396,7 @@ async fn connect_and_send<S>(
 async fn send_once(
     w: &Worker,
     f: &Forward<'_>,
-    addr: std::net::SocketAddr,
+    addr: &PoolKey,
     req_head: &mut Vec<u8>,
     body: &BodyReader,
     replay: Option<&[u8]>,
@@ -416,7 +412,7 @@ async fn send_once(
                 .snap
                 .connect_timeout
                 .min(deadline.saturating_duration_since(Instant::now()));
-            connect(addr, budget)
+            client::open(addr, &f.snap.compiled.client_tls, budget)
                 .await
                 .map_err(|e| io_failure(w, &e, "connecting"))?
         }
@@ -461,7 +457,7 @@ async fn send_body<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
     f: &Forward<'_>,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     body: &mut BodyReader,
     deadline: Instant,
 ) -> Result<(), Failed> {
@@ -488,7 +484,7 @@ async fn send_body<S: Stream>(
 /// Read the response head (skipping interim 1xx answers).
 async fn read_response_head(
     w: &Worker,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     mut ubuf: Vec<u8>,
     is_head: bool,
     deadline: Instant,
@@ -577,8 +573,8 @@ async fn answer<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
     f: &Forward<'_>,
-    addr: std::net::SocketAddr,
-    mut up: TcpStream,
+    addr: &PoolKey,
+    mut up: Upstream,
     rhead: ResponseHead,
     mut ubuf: Vec<u8>,
     deadline: Instant,
@@ -710,7 +706,7 @@ fn body_step_failure(e: BodyError) -> GatewayError {
 /// Send `pending` as one chunk (and the last chunk when `last`), then clear it.
 async fn flush_chunk(
     w: &Worker,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     pending: &mut Vec<u8>,
     last: bool,
     deadline: Instant,
@@ -751,7 +747,7 @@ async fn flush_chunk(
 async fn stream_request_body<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     body: &mut BodyReader,
     snap: &Snapshot,
     deadline: Instant,
@@ -816,7 +812,7 @@ async fn stream_request_body<S: Stream>(
 /// Copy exactly `n` body bytes. Ok(true): the upstream connection is clean for reuse.
 async fn copy_length<S: Stream>(
     c: &mut Conn<S>,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     mut ubuf: Vec<u8>,
     mut n: u64,
     timeout: Duration,
@@ -847,7 +843,7 @@ async fn copy_length<S: Stream>(
 /// it decoded (an HTTP/1.0 client; the connection close ends the body).
 async fn copy_chunked<S: Stream>(
     c: &mut Conn<S>,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     mut ubuf: Vec<u8>,
     rechunk: bool,
     timeout: Duration,
@@ -906,7 +902,7 @@ async fn copy_chunked<S: Stream>(
 /// A body delimited by the upstream closing: re-chunked for HTTP/1.1 clients.
 async fn copy_until_close<S: Stream>(
     c: &mut Conn<S>,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     mut ubuf: Vec<u8>,
     chunked: bool,
     timeout: Duration,

@@ -139,19 +139,19 @@ pub(crate) fn request_event(
     let domain = host(req);
     let prefix = domain.split('.').next().unwrap_or_default().to_owned();
     let mut identity = json!({
-            "cognitoIdentityPoolId": null,
-            "accountId": null,
-            "cognitoIdentityId": null,
-            "caller": null,
-            "sourceIp": req.source_ip.to_string(),
-            "principalOrgId": null,
-            "accessKey": null,
-            "cognitoAuthenticationType": null,
-            "cognitoAuthenticationProvider": null,
-            "userArn": null,
-            "userAgent": req.user_agent,
-            "user": null,
-        });
+        "cognitoIdentityPoolId": null,
+        "accountId": null,
+        "cognitoIdentityId": null,
+        "caller": null,
+        "sourceIp": req.source_ip.to_string(),
+        "principalOrgId": null,
+        "accessKey": null,
+        "cognitoAuthenticationType": null,
+        "cognitoAuthenticationProvider": null,
+        "userArn": null,
+        "userAgent": req.user_agent,
+        "user": null,
+    });
     // As AWS: present only when the client presented a certificate (mutual TLS).
     if let (Some(c), Some(obj)) = (req.client_cert, identity.as_object_mut()) {
         obj.insert(
