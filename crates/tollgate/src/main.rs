@@ -214,6 +214,8 @@ fn serve(
         }
     };
     let quickstart = config.is_none();
+    // Listeners in config order (as `listen_addrs`): which serve HTTPS.
+    let https: Vec<bool> = compiled.listener_tls.iter().map(Option::is_some).collect();
     let opts = ServeOptions {
         compiled,
         workers,
@@ -232,9 +234,14 @@ fn serve(
             return ExitCode::from(1);
         }
     };
-    for a in gw.listen_addrs() {
+    for (i, a) in gw.listen_addrs().iter().enumerate() {
+        let scheme = if https.get(i).copied().unwrap_or(false) {
+            "https"
+        } else {
+            "http"
+        };
         log::info!(
-            "tollgate: listening on http://{a} (workers: {}, io: {})",
+            "tollgate: listening on {scheme}://{a} (workers: {}, io: {})",
             gw.workers(),
             gw.driver().name()
         );

@@ -308,6 +308,10 @@ fn metric(gw: &Gateway, line_start: &str) -> u64 {
 fn sni_picks_exact_names_then_the_default_and_curl_gets_an_answer() {
     let pki = Pki::new("sni");
     let gw = Gateway::start(&config(&pki, &["default", "a", "b"], ""), &[]);
+    assert!(
+        gw.stderr_text()
+            .contains(&format!("listening on https://{}", gw.addr))
+    );
     for (sni, want) in [
         (Some("a.example.test"), "a.example.test"),
         (Some("b.example.test"), "b.example.test"),
