@@ -832,3 +832,55 @@ apis:
     );
     assert_eq!(metric(&gw, &rogue_ok), 0);
 }
+
+#[test]
+fn a_proxy_protocol_header_comes_before_the_tls_handshake() {
+    let pki = Pki::new("proxy");
+    let cfg = config(&pki, &["default"], "").replace(
+        "      http2: true\n",
+        "      http2: true\n      proxy_protocol: true\n",
+    );
+    let gw = Gateway::start(&cfg, &[]);
+    let src: SocketAddr = "203.0.113.7:4567".parse().unwrap();
+    let header = tollgate_gateway::proxy_protocol::encode_v2(src, gw.addr, None);
+    let hex: String = header.iter().map(|b| format!("{b:02x}")).collect();
+    // Python: the PROXY v2 header in plaintext, then TLS (verified, SNI) on the same socket.
+    let script = r#"
+import socket, ssl, sys
+port, ca, hexhdr = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+raw.sendall(bytes.fromhex(hexhdr))
+s = ssl.create_default_context(cafile=ca).wrap_socket(raw, server_hostname="default.example.test")
+s.sendall(b"GET /prod/hello HTTP/1.1\r\nHost: default.example.test\r\nConnection: close\r\n\r\n")
+out = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    out += b
+print(out.decode().split("\r\n")[0])
+"#;
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &gw.addr.port().to_string(),
+            &pki.path("ca.pem"),
+            &hex,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without the PROXY header, a ClientHello is not a PROXY header: refused, counted.
+    let (ok, out) = curl(gw.addr, "default.example.test", &pki, &[]);
+    assert!(!ok, "{out}");
+    assert!(eventually(SOON, || metric(
+        &gw,
+        "tollgate_tls_handshake_failures_total{reason=\"io\"}"
+    ) >= 1));
+}
