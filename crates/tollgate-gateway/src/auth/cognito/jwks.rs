@@ -417,9 +417,12 @@ mod tests {
         let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let tls_addr = listening.local_addr().unwrap();
         assert!(
-            http_get(&format!("https://{tls_addr}/keys"), &Err("no roots".to_owned()))
-                .unwrap_err()
-                .contains("no roots")
+            http_get(
+                &format!("https://{tls_addr}/keys"),
+                &Err("no roots".to_owned())
+            )
+            .unwrap_err()
+            .contains("no roots")
         );
         assert!(http_get("ftp://example.com/", &Err("no tls".to_owned())).is_err());
         assert!(http_get("http://h:99999/", &Err("no tls".to_owned())).is_err());
