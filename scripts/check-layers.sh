@@ -16,6 +16,7 @@ LAYERS=(
   "state"
   "pipeline"
   "conn"
+  "tls"
   "worker"
   "admin"
   "lib"

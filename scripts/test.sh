@@ -33,3 +33,5 @@ cargo test --workspace
 
 echo "== differential (independent oracles: iam-simulate, aws-jwt-verify; installs node deps)"
 scripts/differential.sh
+
+scripts/testssl.sh  # testssl.sh against an HTTPS listener: no HIGH/CRITICAL finding

@@ -111,13 +111,14 @@ pub(crate) fn valid_header_value(s: &str) -> bool {
 
 /// Check an `http://host:port/...` URL (literal, no variables).
 pub(crate) fn check_http_url(url: &str) -> Result<(), String> {
-    if url.starts_with("https://") {
+    // https:// is verified against gateway.upstream.ca_file or the system's roots.
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
         return Err(format!(
-            "https is not supported (tollgate has no TLS client): \"{url}\"; use http:// (e.g. through a local TLS proxy)"
+            "expected an http:// or https:// URL, found \"{url}\""
         ));
-    }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(format!("expected an http:// URL, found \"{url}\""));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     check_authority(authority).map_err(|m| format!("{m} in \"{url}\""))
@@ -275,11 +276,9 @@ mod tests {
     fn urls_and_sources() {
         assert!(check_http_url("http://127.0.0.1:9000/x").is_ok());
         assert!(check_http_url("http://[::1]:80").is_ok());
-        assert!(
-            check_http_url("https://a/")
-                .unwrap_err()
-                .contains("https is not supported")
-        );
+        assert!(check_http_url("https://a/").is_ok());
+        assert!(check_http_url("https://a:8443/x").is_ok());
+        assert!(check_http_url("ftp://a/").is_err());
         assert!(check_http_url("http:///x").is_err());
         assert!(check_http_url("http://a:99999/").is_err());
         assert_eq!(

@@ -33,6 +33,13 @@ pub struct Compiled {
     pub warnings: Vec<crate::error::ConfigError>,
     /// `gateway.access_log_format`, parsed (absent: the JSON record).
     pub access_log_format: Option<AccessLogFormat>,
+    /// Per listener (same order as `gateway.listeners`): its built TLS configuration, `None`
+    /// for a plaintext listener. Built from the files when the configuration is loaded.
+    pub listener_tls: Vec<Option<tollgate_tls::ServerTls>>,
+    /// The client TLS configuration for `https://` URLs (`gateway.upstream.ca_file`, or the
+    /// system's roots); `Err`: why there is none (the system has no roots), the reason an
+    /// `https://` call then fails with.
+    pub client_tls: Result<tollgate_tls::ClientTls, String>,
     /// Authorizer name -> index into `authorizers`.
     by_name: HashMap<String, usize>,
 }
@@ -69,6 +76,8 @@ impl Compiled {
             authorizers,
             routes,
             warnings: Vec::new(),
+            listener_tls: Vec::new(),
+            client_tls: Err("not built".to_owned()),
             by_name,
         }
     }
@@ -236,6 +245,13 @@ pub enum IdentityField {
     User,
     SourceIp,
     UserAgent,
+    /// `clientCert.*`: the client certificate of a mutual-TLS connection.
+    ClientCertPem,
+    ClientCertSubjectDn,
+    ClientCertIssuerDn,
+    ClientCertSerialNumber,
+    ClientCertNotBefore,
+    ClientCertNotAfter,
 }
 
 impl IdentityField {
@@ -248,8 +264,33 @@ impl IdentityField {
             "user" => IdentityField::User,
             "sourceIp" => IdentityField::SourceIp,
             "userAgent" => IdentityField::UserAgent,
+            "clientCert.clientCertPem" => IdentityField::ClientCertPem,
+            "clientCert.subjectDN" => IdentityField::ClientCertSubjectDn,
+            "clientCert.issuerDN" => IdentityField::ClientCertIssuerDn,
+            "clientCert.serialNumber" => IdentityField::ClientCertSerialNumber,
+            "clientCert.validity.notBefore" => IdentityField::ClientCertNotBefore,
+            "clientCert.validity.notAfter" => IdentityField::ClientCertNotAfter,
             _ => return None,
         })
+    }
+
+    /// The field's name after `context.identity.` (also its key in an `AuthContext`).
+    pub fn name(self) -> &'static str {
+        match self {
+            IdentityField::UserArn => "userArn",
+            IdentityField::AccountId => "accountId",
+            IdentityField::AccessKey => "accessKey",
+            IdentityField::Caller => "caller",
+            IdentityField::User => "user",
+            IdentityField::SourceIp => "sourceIp",
+            IdentityField::UserAgent => "userAgent",
+            IdentityField::ClientCertPem => "clientCert.clientCertPem",
+            IdentityField::ClientCertSubjectDn => "clientCert.subjectDN",
+            IdentityField::ClientCertIssuerDn => "clientCert.issuerDN",
+            IdentityField::ClientCertSerialNumber => "clientCert.serialNumber",
+            IdentityField::ClientCertNotBefore => "clientCert.validity.notBefore",
+            IdentityField::ClientCertNotAfter => "clientCert.validity.notAfter",
+        }
     }
 }
 
@@ -298,7 +339,7 @@ impl ContextExpr {
                 return Ok(ContextExpr::Identity(f));
             }
             return Err(format!(
-                "unsupported identity field \"{rest}\" (supported: userArn, accountId, accessKey, caller, user, sourceIp, userAgent)"
+                "unsupported identity field \"{rest}\" (supported: userArn, accountId, accessKey, caller, user, sourceIp, userAgent, clientCert.clientCertPem, clientCert.subjectDN, clientCert.issuerDN, clientCert.serialNumber, clientCert.validity.notBefore, clientCert.validity.notAfter)"
             ));
         } else if let Some(rest) = t.strip_prefix("stageVariables.")
             && valid_name(rest)

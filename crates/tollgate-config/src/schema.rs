@@ -129,6 +129,8 @@ pub fn default_listeners() -> Vec<Listener> {
     vec![Listener {
         bind: SocketAddr::from(([0, 0, 0, 0], 8080)),
         proxy_protocol: false,
+        http2: false,
+        tls: None,
     }]
 }
 
@@ -141,6 +143,62 @@ pub struct Listener {
     /// Every connection must start with a PROXY v1/v2 header.
     #[serde(default)]
     pub proxy_protocol: bool,
+    /// Parsed and validated; HTTP/2 is not served yet (connections stay HTTP/1.1 and ALPN
+    /// offers only `http/1.1`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub http2: bool,
+    /// HTTPS: absent = plaintext. Reloaded with the configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ListenerTls>,
+}
+
+/// `gateway.listeners[].tls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    /// Chosen by SNI (exact name, then `*.` wildcard); the first is the default. Relative
+    /// paths resolve against the config file's directory.
+    pub certificates: Vec<TlsCertificate>,
+    /// `"1.2"` or `"1.3"`.
+    #[serde(default = "default_min_version")]
+    pub min_version: String,
+    /// Mutual TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<ClientAuth>,
+}
+
+pub fn default_min_version() -> String {
+    "1.2".to_owned()
+}
+
+/// One `gateway.listeners[].tls.certificates` entry: a PEM chain (leaf first) and its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCertificate {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// `gateway.listeners[].tls.client_auth`: mutual TLS as API Gateway custom domains do it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuth {
+    /// PEM CA certificates client certificates must chain to.
+    pub truststore_file: PathBuf,
+    /// true: no valid client certificate, no handshake; false: ask, and let clients without
+    /// one through.
+    #[serde(default)]
+    pub required: bool,
+}
+
+impl Listener {
+    /// The listener with its TLS contents left out: what a change of needs a restart.
+    pub fn without_tls(&self) -> Listener {
+        Listener {
+            tls: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// `gateway.admin`.
@@ -289,6 +347,10 @@ pub struct Upstream {
     /// Idle connections kept per upstream address per worker.
     #[serde(default = "default_pool_max_idle")]
     pub pool_max_idle_per_host: usize,
+    /// PEM roots trusted for `https://` upstreams, `jwks.url` and `function_url`; absent =
+    /// the operating system's roots. Relative to the config file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 pub fn default_connect_timeout_ms() -> u64 {
@@ -307,6 +369,7 @@ impl Default for Upstream {
             connect_timeout_ms: default_connect_timeout_ms(),
             pool_idle_timeout_ms: default_pool_idle_timeout_ms(),
             pool_max_idle_per_host: default_pool_max_idle(),
+            ca_file: None,
         }
     }
 }

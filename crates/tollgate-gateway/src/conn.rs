@@ -55,10 +55,17 @@ pub(crate) async fn serve<T: Transport>(
         local,
         source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
+        client_cert: None,
     };
     if proxy_protocol && !read_proxy_header(w, &mut c).await {
         return;
     }
+    serve_conn(w, c).await;
+}
+
+/// The HTTP/1 loop over a connection whose source is known (after any PROXY header; an
+/// HTTPS listener's connection comes here after its handshake, see `crate::tls`).
+pub(crate) async fn serve_conn<T: Transport>(w: &Worker, mut c: Conn<T>) {
     loop {
         if c.buf.is_empty() && !wait_for_request(w, &mut c).await {
             break;

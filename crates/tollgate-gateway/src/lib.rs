@@ -35,6 +35,7 @@ mod shared;
 pub mod snapshot;
 mod state;
 mod threads;
+mod tls;
 mod wire;
 mod worker;
 

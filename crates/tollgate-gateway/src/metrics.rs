@@ -50,6 +50,23 @@ pub enum UpstreamError {
 }
 const UPSTREAM_ERRORS: [&str; 3] = ["connect", "timeout", "broken"];
 
+/// Why a TLS handshake on an HTTPS listener failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// Not done within `header_timeout_ms`.
+    Timeout = 0,
+    /// The client closed before the handshake ended.
+    Eof = 1,
+    /// Plain HTTP on the TLS port (answered 400).
+    PlainHttp = 2,
+    /// A TLS protocol error or alert (bad ClientHello, no common version, certificate
+    /// refused, ...).
+    Protocol = 3,
+    /// A socket error, or a bad PROXY header in front of the handshake.
+    Io = 4,
+}
+const TLS_FAILURES: [&str; 5] = ["timeout", "eof", "plain_http", "protocol", "io"];
+
 #[derive(Default)]
 pub struct WorkerMetrics {
     /// This worker's cell in every [`RouteStats`] / [`AuthorizerStats`] (its worker id).
@@ -58,6 +75,7 @@ pub struct WorkerMetrics {
     cache_hits: [AtomicU64; 3],
     cache_misses: [AtomicU64; 3],
     upstream_errors: [AtomicU64; 3],
+    tls_failures: [AtomicU64; 5],
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
     pub connections_refused: AtomicU64,
@@ -141,6 +159,10 @@ impl WorkerMetrics {
 
     pub fn upstream_error(&self, e: UpstreamError) {
         bump(self.upstream_errors.get(e as usize));
+    }
+
+    pub fn tls_handshake_failure(&self, e: TlsFailure) {
+        bump(self.tls_failures.get(e as usize));
     }
 }
 
@@ -364,6 +386,7 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
     let mut hits = [0u64; 3];
     let mut misses = [0u64; 3];
     let mut up = [0u64; 3];
+    let mut tls = [0u64; 5];
     let (mut open, mut total, mut bad, mut refused) = (0u64, 0u64, 0u64, 0u64);
     for w in workers {
         for (i, row) in w.auth.iter().enumerate() {
@@ -380,6 +403,9 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
                 *m += w.cache_misses.get(i).map_or(0, |a| a.load(Relaxed));
                 *u += w.upstream_errors.get(i).map_or(0, |a| a.load(Relaxed));
             }
+        }
+        for (slot, c) in tls.iter_mut().zip(w.tls_failures.iter()) {
+            *slot += c.load(Relaxed);
         }
         open += w.connections_open.load(Relaxed);
         total += w.connections_total.load(Relaxed);
@@ -439,6 +465,18 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
             out,
             "tollgate_upstream_errors_total{{kind=\"{k}\"}} {}",
             up.get(i).copied().unwrap_or(0)
+        );
+    }
+    family(
+        &mut out,
+        "tollgate_tls_handshake_failures_total",
+        "counter",
+        "TLS handshakes on HTTPS listeners that failed, by reason (timeout, eof, plain_http, protocol, io).",
+    );
+    for (k, n) in TLS_FAILURES.iter().zip(tls.iter()) {
+        let _ = writeln!(
+            out,
+            "tollgate_tls_handshake_failures_total{{reason=\"{k}\"}} {n}"
         );
     }
     let reload = |r: &str, n: u64| format!("tollgate_config_reloads_total{{result=\"{r}\"}} {n}");

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::client::Pool;
 use crate::ids::RequestIds;
 use crate::metrics::RouteLabel;
 use crate::shared::Shared;
 use crate::state::Worker;
-use crate::client::Pool;
 
 /// Which io driver runs the workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,9 +142,14 @@ async fn worker_main(
         shared,
     });
     let mut accepting = Vec::new();
-    for (l, proxy_protocol) in listeners {
+    for (index, (l, proxy_protocol)) in listeners.into_iter().enumerate() {
         match monoio::net::TcpListener::from_std(l) {
-            Ok(l) => accepting.push(monoio::spawn(accept_loop(w.clone(), l, proxy_protocol))),
+            Ok(l) => accepting.push(monoio::spawn(accept_loop(
+                w.clone(),
+                l,
+                proxy_protocol,
+                index,
+            ))),
             Err(e) => log::error!("tollgate: worker {}: listener: {e}", w.id),
         }
     }
@@ -201,7 +206,13 @@ impl RateLimitedLog {
     }
 }
 
-async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_protocol: bool) {
+/// `index`: the listener's place in `gateway.listeners` (its TLS configuration's, too).
+async fn accept_loop(
+    w: Rc<Worker>,
+    listener: monoio::net::TcpListener,
+    proxy_protocol: bool,
+    index: usize,
+) {
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -248,7 +259,21 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
                 let w2 = w.clone();
                 monoio::spawn(async move {
                     let _ = stream.set_nodelay(true);
-                    crate::conn::serve(&w2, stream, peer, local, proxy_protocol).await;
+                    // An HTTPS listener: its TLS configuration as of now (see crate::tls).
+                    let tls = w2
+                        .snapshot()
+                        .compiled
+                        .listener_tls
+                        .get(index)
+                        .cloned()
+                        .flatten();
+                    match tls {
+                        Some(tls) => {
+                            crate::tls::serve_tls(&w2, stream, tls, peer, local, proxy_protocol)
+                                .await
+                        }
+                        None => crate::conn::serve(&w2, stream, peer, local, proxy_protocol).await,
+                    }
                     w2.active.set(w2.active.get().saturating_sub(1));
                     w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
                 });

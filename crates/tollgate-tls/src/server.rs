@@ -109,6 +109,9 @@ impl ServerTls {
         // still opens tickets for one more period).
         config.ticketer = rustls::crypto::ring::Ticketer::new()?;
         config.max_early_data_size = 0;
+        // The server's cipher suite order (rustls': AEADs, strongest first) wins over the
+        // client's, as nginx's `ssl_prefer_server_ciphers on` (testssl flags its absence).
+        config.ignore_client_order = true;
         Ok(Self {
             config: Arc::new(config),
         })

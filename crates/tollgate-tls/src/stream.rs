@@ -50,6 +50,10 @@ pub struct TlsStream<IO, C> {
     rpos: usize,
     wbuf: Vec<u8>,
     eof: bool,
+    /// Plaintext taken from rustls for a monoio `read` and not yet handed out
+    /// (`plain[ppos..]`); used by the `AsyncReadRent` impl only.
+    plain: Vec<u8>,
+    ppos: usize,
 }
 
 /// The server side of a connection.
@@ -72,6 +76,8 @@ where
             rpos: 0,
             wbuf: Vec::new(),
             eof: false,
+            plain: Vec::new(),
+            ppos: 0,
         }
     }
 
@@ -242,6 +248,43 @@ where
         self.io.shutdown().await
     }
 
+    /// Is there input already received that a read would return without waiting on the
+    /// socket (plaintext or ciphertext held here or in rustls)?
+    pub fn has_buffered_input(&mut self) -> bool {
+        self.ppos < self.plain.len()
+            || self.rpos < self.rbuf.len()
+            || self
+                .conn
+                .process_new_packets()
+                .is_ok_and(|s| s.plaintext_bytes_to_read() > 0 || s.peer_has_closed())
+    }
+
+    /// The negotiated protocol version, as `TLSv1.3` / `TLSv1.2`.
+    pub fn protocol_version_name(&self) -> Option<&'static str> {
+        match self.conn.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => Some("TLSv1.3"),
+            rustls::ProtocolVersion::TLSv1_2 => Some("TLSv1.2"),
+            _ => None,
+        }
+    }
+
+    /// Plaintext for a monoio read of at most `want` bytes: `plain[ppos..]`, refilled from
+    /// rustls when empty. Empty = the peer closed.
+    async fn plain_for_read(&mut self, want: usize) -> io::Result<&[u8]> {
+        if self.ppos >= self.plain.len() {
+            self.plain.clear();
+            self.ppos = 0;
+            if self.plain.capacity() > READ_BUF {
+                self.plain = Vec::new();
+            }
+            let mut buf = std::mem::take(&mut self.plain);
+            let res = self.read(&mut buf, want.max(1)).await;
+            self.plain = buf;
+            res?;
+        }
+        Ok(self.plain.get(self.ppos..).unwrap_or(&[]))
+    }
+
     /// The transport and the rustls connection.
     pub fn into_parts(self) -> (IO, C) {
         (self.io, self.conn)
@@ -267,6 +310,122 @@ where
     }
 }
 
+/// The bytes of the buffer types the gateway writes (`Vec<u8>`, slices of it, static
+/// bytes), found without `unsafe` (an `IoBuf` is `'static`, so `Any` can tell them apart).
+/// `None`: a buffer type not known here (the write fails with `Unsupported`).
+fn io_buf_bytes(buf: &dyn std::any::Any) -> Option<&[u8]> {
+    use monoio::buf::Slice;
+    fn sliced(inner: Option<&[u8]>, begin: usize, end: usize) -> Option<&[u8]> {
+        inner.and_then(|b| b.get(begin..end))
+    }
+    if let Some(v) = buf.downcast_ref::<Vec<u8>>() {
+        return Some(v);
+    }
+    if let Some(v) = buf.downcast_ref::<Box<[u8]>>() {
+        return Some(v);
+    }
+    if let Some(v) = buf.downcast_ref::<&'static [u8]>() {
+        return Some(v);
+    }
+    if let Some(v) = buf.downcast_ref::<&'static str>() {
+        return Some(v.as_bytes());
+    }
+    if let Some(s) = buf.downcast_ref::<Slice<Vec<u8>>>() {
+        return sliced(Some(s.get_ref()), s.begin(), s.end());
+    }
+    if let Some(s) = buf.downcast_ref::<Slice<&'static [u8]>>() {
+        return sliced(Some(s.get_ref()), s.begin(), s.end());
+    }
+    if let Some(s) = buf.downcast_ref::<Slice<Box<[u8]>>>() {
+        return sliced(Some(s.get_ref()), s.begin(), s.end());
+    }
+    if let Some(s) = buf.downcast_ref::<Slice<Slice<Vec<u8>>>>() {
+        let inner = s.get_ref();
+        return sliced(
+            sliced(Some(inner.get_ref()), inner.begin(), inner.end()),
+            s.begin(),
+            s.end(),
+        );
+    }
+    None
+}
+
+/// monoio's owned-buffer reads: plaintext, copied into the caller's buffer (through monoio's
+/// own `&[u8]` reader, so no `unsafe` here). `Ok(0)`: the peer closed.
+impl<IO, C, SD> monoio::io::AsyncReadRent for TlsStream<IO, C>
+where
+    IO: AsyncReadRent + AsyncWriteRent,
+    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
+    SD: SideData + 'static,
+{
+    async fn read<T: monoio::buf::IoBufMut>(&mut self, mut buf: T) -> monoio::BufResult<usize, T> {
+        let want = buf.bytes_total();
+        let mut src = match self.plain_for_read(want).await {
+            Ok(s) => s,
+            Err(e) => return (Err(e), buf),
+        };
+        let before = src.len();
+        let (res, buf) = AsyncReadRent::read(&mut src, buf).await;
+        let used = before - src.len();
+        self.ppos += used;
+        (res, buf)
+    }
+
+    async fn readv<T: monoio::buf::IoVecBufMut>(&mut self, buf: T) -> monoio::BufResult<usize, T> {
+        let mut src = match self.plain_for_read(READ_BUF).await {
+            Ok(s) => s,
+            Err(e) => return (Err(e), buf),
+        };
+        let before = src.len();
+        let (res, buf) = AsyncReadRent::readv(&mut src, buf).await;
+        let used = before - src.len();
+        self.ppos += used;
+        (res, buf)
+    }
+}
+
+/// monoio's owned-buffer writes: the whole buffer is encrypted and sent before the call
+/// returns.
+impl<IO, C, SD> monoio::io::AsyncWriteRent for TlsStream<IO, C>
+where
+    IO: AsyncReadRent + AsyncWriteRent,
+    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
+    SD: SideData + 'static,
+{
+    async fn write<T: monoio::buf::IoBuf>(&mut self, buf: T) -> monoio::BufResult<usize, T> {
+        let res = match io_buf_bytes(&buf) {
+            Some(bytes) => {
+                let n = bytes.len();
+                TlsStream::write_all(self, bytes).await.map(|()| n)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "tls: buffer type not supported",
+            )),
+        };
+        (res, buf)
+    }
+
+    async fn writev<T: monoio::buf::IoVecBuf>(&mut self, buf: T) -> monoio::BufResult<usize, T> {
+        (
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "tls: vectored writes not supported",
+            )),
+            buf,
+        )
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.flush_tls().await?;
+        self.io.flush().await
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        TlsStream::shutdown(self).await
+    }
+}
+
 /// Does this look like the start of an HTTP/1 request line (an upper-case method and a space)?
 fn looks_like_http(bytes: &[u8]) -> bool {
     let method_len = bytes
@@ -288,8 +447,23 @@ impl ServerTls {
     where
         IO: AsyncReadRent + AsyncWriteRent,
     {
+        self.accept_with_prefix(io, Vec::new(), timeout).await
+    }
+
+    /// [`ServerTls::accept`] where the first bytes of the connection were already read from
+    /// `io` (after a PROXY protocol header, say): `prefix` is handled before `io` is read.
+    pub async fn accept_with_prefix<IO>(
+        &self,
+        io: IO,
+        prefix: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<ServerTlsStream<IO>, HandshakeError>
+    where
+        IO: AsyncReadRent + AsyncWriteRent,
+    {
         let conn = ServerConnection::new(self.rustls_config().clone())?;
         let mut stream = TlsStream::new(io, conn);
+        stream.rbuf = prefix;
         let run = async {
             if !stream.fill_rbuf().await? {
                 return Err(HandshakeError::Eof);

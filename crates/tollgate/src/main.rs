@@ -371,6 +371,8 @@ fn serve(
         (None, true) => Origin::Builtin,
         (None, false) => Origin::File,
     };
+    // Listeners in config order (as `listen_addrs`): which serve HTTPS.
+    let https: Vec<bool> = compiled.listener_tls.iter().map(Option::is_some).collect();
     let opts = ServeOptions {
         compiled,
         workers,
@@ -396,9 +398,14 @@ fn serve(
             return ExitCode::from(1);
         }
     };
-    for a in gw.listen_addrs() {
+    for (i, a) in gw.listen_addrs().iter().enumerate() {
+        let scheme = if https.get(i).copied().unwrap_or(false) {
+            "https"
+        } else {
+            "http"
+        };
         log::info!(
-            "tollgate: listening on http://{a} (workers: {}, io: {})",
+            "tollgate: listening on {scheme}://{a} (workers: {}, io: {})",
             gw.workers(),
             gw.driver().name()
         );

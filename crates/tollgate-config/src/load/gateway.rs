@@ -22,6 +22,8 @@ impl Loader<'_> {
             Listeners::Broken => return None,
             Listeners::Parsed(l) => g.listeners = l,
         }
+        self.listener_tls(&mut g);
+        self.client_tls(&mut g);
         g.trusted_proxies = proxies;
         self.check_host(&g);
         self.check_admin(&g);
@@ -77,6 +79,90 @@ impl Loader<'_> {
             Listeners::Parsed(listeners)
         } else {
             Listeners::Broken
+        }
+    }
+
+    /// `gateway.listeners[].tls`: resolve the paths and build each listener's TLS
+    /// configuration from the files now (a bad file is a config error naming it).
+    fn listener_tls(&mut self, g: &mut GatewaySection) {
+        let mut built = Vec::with_capacity(g.listeners.len());
+        for i in 0..g.listeners.len() {
+            let at = format!("gateway.listeners[{i}].tls");
+            let Some(l) = g.listeners.get_mut(i) else {
+                continue;
+            };
+            let Some(tls) = l.tls.as_mut() else {
+                built.push(None);
+                continue;
+            };
+            for c in &mut tls.certificates {
+                c.cert_file = resolve_path(self.base_dir, &c.cert_file);
+                c.key_file = resolve_path(self.base_dir, &c.key_file);
+            }
+            if let Some(ca) = &mut tls.client_auth {
+                ca.truststore_file = resolve_path(self.base_dir, &ca.truststore_file);
+            }
+            let min_version = match tls.min_version.parse::<tollgate_tls::MinVersion>() {
+                Ok(v) => v,
+                Err(e) => {
+                    self.err(format!("{at}.min_version"), e.to_string());
+                    built.push(None);
+                    continue;
+                }
+            };
+            if tls.certificates.is_empty() {
+                self.err(
+                    format!("{at}.certificates"),
+                    "at least one certificate is required",
+                );
+                built.push(None);
+                continue;
+            }
+            let cfg = tollgate_tls::ServerTlsConfig {
+                certificates: tls
+                    .certificates
+                    .iter()
+                    .map(|c| tollgate_tls::CertificateFiles {
+                        cert_file: c.cert_file.clone(),
+                        key_file: c.key_file.clone(),
+                    })
+                    .collect(),
+                min_version,
+                // HTTP/2 is not served yet: ALPN offers http/1.1 only, whatever `http2` says.
+                http2: false,
+                client_auth: tls
+                    .client_auth
+                    .as_ref()
+                    .map(|c| tollgate_tls::ClientAuthConfig {
+                        truststore_file: c.truststore_file.clone(),
+                        required: c.required,
+                    }),
+                session_cache_size: tollgate_tls::DEFAULT_SESSION_CACHE_SIZE,
+            };
+            match tollgate_tls::ServerTls::from_config(&cfg) {
+                Ok(t) => built.push(Some(t)),
+                Err(e) => {
+                    self.err(at, e.to_string());
+                    built.push(None);
+                }
+            }
+        }
+        self.listener_tls = built;
+    }
+
+    /// `gateway.upstream.ca_file`: resolve it and build the client TLS configuration (a bad
+    /// file is a config error; without one, the system's roots, and if there are none the
+    /// reason is kept for the `https://` calls that would need them).
+    fn client_tls(&mut self, g: &mut GatewaySection) {
+        if let Some(f) = &g.upstream.ca_file {
+            let path = resolve_path(self.base_dir, f);
+            match tollgate_tls::ClientTls::new(Some(&path)) {
+                Ok(c) => self.client_tls = Some(Ok(c)),
+                Err(e) => self.err("gateway.upstream.ca_file", e.to_string()),
+            }
+            g.upstream.ca_file = Some(path);
+        } else {
+            self.client_tls = Some(tollgate_tls::ClientTls::new(None).map_err(|e| e.to_string()));
         }
     }
 
@@ -226,6 +312,14 @@ impl Loader<'_> {
                 "must be greater than 0",
             );
         }
+    }
+}
+
+fn resolve_path(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        base.join(p)
     }
 }
 

@@ -79,6 +79,8 @@ pub fn load_with_env(
         env,
         errors: openapi.errors,
         held: Vec::new(),
+        listener_tls: Vec::new(),
+        client_tls: None,
     };
     let built = l.walk(&root);
     crate::openapi::rename_errors(&mut l.errors, &openapi.labels);
@@ -87,6 +89,10 @@ pub fn load_with_env(
             // The digest covers the OpenAPI documents too: a changed document is a new config.
             let mut c = parts.finish(sha256_hex(&format!("{text}{}", openapi.digest_input)));
             c.warnings = openapi.warnings;
+            c.listener_tls = l.listener_tls;
+            c.client_tls = l
+                .client_tls
+                .unwrap_or_else(|| Err("no TLS client configuration".to_owned()));
             Ok(c)
         }
         _ => {
@@ -109,10 +115,31 @@ fn expand_openapi_files(root: &mut Value, base_dir: &Path) -> crate::openapi::Ex
 /// Fields whose change needs a restart (the admin API rejects such a `PUT /config`).
 pub fn restart_required(old: &Config, new: &Config) -> Vec<ConfigError> {
     let mut out = Vec::new();
-    if old.gateway.listeners != new.gateway.listeners {
+    // A listener's `tls` contents (certificates, keys, truststore, min_version) reload live:
+    // only the rest of a listener (its address, PROXY protocol, http2) needs a restart.
+    let shape = |c: &Config| -> Vec<Listener> {
+        c.gateway
+            .listeners
+            .iter()
+            .map(Listener::without_tls)
+            .collect()
+    };
+    let tls_on = |c: &Config| -> Vec<bool> {
+        c.gateway
+            .listeners
+            .iter()
+            .map(|l| l.tls.is_some())
+            .collect()
+    };
+    if shape(old) != shape(new) {
         out.push(ConfigError::new(
             "gateway.listeners",
             "changing listeners requires a restart",
+        ));
+    } else if tls_on(old) != tls_on(new) {
+        out.push(ConfigError::new(
+            "gateway.listeners",
+            "turning TLS on or off for a listener requires a restart",
         ));
     }
     if old.gateway.workers != new.gateway.workers {
@@ -203,6 +230,10 @@ struct Loader<'a> {
     /// Paths of required keys whose wrong value was reported and replaced by a placeholder
     /// (see `deser_partial`): checks of the placeholder are not reported.
     held: Vec<String>,
+    /// Built by the `gateway` walk: each listener's TLS configuration.
+    listener_tls: Vec<Option<tollgate_tls::ServerTls>>,
+    /// Built by the `gateway` walk: the client TLS configuration (or why there is none).
+    client_tls: Option<Result<tollgate_tls::ClientTls, String>>,
 }
 
 /// Region / account for policy expansion, read from the raw text so policies are

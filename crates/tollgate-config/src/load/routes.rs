@@ -332,7 +332,7 @@ impl Loader<'_> {
         let before = self.errors.len();
         let t = self.uri_template(uri, at, check_params, params, stages)?;
         // Scheme and authority, checked with each stage's values substituted.
-        if uri.starts_with("https://") || !uri.starts_with("http://") {
+        if !uri.starts_with("http://") && !uri.starts_with("https://") {
             if let Err(m) = check_http_url(uri) {
                 self.err(at, m);
             }

@@ -78,6 +78,8 @@ pub(crate) struct AuthEnv<'a> {
     pub region: &'a str,
     /// Which 403 texts this configuration emits.
     pub message_style: MessageStyle,
+    /// The TLS client for `https://` function URLs (`gateway.upstream.ca_file`).
+    pub client_tls: &'a Result<tollgate_tls::ClientTls, String>,
 }
 
 impl AuthEnv<'_> {
@@ -150,6 +152,8 @@ pub(crate) struct AuthRequest<'a> {
     pub user_agent: Option<&'a str>,
     /// The request's `x-amzn-RequestId` (lambda: `requestContext.requestId` of REQUEST events).
     pub request_id: &'a str,
+    /// The client certificate of a mutual-TLS connection (`requestContext.identity.clientCert`).
+    pub client_cert: Option<&'a tollgate_tls::ClientCertInfo>,
 }
 
 impl AuthRequest<'_> {
@@ -182,6 +186,18 @@ fn base_context(req: &AuthRequest<'_>) -> AuthContext {
     ctx.identity.push(("sourceIp", req.source_ip.to_string()));
     if let Some(ua) = req.user_agent {
         ctx.identity.push(("userAgent", ua.to_owned()));
+    }
+    if let Some(c) = req.client_cert {
+        for (name, v) in [
+            ("clientCert.clientCertPem", &c.client_cert_pem),
+            ("clientCert.subjectDN", &c.subject_dn),
+            ("clientCert.issuerDN", &c.issuer_dn),
+            ("clientCert.serialNumber", &c.serial_number),
+            ("clientCert.validity.notBefore", &c.not_before),
+            ("clientCert.validity.notAfter", &c.not_after),
+        ] {
+            ctx.identity.push((name, v.clone()));
+        }
     }
     ctx
 }

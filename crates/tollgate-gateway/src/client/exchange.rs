@@ -4,15 +4,15 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use tollgate_http::{
     ChunkedDecoder, HeadWriter, InvalidHead, ResponseFraming, ResponseHead, Step, parse_response,
 };
 
-use super::pool::{Pool, connect};
+use super::pool::Pool;
+use super::stream::{PoolKey, open};
 use crate::io::{fill, write_all};
 
 /// Bounds on one response.
@@ -109,8 +109,8 @@ impl HeadError {
 /// Reads the final response head into `buf` (which may already hold the first bytes), skipping
 /// interim 1xx heads. On success `buf` starts with the head: `head.head_len` bytes, then any
 /// body bytes already read.
-pub(crate) async fn read_head(
-    stream: &mut TcpStream,
+pub(crate) async fn read_head<S: AsyncReadRent>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     max_head: usize,
     request_was_head: bool,
@@ -137,8 +137,8 @@ pub(crate) async fn read_head(
 /// Reads the whole body that follows `head` (whose bytes start `buf`), decoded, at most
 /// `max_body` bytes. `Ok((body, clean))`: `clean` when the body ended exactly where the bytes
 /// read so far end (no stray byte after it) and the framing lets the connection continue.
-pub(crate) async fn read_body(
-    stream: &mut TcpStream,
+pub(crate) async fn read_body<S: AsyncReadRent>(
+    stream: &mut S,
     mut buf: Vec<u8>,
     head: &ResponseHead,
     max_body: usize,
@@ -224,13 +224,13 @@ pub(crate) fn request_head(
 
 /// One exchange on `stream`: write `request` (head and body), read one whole response. The
 /// stream comes back when it can carry another request.
-pub(crate) async fn roundtrip(
-    mut stream: TcpStream,
+pub(crate) async fn roundtrip<S: AsyncReadRent + AsyncWriteRent>(
+    mut stream: S,
     request: Vec<u8>,
     request_was_head: bool,
     limits: Limits,
     deadline: Instant,
-) -> Result<(Response, Option<TcpStream>), ExchangeError> {
+) -> Result<(Response, Option<S>), ExchangeError> {
     let (res, _) = write_all(&mut stream, request, Some(deadline)).await;
     res.map_err(ExchangeError::Send)?;
     let mut buf = Vec::with_capacity(crate::io::READ_CHUNK);
@@ -264,17 +264,18 @@ pub(crate) async fn roundtrip(
 /// twice (the whole request is in `request`). A clean connection goes back to the pool.
 pub(crate) async fn call_pooled(
     pool: &RefCell<Pool>,
-    addr: SocketAddr,
+    key: &PoolKey,
+    tls: &Result<tollgate_tls::ClientTls, String>,
     request: Vec<u8>,
     limits: Limits,
     deadline: Instant,
 ) -> io::Result<Response> {
-    let pooled = pool.borrow_mut().take(addr);
+    let pooled = pool.borrow_mut().take(key);
     if let Some(stream) = pooled {
         match roundtrip(stream, request.clone(), false, limits, deadline).await {
             Ok((reply, stream)) => {
                 if let Some(s) = stream {
-                    pool.borrow_mut().put(addr, s);
+                    pool.borrow_mut().put(key, s);
                 }
                 return Ok(reply);
             }
@@ -285,12 +286,12 @@ pub(crate) async fn call_pooled(
     let left = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(1));
-    let stream = connect(addr, left).await?;
+    let stream = open(key, tls, left).await?;
     let (reply, stream) = roundtrip(stream, request, false, limits, deadline)
         .await
         .map_err(ExchangeError::into_io)?;
     if let Some(s) = stream {
-        pool.borrow_mut().put(addr, s);
+        pool.borrow_mut().put(key, s);
     }
     Ok(reply)
 }
@@ -299,8 +300,9 @@ pub(crate) async fn call_pooled(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
+    use crate::client::pool::connect;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
+    use std::net::{SocketAddr, TcpListener};
 
     const LIMITS: Limits = Limits {
         max_head: 4096,
@@ -498,19 +500,40 @@ mod tests {
         ]);
         run(async move {
             let pool = RefCell::new(Pool::new(4, Duration::from_secs(30)));
-            let r = call_pooled(&pool, addr, get(), LIMITS, deadline())
-                .await
-                .unwrap();
+            let r = call_pooled(
+                &pool,
+                &PoolKey::plain(addr),
+                &Err("no tls".to_owned()),
+                get(),
+                LIMITS,
+                deadline(),
+            )
+            .await
+            .unwrap();
             assert_eq!(r.body, b"a");
-            let r = call_pooled(&pool, addr, get(), LIMITS, deadline())
-                .await
-                .unwrap();
+            let r = call_pooled(
+                &pool,
+                &PoolKey::plain(addr),
+                &Err("no tls".to_owned()),
+                get(),
+                LIMITS,
+                deadline(),
+            )
+            .await
+            .unwrap();
             assert_eq!(r.body, b"b");
             // An answer that breaks off is not retried.
             assert!(
-                call_pooled(&pool, addr, get(), LIMITS, deadline())
-                    .await
-                    .is_err()
+                call_pooled(
+                    &pool,
+                    &PoolKey::plain(addr),
+                    &Err("no tls".to_owned()),
+                    get(),
+                    LIMITS,
+                    deadline()
+                )
+                .await
+                .is_err()
             );
         });
     }

@@ -10,17 +10,18 @@ use std::time::{Duration, Instant};
 use monoio::net::TcpStream;
 use tollgate_cache::BoundedCache;
 
+use super::stream::{PoolKey, Upstream};
 use super::url::{UrlError, split_authority};
 
 /// A pooled idle connection.
 struct Idle {
-    stream: TcpStream,
+    stream: Upstream,
     since: Instant,
 }
 
 /// Idle keep-alive connections of one worker, per upstream address. Bounded per address.
 pub(crate) struct Pool {
-    idle: HashMap<SocketAddr, Vec<Idle>>,
+    idle: HashMap<PoolKey, Vec<Idle>>,
     max_idle_per_host: usize,
     idle_timeout: Duration,
     resolved: BoundedCache<(String, u16), SocketAddr, Instant>,
@@ -41,11 +42,11 @@ impl Pool {
 
     /// A pooled connection to `addr` that has not idled too long and is quiet (see
     /// [`quiet`]), newest first. The others are closed here.
-    pub(crate) fn take(&mut self, addr: SocketAddr) -> Option<TcpStream> {
-        let list = self.idle.get_mut(&addr)?;
+    pub(crate) fn take(&mut self, key: &PoolKey) -> Option<Upstream> {
+        let list = self.idle.get_mut(key)?;
         let now = Instant::now();
-        while let Some(c) = list.pop() {
-            if now.duration_since(c.since) < self.idle_timeout && quiet(&c.stream) {
+        while let Some(mut c) = list.pop() {
+            if now.duration_since(c.since) < self.idle_timeout && c.stream.quiet() {
                 return Some(c.stream);
             }
         }
@@ -54,12 +55,12 @@ impl Pool {
 
     /// Pool a connection whose exchange ended cleanly. One that already has bytes to read
     /// (or its EOF) is closed instead.
-    pub(crate) fn put(&mut self, addr: SocketAddr, stream: TcpStream) {
-        if self.max_idle_per_host == 0 || !quiet(&stream) {
+    pub(crate) fn put(&mut self, key: &PoolKey, mut stream: Upstream) {
+        if self.max_idle_per_host == 0 || !stream.quiet() {
             // No pooling, or not clean: the connection closes here.
             return;
         }
-        let list = self.idle.entry(addr).or_default();
+        let list = self.idle.entry(key.clone()).or_default();
         if list.len() >= self.max_idle_per_host {
             // Drop the oldest.
             if !list.is_empty() {
@@ -72,9 +73,13 @@ impl Pool {
         });
     }
 
-    /// `host[:port]` (port 80 when absent) -> address; see [`Pool::resolve`].
-    pub(crate) fn resolve_authority(&mut self, authority: &str) -> io::Result<SocketAddr> {
-        let (host, port) = split_authority(authority, 80).map_err(invalid_input)?;
+    /// `host[:port]` (`default_port` when absent) -> address; see [`Pool::resolve`].
+    pub(crate) fn resolve_authority(
+        &mut self,
+        authority: &str,
+        default_port: u16,
+    ) -> io::Result<SocketAddr> {
+        let (host, port) = split_authority(authority, default_port).map_err(invalid_input)?;
         self.resolve(host, port)
     }
 
@@ -167,16 +172,17 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let mut pool = Pool::new(4, Duration::from_secs(30));
+        let key = PoolKey::plain(addr);
 
         // Quiet: pooled and taken back.
         let s = TcpStream::connect_addr(addr).await.unwrap();
         let (mut peer, _) = l.accept().unwrap();
         assert!(quiet(&s));
-        pool.put(addr, s);
-        let s = pool.take(addr).expect("a quiet connection is reused");
+        pool.put(&key, Upstream::Plain(s));
+        let s = pool.take(&key).expect("a quiet connection is reused");
 
         // Became readable while idle in the pool (a late body): discarded at take.
-        pool.put(addr, s);
+        pool.put(&key, s);
         peer.write_all(b"HTTP/1.1 302 Found\r\n").unwrap();
         let mut probe = TcpStream::connect_addr(addr).await.unwrap();
         let (mut probe_peer, _) = l.accept().unwrap();
@@ -186,7 +192,7 @@ mod tests {
         let (n, buf) = monoio::io::AsyncReadRent::read(&mut probe, vec![0u8; 8]).await;
         assert_eq!((n.unwrap(), buf.first().copied()), (1, Some(b'x')));
         assert!(
-            pool.take(addr).is_none(),
+            pool.take(&key).is_none(),
             "a readable pooled connection was reused"
         );
 
@@ -195,21 +201,21 @@ mod tests {
         let (mut peer, _) = l.accept().unwrap();
         peer.write_all(b"stale").unwrap();
         assert!(soon(|| !quiet(&s)));
-        pool.put(addr, s);
-        assert!(pool.take(addr).is_none());
+        pool.put(&key, Upstream::Plain(s));
+        assert!(pool.take(&key).is_none());
 
         // Closed by the upstream (EOF): discarded.
         let s = TcpStream::connect_addr(addr).await.unwrap();
         let (peer, _) = l.accept().unwrap();
-        pool.put(addr, s);
+        pool.put(&key, Upstream::Plain(s));
         drop(peer);
         assert!(soon(|| pool
             .idle
-            .get(&addr)
-            .and_then(|v| v.last())
-            .is_some_and(|c| !quiet(&c.stream))));
+            .get_mut(&key)
+            .and_then(|v| v.last_mut())
+            .is_some_and(|c| !c.stream.quiet())));
         assert!(
-            pool.take(addr).is_none(),
+            pool.take(&key).is_none(),
             "a closed pooled connection was reused"
         );
     }
@@ -235,19 +241,19 @@ mod tests {
     fn resolves_literals() {
         let mut p = Pool::new(2, Duration::from_secs(1));
         assert_eq!(
-            p.resolve_authority("127.0.0.1:9").unwrap(),
+            p.resolve_authority("127.0.0.1:9", 80).unwrap(),
             "127.0.0.1:9".parse().unwrap()
         );
         assert_eq!(
-            p.resolve_authority("127.0.0.1").unwrap(),
+            p.resolve_authority("127.0.0.1", 80).unwrap(),
             "127.0.0.1:80".parse().unwrap()
         );
         assert_eq!(
-            p.resolve_authority("[::1]:81").unwrap(),
+            p.resolve_authority("[::1]:81", 80).unwrap(),
             "[::1]:81".parse().unwrap()
         );
         assert_eq!(p.resolve("::1", 80).unwrap(), "[::1]:80".parse().unwrap());
-        assert!(p.resolve_authority("a:b:c").is_err());
-        assert!(p.resolve_authority("").is_err());
+        assert!(p.resolve_authority("a:b:c", 80).is_err());
+        assert!(p.resolve_authority("", 80).is_err());
     }
 }

@@ -21,6 +21,7 @@ impl Scheme {
         }
     }
 
+    #[cfg(test)]
     pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",

@@ -31,6 +31,7 @@ pub(crate) async fn authorize<S>(
         account_id: &snap.compiled.config.gateway.account_id,
         region: &snap.compiled.config.gateway.region,
         message_style: auth::message_style(&snap.compiled.config.gateway),
+        client_tls: &snap.compiled.client_tls,
     };
     let buffered = prepared.buffered.as_ref();
     let req = AuthRequest {
@@ -45,6 +46,7 @@ pub(crate) async fn authorize<S>(
         stage_vars: rc.stage_vars(),
         user_agent: ex.info.user_agent.as_deref(),
         request_id: ex.rid.as_str(), // lambda: requestContext.requestId
+        client_cert: c.client_cert.as_deref(),
     };
     let decided = auth::authorize(&env, authorization, &req).await;
     // The buffer holds a decoded chunked body: frame it again, as the body reader expects.

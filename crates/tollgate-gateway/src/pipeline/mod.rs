@@ -57,6 +57,8 @@ pub(crate) struct Conn<S> {
     pub source_ip: IpAddr,
     /// `aws:SourceVpce` from a PROXY v2 header's AWS TLV.
     pub vpce_id: Option<String>,
+    /// The verified client certificate of a mutual-TLS connection (see `crate::tls`).
+    pub client_cert: Option<std::rc::Rc<tollgate_tls::ClientCertInfo>>,
 }
 
 /// What happens to the connection after a request.

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::io;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
 use tollgate_http::{
     BodyFraming, RequestHead, ResponseFraming, ResponseHead, connection_tokens, is_hop_by_hop,
 };
@@ -14,7 +13,7 @@ use tollgate_config::{ContextExpr, IdentityField};
 
 use crate::auth::AuthContext;
 use crate::body::{BodyReader, read_more};
-use crate::client::{self, HeadError, Scheme, Url, connect};
+use crate::client::{self, HeadError, PoolKey, Upstream, Url};
 use crate::error::GatewayError;
 use crate::http1::{self, BodyEnd};
 use crate::ids::RequestId;
@@ -99,15 +98,7 @@ fn render_uri(
 }
 
 fn identity_name(f: IdentityField) -> &'static str {
-    match f {
-        IdentityField::UserArn => "userArn",
-        IdentityField::AccountId => "accountId",
-        IdentityField::AccessKey => "accessKey",
-        IdentityField::Caller => "caller",
-        IdentityField::User => "user",
-        IdentityField::SourceIp => "sourceIp",
-        IdentityField::UserAgent => "userAgent",
-    }
+    f.name()
 }
 
 fn ctx_value<'a>(
@@ -268,18 +259,15 @@ pub(crate) async fn forward<S: Stream>(
     };
     let url = render_uri(f.p, f.m, f.stage_vars);
     let target = match Url::parse(&url) {
-        Ok(t) if t.scheme == Scheme::Http => t,
-        refused => {
-            let why = match refused {
-                Ok(_) => "upstream URL is https:// (no TLS connector)".into(),
-                Err(e) => format!("upstream URL refused: {e}"),
-            };
+        Ok(t) => t,
+        Err(e) => {
+            let why = format!("upstream URL refused: {e}");
             return Err(untouched(body, bad_gateway(why)));
         }
     };
     let (authority, path_q) = (target.authority, &*target.path_and_query);
     let addr = match resolve(w, target.host, target.port) {
-        Ok(a) => a,
+        Ok(a) => PoolKey::for_url(a, &target),
         Err(err) => return Err(untouched(body, err)),
     };
     let req_head = build_head(c, f, authority, path_q);
@@ -287,7 +275,7 @@ pub(crate) async fn forward<S: Stream>(
     let deadline = Instant::now() + f.p.timeout;
     preread_small_body(w, c, f, &body, deadline).await?;
     let replay = replayable(c, head, &body);
-    let sent = connect_and_send(w, c, f, addr, req_head, &body, replay.clone(), deadline).await;
+    let sent = connect_and_send(w, c, f, &addr, req_head, &body, replay.clone(), deadline).await;
     let (mut up, ubuf) = match sent {
         Ok(x) => x,
         Err(err) => return Err(untouched(body, err)),
@@ -308,7 +296,7 @@ pub(crate) async fn forward<S: Stream>(
             err,
             body_state: BodyState::Consumed,
         })?;
-    answer(w, c, f, addr, up, rhead, ubuf, deadline).await
+    answer(w, c, f, &addr, up, rhead, ubuf, deadline).await
 }
 
 /// The upstream's address.
@@ -377,7 +365,7 @@ fn replayable<S>(
 
 /// One attempt's result: done, or retry on a fresh connection (a stale pooled one).
 enum Attempt {
-    Sent(TcpStream, Vec<u8>),
+    Sent(Upstream, Vec<u8>),
     Retry,
 }
 
@@ -388,12 +376,12 @@ async fn connect_and_send<S>(
     w: &Worker,
     c: &Conn<S>,
     f: &Forward<'_>,
-    addr: std::net::SocketAddr,
+    addr: &PoolKey,
     mut req_head: Vec<u8>,
     body: &BodyReader,
     replay: Option<std::ops::Range<usize>>,
     deadline: Instant,
-) -> Result<(TcpStream, Vec<u8>), GatewayError> {
+) -> Result<(Upstream, Vec<u8>), GatewayError> {
     let replay = replay.and_then(|r| c.buf.get(r));
     let mut attempt = 0;
     loop {
@@ -411,7 +399,7 @@ async fn connect_and_send<S>(
 async fn send_once(
     w: &Worker,
     f: &Forward<'_>,
-    addr: std::net::SocketAddr,
+    addr: &PoolKey,
     req_head: &mut Vec<u8>,
     body: &BodyReader,
     replay: Option<&[u8]>,
@@ -427,7 +415,7 @@ async fn send_once(
                 .snap
                 .connect_timeout
                 .min(deadline.saturating_duration_since(Instant::now()));
-            connect(addr, budget)
+            client::open(addr, &f.snap.compiled.client_tls, budget)
                 .await
                 .map_err(|e| io_failure(w, &e, "connecting"))?
         }
@@ -472,7 +460,7 @@ async fn send_body<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
     f: &Forward<'_>,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     body: &mut BodyReader,
     deadline: Instant,
 ) -> Result<(), Failed> {
@@ -491,7 +479,7 @@ async fn send_body<S: Stream>(
 /// Read the response head (skipping interim 1xx answers).
 async fn read_response_head(
     w: &Worker,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     mut ubuf: Vec<u8>,
     is_head: bool,
     deadline: Instant,
@@ -596,8 +584,8 @@ async fn answer<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
     f: &Forward<'_>,
-    addr: std::net::SocketAddr,
-    up: TcpStream,
+    addr: &PoolKey,
+    up: Upstream,
     rhead: ResponseHead,
     mut ubuf: Vec<u8>,
     deadline: Instant,
@@ -671,7 +659,7 @@ fn broken(err: GatewayError) -> Failed {
 async fn stream_request_body<S: Stream>(
     w: &Worker,
     c: &mut Conn<S>,
-    up: &mut TcpStream,
+    up: &mut Upstream,
     body: &mut BodyReader,
     snap: &Snapshot,
     deadline: Instant,

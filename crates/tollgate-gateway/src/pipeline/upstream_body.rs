@@ -3,13 +3,12 @@
 //! close), and the connection handed back to the worker's pool once the body ended cleanly.
 
 use std::io;
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
 use tollgate_http::{ChunkedDecoder, ResponseFraming, Step};
 
+use crate::client::{PoolKey, Upstream};
 use crate::io::fill;
 use crate::response::BodyStream;
 use crate::state::Worker;
@@ -29,8 +28,8 @@ enum State {
 /// The body of one upstream response.
 pub(crate) struct UpstreamBody<'w> {
     w: &'w Worker,
-    up: Option<TcpStream>,
-    addr: SocketAddr,
+    up: Option<Upstream>,
+    addr: PoolKey,
     /// The upstream allows keeping its connection.
     keep_alive: bool,
     /// Bytes read from the upstream and not yet handed out (`None` while lent).
@@ -47,8 +46,8 @@ impl<'w> UpstreamBody<'w> {
     /// head.
     pub(crate) fn new(
         w: &'w Worker,
-        up: TcpStream,
-        addr: SocketAddr,
+        up: Upstream,
+        addr: &PoolKey,
         keep_alive: bool,
         buf: Vec<u8>,
         framing: ResponseFraming,
@@ -67,7 +66,7 @@ impl<'w> UpstreamBody<'w> {
         let mut body = Self {
             w,
             up: Some(up),
-            addr,
+            addr: addr.clone(),
             keep_alive,
             buf: Some(buf),
             lent: 0,
@@ -94,7 +93,7 @@ impl<'w> UpstreamBody<'w> {
             && clean
             && self.keep_alive
         {
-            self.w.pool.borrow_mut().put(self.addr, up);
+            self.w.pool.borrow_mut().put(&self.addr, up);
         }
     }
 

@@ -113,7 +113,9 @@ impl Gateway {
             let left = until.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(a) = parse_addr(&line, "tollgate: listening on http://") {
+                    if let Some(a) = parse_addr(&line, "tollgate: listening on http://")
+                        .or_else(|| parse_addr(&line, "tollgate: listening on https://"))
+                    {
                         addrs.push(a);
                         addr = addr.or(Some(a));
                         io = line

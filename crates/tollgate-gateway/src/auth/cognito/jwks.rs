@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use tollgate_jwt::{KeySet, KeySetOptions};
 
-use crate::client::{self, Scheme, Url};
+use crate::client::{self, Url};
 
 /// A parsed key set and its version (a hash of the JWKS bytes: an unchanged document keeps
 /// the token caches warm; any change makes every cached verification unreachable).
@@ -115,7 +115,7 @@ impl JwksSlot {
     fn fetch_and_publish(&self) {
         self.wanted.store(false, Ordering::Release);
         let started = Instant::now();
-        let result = http_get(&self.url)
+        let result = http_get(&self.url, &registry().client_tls())
             .and_then(|body| LoadedKeys::parse(&body).map_err(|e| e.to_string()));
         let refresh = *self.refresh.lock().unwrap_or_else(|p| p.into_inner());
         let mut s = self.sched.lock().unwrap_or_else(|p| p.into_inner());
@@ -166,6 +166,9 @@ impl JwksSlot {
 /// Every JWKS URL in use, by URL, and the refresher's wake-up signal.
 pub(crate) struct Registry {
     slots: Mutex<HashMap<String, Weak<JwksSlot>>>,
+    /// The TLS client of the configuration last compiled (`gateway.upstream.ca_file`), for
+    /// `https://` URLs.
+    client_tls: Mutex<Result<tollgate_tls::ClientTls, String>>,
     signal: Mutex<bool>,
     cv: Condvar,
 }
@@ -176,6 +179,7 @@ pub(crate) fn registry() -> &'static Registry {
     static STARTED: OnceLock<()> = OnceLock::new();
     let reg = REG.get_or_init(|| Registry {
         slots: Mutex::new(HashMap::new()),
+        client_tls: Mutex::new(Err("no configuration yet".to_owned())),
         signal: Mutex::new(false),
         cv: Condvar::new(),
     });
@@ -191,6 +195,18 @@ pub(crate) fn registry() -> &'static Registry {
 }
 
 impl Registry {
+    /// Use `tls` for the fetches of `https://` URLs from now on.
+    pub(crate) fn set_client_tls(&self, tls: &Result<tollgate_tls::ClientTls, String>) {
+        *self.client_tls.lock().unwrap_or_else(|p| p.into_inner()) = tls.clone();
+    }
+
+    fn client_tls(&self) -> Result<tollgate_tls::ClientTls, String> {
+        self.client_tls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The slot for `url` (created when new), with its refresh period set to `refresh`.
     /// A new slot is fetched at once; this waits (bounded) for that first attempt so a
     /// freshly started or reloaded gateway usually serves with its keys from the first request.
@@ -286,14 +302,11 @@ fn refresher(reg: &'static Registry) {
 /// single-threaded runtime (this runs on the refresher thread, never on a worker): 200 only,
 /// `Content-Length`, chunked or close-delimited bodies up to [`MAX_JWKS_BYTES`], bounded by
 /// connect and whole-exchange timeouts. Each address of the host is tried in turn.
-pub(crate) fn http_get(url: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn http_get(
+    url: &str,
+    tls: &Result<tollgate_tls::ClientTls, String>,
+) -> Result<Vec<u8>, String> {
     let target = Url::parse(url).map_err(|e| format!("{e}: {url}"))?;
-    if target.scheme != Scheme::Http {
-        return Err(format!(
-            "{}:// is not fetched (no TLS connector): {url}",
-            target.scheme.as_str()
-        ));
-    }
     let req = client::request_head(
         b"GET",
         &target.path_and_query,
@@ -317,7 +330,7 @@ pub(crate) fn http_get(url: &str) -> Result<Vec<u8>, String> {
         let mut last = format!("no address for {host}");
         let mut stream = None;
         for a in addrs {
-            match client::connect(a, CONNECT_TIMEOUT).await {
+            match client::open(&client::PoolKey::for_url(a, &target), tls, CONNECT_TIMEOUT).await {
                 Ok(s) => {
                     stream = Some(s);
                     break;
@@ -382,20 +395,37 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: notchunked\r\n\r\n{}".to_vec(),
         ]);
         let url = format!("http://{addr}/keys?x=1#fragment");
-        assert_eq!(http_get(&url).unwrap(), b"{\"k\":1}");
-        assert_eq!(http_get(&url).unwrap(), b"{}");
-        assert!(http_get(&url).unwrap_err().contains("503"));
-        assert!(http_get(&url).unwrap_err().contains("too large"));
-        assert!(http_get(&url).is_err());
-        assert!(http_get(&url).is_err());
-        t.join().unwrap();
-        assert!(
-            http_get("https://example.com/jwks.json")
-                .unwrap_err()
-                .contains("no TLS connector")
+        assert_eq!(
+            http_get(&url, &Err("no tls".to_owned())).unwrap(),
+            b"{\"k\":1}"
         );
-        assert!(http_get("ftp://example.com/").is_err());
-        assert!(http_get("http://h:99999/").is_err());
+        assert_eq!(http_get(&url, &Err("no tls".to_owned())).unwrap(), b"{}");
+        assert!(
+            http_get(&url, &Err("no tls".to_owned()))
+                .unwrap_err()
+                .contains("503")
+        );
+        assert!(
+            http_get(&url, &Err("no tls".to_owned()))
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(http_get(&url, &Err("no tls".to_owned())).is_err());
+        assert!(http_get(&url, &Err("no tls".to_owned())).is_err());
+        t.join().unwrap();
+        // https:// without a TLS client: refused with the reason, nothing sent.
+        let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tls_addr = listening.local_addr().unwrap();
+        assert!(
+            http_get(
+                &format!("https://{tls_addr}/keys"),
+                &Err("no roots".to_owned())
+            )
+            .unwrap_err()
+            .contains("no roots")
+        );
+        assert!(http_get("ftp://example.com/", &Err("no tls".to_owned())).is_err());
+        assert!(http_get("http://h:99999/", &Err("no tls".to_owned())).is_err());
     }
 
     #[test]
@@ -423,12 +453,12 @@ mod tests {
         });
         let started = Instant::now();
         assert_eq!(
-            http_get(&format!("http://{addr}/keys")).unwrap(),
+            http_get(&format!("http://{addr}/keys"), &Err("no tls".to_owned())).unwrap(),
             b"{\"keys\":[]}"
         );
         assert!(started.elapsed() < Duration::from_millis(250));
         assert!(
-            http_get(&format!("http://{addr}/keys"))
+            http_get(&format!("http://{addr}/keys"), &Err("no tls".to_owned()))
                 .unwrap_err()
                 .contains("404")
         );
@@ -437,7 +467,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let dead = l.local_addr().unwrap();
         drop(l);
-        assert!(http_get(&format!("http://{dead}/keys")).is_err());
+        assert!(http_get(&format!("http://{dead}/keys"), &Err("no tls".to_owned())).is_err());
     }
 
     #[test]

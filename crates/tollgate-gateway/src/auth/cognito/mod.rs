@@ -110,6 +110,8 @@ impl Compiled {
                 *e = (*e).min(cg.jwks.refresh_seconds);
             }
         }
+        // `https://` JWKS URLs are fetched with this configuration's TLS client.
+        jwks::registry().set_client_tls(&c.client_tls);
         let authorizers = c
             .authorizers
             .iter()

@@ -5,10 +5,9 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::client::{Limits, Pool, call_pooled, request_head};
+use crate::client::{Limits, Pool, PoolKey, call_pooled, request_head};
 
 /// Largest reply accepted (the Lambda synchronous payload limit).
 const MAX_REPLY: usize = 6 * 1024 * 1024;
@@ -26,7 +25,8 @@ pub(crate) struct RawReply {
 /// One call. A pooled connection that fails before answering is retried once on a fresh one.
 pub(crate) async fn post(
     pool: &RefCell<Pool>,
-    addr: SocketAddr,
+    key: &PoolKey,
+    tls: &Result<tollgate_tls::ClientTls, String>,
     host: &str,
     path: &str,
     body: &[u8],
@@ -45,7 +45,7 @@ pub(crate) async fn post(
         max_head: MAX_HEAD,
         max_body: MAX_REPLY,
     };
-    let reply = call_pooled(pool, addr, req, limits, deadline).await?;
+    let reply = call_pooled(pool, key, tls, req, limits, deadline).await?;
     Ok(RawReply {
         status: reply.status,
         function_error: reply.header(b"x-amz-function-error").is_some(),

@@ -138,6 +138,33 @@ pub(crate) fn request_event(
         .unwrap_or_default();
     let domain = host(req);
     let prefix = domain.split('.').next().unwrap_or_default().to_owned();
+    let mut identity = json!({
+        "cognitoIdentityPoolId": null,
+        "accountId": null,
+        "cognitoIdentityId": null,
+        "caller": null,
+        "sourceIp": req.source_ip.to_string(),
+        "principalOrgId": null,
+        "accessKey": null,
+        "cognitoAuthenticationType": null,
+        "cognitoAuthenticationProvider": null,
+        "userArn": null,
+        "userAgent": req.user_agent,
+        "user": null,
+    });
+    // As AWS: present only when the client presented a certificate (mutual TLS).
+    if let (Some(c), Some(obj)) = (req.client_cert, identity.as_object_mut()) {
+        obj.insert(
+            "clientCert".to_owned(),
+            json!({
+                "clientCertPem": c.client_cert_pem,
+                "subjectDN": c.subject_dn,
+                "issuerDN": c.issuer_dn,
+                "serialNumber": c.serial_number,
+                "validity": { "notBefore": c.not_before, "notAfter": c.not_after },
+            }),
+        );
+    }
     let v = json!({
         "type": "REQUEST",
         "methodArn": req.method_arn,
@@ -159,20 +186,7 @@ pub(crate) fn request_event(
             "requestId": req.request_id,
             "extendedRequestId": req.request_id,
             "protocol": "HTTP/1.1",
-            "identity": {
-                "cognitoIdentityPoolId": null,
-                "accountId": null,
-                "cognitoIdentityId": null,
-                "caller": null,
-                "sourceIp": req.source_ip.to_string(),
-                "principalOrgId": null,
-                "accessKey": null,
-                "cognitoAuthenticationType": null,
-                "cognitoAuthenticationProvider": null,
-                "userArn": null,
-                "userAgent": req.user_agent,
-                "user": null,
-            },
+            "identity": identity,
             "domainName": domain,
             "resourcePath": req.route.template,
             "httpMethod": method,

@@ -26,9 +26,9 @@ use tollgate_config::Authorizer;
 use tollgate_policy::{CallerKind, Decision, ExpandCtx, Principal, Request};
 
 use crate::auth::{self, AuthContext, AuthEnv, AuthRequest, RouteAuthorizer};
+use crate::client::Pool;
 use crate::error::GatewayError;
 use crate::metrics::{AuthKind, CacheName};
-use crate::client::Pool;
 
 use cache::{Begin, CacheKey, L1, L2, Polled};
 use reply::{AuthzResult, Failure};
@@ -51,7 +51,8 @@ enum Kind {
 pub(crate) struct Rt {
     kind: Kind,
     /// `host:port` of `function_url`, and its path; `None` when the URL is unusable.
-    target: Option<(String, String)>,
+    /// Authority, path and query, and for `https://` the server name to verify.
+    target: Option<(String, String, Option<String>)>,
     /// Zero: no caching.
     ttl: Duration,
     timeout: Duration,
@@ -110,10 +111,14 @@ impl Compiled {
                     .iter()
                     .map(|api| fingerprint(&[&id.to_string(), &g.region, &g.account_id, &api.id]))
                     .collect();
-                let target = crate::client::Url::parse(url)
-                    .ok()
-                    .filter(|u| u.scheme == crate::client::Scheme::Http)
-                    .map(|u| (u.authority.to_owned(), u.path_and_query.into_owned()));
+                let target = crate::client::Url::parse(url).ok().map(|u| {
+                    let tls = crate::client::PoolKey::for_url(
+                        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                        &u,
+                    )
+                    .tls_name;
+                    (u.authority.to_owned(), u.path_and_query.into_owned(), tls)
+                });
                 Some(Rt {
                     kind,
                     target,
@@ -446,8 +451,8 @@ async fn invoke(
     token: &str,
     method: &str,
 ) -> Result<Arc<AuthzResult>, Failure> {
-    let Some((authority, path)) = &rt.target else {
-        return Err(Failure::Error("function_url is not an http:// URL"));
+    let Some((authority, path, tls_name)) = &rt.target else {
+        return Err(Failure::Error("function_url is not an http(s):// URL"));
     };
     {
         let mut m = env.caches.lambda.inflight.borrow_mut();
@@ -465,18 +470,24 @@ async fn invoke(
         Kind::Token => event::token_event(token, req.method_arn),
         Kind::Request => event::request_event(req, env.account_id, &req.route.stage, method),
     };
+    let default_port = if tls_name.is_some() { 443 } else { 80 };
     let addr = env
         .caches
         .lambda
         .pool
         .borrow_mut()
-        .resolve_authority(authority)
+        .resolve_authority(authority, default_port)
         .map_err(|_| Failure::Error("cannot resolve"))?;
+    let key = crate::client::PoolKey {
+        addr,
+        tls_name: tls_name.clone(),
+    };
     let started = Instant::now();
     let deadline = started + rt.timeout;
     let call = client::post(
         &env.caches.lambda.pool,
-        addr,
+        &key,
+        env.client_tls,
         authority,
         path,
         &body,
@@ -486,7 +497,12 @@ async fn invoke(
     env.metrics.authorizer_call(&rt.stats, started.elapsed());
     let raw = match called {
         Ok(Ok(raw)) => raw,
-        Ok(Err(_)) => return Err(Failure::Error("call failed (refused, closed or bad reply)")),
+        Ok(Err(e)) => {
+            log::debug!("tollgate: authorizer {}: call failed: {e}", rt.name);
+            return Err(Failure::Error(
+                "call failed (refused, TLS verification, closed or bad reply)",
+            ));
+        }
         Err(_) => return Err(Failure::Error("timed out")),
     };
     let ctx = ExpandCtx {
