@@ -214,7 +214,13 @@ pub struct Gateway {
 fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    s.set_reuse_address(true)?;
+    // Not for port 0: with SO_REUSEADDR the kernel's choice of a free port may hand out one
+    // another process has bound but not yet put to listen, and with SO_REUSEPORT on both the
+    // two processes then share it (connections split between them). Without it, port 0
+    // never lands on a bound port; the workers after the first bind the port it got.
+    if addr.port() != 0 {
+        s.set_reuse_address(true)?;
+    }
     s.set_reuse_port(true)?;
     if addr.is_ipv6() {
         let _ = s.set_only_v6(true);
