@@ -50,54 +50,104 @@ pub(crate) async fn serve<T: Transport>(
 ) {
     let mut c = Conn {
         stream,
-        buf: Vec::with_capacity(crate::io::READ_CHUNK),
-        out: Vec::with_capacity(1024),
+        buf: w.bufs.read.take(),
+        out: w.bufs.out.take(),
         local,
         source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
     };
-    if proxy_protocol && !read_proxy_header(w, &mut c).await {
-        return;
+    // The PROXY header's reader is boxed: it is needed once, and inline it would make every
+    // connection's task larger for its whole life.
+    if !proxy_protocol || Box::pin(read_proxy_header(w, &mut c)).await {
+        serve_requests(w, &mut c).await;
     }
+    w.bufs.read.put(std::mem::take(&mut c.buf));
+    w.bufs.out.put(std::mem::take(&mut c.out));
+}
+
+/// The keep-alive loop. The connection alternates between busy periods (requests, each
+/// next one read directly) and idle waits. A busy period's state (head parsing, the whole
+/// request pipeline: several KiB) lives in a box allocated when the period starts and freed
+/// when it ends, so an idle connection's task holds only the connection and a readiness wait,
+/// and a busy connection allocates nothing per request for it.
+async fn serve_requests<T: Transport>(w: &Worker, c: &mut Conn<T>) {
     loop {
-        if c.buf.is_empty() && !wait_for_request(w, &mut c).await {
-            break;
+        if Box::pin(busy(w, c)).await == Busy::Close {
+            return;
+        }
+        // Idle: both buffers go back to the worker's free lists until bytes arrive.
+        w.bufs.read.put(std::mem::take(&mut c.buf));
+        w.bufs.out.put(std::mem::take(&mut c.out));
+        let idle = {
+            let snap = w.snapshot();
+            snap.idle_timeout
+                .saturating_sub(snap.idle_timeout.min(FIRST_READ_WAIT))
+        };
+        if !idle_wait(w, &c.stream, idle).await {
+            return;
+        }
+        c.buf = w.bufs.read.take();
+        c.out = w.bufs.out.take();
+    }
+}
+
+/// How a busy period ended.
+#[derive(PartialEq, Eq)]
+enum Busy {
+    /// No request within the direct read's wait: the connection is idle (nothing lost).
+    Idle,
+    /// The connection is to close.
+    Close,
+}
+
+/// Serve requests while they keep coming within the direct read's wait.
+async fn busy<T: Transport>(w: &Worker, c: &mut Conn<T>) -> Busy {
+    loop {
+        if c.buf.is_empty() {
+            match first_read(w, c).await {
+                First::Data => {}
+                First::Idle => return Busy::Idle,
+                First::Closed => return Busy::Close,
+            }
         }
         let snap = w.snapshot();
-        let Some(head) = read_head(w, &mut c, &snap).await else {
-            return;
+        let Some(head) = read_head(w, c, &snap).await else {
+            return Busy::Close;
         };
-        let next = pipeline::run(w, &mut c, &snap, head).await;
+        let next = pipeline::run(w, c, &snap, head).await;
         pipeline::shrink_buffer(&mut c.buf);
         if next == Next::Close || w.shutting_down() {
-            break;
+            return Busy::Close;
         }
     }
 }
 
-/// Wait for the first bytes of the next request. False: the connection is to close.
-async fn wait_for_request<T: Transport>(w: &Worker, c: &mut Conn<T>) -> bool {
-    // Only the timeouts come from this snapshot: the request is served under the one
+/// What the direct read of a next request found.
+enum First {
+    Data,
+    Idle,
+    Closed,
+}
+
+/// Read the first bytes of the next request directly, for a short while.
+async fn first_read<T: Transport>(w: &Worker, c: &mut Conn<T>) -> First {
+    // Only the timeout comes from this snapshot: the request is served under the one
     // loaded after its first bytes arrive (a swap during the wait applies to it).
-    let snap = w.snapshot();
+    let first = w.snapshot().idle_timeout.min(FIRST_READ_WAIT);
     // A busy keep-alive connection sends its next request soon: read it directly (one
     // io operation). Past a short wait the read is given up, its buffer with it, and
     // the connection waits for readiness only, holding no buffer while idle.
     // (`fill_or_give_up`: a plain `fill` with a deadline lost a request that arrived
     // just as the read was dropped.)
-    let first = snap.idle_timeout.min(FIRST_READ_WAIT);
     match c
         .stream
         .first_read(&mut c.buf, Instant::now() + first)
         .await
     {
-        Ok(0) => false,
-        Ok(_) => true,
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-            c.buf = Vec::new();
-            idle_wait(w, &c.stream, snap.idle_timeout.saturating_sub(first)).await
-        }
-        Err(_) => false,
+        Ok(0) => First::Closed,
+        Ok(_) => First::Data,
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => First::Idle,
+        Err(_) => First::Closed,
     }
 }
 

@@ -15,9 +15,12 @@
 //! ```
 
 mod accesslog;
+#[cfg(test)]
+mod alloc_count;
 mod admin;
 pub mod auth;
 mod body;
+mod bufpool;
 mod client;
 mod conn;
 mod error;

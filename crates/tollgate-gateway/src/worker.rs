@@ -123,6 +123,7 @@ async fn worker_main(
     let w = Rc::new(Worker {
         id,
         ids: RequestIds::new(),
+        bufs: crate::bufpool::BufPool::new(),
         metrics,
         pool: RefCell::new(pool),
         active: Cell::new(0),
