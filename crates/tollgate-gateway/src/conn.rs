@@ -41,14 +41,17 @@ impl Transport for TcpStream {
 }
 
 /// Serve one client connection until it closes, idles out or the worker shuts down.
-pub(crate) async fn serve<T: Transport>(
+///
+/// Not an `async fn`: the connection is built first and only it is moved into the future, so
+/// the task does not also keep room for the stream and addresses it was made from.
+pub(crate) fn serve<T: Transport>(
     w: &Worker,
     stream: T,
     peer: SocketAddr,
     local: SocketAddr,
     proxy_protocol: bool,
-) {
-    let mut c = Conn {
+) -> impl std::future::Future<Output = ()> {
+    let c = Conn {
         stream,
         buf: w.bufs.read.take(),
         out: w.bufs.out.take(),
@@ -56,13 +59,16 @@ pub(crate) async fn serve<T: Transport>(
         source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
     };
-    // The PROXY header's reader is boxed: it is needed once, and inline it would make every
-    // connection's task larger for its whole life.
-    if !proxy_protocol || Box::pin(read_proxy_header(w, &mut c)).await {
-        serve_requests(w, &mut c).await;
+    async move {
+        let mut c = c;
+        // The PROXY header's reader is boxed: it is needed once, and inline it would make
+        // every connection's task larger for its whole life.
+        if !proxy_protocol || Box::pin(read_proxy_header(w, &mut c)).await {
+            serve_requests(w, &mut c).await;
+        }
+        w.bufs.read.put(std::mem::take(&mut c.buf));
+        w.bufs.out.put(std::mem::take(&mut c.out));
     }
-    w.bufs.read.put(std::mem::take(&mut c.buf));
-    w.bufs.out.put(std::mem::take(&mut c.out));
 }
 
 /// The keep-alive loop. The connection alternates between busy periods (requests, each

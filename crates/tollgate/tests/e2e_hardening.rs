@@ -756,9 +756,10 @@ fn idle_keep_alive_connections_hold_little_memory() {
     for c in conns.iter_mut().step_by((n / 50).max(1)) {
         assert_eq!(c.request(&get("/prod/mock", "")).status, 200);
     }
+    // A debug build (this test's binary) measures 5-6 KiB; a release build about half that.
     assert!(
-        per_conn < 16.0,
-        "{per_conn:.2} KiB per idle connection (target under 16 KiB)"
+        per_conn < 8.0,
+        "{per_conn:.2} KiB per idle connection (bound: 8 KiB in a debug build)"
     );
 }
 
