@@ -4,21 +4,23 @@
 //! integration and the answer are the pipeline's.
 
 use std::io;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use tollgate_http::{HttpError, RequestHead, parse_request};
 
 use crate::error::GatewayError;
+use crate::idle::Shutdown;
 use crate::io::{fill, fill_or_give_up};
 use crate::pipeline::{self, Conn, Next, Stream, canonical_ip, reply_error_default};
 use crate::state::Worker;
 
 /// How long a kept-alive connection waits for its next request with a read in flight.
 const FIRST_READ_WAIT: Duration = Duration::from_millis(1000);
-/// How often an idle connection looks at the shutdown flag.
-const IDLE_SLICE: Duration = Duration::from_millis(250);
 
 /// A client transport the HTTP/1 loop can serve: a stream, plus how an idle keep-alive
 /// connection waits for its next request.
@@ -110,7 +112,11 @@ enum Busy {
 async fn busy<T: Transport>(w: &Worker, c: &mut Conn<T>) -> Busy {
     loop {
         if c.buf.is_empty() {
-            match first_read(w, c).await {
+            // The output buffer is only needed to answer: it waits in the free list meanwhile.
+            w.bufs.out.put(std::mem::take(&mut c.out));
+            let first = first_read(w, c).await;
+            c.out = w.bufs.out.take();
+            match first {
                 First::Data => {}
                 First::Idle => return Busy::Idle,
                 First::Closed => return Busy::Close,
@@ -217,23 +223,21 @@ async fn read_proxy_header<T: Transport>(w: &Worker, c: &mut Conn<T>) -> bool {
 }
 
 /// Wait until the connection has bytes to read. False: idle timeout, peer gone, or shutdown.
+/// One readiness wait under one timer; shutdown wakes it through the worker's idle list (no
+/// periodic wake-ups: an idle connection costs no CPU).
 async fn idle_wait<T: Transport>(w: &Worker, stream: &T, idle: Duration) -> bool {
-    let until = Instant::now() + idle;
-    loop {
-        if w.shutting_down() {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= until {
-            return false;
-        }
-        let slice = (until - now).min(IDLE_SLICE);
-        match monoio::time::timeout(slice, stream.wait_readable()).await {
-            Ok(Ok(())) => return true,
-            Ok(Err(_)) => return false,
-            Err(_) => {}
-        }
+    if w.shutting_down() || idle.is_zero() {
+        return false;
     }
+    let mut readable = std::pin::pin!(stream.wait_readable());
+    let mut shutdown = Shutdown::new(w);
+    let either = std::future::poll_fn(|cx| {
+        if Pin::new(&mut shutdown).poll(cx).is_ready() {
+            return Poll::Ready(false);
+        }
+        readable.as_mut().poll(cx).map(|r| r.is_ok())
+    });
+    matches!(monoio::time::timeout(idle, either).await, Ok(true))
 }
 
 fn protocol_error(e: HttpError) -> GatewayError {

@@ -25,6 +25,7 @@ mod client;
 mod conn;
 mod error;
 mod ids;
+mod idle;
 mod io;
 pub mod logging;
 pub mod metrics;

@@ -20,6 +20,8 @@ pub(crate) struct Worker {
     pub ids: RequestIds,
     /// Free read and output buffers, shared by the worker's connections.
     pub bufs: crate::bufpool::BufPool,
+    /// Idle connections to wake at shutdown.
+    pub idle: crate::idle::IdleWakers,
     pub metrics: Arc<WorkerMetrics>,
     pub pool: RefCell<Pool>,
     pub active: Cell<usize>,
@@ -65,6 +67,7 @@ impl Worker {
             id: 0,
             ids: RequestIds::new(),
             bufs: crate::bufpool::BufPool::new(),
+            idle: crate::idle::IdleWakers::default(),
             metrics: shared.worker_metrics.first().cloned().unwrap_or_default(),
             pool: RefCell::new(Pool::new(4, std::time::Duration::from_secs(30))),
             active: Cell::new(0),

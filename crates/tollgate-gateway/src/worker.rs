@@ -124,6 +124,7 @@ async fn worker_main(
         id,
         ids: RequestIds::new(),
         bufs: crate::bufpool::BufPool::new(),
+        idle: crate::idle::IdleWakers::default(),
         metrics,
         pool: RefCell::new(pool),
         active: Cell::new(0),
@@ -150,6 +151,8 @@ async fn worker_main(
     for a in accepting {
         a.await;
     }
+    // The accept loops end on the shutdown flag: idle keep-alive connections close now.
+    w.idle.wake_all();
     // Drain: in-flight requests finish (bounded by the drain timeout).
     let drain = w
         .shared

@@ -218,9 +218,11 @@ pub(crate) async fn authorize(
             }
             ctx
         }
-        Authorization::AwsIam => iam::authorize(env, req, ctx).await?,
-        Authorization::CognitoUserPools => cognito::authorize(env, req, ctx).await?,
-        Authorization::Custom => lambda::authorize(env, req, ctx).await?,
+        // Boxed: their futures (several KiB: JWKS fetches, Lambda calls) would otherwise be
+        // part of every request's state, `NONE` routes included, and of every busy connection.
+        Authorization::AwsIam => Box::pin(iam::authorize(env, req, ctx)).await?,
+        Authorization::CognitoUserPools => Box::pin(cognito::authorize(env, req, ctx)).await?,
+        Authorization::Custom => Box::pin(lambda::authorize(env, req, ctx)).await?,
     };
     Ok(Permit { ctx, _private: () })
 }
