@@ -132,13 +132,17 @@ def hotswap_table(sc: dict) -> list[str]:
 
 def idle_table(sc: dict) -> list[str]:
     out = [f"{sc.get('connections', '?'):,} keep-alive connections, each after one request, "
-           "held idle for 1.5 s (past tollgate's 1 s direct read of a next request); RSS (VmRSS) "
+           "held idle for 1.5 s (past tollgate's 100 ms direct read of a next request); RSS (VmRSS) "
            "of the gateway process before and after.", "",
            "| contender | RSS before MiB | RSS after MiB | bytes per idle connection |",
            "|---|---:|---:|---:|"]
     for cname, r in sc.get("rows", {}).items():
         out.append(f"| {cname} | {f1(r['rss_before_kib'] / 1024)} | "
                    f"{f1(r['rss_after_kib'] / 1024)} | {f0(r['per_conn_bytes'])} |")
+    cmds = [r.get("gw_cmd", "") for r in sc.get("rows", {}).values() if r.get("gw_cmd")]
+    if cmds:
+        out += ["", f"Command: `BENCH_IDLE_CONNS={sc.get('connections', '?')} "
+                "scripts/bench-all.sh idle`; the contenders:", "", "```", *cmds, "```"]
     return out
 
 

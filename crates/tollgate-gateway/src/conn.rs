@@ -19,8 +19,12 @@ use crate::io::{fill, fill_or_give_up};
 use crate::pipeline::{self, Conn, Next, Stream, canonical_ip, reply_error_default};
 use crate::state::Worker;
 
-/// How long a kept-alive connection waits for its next request with a read in flight.
-const FIRST_READ_WAIT: Duration = Duration::from_millis(1000);
+/// How long a kept-alive connection waits for its next request with a read in flight (one
+/// io operation per request while requests keep coming). Past it the connection gives up its
+/// buffers and busy state and waits for readiness only. Short: a burst of new connections
+/// that each send one request holds its buffers for this long only, and a client that pauses
+/// longer than this between requests pays one readiness wait more per request.
+const FIRST_READ_WAIT: Duration = Duration::from_millis(100);
 
 /// A client transport the HTTP/1 loop can serve: a stream, plus how an idle keep-alive
 /// connection waits for its next request.
@@ -147,7 +151,7 @@ async fn first_read<T: Transport>(w: &Worker, c: &mut Conn<T>) -> First {
     // loaded after its first bytes arrive (a swap during the wait applies to it).
     let first = w.snapshot().idle_timeout.min(FIRST_READ_WAIT);
     // A busy keep-alive connection sends its next request soon: read it directly (one
-    // io operation). Past a short wait the read is given up, its buffer with it, and
+    // io operation). Past a short wait (100 ms) the read is given up, its buffer with it, and
     // the connection waits for readiness only, holding no buffer while idle.
     // (`fill_or_give_up`: a plain `fill` with a deadline lost a request that arrived
     // just as the read was dropped.)
