@@ -14,7 +14,7 @@ use monoio::net::TcpStream;
 use tollgate_http::{HttpError, RequestHead, parse_request};
 
 use crate::error::GatewayError;
-use crate::idle::Shutdown;
+use crate::idle::IdleEnd;
 use crate::io::{fill, fill_or_give_up};
 use crate::pipeline::{self, Conn, Next, Stream, canonical_ip, reply_error_default};
 use crate::state::Worker;
@@ -227,21 +227,21 @@ async fn read_proxy_header<T: Transport>(w: &Worker, c: &mut Conn<T>) -> bool {
 }
 
 /// Wait until the connection has bytes to read. False: idle timeout, peer gone, or shutdown.
-/// One readiness wait under one timer; shutdown wakes it through the worker's idle list (no
-/// periodic wake-ups: an idle connection costs no CPU).
+/// One readiness wait and no timer of its own: the worker's sweeper wakes it at its deadline
+/// or at shutdown (`idle.rs`), so an idle connection is small and costs no CPU.
 async fn idle_wait<T: Transport>(w: &Worker, stream: &T, idle: Duration) -> bool {
     if w.shutting_down() || idle.is_zero() {
         return false;
     }
     let mut readable = std::pin::pin!(stream.wait_readable());
-    let mut shutdown = Shutdown::new(w);
-    let either = std::future::poll_fn(|cx| {
-        if Pin::new(&mut shutdown).poll(cx).is_ready() {
+    let mut end = IdleEnd::new(w, Instant::now() + idle);
+    std::future::poll_fn(|cx| {
+        if Pin::new(&mut end).poll(cx).is_ready() {
             return Poll::Ready(false);
         }
         readable.as_mut().poll(cx).map(|r| r.is_ok())
-    });
-    matches!(monoio::time::timeout(idle, either).await, Ok(true))
+    })
+    .await
 }
 
 fn protocol_error(e: HttpError) -> GatewayError {

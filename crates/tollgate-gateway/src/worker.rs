@@ -141,6 +141,9 @@ async fn worker_main(
         snap: RefCell::new(Rc::new(snap)),
         shared,
     });
+    // Idle keep-alive connections' timeouts and shutdown wake-ups (ends on its own after
+    // the shutdown flag).
+    let _sweeper = monoio::spawn(crate::idle::sweeper(w.clone()));
     let mut accepting = Vec::new();
     for (l, proxy_protocol) in listeners {
         match monoio::net::TcpListener::from_std(l) {
