@@ -46,10 +46,10 @@ impl Transport for TcpStream {
     }
 }
 
-/// Serve one client connection until it closes, idles out or the worker shuts down.
-///
-/// Not an `async fn`: the connection is built first and only it is moved into the future, so
-/// the task does not also keep room for the stream and addresses it was made from.
+/// Serve one client connection until it closes, idles out or the worker shuts down (the
+/// worker's accept loop does the same in two steps: [`connection`], then [`serve_conn`] in
+/// the connection's task).
+#[cfg(test)]
 pub(crate) fn serve<T: Transport>(
     w: &Worker,
     stream: T,
@@ -57,24 +57,40 @@ pub(crate) fn serve<T: Transport>(
     local: SocketAddr,
     proxy_protocol: bool,
 ) -> impl std::future::Future<Output = ()> {
-    let c = Conn {
+    let mut c = connection(w, stream, peer, local);
+    async move { serve_conn(w, &mut c, proxy_protocol).await }
+}
+
+/// A new client connection with buffers from the worker's free lists.
+///
+/// Built outside the connection's future and lent to [`serve_conn`]: a future that is given
+/// the stream and addresses keeps room for them besides the connection made of them, for the
+/// connection's whole life.
+pub(crate) fn connection<T: Transport>(
+    w: &Worker,
+    stream: T,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Conn<T> {
+    Conn {
         stream,
         buf: w.bufs.read.take(),
         out: w.bufs.out.take(),
         local,
         source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
-    };
-    async move {
-        let mut c = c;
-        // The PROXY header's reader is boxed: it is needed once, and inline it would make
-        // every connection's task larger for its whole life.
-        if !proxy_protocol || Box::pin(read_proxy_header(w, &mut c)).await {
-            serve_requests(w, &mut c).await;
-        }
-        w.bufs.read.put(std::mem::take(&mut c.buf));
-        w.bufs.out.put(std::mem::take(&mut c.out));
     }
+}
+
+/// Serve connection `c` (see [`serve`]); its buffers go back to the free lists at the end.
+pub(crate) async fn serve_conn<T: Transport>(w: &Worker, c: &mut Conn<T>, proxy_protocol: bool) {
+    // The PROXY header's reader is boxed: it is needed once, and inline it would make every
+    // connection's task larger for its whole life.
+    if !proxy_protocol || Box::pin(read_proxy_header(w, c)).await {
+        serve_requests(w, c).await;
+    }
+    w.bufs.read.put(std::mem::take(&mut c.buf));
+    w.bufs.out.put(std::mem::take(&mut c.out));
 }
 
 /// The keep-alive loop. The connection alternates between busy periods (requests, each

@@ -250,10 +250,13 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
                 w.active.set(w.active.get() + 1);
                 w.metrics.connections_open.fetch_add(1, Ordering::Relaxed);
                 w.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+                let _ = stream.set_nodelay(true);
+                // The connection is built here and lent to its task: the task then holds it
+                // once (not also the stream and addresses it was made from).
+                let mut c = crate::conn::connection(&w, stream, peer, local);
                 let w2 = w.clone();
                 monoio::spawn(async move {
-                    let _ = stream.set_nodelay(true);
-                    crate::conn::serve(&w2, stream, peer, local, proxy_protocol).await;
+                    crate::conn::serve_conn(&w2, &mut c, proxy_protocol).await;
                     w2.active.set(w2.active.get().saturating_sub(1));
                     w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
                 });
