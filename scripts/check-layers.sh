@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../crates/tollgate-gateway/src"
 
 LAYERS=(
-  "error ids wire logging router proxy_protocol threads"
+  "error ids wire logging router proxy_protocol threads alloc_count idle"
   "io metrics responses"
-  "body client accesslog"
+  "body client accesslog bufpool"
   "auth"
   "snapshot"
   "shared"

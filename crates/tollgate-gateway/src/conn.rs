@@ -250,7 +250,7 @@ async fn idle_wait<T: Transport>(w: &Worker, stream: &T, idle: Duration) -> bool
         return false;
     }
     let mut readable = std::pin::pin!(stream.wait_readable());
-    let mut end = IdleEnd::new(w, Instant::now() + idle);
+    let mut end = IdleEnd::new(&w.idle, &w.shared.shutdown, Instant::now() + idle);
     std::future::poll_fn(|cx| {
         if Pin::new(&mut end).poll(cx).is_ready() {
             return Poll::Ready(false);

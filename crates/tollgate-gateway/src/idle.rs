@@ -1,6 +1,7 @@
 //! Idle keep-alive connections: their idle timeout and shutdown, without a timer each. An idle
 //! connection waits for readiness and registers its waker and deadline here; the worker's
-//! sweeper (every [`SWEEP`]) wakes those past their deadline, and wakes them all at shutdown.
+//! sweeper (`worker.rs`, every [`SWEEP`]) wakes those past their deadline, and wakes them all
+//! at shutdown.
 //! A monoio timer entry is 768 bytes of the connection's task (cache-padded, 128-byte
 //! aligned), and waking every idle connection a few times a second to look at the shutdown
 //! flag cost a core at 100,000 connections; a slot here is 40 bytes and costs nothing while
@@ -10,9 +11,8 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-use crate::state::Worker;
 
 /// How often the sweeper looks for idle connections past their deadline: an idle timeout
 /// fires up to this late.
@@ -83,15 +83,18 @@ impl IdleWakers {
 
 /// Ready once the deadline has passed (woken by the sweeper) or the worker is shutting down.
 pub(crate) struct IdleEnd<'a> {
-    w: &'a Worker,
+    idle: &'a IdleWakers,
+    shutdown: &'a AtomicBool,
     until: Instant,
     slot: Option<usize>,
 }
 
 impl<'a> IdleEnd<'a> {
-    pub(crate) fn new(w: &'a Worker, until: Instant) -> Self {
+    /// Registered with `idle`; `shutdown` is the process's shutdown flag.
+    pub(crate) fn new(idle: &'a IdleWakers, shutdown: &'a AtomicBool, until: Instant) -> Self {
         Self {
-            w,
+            idle,
+            shutdown,
             until,
             slot: None,
         }
@@ -103,10 +106,10 @@ impl Future for IdleEnd<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.w.shutting_down() || Instant::now() >= this.until {
+        if this.shutdown.load(Ordering::Relaxed) || Instant::now() >= this.until {
             return Poll::Ready(());
         }
-        this.w.idle.register(&mut this.slot, cx.waker(), this.until);
+        this.idle.register(&mut this.slot, cx.waker(), this.until);
         Poll::Pending
     }
 }
@@ -114,19 +117,9 @@ impl Future for IdleEnd<'_> {
 impl Drop for IdleEnd<'_> {
     fn drop(&mut self) {
         if let Some(i) = self.slot {
-            self.w.idle.unregister(i);
+            self.idle.unregister(i);
         }
     }
-}
-
-/// The worker's sweeper: wakes idle connections past their deadline every [`SWEEP`], and all
-/// of them once the worker shuts down.
-pub(crate) async fn sweeper(w: std::rc::Rc<Worker>) {
-    while !w.shutting_down() {
-        monoio::time::sleep(SWEEP).await;
-        w.idle.wake_expired(Instant::now());
-    }
-    w.idle.wake_all();
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ async fn worker_main(
     });
     // Idle keep-alive connections' timeouts and shutdown wake-ups (ends on its own after
     // the shutdown flag).
-    let _sweeper = monoio::spawn(crate::idle::sweeper(w.clone()));
+    let _sweeper = monoio::spawn(sweeper(w.clone()));
     let mut accepting = Vec::new();
     for (l, proxy_protocol) in listeners {
         match monoio::net::TcpListener::from_std(l) {
@@ -170,6 +170,16 @@ async fn worker_main(
     while w.active.get() > 0 && Instant::now() < until {
         monoio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The worker's sweeper: wakes idle connections past their deadline every
+/// [`crate::idle::SWEEP`], and all of them once the worker shuts down.
+async fn sweeper(w: Rc<Worker>) {
+    while !w.shutting_down() {
+        monoio::time::sleep(crate::idle::SWEEP).await;
+        w.idle.wake_expired(Instant::now());
+    }
+    w.idle.wake_all();
 }
 
 /// At most one accept-error line per worker in this time (the rest are counted).
