@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../crates/tollgate-gateway/src"
 
 LAYERS=(
-  "error ids wire logging router proxy_protocol threads response"
+  "error ids wire logging router proxy_protocol threads response alloc_count idle"
   "io metrics responses"
-  "body client accesslog http1"
+  "body client accesslog http1 bufpool"
   "auth"
   "snapshot"
   "shared"

@@ -4,21 +4,27 @@
 //! integration and the answer are the pipeline's.
 
 use std::io;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use tollgate_http::{HttpError, RequestHead, parse_request};
 
 use crate::error::GatewayError;
+use crate::idle::IdleEnd;
 use crate::io::{fill, fill_or_give_up};
 use crate::pipeline::{self, Conn, Next, Stream, canonical_ip, reply_error_default};
 use crate::state::Worker;
 
-/// How long a kept-alive connection waits for its next request with a read in flight.
-const FIRST_READ_WAIT: Duration = Duration::from_millis(1000);
-/// How often an idle connection looks at the shutdown flag.
-const IDLE_SLICE: Duration = Duration::from_millis(250);
+/// How long a kept-alive connection waits for its next request with a read in flight (one
+/// io operation per request while requests keep coming). Past it the connection gives up its
+/// buffers and busy state and waits for readiness only. Short: a burst of new connections
+/// that each send one request holds its buffers for this long only, and a client that pauses
+/// longer than this between requests pays one readiness wait more per request.
+const FIRST_READ_WAIT: Duration = Duration::from_millis(100);
 
 /// A client transport the HTTP/1 loop can serve: a stream, plus how an idle keep-alive
 /// connection waits for its next request.
@@ -40,71 +46,141 @@ impl Transport for TcpStream {
     }
 }
 
-/// Serve one client connection until it closes, idles out or the worker shuts down.
-pub(crate) async fn serve<T: Transport>(
+/// Serve one client connection until it closes, idles out or the worker shuts down (the
+/// worker's accept loop does the same in two steps: [`connection`], then [`serve_conn`] in
+/// the connection's task).
+#[cfg(test)]
+pub(crate) fn serve<T: Transport>(
     w: &Worker,
     stream: T,
     peer: SocketAddr,
     local: SocketAddr,
     proxy_protocol: bool,
-) {
-    let mut c = Conn {
+) -> impl std::future::Future<Output = ()> {
+    let mut c = connection(w, stream, peer, local);
+    async move { serve_conn(w, &mut c, proxy_protocol).await }
+}
+
+/// A new client connection with buffers from the worker's free lists.
+///
+/// Built outside the connection's future and lent to [`serve_conn`]: a future that is given
+/// the stream and addresses keeps room for them besides the connection made of them, for the
+/// connection's whole life.
+pub(crate) fn connection<T: Transport>(
+    w: &Worker,
+    stream: T,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Conn<T> {
+    Conn {
         stream,
-        buf: Vec::with_capacity(crate::io::READ_CHUNK),
-        out: Vec::with_capacity(1024),
+        buf: w.bufs.read.take(),
+        out: w.bufs.out.take(),
         local,
         source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
         client_cert: None,
-    };
-    if proxy_protocol && !read_proxy_header(w, &mut c).await {
-        return;
     }
-    serve_conn(w, c).await;
 }
 
-/// The HTTP/1 loop over a connection whose source is known (after any PROXY header; an
-/// HTTPS listener's connection comes here after its handshake, see `crate::tls`).
-pub(crate) async fn serve_conn<T: Transport>(w: &Worker, mut c: Conn<T>) {
+/// Serve connection `c` (see [`serve`]); its buffers go back to the free lists at the end.
+pub(crate) async fn serve_conn<T: Transport>(w: &Worker, c: &mut Conn<T>, proxy_protocol: bool) {
+    // The PROXY header's reader is boxed: it is needed once, and inline it would make every
+    // connection's task larger for its whole life.
+    if !proxy_protocol || Box::pin(read_proxy_header(w, c)).await {
+        serve_requests(w, c).await;
+    }
+    w.bufs.read.put(std::mem::take(&mut c.buf));
+    w.bufs.out.put(std::mem::take(&mut c.out));
+}
+
+/// The keep-alive loop. The connection alternates between busy periods (requests, each
+/// next one read directly) and idle waits. A busy period's state (head parsing, the whole
+/// request pipeline: several KiB) lives in a box allocated when the period starts and freed
+/// when it ends, so an idle connection's task holds only the connection and a readiness wait,
+/// and a busy connection allocates nothing per request for it.
+async fn serve_requests<T: Transport>(w: &Worker, c: &mut Conn<T>) {
     loop {
-        if c.buf.is_empty() && !wait_for_request(w, &mut c).await {
-            break;
+        if Box::pin(busy(w, c)).await == Busy::Close {
+            return;
+        }
+        // Idle: both buffers go back to the worker's free lists until bytes arrive.
+        w.bufs.read.put(std::mem::take(&mut c.buf));
+        w.bufs.out.put(std::mem::take(&mut c.out));
+        let idle = {
+            let snap = w.snapshot();
+            snap.idle_timeout
+                .saturating_sub(snap.idle_timeout.min(FIRST_READ_WAIT))
+        };
+        if !idle_wait(w, &c.stream, idle).await {
+            return;
+        }
+        c.buf = w.bufs.read.take();
+        c.out = w.bufs.out.take();
+    }
+}
+
+/// How a busy period ended.
+#[derive(PartialEq, Eq)]
+enum Busy {
+    /// No request within the direct read's wait: the connection is idle (nothing lost).
+    Idle,
+    /// The connection is to close.
+    Close,
+}
+
+/// Serve requests while they keep coming within the direct read's wait.
+async fn busy<T: Transport>(w: &Worker, c: &mut Conn<T>) -> Busy {
+    loop {
+        if c.buf.is_empty() {
+            // The output buffer is only needed to answer: it waits in the free list meanwhile.
+            w.bufs.out.put(std::mem::take(&mut c.out));
+            let first = first_read(w, c).await;
+            c.out = w.bufs.out.take();
+            match first {
+                First::Data => {}
+                First::Idle => return Busy::Idle,
+                First::Closed => return Busy::Close,
+            }
         }
         let snap = w.snapshot();
-        let Some(head) = read_head(w, &mut c, &snap).await else {
-            return;
+        let Some(head) = read_head(w, c, &snap).await else {
+            return Busy::Close;
         };
-        let next = pipeline::run(w, &mut c, &snap, head).await;
+        let next = pipeline::run(w, c, &snap, head).await;
         pipeline::shrink_buffer(&mut c.buf);
         if next == Next::Close || w.shutting_down() {
-            break;
+            return Busy::Close;
         }
     }
 }
 
-/// Wait for the first bytes of the next request. False: the connection is to close.
-async fn wait_for_request<T: Transport>(w: &Worker, c: &mut Conn<T>) -> bool {
-    // Only the timeouts come from this snapshot: the request is served under the one
+/// What the direct read of a next request found.
+enum First {
+    Data,
+    Idle,
+    Closed,
+}
+
+/// Read the first bytes of the next request directly, for a short while.
+async fn first_read<T: Transport>(w: &Worker, c: &mut Conn<T>) -> First {
+    // Only the timeout comes from this snapshot: the request is served under the one
     // loaded after its first bytes arrive (a swap during the wait applies to it).
-    let snap = w.snapshot();
+    let first = w.snapshot().idle_timeout.min(FIRST_READ_WAIT);
     // A busy keep-alive connection sends its next request soon: read it directly (one
-    // io operation). Past a short wait the read is given up, its buffer with it, and
+    // io operation). Past a short wait (100 ms) the read is given up, its buffer with it, and
     // the connection waits for readiness only, holding no buffer while idle.
     // (`fill_or_give_up`: a plain `fill` with a deadline lost a request that arrived
     // just as the read was dropped.)
-    let first = snap.idle_timeout.min(FIRST_READ_WAIT);
     match c
         .stream
         .first_read(&mut c.buf, Instant::now() + first)
         .await
     {
-        Ok(0) => false,
-        Ok(_) => true,
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-            c.buf = Vec::new();
-            idle_wait(w, &c.stream, snap.idle_timeout.saturating_sub(first)).await
-        }
-        Err(_) => false,
+        Ok(0) => First::Closed,
+        Ok(_) => First::Data,
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => First::Idle,
+        Err(_) => First::Closed,
     }
 }
 
@@ -168,23 +244,21 @@ async fn read_proxy_header<T: Transport>(w: &Worker, c: &mut Conn<T>) -> bool {
 }
 
 /// Wait until the connection has bytes to read. False: idle timeout, peer gone, or shutdown.
+/// One readiness wait and no timer of its own: the worker's sweeper wakes it at its deadline
+/// or at shutdown (`idle.rs`), so an idle connection is small and costs no CPU.
 async fn idle_wait<T: Transport>(w: &Worker, stream: &T, idle: Duration) -> bool {
-    let until = Instant::now() + idle;
-    loop {
-        if w.shutting_down() {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= until {
-            return false;
-        }
-        let slice = (until - now).min(IDLE_SLICE);
-        match monoio::time::timeout(slice, stream.wait_readable()).await {
-            Ok(Ok(())) => return true,
-            Ok(Err(_)) => return false,
-            Err(_) => {}
-        }
+    if w.shutting_down() || idle.is_zero() {
+        return false;
     }
+    let mut readable = std::pin::pin!(stream.wait_readable());
+    let mut end = IdleEnd::new(&w.idle, &w.shared.shutdown, Instant::now() + idle);
+    std::future::poll_fn(|cx| {
+        if Pin::new(&mut end).poll(cx).is_ready() {
+            return Poll::Ready(false);
+        }
+        readable.as_mut().poll(cx).map(|r| r.is_ok())
+    })
+    .await
 }
 
 fn protocol_error(e: HttpError) -> GatewayError {

@@ -15,14 +15,18 @@
 //! ```
 
 mod accesslog;
+#[cfg(test)]
+mod alloc_count;
 mod admin;
 pub mod auth;
 mod body;
+mod bufpool;
 mod client;
 mod conn;
 mod error;
 mod http1;
 mod ids;
+mod idle;
 mod io;
 pub mod logging;
 pub mod metrics;

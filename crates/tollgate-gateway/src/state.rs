@@ -18,6 +18,10 @@ pub(crate) struct Worker {
     pub id: usize,
     pub shared: Arc<Shared>,
     pub ids: RequestIds,
+    /// Free read and output buffers, shared by the worker's connections.
+    pub bufs: crate::bufpool::BufPool,
+    /// Idle connections to wake at shutdown.
+    pub idle: crate::idle::IdleWakers,
     pub metrics: Arc<WorkerMetrics>,
     pub pool: RefCell<Pool>,
     pub active: Cell<usize>,
@@ -62,6 +66,8 @@ impl Worker {
         Worker {
             id: 0,
             ids: RequestIds::new(),
+            bufs: crate::bufpool::BufPool::new(),
+            idle: crate::idle::IdleWakers::default(),
             metrics: shared.worker_metrics.first().cloned().unwrap_or_default(),
             pool: RefCell::new(Pool::new(4, std::time::Duration::from_secs(30))),
             active: Cell::new(0),

@@ -116,16 +116,17 @@ pub(crate) async fn serve_tls(
         }
         None => None,
     };
-    let c = Conn {
+    let mut c = Conn {
         stream,
-        buf: Vec::with_capacity(crate::io::READ_CHUNK),
-        out: Vec::with_capacity(1024),
+        buf: w.bufs.read.take(),
+        out: w.bufs.out.take(),
         local,
         source_ip,
         vpce_id,
         client_cert,
     };
-    serve_conn(w, c).await;
+    // The PROXY header, if any, came before the handshake.
+    serve_conn(w, &mut c, false).await;
 }
 
 fn failed(w: &Worker, peer: SocketAddr, reason: TlsFailure, why: &str) {

@@ -123,6 +123,8 @@ async fn worker_main(
     let w = Rc::new(Worker {
         id,
         ids: RequestIds::new(),
+        bufs: crate::bufpool::BufPool::new(),
+        idle: crate::idle::IdleWakers::default(),
         metrics,
         pool: RefCell::new(pool),
         active: Cell::new(0),
@@ -141,6 +143,9 @@ async fn worker_main(
         snap: RefCell::new(Rc::new(snap)),
         shared,
     });
+    // Idle keep-alive connections' timeouts and shutdown wake-ups (ends on its own after
+    // the shutdown flag).
+    let _sweeper = monoio::spawn(sweeper(w.clone()));
     let mut accepting = Vec::new();
     for (index, (l, proxy_protocol)) in listeners.into_iter().enumerate() {
         match monoio::net::TcpListener::from_std(l) {
@@ -156,6 +161,8 @@ async fn worker_main(
     for a in accepting {
         a.await;
     }
+    // The accept loops end on the shutdown flag: idle keep-alive connections close now.
+    w.idle.wake_all();
     // Drain: in-flight requests finish (bounded by the drain timeout).
     let drain = w
         .shared
@@ -170,6 +177,16 @@ async fn worker_main(
     while w.active.get() > 0 && Instant::now() < until {
         monoio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The worker's sweeper: wakes idle connections past their deadline every
+/// [`crate::idle::SWEEP`], and all of them once the worker shuts down.
+async fn sweeper(w: Rc<Worker>) {
+    while !w.shutting_down() {
+        monoio::time::sleep(crate::idle::SWEEP).await;
+        w.idle.wake_expired(Instant::now());
+    }
+    w.idle.wake_all();
 }
 
 /// At most one accept-error line per worker in this time (the rest are counted).
@@ -256,27 +273,36 @@ async fn accept_loop(
                 w.active.set(w.active.get() + 1);
                 w.metrics.connections_open.fetch_add(1, Ordering::Relaxed);
                 w.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+                let _ = stream.set_nodelay(true);
+                // An HTTPS listener: its TLS configuration as of now (see crate::tls).
+                let tls = w
+                    .snapshot()
+                    .compiled
+                    .listener_tls
+                    .get(index)
+                    .cloned()
+                    .flatten();
                 let w2 = w.clone();
-                monoio::spawn(async move {
-                    let _ = stream.set_nodelay(true);
-                    // An HTTPS listener: its TLS configuration as of now (see crate::tls).
-                    let tls = w2
-                        .snapshot()
-                        .compiled
-                        .listener_tls
-                        .get(index)
-                        .cloned()
-                        .flatten();
-                    match tls {
-                        Some(tls) => {
+                match tls {
+                    Some(tls) => {
+                        monoio::spawn(async move {
                             crate::tls::serve_tls(&w2, stream, tls, peer, local, proxy_protocol)
-                                .await
-                        }
-                        None => crate::conn::serve(&w2, stream, peer, local, proxy_protocol).await,
+                                .await;
+                            w2.active.set(w2.active.get().saturating_sub(1));
+                            w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+                        });
                     }
-                    w2.active.set(w2.active.get().saturating_sub(1));
-                    w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
-                });
+                    None => {
+                        // The connection is built here and lent to its task: the task then
+                        // holds it once (not also the stream and addresses it was made from).
+                        let mut c = crate::conn::connection(&w, stream, peer, local);
+                        monoio::spawn(async move {
+                            crate::conn::serve_conn(&w2, &mut c, proxy_protocol).await;
+                            w2.active.set(w2.active.get().saturating_sub(1));
+                            w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+                        });
+                    }
+                }
             }
             Ok(Err(e)) => {
                 // Out of file descriptors and the like: back off a little, log rarely.

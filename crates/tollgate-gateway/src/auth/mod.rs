@@ -150,6 +150,9 @@ pub(crate) struct AuthRequest<'a> {
     pub body: Option<&'a [u8]>,
     pub stage_vars: Option<&'a BTreeMap<String, String>>,
     pub user_agent: Option<&'a str>,
+    /// Whether the integration reads `context.identity` (an `http_proxy` parameter mapping
+    /// may): a mock answer does not, and then the base identity is not built (no allocation).
+    pub wants_identity: bool,
     /// The request's `x-amzn-RequestId` (lambda: `requestContext.requestId` of REQUEST events).
     pub request_id: &'a str,
     /// The client certificate of a mutual-TLS connection (`requestContext.identity.clientCert`).
@@ -183,6 +186,9 @@ pub(crate) fn repeated_identity_source() -> GatewayError {
 /// The context every authorized request carries (`context.identity.sourceIp`, `.userAgent`).
 fn base_context(req: &AuthRequest<'_>) -> AuthContext {
     let mut ctx = AuthContext::default();
+    if !req.wants_identity {
+        return ctx;
+    }
     ctx.identity.push(("sourceIp", req.source_ip.to_string()));
     if let Some(ua) = req.user_agent {
         ctx.identity.push(("userAgent", ua.to_owned()));
@@ -228,9 +234,11 @@ pub(crate) async fn authorize(
             }
             ctx
         }
-        Authorization::AwsIam => iam::authorize(env, req, ctx).await?,
-        Authorization::CognitoUserPools => cognito::authorize(env, req, ctx).await?,
-        Authorization::Custom => lambda::authorize(env, req, ctx).await?,
+        // Boxed: their futures (several KiB: JWKS fetches, Lambda calls) would otherwise be
+        // part of every request's state, `NONE` routes included, and of every busy connection.
+        Authorization::AwsIam => Box::pin(iam::authorize(env, req, ctx)).await?,
+        Authorization::CognitoUserPools => Box::pin(cognito::authorize(env, req, ctx)).await?,
+        Authorization::Custom => Box::pin(lambda::authorize(env, req, ctx)).await?,
     };
     Ok(Permit { ctx, _private: () })
 }

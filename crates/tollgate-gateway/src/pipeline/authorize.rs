@@ -34,6 +34,10 @@ pub(crate) async fn authorize<S>(
         client_tls: &snap.compiled.client_tls,
     };
     let buffered = prepared.buffered.as_ref();
+    // From the head (still in the buffer): borrowed unless it is not UTF-8.
+    let user_agent = head
+        .header(&c.buf, b"user-agent")
+        .map(String::from_utf8_lossy);
     let req = AuthRequest {
         buf: &c.buf,
         head,
@@ -44,7 +48,8 @@ pub(crate) async fn authorize<S>(
         vpce_id: c.vpce_id.as_deref(),
         body: buffered.and_then(|b| c.buf.get(b.data.clone())),
         stage_vars: rc.stage_vars(),
-        user_agent: ex.info.user_agent.as_deref(),
+        user_agent: user_agent.as_deref(),
+        wants_identity: !matches!(rc.route.integration, crate::snapshot::IntegrationRt::Mock(_)),
         request_id: ex.rid.as_str(), // lambda: requestContext.requestId
         client_cert: c.client_cert.as_deref(),
     };

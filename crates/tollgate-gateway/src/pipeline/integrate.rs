@@ -56,7 +56,9 @@ pub(crate) async fn integrate<S: Stream>(
                 keep_client: keep,
                 rid: &ex.rid,
             };
-            let r = proxy::forward(w, c, &fwd, body).await;
+            // Boxed: the exchange's future (KiB of upstream state) would otherwise be part of
+            // every request's state, mock routes included.
+            let r = Box::pin(proxy::forward(w, c, &fwd, body)).await;
             ex.info.integration = Some(t0.elapsed());
             w.metrics.upstream(&rc.route.label, t0.elapsed());
             match r {

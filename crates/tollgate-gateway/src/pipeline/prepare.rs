@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use tollgate_http::{BodyFraming, RequestHead};
 
-use crate::accesslog::RequestInfo;
 use crate::body::BodyReader;
 use crate::error::GatewayError;
 use crate::io::fill;
@@ -33,7 +32,6 @@ pub(crate) async fn prepare<S: Stream>(
     head: &mut RequestHead,
     rc: &RouteCtx<'_>,
     body: &BodyReader,
-    info: &RequestInfo,
     budget: &mut BodyBudget<'_>,
 ) -> Result<Prepared, GatewayError> {
     let gateway = &snap.compiled.config.gateway;
@@ -47,7 +45,7 @@ pub(crate) async fn prepare<S: Stream>(
             &gateway.account_id,
             &rc.api_cfg.id,
             &rc.m.stage,
-            &info.method,
+            &String::from_utf8_lossy(head.method.slice(&c.buf)),
             &rc.m.resource_path,
         )
     } else {

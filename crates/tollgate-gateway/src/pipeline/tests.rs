@@ -501,3 +501,71 @@ fn a_chunked_request_body_is_pulled_gathered_into_one_upstream_chunk() {
         assert_eq!(statuses(&out), [200, 200], "{out}");
     });
 }
+
+/// Allocations made serving one connection that carries `n` mock requests (the stream's own
+/// buffers made beforehand), on a worker already warmed by one such connection.
+fn allocations_for(w: &Worker, n: usize, user_agent: bool) -> u64 {
+    let ua = if user_agent { "User-Agent: curl/8.0\r\n" } else { "" };
+    let one = format!("GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n{ua}\r\n");
+    let input = one.repeat(n).into_bytes();
+    let output = Rc::new(RefCell::new(Vec::with_capacity(64 * 1024)));
+    let mem = Mem {
+        input,
+        pos: 0,
+        chunk: 1 << 20,
+        output: output.clone(),
+    };
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let mut rt = runtime();
+    let ((), count) = crate::alloc_count::count(|| {
+        rt.block_on(crate::conn::serve(w, mem, peer, local, false));
+    });
+    let out = String::from_utf8(output.borrow().clone()).unwrap();
+    assert_eq!(statuses(&out), vec![200; n], "{out}");
+    count
+}
+
+/// Allocations the mock path still makes per request (access log off): the parsed head's
+/// header index (`RequestHead::headers`, a `Vec`), and the route match copied out of the
+/// connection buffer (`OwnedMatch`: stage, template, resource path). Nothing else: no request
+/// id, method, path or user-agent string, no identity context, no response head formatting.
+const MOCK_ALLOCATIONS_PER_REQUEST: u64 = 4;
+
+/// A connection carrying 21 mock requests makes exactly 20 x [`MOCK_ALLOCATIONS_PER_REQUEST`]
+/// more allocations than one carrying a single request, with and without a user agent.
+/// (Counted by the test build's counting global allocator: a count, not a time.)
+#[test]
+fn a_mock_request_makes_a_fixed_small_number_of_allocations() {
+    let w = worker("127.0.0.1:9");
+    for ua in [false, true] {
+        allocations_for(&w, 3, ua);
+        let one = allocations_for(&w, 1, ua);
+        let many = allocations_for(&w, 21, ua);
+        eprintln!("allocations (user agent {ua}): 1 request {one}, 21 requests {many}");
+        assert_eq!(
+            many - one,
+            20 * MOCK_ALLOCATIONS_PER_REQUEST,
+            "per-request allocations (user agent {ua}): 1 request {one}, 21 requests {many}"
+        );
+    }
+}
+
+
+/// What an idle keep-alive connection's task holds: the connection (stream, addresses, empty
+/// buffers) and a readiness wait (its deadline is kept by the worker's sweeper, no timer). The request pipeline is boxed per busy period
+/// and is not part of it. (A size, not a time.)
+#[test]
+fn the_connection_task_stays_small() {
+    runtime().block_on(async {
+        let w = worker("127.0.0.1:9");
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = monoio::net::TcpStream::from_std(s).unwrap();
+        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let fut = crate::conn::serve(&w, s, peer, peer, true);
+        let size = std::mem::size_of_val(&fut);
+        eprintln!("connection task future: {size} bytes");
+        assert!(size <= 1024, "{size} bytes");
+    });
+}
