@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: every config in configs/ validates, every crate's tests pass,
-# clippy (with the workspace's no-panic lints) is clean, and the differential tests against
+# the systemd unit verifies (scripts/verify-packaging.sh), clippy (with the workspace's no-panic
+# lints) is clean, and the differential tests against
 # independent implementations (scripts/differential.sh) find no unexplained disagreement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ for f in configs/*.yaml configs/examples/*.yaml; do
   [ -e "$f" ] || continue
   "${CARGO_TARGET_DIR:-target}/debug/tollgate" validate --config "$f"
 done
+
+echo "== packaging (systemd unit)"
+scripts/verify-packaging.sh
 
 echo "== clippy"
 cargo clippy --workspace --all-targets -- -D warnings

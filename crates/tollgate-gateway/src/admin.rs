@@ -16,6 +16,7 @@ use tollgate_http::{BodyFraming, RequestHead, RequestLimits, parse_request};
 
 use crate::metrics::{GlobalMetrics, render};
 use crate::shared::{ApplyError, Shared};
+use crate::snapshot::Origin;
 
 /// Largest config body `PUT /config` accepts.
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
@@ -235,6 +236,13 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
                 reloads_ok: shared.reloads_ok.load(Ordering::Relaxed),
                 reloads_rejected: shared.reloads_rejected.load(Ordering::Relaxed),
                 workers,
+                config_revision: match snap.origin {
+                    Origin::Etcd { revision } => revision,
+                    _ => 0,
+                },
+                watch_state: shared.watch.state(),
+                watch_connection_failures: shared.watch.connection_failures(),
+                watch_invalid_revisions: shared.watch.invalid_revisions(),
             };
             Reply {
                 status: 200,
@@ -242,14 +250,18 @@ fn handle(shared: &Shared, mut stream: TcpStream, workers: usize) {
                 body: render(&shared.worker_metrics, &g).into_bytes(),
             }
         }
-        (b"GET", b"/config") => json(
-            200,
-            serde_json::json!({
+        (b"GET", b"/config") => {
+            let mut v = serde_json::json!({
                 "version": snap.version,
                 "sha256": snap.compiled.sha256,
                 "loaded_at": rfc3339(snap.loaded_at),
-            }),
-        ),
+                "source": snap.origin.name(),
+            });
+            if let (Origin::Etcd { revision }, Some(m)) = (snap.origin, v.as_object_mut()) {
+                m.insert("revision".into(), revision.into());
+            }
+            json(200, v)
+        }
         (b"PUT", b"/config") => match std::str::from_utf8(&body) {
             Ok(text) => {
                 let base = shared

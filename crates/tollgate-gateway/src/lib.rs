@@ -49,7 +49,8 @@ use tollgate_config::Compiled;
 
 /// Lambda-authorizer cache types (L1/L2 with single-flight), public for bench/benches/authorizer.rs.
 pub use auth::lambda::cache as authorizer_cache;
-pub use shared::{ApplyError, Shared};
+pub use shared::{ApplyError, BindOverrides, Reloader, Shared, WatchState, WatchStatus};
+pub use snapshot::Origin;
 pub use snapshot::Snapshot;
 pub use threads::lower_priority_of_current_thread;
 pub use worker::IoDriver;
@@ -80,6 +81,7 @@ pub fn fd_connection_bound(nofile: Option<u64>, workers: usize) -> usize {
     usize::try_from((usable / w / 2).max(1)).unwrap_or(usize::MAX)
 }
 
+
 /// How to serve.
 pub struct ServeOptions {
     pub compiled: Compiled,
@@ -90,6 +92,10 @@ pub struct ServeOptions {
     pub config_path: Option<PathBuf>,
     /// Where the workers run (`--cpus`, `--no-pin`; default: `gateway.cpus`).
     pub pinning: Pinning,
+    /// Where `compiled` came from (`GET /config`'s `source`).
+    pub origin: Origin,
+    /// `--bind` / `--admin-bind`.
+    pub overrides: BindOverrides,
 }
 
 /// Where the workers run.
@@ -162,6 +168,8 @@ impl ServeOptions {
             io_driver: IoDriver::Auto,
             config_path: None,
             pinning: Pinning::Config,
+            origin: Origin::File,
+            overrides: BindOverrides::default(),
         }
     }
 }
@@ -187,6 +195,8 @@ pub enum StartError {
         "io_uring was requested but this kernel does not offer it (use --io-driver epoll or auto)"
     )]
     NoIoUring,
+    #[error("{0}")]
+    Override(String),
 }
 
 /// A running gateway.
@@ -215,7 +225,10 @@ fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 }
 
 /// Bind everything, then start the workers and the admin listener.
-pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
+pub fn start(mut opts: ServeOptions) -> Result<Gateway, StartError> {
+    opts.overrides
+        .apply(&mut opts.compiled.config)
+        .map_err(StartError::Override)?;
     let cfg = &opts.compiled.config;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let explicit: &[usize] = match &opts.pinning {
@@ -287,7 +300,8 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         );
     }
     metrics::set_workers(workers);
-    let snapshot = Snapshot::build(opts.compiled, 1);
+    let mut snapshot = Snapshot::build(opts.compiled, 1);
+    snapshot.origin = opts.origin;
     let shared = Arc::new(Shared {
         current: ArcSwap::from_pointee(snapshot),
         version: AtomicU64::new(1),
@@ -299,6 +313,9 @@ pub fn start(opts: ServeOptions) -> Result<Gateway, StartError> {
         reloads_rejected: AtomicU64::new(0),
         access_log: ArcSwap::from_pointee(sink),
         config_path: opts.config_path,
+        overrides: opts.overrides,
+        watch: WatchStatus::default(),
+        reloader: std::sync::OnceLock::new(),
         reload_lock: Mutex::new(()),
         retired: Mutex::new(Vec::new()),
         auth: auth::SharedCaches {

@@ -342,8 +342,16 @@ pub fn jwks_fetch(url: &str, ok_at: Option<std::time::SystemTime>) {
 }
 
 /// Global values that are not per worker.
+#[derive(Default)]
 pub struct GlobalMetrics {
     pub config_version: u64,
+    /// The etcd modification revision of the served config (0: not from etcd).
+    pub config_revision: i64,
+    /// [`crate::WatchState`] as a number.
+    pub watch_state: u8,
+    /// Watch failures: connection (connect, read, watch stream), invalid (revision refused).
+    pub watch_connection_failures: u64,
+    pub watch_invalid_revisions: u64,
     pub reloads_ok: u64,
     pub reloads_rejected: u64,
     pub workers: usize,
@@ -468,10 +476,37 @@ pub fn render(workers: &[std::sync::Arc<WorkerMetrics>], g: &GlobalMetrics) -> S
         (
             "tollgate_config_reloads_total",
             "counter",
-            "Configuration changes (PUT /config, reload, SIGHUP, --watch), by result.",
+            "Configuration changes (PUT /config, reload, SIGHUP, --watch, etcd revisions), by result.",
             vec![
                 reload("ok", g.reloads_ok),
                 reload("rejected", g.reloads_rejected),
+            ],
+        ),
+        (
+            "tollgate_config_revision",
+            "gauge",
+            "etcd modification revision of the configuration being served (0 when it does not come from etcd).",
+            vec![format!("tollgate_config_revision {}", g.config_revision)],
+        ),
+        (
+            "tollgate_config_watch_state",
+            "gauge",
+            "Config watch: 0 none (file config), 1 reconnecting (etcd unreachable, the last good config serves), 2 watching.",
+            vec![format!("tollgate_config_watch_state {}", g.watch_state)],
+        ),
+        (
+            "tollgate_config_watch_failures_total",
+            "counter",
+            "Config watch failures, by kind: connection (connect, read or watch stream lost), invalid (a stored revision refused).",
+            vec![
+                format!(
+                    "tollgate_config_watch_failures_total{{kind=\"connection\"}} {}",
+                    g.watch_connection_failures
+                ),
+                format!(
+                    "tollgate_config_watch_failures_total{{kind=\"invalid\"}} {}",
+                    g.watch_invalid_revisions
+                ),
             ],
         ),
         (
@@ -780,6 +815,7 @@ mod tests {
             reloads_ok: 2,
             reloads_rejected: 1,
             workers: 2,
+            ..Default::default()
         };
         let t = render(&[a, b], &g);
         assert!(t.contains(
@@ -797,6 +833,7 @@ mod tests {
             reloads_ok: 0,
             reloads_rejected: 0,
             workers: 1,
+            ..Default::default()
         };
         let w = Arc::new(WorkerMetrics::default());
         w.request(&RouteLabel::new("a", "GET /x"), 200, Duration::ZERO);
@@ -848,6 +885,7 @@ mod tests {
             reloads_ok: 0,
             reloads_rejected: 0,
             workers: 1,
+            ..Default::default()
         };
         let t = render(&[a], &g);
         let lab = "api=\"histo\",route=\"GET /h\"";

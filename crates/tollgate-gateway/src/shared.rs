@@ -3,13 +3,14 @@
 //! the shared authorization caches; and the control side's operations on it (apply a new
 //! configuration, reload the file, shut down).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Origin, Snapshot};
 use crate::{accesslog, logging, metrics};
 
 /// State shared by the workers, the admin listener and the control side.
@@ -22,6 +23,14 @@ pub struct Shared {
     pub(crate) reloads_rejected: AtomicU64,
     pub(crate) access_log: ArcSwap<accesslog::Sink>,
     pub(crate) config_path: Option<PathBuf>,
+    /// `serve --bind` / `--admin-bind`, applied to every configuration (at start and on each
+    /// change), so a config shared by several nodes on one host still binds per node.
+    pub(crate) overrides: BindOverrides,
+    /// The state of a config watch (etcd), for `/metrics`.
+    pub(crate) watch: WatchStatus,
+    /// Re-reads a configuration that has no file (one held in etcd): SIGHUP and
+    /// `POST /config/reload` call it instead of reading `config_path`.
+    pub(crate) reloader: std::sync::OnceLock<Reloader>,
     pub(crate) reload_lock: Mutex<()>,
     /// Snapshots replaced by a newer one, kept until no worker holds them any more, so that
     /// freeing a large configuration happens here (control side), never on a worker.
@@ -44,8 +53,18 @@ pub enum ApplyError {
 impl Shared {
     /// Validate, compile and publish a new configuration; the old one keeps serving on error.
     pub fn apply_config(&self, text: &str, base_dir: &Path) -> Result<u64, ApplyError> {
+        self.apply_config_from(text, base_dir, Origin::Admin)
+    }
+
+    /// [`Shared::apply_config`] for a configuration from `origin` (the file, etcd).
+    pub fn apply_config_from(
+        &self,
+        text: &str,
+        base_dir: &Path,
+        origin: Origin,
+    ) -> Result<u64, ApplyError> {
         let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let res = self.apply_locked(text, base_dir);
+        let res = self.apply_locked(text, base_dir, origin);
         match &res {
             Ok(_) => self.reloads_ok.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.reloads_rejected.fetch_add(1, Ordering::Relaxed),
@@ -53,9 +72,12 @@ impl Shared {
         res
     }
 
-    fn apply_locked(&self, text: &str, base_dir: &Path) -> Result<u64, ApplyError> {
-        let compiled = tollgate_config::load_str(text, base_dir)
+    fn apply_locked(&self, text: &str, base_dir: &Path, origin: Origin) -> Result<u64, ApplyError> {
+        let mut compiled = tollgate_config::load_str(text, base_dir)
             .map_err(|e| ApplyError::Invalid(e.0.iter().map(ToString::to_string).collect()))?;
+        self.overrides
+            .apply(&mut compiled.config)
+            .map_err(|e| ApplyError::Invalid(vec![e]))?;
         let cur = self.current.load();
         let restart = tollgate_config::restart_required(&cur.compiled.config, &compiled.config);
         if !restart.is_empty() {
@@ -76,7 +98,8 @@ impl Shared {
             log::warn!("config: {w}");
         }
         let log = compiled.config.gateway.log;
-        let snap = Snapshot::build(compiled, version);
+        let mut snap = Snapshot::build(compiled, version);
+        snap.origin = origin;
         logging::configure(log.level, log.format);
         if let Some(s) = sink {
             self.access_log.store(Arc::new(s));
@@ -104,12 +127,29 @@ impl Shared {
         drop(done);
     }
 
-    /// Re-read the `--config` file.
+    /// Count a configuration change that failed before it could be applied (its source could
+    /// not be read): `tollgate_config_reloads_total{result="rejected"}`.
+    pub fn count_rejected_reload(&self) {
+        self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Make SIGHUP and `POST /config/reload` call `f` (a config held in etcd: re-read the key
+    /// and the files it names). Set once; a second call is ignored.
+    pub fn set_reloader(&self, f: Reloader) {
+        let _ = self.reloader.set(f);
+    }
+
+    /// Re-read the `--config` file (or, for a config held elsewhere, its [`Reloader`]).
     pub fn reload_file(&self) -> Result<u64, ApplyError> {
+        if self.config_path.is_none()
+            && let Some(f) = self.reloader.get()
+        {
+            return f();
+        }
         let Some(path) = self.config_path.clone() else {
             self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
             return Err(ApplyError::Invalid(vec![
-                "config: serving the built-in quickstart; there is no file to reload".into(),
+                "config: there is no --config file to reload (serving the built-in quickstart, or a config held in etcd, which is watched)".into(),
             ]));
         };
         match std::fs::read_to_string(&path) {
@@ -118,7 +158,7 @@ impl Shared {
                     .parent()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from("."));
-                self.apply_config(&text, &dir)
+                self.apply_config_from(&text, &dir, Origin::File)
             }
             Err(e) => {
                 self.reloads_rejected.fetch_add(1, Ordering::Relaxed);
@@ -139,11 +179,101 @@ impl Shared {
         self.shutdown.load(Ordering::Relaxed)
     }
 
+    /// The state of the config watch, for `/metrics`.
+    pub fn watch_status(&self) -> &WatchStatus {
+        &self.watch
+    }
+
+    /// Where the live configuration came from.
+    pub fn origin(&self) -> Origin {
+        self.current.load().origin
+    }
+
     /// The live configuration version.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
 }
+
+/// Addresses given on the command line that replace the configuration's (`serve --bind`,
+/// `--admin-bind`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BindOverrides {
+    /// Replaces `gateway.listeners[0].bind`.
+    pub bind: Option<SocketAddr>,
+    /// Replaces `gateway.admin.bind`.
+    pub admin_bind: Option<SocketAddr>,
+}
+
+impl BindOverrides {
+    /// Put the overriding addresses into `cfg`. An error when `--bind` is given and the
+    /// configuration has no listener to replace.
+    pub fn apply(&self, cfg: &mut tollgate_config::Config) -> Result<(), String> {
+        if let Some(b) = self.bind {
+            match cfg.gateway.listeners.first_mut() {
+                Some(l) => l.bind = b,
+                None => {
+                    return Err(
+                        "gateway.listeners: --bind replaces the first listener's address, but the config has no listener"
+                            .into(),
+                    );
+                }
+            }
+        }
+        if let Some(a) = self.admin_bind {
+            cfg.gateway.admin.bind = a;
+        }
+        Ok(())
+    }
+}
+
+/// What a config watch (etcd) is doing, for `/metrics` (`tollgate_config_watch_state`,
+/// `tollgate_config_watch_failures_total`).
+#[derive(Debug, Default)]
+pub struct WatchStatus {
+    state: AtomicU8,
+    connection_failures: AtomicU64,
+    invalid_revisions: AtomicU64,
+}
+
+/// `tollgate_config_watch_state` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WatchState {
+    /// No watch: the configuration comes from a file (or the built-in one).
+    None = 0,
+    /// The store cannot be reached (or not yet): serving the last good configuration,
+    /// reconnecting.
+    Reconnecting = 1,
+    /// Connected and watching.
+    Watching = 2,
+}
+
+impl WatchStatus {
+    pub fn set_state(&self, s: WatchState) {
+        self.state.store(s as u8, Ordering::Relaxed);
+    }
+    pub fn state(&self) -> u8 {
+        self.state.load(Ordering::Relaxed)
+    }
+    /// A connection, read or watch failure.
+    pub fn connection_failed(&self) {
+        self.connection_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A stored revision refused as invalid.
+    pub fn invalid_revision(&self) {
+        self.invalid_revisions.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn connection_failures(&self) -> u64 {
+        self.connection_failures.load(Ordering::Relaxed)
+    }
+    pub fn invalid_revisions(&self) -> u64 {
+        self.invalid_revisions.load(Ordering::Relaxed)
+    }
+}
+
+/// Re-reads and applies the configuration from where it is held (see [`Shared::set_reloader`]).
+pub type Reloader = Box<dyn Fn() -> Result<u64, ApplyError> + Send + Sync>;
 
 #[cfg(test)]
 impl Shared {
@@ -159,6 +289,9 @@ impl Shared {
             reloads_rejected: AtomicU64::new(0),
             access_log: ArcSwap::from_pointee(accesslog::Sink::Off),
             config_path: None,
+            overrides: BindOverrides::default(),
+            watch: WatchStatus::default(),
+            reloader: std::sync::OnceLock::new(),
             reload_lock: Mutex::new(()),
             retired: Mutex::new(Vec::new()),
             auth: crate::auth::SharedCaches {

@@ -11,9 +11,38 @@ use crate::metrics::RouteLabel;
 use crate::response::{Response, ResponseHead};
 use crate::responses::{GatewayResponses, Override, Template};
 
+/// Where a published configuration came from (`GET /config` answers `source`, and `revision`
+/// for etcd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// The `--config` file (at start, reload, SIGHUP, `--watch`).
+    #[default]
+    File,
+    /// The built-in quickstart configuration.
+    Builtin,
+    /// A body sent to `PUT /config`.
+    Admin,
+    /// The value of the etcd key at this modification revision.
+    Etcd { revision: i64 },
+}
+
+impl Origin {
+    /// The `source` of `GET /config`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::File => "file",
+            Origin::Builtin => "builtin",
+            Origin::Admin => "admin",
+            Origin::Etcd { .. } => "etcd",
+        }
+    }
+}
+
 /// One published configuration.
 pub struct Snapshot {
     pub version: u64,
+    /// Where this configuration came from.
+    pub origin: Origin,
     pub loaded_at: SystemTime,
     pub compiled: Compiled,
     pub apis: Vec<ApiRt>,
@@ -215,6 +244,7 @@ impl Snapshot {
         let l = &cfg.gateway.limits;
         Snapshot {
             version,
+            origin: Origin::default(),
             loaded_at: SystemTime::now(),
             limits: tollgate_http::RequestLimits {
                 max_header_bytes: l.max_header_bytes,

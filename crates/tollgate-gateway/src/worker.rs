@@ -135,7 +135,9 @@ async fn worker_main(
                 .limits
                 .authorizer_cache_l1_bytes,
         ),
-        snap_version: Cell::new(shared.version.load(Ordering::Acquire)),
+        // The version of the snapshot held, not the counter read later: a swap between the
+        // two reads would otherwise leave this worker on the old config until the next swap.
+        snap_version: Cell::new(snap.version),
         snap: RefCell::new(Rc::new(snap)),
         shared,
     });

@@ -1,5 +1,9 @@
-//! The `tollgate` binary: `serve`, `validate`, `import`, `--version` (docs/configuration.md, README).
+//! The `tollgate` binary: `serve`, `validate`, `import`, `push`, `--version`
+//! (docs/configuration.md, docs/operations.md, docs/openapi.md, README).
 
+mod etcd;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -7,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand, ValueEnum};
 use mimalloc::MiMalloc;
 use tollgate_config::{LogFormat, LogLevel};
-use tollgate_gateway::{ApplyError, IoDriver, Pinning, ServeOptions};
+use tollgate_gateway::{ApplyError, BindOverrides, IoDriver, Origin, Pinning, ServeOptions};
 
 /// The built-in quickstart configuration (`configs/quickstart.yaml`).
 const QUICKSTART: &str = include_str!("../../../configs/quickstart.yaml");
@@ -30,9 +34,17 @@ struct Cli {
 enum Command {
     /// Serve traffic (the built-in quickstart when no --config is given).
     Serve {
-        /// The configuration file (YAML or JSON).
+        /// The configuration file (YAML or JSON), or a key in etcd:
+        /// `etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY` (watched; credentials also
+        /// from TOLLGATE_ETCD_USER / TOLLGATE_ETCD_PASSWORD).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Replaces the first listener's address (port 0: any free port, logged at start).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// Replaces gateway.admin.bind (port 0: any free port, logged at start).
+        #[arg(long)]
+        admin_bind: Option<SocketAddr>,
         /// Worker threads (overrides gateway.workers; 0 = one per core).
         #[arg(long)]
         workers: Option<usize>,
@@ -70,6 +82,21 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Validate a configuration file, then write it to an etcd key with a compare-and-swap on
+    /// the key's revision; prints the new revision. Exit 1: invalid file, 3: the key changed
+    /// (stale --expect-revision), 4: etcd unreachable or refused the write.
+    Push {
+        /// The configuration file to store.
+        #[arg(long)]
+        config: PathBuf,
+        /// `etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY`.
+        url: String,
+        /// Write only if the key's modification revision is N (the `revision` of GET /config or
+        /// of the last push); 0: only if the key does not exist. Without it: the revision read
+        /// just before the write.
+        #[arg(long, value_name = "N")]
+        expect_revision: Option<i64>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -98,8 +125,15 @@ fn main() -> ExitCode {
             api_id,
             strict,
         } => import(&file, &api_id, strict),
+        Command::Push {
+            config,
+            url,
+            expect_revision,
+        } => push(&config, &url, expect_revision),
         Command::Serve {
             config,
+            bind,
+            admin_bind,
             workers,
             watch,
             io_driver,
@@ -118,7 +152,8 @@ fn main() -> ExitCode {
                 CliLevel::Info => LogLevel::Info,
                 CliLevel::Debug => LogLevel::Debug,
             });
-            serve(config, workers, watch, io_driver, pinning, level)
+            let overrides = BindOverrides { bind, admin_bind };
+            serve(config, workers, watch, io_driver, pinning, level, overrides)
         }
     }
 }
@@ -178,6 +213,77 @@ fn validate(path: &Path) -> ExitCode {
     }
 }
 
+fn push(file: &Path, url: &str, expect: Option<i64>) -> ExitCode {
+    let url = match etcd::EtcdUrl::parse(url) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("tollgate push: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match etcd::push(file, &url, expect) {
+        Ok((previous, revision)) => {
+            // The new revision alone on stdout (for scripts), the story on stderr.
+            println!("{revision}");
+            if previous == 0 {
+                eprintln!("tollgate push: {url}: created at revision {revision}");
+            } else {
+                eprintln!(
+                    "tollgate push: {url}: revision {revision} written (replaced revision {previous})"
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            match &e {
+                etcd::PushError::Invalid(errors) => {
+                    for l in errors {
+                        println!("{l}");
+                    }
+                    eprintln!(
+                        "tollgate push: {}: {} error(s); nothing written",
+                        file.display(),
+                        errors.len()
+                    );
+                }
+                etcd::PushError::Stale {
+                    expected: 0,
+                    current,
+                } => {
+                    eprintln!(
+                        "tollgate push: refused: {url} exists (revision {current}) and \
+                         --expect-revision 0 writes only a new key; look at it, merge, and push \
+                         again with --expect-revision {current}"
+                    );
+                }
+                etcd::PushError::Stale { expected, current } => {
+                    let now = if *current == 0 {
+                        "does not exist".to_owned()
+                    } else {
+                        format!("is at revision {current}")
+                    };
+                    eprintln!(
+                        "tollgate push: refused: {url} {now}, not {expected}: someone changed it \
+                         since; look at it, merge, and push again with --expect-revision {current}"
+                    );
+                }
+                etcd::PushError::Store(m) => eprintln!("tollgate push: {m}"),
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// A configuration read from etcd at start: what to serve, and what follows the key.
+struct FromEtcd {
+    rt: tokio::runtime::Runtime,
+    client: etcd_client::Client,
+    url: etcd::EtcdUrl,
+    base_dir: PathBuf,
+    mod_revision: i64,
+    store_revision: i64,
+}
+
 fn serve(
     config: Option<PathBuf>,
     workers: Option<usize>,
@@ -185,11 +291,55 @@ fn serve(
     driver: Driver,
     pinning: Pinning,
     log_level: Option<LogLevel>,
+    overrides: BindOverrides,
 ) -> ExitCode {
     tollgate_gateway::logging::init(log_level, LogLevel::Info, LogFormat::Text);
-    let loaded = match &config {
-        Some(p) => tollgate_config::load_file(p),
-        None => tollgate_config::load_str(QUICKSTART, Path::new(".")),
+    let etcd_url = config
+        .as_ref()
+        .and_then(|p| p.to_str())
+        .filter(|s| etcd::is_etcd_url(s))
+        .map(etcd::EtcdUrl::parse);
+    let mut from_etcd = None;
+    let loaded = match (&config, etcd_url) {
+        (_, Some(Err(e))) => Err(tollgate_config::ConfigErrors(vec![
+            tollgate_config::ConfigError::new("config", e),
+        ])),
+        (_, Some(Ok(url))) => {
+            // Relative paths in a stored config resolve against this node's working directory.
+            let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            match etcd::runtime().map_err(|e| vec![e]).and_then(|rt| {
+                etcd::initial_read(&rt, &url).map(|(client, stored)| (rt, client, stored))
+            }) {
+                Ok((rt, client, stored)) => {
+                    log::info!(
+                        "tollgate: etcd: {url}: read revision {} (store revision {})",
+                        stored.mod_revision,
+                        stored.store_revision
+                    );
+                    let r = tollgate_config::load_str(&stored.text, &base_dir);
+                    from_etcd = Some(FromEtcd {
+                        rt,
+                        client,
+                        url,
+                        base_dir,
+                        mod_revision: stored.mod_revision,
+                        store_revision: stored.store_revision,
+                    });
+                    r
+                }
+                Err(errors) => Err(tollgate_config::ConfigErrors(
+                    errors
+                        .into_iter()
+                        .map(|e| {
+                            let m = e.strip_prefix("config: ").unwrap_or(&e).to_owned();
+                            tollgate_config::ConfigError::new("config", m)
+                        })
+                        .collect(),
+                )),
+            }
+        }
+        (Some(p), None) => tollgate_config::load_file(p),
+        (None, None) => tollgate_config::load_str(QUICKSTART, Path::new(".")),
     };
     let compiled = match loaded {
         Ok(c) => {
@@ -214,6 +364,13 @@ fn serve(
         }
     };
     let quickstart = config.is_none();
+    let origin = match (&from_etcd, quickstart) {
+        (Some(f), _) => Origin::Etcd {
+            revision: f.mod_revision,
+        },
+        (None, true) => Origin::Builtin,
+        (None, false) => Origin::File,
+    };
     let opts = ServeOptions {
         compiled,
         workers,
@@ -222,8 +379,15 @@ fn serve(
             Driver::IoUring => IoDriver::IoUring,
             Driver::Epoll => IoDriver::Legacy,
         },
-        config_path: config.clone(),
+        // A config held in etcd has no file to reload.
+        config_path: if from_etcd.is_some() {
+            None
+        } else {
+            config.clone()
+        },
         pinning,
+        origin,
+        overrides,
     };
     let gw = match tollgate_gateway::start(opts) {
         Ok(g) => g,
@@ -286,7 +450,27 @@ fn serve(
         }
         Err(e) => log::error!("tollgate: cannot install signal handlers: {e}"),
     }
-    if watch && let Some(path) = config {
+    if let Some(f) = from_etcd {
+        shared
+            .watch_status()
+            .set_state(tollgate_gateway::WatchState::Reconnecting);
+        shared.set_reloader(etcd::reloader(
+            f.url.clone(),
+            f.base_dir.clone(),
+            std::sync::Arc::downgrade(&shared),
+        ));
+        let follower = etcd::Follower {
+            url: f.url,
+            shared: shared.clone(),
+            base_dir: f.base_dir,
+            last_seen: f.mod_revision,
+            watch_from: f.store_revision + 1,
+        };
+        if let Err(e) = etcd::spawn_follower(f.rt, follower, f.client) {
+            log::error!("tollgate: cannot start the etcd watch: {e}");
+            shared.begin_shutdown();
+        }
+    } else if watch && let Some(path) = config {
         {
             let sh = shared.clone();
             let _ = std::thread::Builder::new()

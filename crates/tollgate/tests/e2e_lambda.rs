@@ -592,8 +592,9 @@ fn faults_answer_500_in_bounded_time() {
     while started.elapsed() < Duration::from_millis(1500) {
         let r = gw.get("/prod/open", &[]);
         assert_eq!(r.status, 200, "{r:?}");
+        // Well under the 2.5 s a slow authorizer takes, with room for a loaded machine.
         assert!(
-            r.elapsed < Duration::from_millis(300),
+            r.elapsed < Duration::from_millis(1000),
             "a NONE route stalled for {:?}",
             r.elapsed
         );

@@ -111,7 +111,11 @@ fn text_lines_are_timestamped_and_the_level_follows_the_config_live() {
         );
     }
     // The file becomes invalid: every SIGHUP from now on is a rejected reload (a warn line).
-    std::fs::write(&g._config.0, "gateway: [not, a, mapping]\n").unwrap();
+    std::fs::write(
+        &g._config.as_ref().unwrap().0,
+        "gateway: [not, a, mapping]\n",
+    )
+    .unwrap();
 
     assert_eq!(put_config(g.admin, &config("{ level: error }")), 200);
     sighup(&g);

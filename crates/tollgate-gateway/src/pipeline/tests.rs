@@ -179,6 +179,10 @@ fn metrics_text(w: &Worker) -> String {
         reloads_ok: 0,
         reloads_rejected: 0,
         workers: 1,
+        config_revision: 0,
+        watch_state: 0,
+        watch_connection_failures: 0,
+        watch_invalid_revisions: 0,
     };
     crate::metrics::render(std::slice::from_ref(&w.metrics), &g)
 }

@@ -57,7 +57,7 @@ pub struct Gateway {
     pub admin: SocketAddr,
     pub io: String,
     pub stderr: Arc<Mutex<String>>,
-    pub _config: TempFile,
+    pub _config: Option<TempFile>,
 }
 
 fn parse_addr(line: &str, prefix: &str) -> Option<SocketAddr> {
@@ -71,10 +71,22 @@ impl Gateway {
     /// Start with `config` (YAML) and extra `serve` arguments.
     pub fn start(config: &str, args: &[&str]) -> Gateway {
         let cfg = TempFile::new("config.yaml", config);
-        let mut child = Command::new(bin())
-            .arg("serve")
-            .arg("--config")
-            .arg(&cfg.0)
+        let mut all: Vec<&str> = vec!["serve", "--config", cfg.0.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let mut gw = Gateway::launch(&all, None);
+        gw._config = Some(cfg);
+        gw
+    }
+
+    /// Start the binary with `args` (the whole command line after the program name, e.g.
+    /// `serve --config etcd://...`) in `cwd` (default: the test's), and wait for its listening
+    /// and admin lines.
+    pub fn launch(args: &[&str], cwd: Option<&std::path::Path>) -> Gateway {
+        let mut cmd = Command::new(bin());
+        if let Some(d) = cwd {
+            cmd.current_dir(d);
+        }
+        let mut child = cmd
             .args(args)
             .env_remove("TOLLGATE_IO_DRIVER")
             .stdin(Stdio::null())
@@ -133,7 +145,7 @@ impl Gateway {
             admin: admin.unwrap(),
             io,
             stderr: log,
-            _config: cfg,
+            _config: None,
         }
     }
 

@@ -1,0 +1,600 @@
+//! [`serve_connection`]: one HTTP/2 server connection, one monoio task per stream.
+
+use std::cell::Cell;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio_compat::StreamWrapper;
+
+use crate::body::{Body, BodyError, BodyStream};
+use crate::limits::H2Limits;
+use crate::message::{Headers, Request, Response, Version};
+use crate::meter::{Flood, FrameMeter, MeterState, MeteredIo};
+
+/// Handles one request (one HTTP/2 stream). Runs in its own monoio task, so the future need
+/// not be `Send`. When the client resets the stream, the future is dropped.
+pub trait Handler {
+    /// Answers `req`, whose body is `body`.
+    fn handle(&self, req: Request, body: Body) -> impl Future<Output = Response>;
+}
+
+impl<T: Handler> Handler for Rc<T> {
+    fn handle(&self, req: Request, body: Body) -> impl Future<Output = Response> {
+        T::handle(self, req, body)
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Close {
+    /// The client closed it, or a graceful shutdown completed.
+    Done,
+    /// No preface and first frame (SETTINGS) within the handshake timeout.
+    HandshakeTimeout,
+    /// No open stream for the idle timeout: graceful GOAWAY.
+    Idle,
+    /// The frame meter tripped: GOAWAY with ENHANCE_YOUR_CALM.
+    Flood(Flood),
+    /// h2 ended the connection: a protocol error or one of its own limits (GOAWAY with
+    /// `reason`, e.g. ENHANCE_YOUR_CALM = 11 for a CONTINUATION flood or too many resets
+    /// pending accept), or an I/O error (`reason` None).
+    Error {
+        /// The HTTP/2 error code, if any.
+        reason: Option<u32>,
+        /// True when the client sent the GOAWAY/RST.
+        remote: bool,
+        /// h2's description.
+        message: String,
+    },
+}
+
+/// What happened on one connection (for logs, metrics and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnSummary {
+    /// Streams handed to the handler.
+    pub streams: u64,
+    /// RST_STREAM frames received.
+    pub resets_received: u64,
+    /// PING/SETTINGS/PRIORITY frames received (not acknowledgements).
+    pub control_frames: u64,
+    /// Streams reset by the server because the client's window stayed closed past the send
+    /// timeout.
+    pub send_timeouts: u64,
+    /// Why it ended.
+    pub close: Close,
+}
+
+struct ConnState {
+    active: Cell<usize>,
+    last_change: Cell<Instant>,
+    send_timeouts: Cell<u64>,
+}
+
+struct ActiveGuard(Rc<ConnState>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get().saturating_sub(1));
+        self.0.last_change.set(Instant::now());
+    }
+}
+
+struct StreamCfg {
+    send_timeout: Duration,
+    body_timeout: Duration,
+    send_chunk: usize,
+}
+
+// Short-lived on the stack, one per poll: boxing the stream would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Event {
+    Stream(http::Request<RecvStream>, SendResponse<Bytes>),
+    Closed,
+    Error(h2::Error),
+    Flood(Flood),
+    IdleCheck,
+}
+
+fn close_from(e: &h2::Error) -> Close {
+    Close::Error {
+        reason: e.reason().map(u32::from),
+        remote: e.is_remote(),
+        message: e.to_string(),
+    }
+}
+
+/// Serves one HTTP/2 connection on `io` (after TLS with ALPN `h2`, or a plaintext stream that
+/// starts with the preface; see [`crate::prefixed`]) until it closes, calling `handler` once
+/// per stream in a task of its own. Must run inside a monoio runtime with timers enabled.
+pub async fn serve_connection<IO, H>(io: IO, limits: H2Limits, handler: H) -> ConnSummary
+where
+    IO: AsyncReadRent + AsyncWriteRent + Unpin + 'static,
+    H: Handler + 'static,
+{
+    let limits = limits.normalized();
+    let meter_state = Rc::new(MeterState::default());
+    let io = MeteredIo::new(
+        StreamWrapper::new(io),
+        FrameMeter::new(
+            limits.max_resets_per_second,
+            limits.max_control_frames_per_second,
+        ),
+        meter_state.clone(),
+        limits.shutdown_timeout,
+    );
+    let conn_state = Rc::new(ConnState {
+        active: Cell::new(0),
+        last_change: Cell::new(Instant::now()),
+        send_timeouts: Cell::new(0),
+    });
+    let mut summary = ConnSummary {
+        streams: 0,
+        resets_received: 0,
+        control_frames: 0,
+        send_timeouts: 0,
+        close: Close::Done,
+    };
+    let finish = |mut s: ConnSummary, close: Close| {
+        s.resets_received = meter_state.resets_total.get();
+        s.control_frames = meter_state.control_total.get();
+        s.send_timeouts = conn_state.send_timeouts.get();
+        s.close = close;
+        s
+    };
+
+    let send_buffer = limits.send_buffer_per_stream();
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_header_list_size(limits.max_header_list_size)
+        .max_frame_size(limits.max_frame_size)
+        .initial_window_size(limits.initial_stream_window)
+        .initial_connection_window_size(limits.initial_connection_window)
+        .max_send_buffer_size(send_buffer)
+        .max_pending_accept_reset_streams(limits.max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(Some(limits.max_local_error_resets))
+        .max_concurrent_reset_streams(limits.max_concurrent_streams as usize);
+    let handshake = builder.handshake::<_, Bytes>(io);
+    let mut conn = match monoio::time::timeout(limits.handshake_timeout, handshake).await {
+        Err(_) => return finish(summary, Close::HandshakeTimeout),
+        Ok(Err(e)) => return finish(summary, close_from(&e)),
+        Ok(Ok(c)) => c,
+    };
+
+    let cfg = Rc::new(StreamCfg {
+        send_timeout: limits.send_timeout,
+        body_timeout: limits.body_timeout,
+        send_chunk: send_buffer,
+    });
+    let handler = Rc::new(handler);
+    // Until the client's first frame (its SETTINGS) is in, the handshake deadline applies.
+    let handshake_deadline = Instant::now() + limits.handshake_timeout;
+    let mut idle = Box::pin(monoio::time::sleep_until(handshake_deadline.into()));
+    let mut in_handshake = true;
+
+    let close = loop {
+        let event = poll_fn(|cx| {
+            let accepted = conn.poll_accept(cx);
+            if let Some(flood) = meter_state.tripped.get() {
+                return Poll::Ready(Event::Flood(flood));
+            }
+            match accepted {
+                Poll::Ready(Some(Ok((req, respond)))) => {
+                    return Poll::Ready(Event::Stream(req, respond));
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Event::Error(e)),
+                Poll::Ready(None) => return Poll::Ready(Event::Closed),
+                Poll::Pending => {}
+            }
+            if in_handshake && meter_state.saw_frame.get() {
+                in_handshake = false;
+                let next = conn_state.last_change.get().max(Instant::now()) + limits.idle_timeout;
+                idle.as_mut().reset(next.into());
+            }
+            if idle.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::IdleCheck);
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Stream(req, respond) => {
+                summary.streams += 1;
+                spawn_stream(&handler, &cfg, &conn_state, req, respond);
+            }
+            Event::Closed => break Close::Done,
+            Event::Error(e) => break close_from(&e),
+            Event::Flood(flood) => {
+                log::debug!("h2: {flood:?} flood, GOAWAY ENHANCE_YOUR_CALM");
+                conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+                break Close::Flood(flood);
+            }
+            Event::IdleCheck => {
+                let now = Instant::now();
+                if !meter_state.saw_frame.get() {
+                    if now >= handshake_deadline {
+                        conn.abrupt_shutdown(Reason::SETTINGS_TIMEOUT);
+                        break Close::HandshakeTimeout;
+                    }
+                    idle.as_mut().reset(handshake_deadline.into());
+                    continue;
+                }
+                let idle_since = conn_state.last_change.get();
+                if conn_state.active.get() == 0
+                    && now.duration_since(idle_since) >= limits.idle_timeout
+                {
+                    conn.graceful_shutdown();
+                    break Close::Idle;
+                }
+                let next = if conn_state.active.get() == 0 {
+                    idle_since + limits.idle_timeout
+                } else {
+                    now + limits.idle_timeout
+                };
+                idle.as_mut().reset(next.into());
+            }
+        }
+    };
+    match close {
+        // h2 has already sent its GOAWAY, flushed and lingered.
+        Close::Error { .. } => {}
+        // Graceful: streams the client opened before it saw the GOAWAY are still served.
+        Close::Idle => {
+            let drain = async {
+                while let Some(Ok((req, respond))) = poll_fn(|cx| conn.poll_accept(cx)).await {
+                    summary.streams += 1;
+                    spawn_stream(&handler, &cfg, &conn_state, req, respond);
+                }
+            };
+            let _ = monoio::time::timeout(limits.shutdown_timeout, drain).await;
+        }
+        // Flush the GOAWAY, then linger, within bounds.
+        _ => {
+            let _ =
+                monoio::time::timeout(limits.shutdown_timeout, poll_fn(|cx| conn.poll_closed(cx)))
+                    .await;
+        }
+    }
+    finish(summary, close)
+}
+
+fn spawn_stream<H: Handler + 'static>(
+    handler: &Rc<H>,
+    cfg: &Rc<StreamCfg>,
+    conn_state: &Rc<ConnState>,
+    req: http::Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+) {
+    conn_state.active.set(conn_state.active.get() + 1);
+    conn_state.last_change.set(Instant::now());
+    let guard = ActiveGuard(conn_state.clone());
+    let handler = handler.clone();
+    let cfg = cfg.clone();
+    monoio::spawn(async move {
+        serve_stream(&*handler, req, respond, &cfg, &guard.0).await;
+        drop(guard);
+    });
+}
+
+/// The request head, converted from h2's.
+fn request_from(parts: &http::request::Parts, stream_id: u32) -> Request {
+    let mut headers = Headers::with_capacity(parts.headers.len());
+    let mut cookie: Option<Vec<u8>> = None;
+    for (name, value) in parts.headers.iter() {
+        if name == http::header::COOKIE {
+            // RFC 9113 section 8.2.3: crumbs are joined with "; " for an HTTP/1-shaped world.
+            match &mut cookie {
+                Some(c) => {
+                    c.extend_from_slice(b"; ");
+                    c.extend_from_slice(value.as_bytes());
+                }
+                None => cookie = Some(value.as_bytes().to_vec()),
+            }
+            continue;
+        }
+        headers.push(name.as_str(), value.as_bytes());
+    }
+    if let Some(c) = cookie {
+        headers.push("cookie", c);
+    }
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+    Request {
+        version: Version::H2,
+        method: parts.method.as_str().to_owned(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        authority,
+        scheme: parts.uri.scheme_str().map(str::to_owned),
+        headers,
+        stream_id: Some(stream_id),
+    }
+}
+
+/// Header fields HTTP/2 forbids in a response (RFC 9113 section 8.2.2).
+fn is_connection_specific(name: &str) -> bool {
+    matches!(
+        name,
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade" | "te"
+    )
+}
+
+fn response_head(resp: &Response) -> http::Response<()> {
+    let mut head = http::Response::new(());
+    // A final response is never 1xx (informational responses are not offered).
+    *head.status_mut() = match resp.status {
+        200..=999 => http::StatusCode::from_u16(resp.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+        _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let map = head.headers_mut();
+    let mut has_length = false;
+    for (name, value) in resp.headers.iter() {
+        if is_connection_specific(name) {
+            continue;
+        }
+        let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_bytes(value),
+        ) else {
+            log::debug!("h2: dropping an invalid response header field");
+            continue;
+        };
+        has_length |= n == http::header::CONTENT_LENGTH;
+        map.append(n, v);
+    }
+    if !has_length
+        && let Some(len) = resp.body.exact_len()
+        && let Ok(v) = http::HeaderValue::from_str(&len.to_string())
+    {
+        map.insert(http::header::CONTENT_LENGTH, v);
+    }
+    head
+}
+
+/// Runs `fut` unless the client resets the stream first (then `None`, and `fut` is dropped).
+async fn unless_reset<F: Future>(fut: F, respond: &mut SendResponse<Bytes>) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if respond.poll_reset(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+async fn serve_stream<H: Handler>(
+    handler: &H,
+    req: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    cfg: &StreamCfg,
+    state: &ConnState,
+) {
+    let (parts, recv) = req.into_parts();
+    let no_body_reply = parts.method == http::Method::HEAD;
+    let request = request_from(&parts, respond.stream_id().as_u32());
+    let body = if recv.is_end_stream() {
+        Body::empty()
+    } else {
+        let exact = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Body::stream(H2RecvBody::new(recv, cfg.body_timeout, exact))
+    };
+    let Some(mut response) = unless_reset(handler.handle(request, body), &mut respond).await else {
+        return;
+    };
+    let head = response_head(&response);
+    let status = head.status().as_u16();
+    let skip_body = no_body_reply || status == 204 || status == 304;
+    let end = skip_body || response.body.is_end_stream();
+    let Ok(mut send) = respond.send_response(head, end) else {
+        return;
+    };
+    if end {
+        return;
+    }
+    send_body(&mut send, &mut response.body, cfg, state).await;
+}
+
+/// Sends `body` within the client's flow-control window: only as many bytes as h2 grants
+/// capacity for are handed over, so a stalled client holds at most the per-stream send buffer;
+/// no capacity for the send timeout resets the stream.
+async fn send_body(
+    send: &mut SendStream<Bytes>,
+    body: &mut Body,
+    cfg: &StreamCfg,
+    state: &ConnState,
+) {
+    loop {
+        let next = poll_fn(|cx| {
+            if send.poll_reset(cx).is_ready() {
+                return Poll::Ready(Err(()));
+            }
+            body.poll_chunk(cx).map(Ok)
+        })
+        .await;
+        let mut chunk = match next {
+            Err(()) => return,
+            Ok(None) => {
+                let _ = send.send_data(Bytes::new(), true);
+                return;
+            }
+            Ok(Some(Err(e))) => {
+                log::debug!("h2: response body failed: {e}");
+                send.send_reset(Reason::INTERNAL_ERROR);
+                return;
+            }
+            Ok(Some(Ok(c))) => c,
+        };
+        while !chunk.is_empty() {
+            send.reserve_capacity(chunk.len().min(cfg.send_chunk));
+            let granted =
+                monoio::time::timeout(cfg.send_timeout, poll_fn(|cx| send.poll_capacity(cx))).await;
+            let n = match granted {
+                Err(_) => {
+                    state.send_timeouts.set(state.send_timeouts.get() + 1);
+                    log::debug!("h2: no window for {:?}, stream reset", cfg.send_timeout);
+                    send.send_reset(Reason::CANCEL);
+                    return;
+                }
+                Ok(None) | Ok(Some(Err(_))) => return,
+                Ok(Some(Ok(n))) => n,
+            };
+            if n == 0 {
+                continue;
+            }
+            let part = chunk.split_to(n.min(chunk.len()));
+            let last = chunk.is_empty() && body.is_end_stream();
+            if send.send_data(part, last).is_err() {
+                return;
+            }
+            if last {
+                return;
+            }
+        }
+    }
+}
+
+/// A request body read from an HTTP/2 stream; each chunk's bytes are given back to the
+/// client's window as the handler takes them.
+struct H2RecvBody {
+    recv: RecvStream,
+    timeout: Duration,
+    sleep: Option<Pin<Box<monoio::time::Sleep>>>,
+    exact: Option<u64>,
+}
+
+impl H2RecvBody {
+    fn new(recv: RecvStream, timeout: Duration, exact: Option<u64>) -> H2RecvBody {
+        H2RecvBody {
+            recv,
+            timeout,
+            sleep: None,
+            exact,
+        }
+    }
+}
+
+impl BodyStream for H2RecvBody {
+    fn poll_chunk(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, BodyError>>> {
+        let this = self.get_mut();
+        match this.recv.poll_data(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let _ = this.recv.flow_control().release_capacity(chunk.len());
+                this.sleep = None;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Reset(e.to_string())))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(monoio::time::sleep(timeout)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    this.sleep = None;
+                    return Poll::Ready(Some(Err(BodyError::Timeout)));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.recv.is_end_stream()
+    }
+
+    fn exact_len(&self) -> Option<u64> {
+        self.exact
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_head_drops_connection_fields_and_adds_length() {
+        let resp = Response::new(201, Body::from("abc"))
+            .with_header("Connection", "close")
+            .with_header("transfer-encoding", "chunked")
+            .with_header("x-ok", "1")
+            .with_header("bad name", "x")
+            .with_header("x-bad-value", b"a\r\nb".to_vec());
+        let head = response_head(&resp);
+        assert_eq!(head.status(), 201);
+        let names: Vec<&str> = head.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, vec!["x-ok", "content-length"]);
+        assert_eq!(head.headers()["content-length"], "3");
+    }
+
+    #[test]
+    fn response_head_never_sends_a_1xx_or_invalid_status() {
+        for bad in [0, 99, 100, 101, 1000] {
+            assert_eq!(
+                response_head(&Response::new(bad, Body::empty())).status(),
+                500
+            );
+        }
+        let keeps = Response::new(204, Body::empty()).with_header("content-length", "0");
+        assert_eq!(
+            response_head(&keeps)
+                .headers()
+                .get_all("content-length")
+                .iter()
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn request_head_joins_cookie_crumbs_and_takes_authority() {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("https://api.example/prod/items?x=1")
+            .header("cookie", "a=1")
+            .header("x-h", "v")
+            .header("cookie", "b=2")
+            .body(())
+            .unwrap_or_default();
+        let (parts, ()) = req.into_parts();
+        let r = request_from(&parts, 7);
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/prod/items?x=1");
+        assert_eq!(r.authority.as_deref(), Some("api.example"));
+        assert_eq!(r.scheme.as_deref(), Some("https"));
+        assert_eq!(r.headers.get("cookie"), Some(&b"a=1; b=2"[..]));
+        assert_eq!(r.headers.get("x-h"), Some(&b"v"[..]));
+        assert_eq!(r.stream_id, Some(7));
+        assert_eq!(r.version, Version::H2);
+    }
+}

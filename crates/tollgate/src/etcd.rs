@@ -1,0 +1,682 @@
+//! A configuration held in etcd (v3 API): `serve --config etcd://...` reads the key, watches
+//! it and swaps each new valid revision in through the same path as `PUT /config`;
+//! `tollgate push` validates a file and writes it with a compare-and-swap on the key's
+//! modification revision. See docs/operations.md ("A fleet on etcd").
+//!
+//! The etcd client (gRPC over tonic/tokio) runs on its own control-plane thread with a
+//! current-thread tokio runtime; the data-plane workers never touch it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType, Txn, TxnOp, TxnOpResponse, WatchOptions,
+};
+use tollgate_gateway::{ApplyError, Origin, Shared, WatchState};
+
+/// Largest stored configuration accepted (the same bound as `PUT /config`).
+pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+/// Environment variables with the etcd user and password (used when the URL has none).
+pub const ENV_USER: &str = "TOLLGATE_ETCD_USER";
+pub const ENV_PASSWORD: &str = "TOLLGATE_ETCD_PASSWORD";
+/// Reconnection backoff: starts here, doubles, never above [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// `etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY`, parsed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EtcdUrl {
+    /// `HOST:PORT` of each member.
+    pub endpoints: Vec<String>,
+    /// The key: the URL's path, leading slash kept.
+    pub key: String,
+    pub user: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for EtcdUrl {
+    // The password is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdUrl")
+            .field("endpoints", &self.endpoints)
+            .field("key", &self.key)
+            .field("user", &self.user.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+impl std::fmt::Display for EtcdUrl {
+    // Without the credentials: safe to log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "etcd://{}{}", self.endpoints.join(","), self.key)
+    }
+}
+
+/// Is `s` an etcd URL (`etcd://` or `etcds://`)?
+pub fn is_etcd_url(s: &str) -> bool {
+    s.starts_with("etcd://") || s.starts_with("etcds://")
+}
+
+impl EtcdUrl {
+    /// Parse `etcd://...`; credentials from the URL, else from [`ENV_USER`] / [`ENV_PASSWORD`].
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::parse_with_env(s, |k| std::env::var(k).ok())
+    }
+
+    fn parse_with_env(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        if s.starts_with("etcds://") {
+            return Err(format!(
+                "{}: etcds:// (TLS to etcd) is not supported yet; use etcd:// on a trusted \
+                 network (loopback, a private link) or a local TLS proxy to the cluster",
+                redact(s)
+            ));
+        }
+        let rest = s
+            .strip_prefix("etcd://")
+            .ok_or_else(|| format!("{}: an etcd URL starts with etcd://", redact(s)))?;
+        let (authority, key) = match rest.find('/') {
+            Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
+            None => (rest, ""),
+        };
+        if key.len() <= 1 {
+            return Err(format!(
+                "{}: the URL names no key (etcd://HOST:PORT/KEY, e.g. etcd://127.0.0.1:2379/tollgate/config)",
+                redact(s)
+            ));
+        }
+        let (userinfo, hosts) = match authority.rfind('@') {
+            Some(i) => (
+                Some(authority.get(..i).unwrap_or("")),
+                authority.get(i + 1..).unwrap_or(""),
+            ),
+            None => (None, authority),
+        };
+        let mut endpoints = Vec::new();
+        for h in hosts.split(',') {
+            let ok = h
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                return Err(format!("{}: endpoint {h:?} is not HOST:PORT", redact(s)));
+            }
+            endpoints.push(h.to_owned());
+        }
+        let user = match userinfo {
+            Some(u) => match u.split_once(':') {
+                Some((name, pw)) if !name.is_empty() => Some((name.to_owned(), pw.to_owned())),
+                _ => {
+                    return Err(format!(
+                        "{}: credentials in the URL are USER:PASSWORD@",
+                        redact(s)
+                    ));
+                }
+            },
+            None => match (env(ENV_USER), env(ENV_PASSWORD)) {
+                (Some(u), Some(p)) if !u.is_empty() => Some((u, p)),
+                (Some(u), None) if !u.is_empty() => {
+                    return Err(format!("{ENV_USER} is set but {ENV_PASSWORD} is not"));
+                }
+                _ => None,
+            },
+        };
+        Ok(Self {
+            endpoints,
+            key: key.to_owned(),
+            user,
+        })
+    }
+
+    fn options(&self) -> ConnectOptions {
+        let mut o = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(5))
+            // HTTP/2 pings find a dead member or a cut link while the watch is idle.
+            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2))
+            .with_keep_alive_while_idle(true)
+            // A member cut off from its cluster's leader ends the watch instead of staying
+            // silent, so the node reconnects (possibly to another member).
+            .with_require_leader(true);
+        if let Some((u, p)) = &self.user {
+            // etcd's auth tokens expire (simple tokens after 5 minutes idle): renew on demand.
+            o = o
+                .with_user(u.clone(), p.clone())
+                .with_auto_token_refresh(true);
+        }
+        o
+    }
+
+    /// Connect (the client connects lazily; errors show on the first call).
+    pub async fn connect(&self) -> Result<Client, String> {
+        let eps: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|e| format!("http://{e}"))
+            .collect();
+        Client::connect(eps, Some(self.options()))
+            .await
+            .map_err(|e| format!("cannot connect to {self}: {e}"))
+    }
+}
+
+/// The URL with any `user:password@` removed, for messages.
+fn redact(s: &str) -> String {
+    match (s.find("://"), s.rfind('@')) {
+        (Some(a), Some(b)) if b > a => {
+            format!(
+                "{}{}",
+                s.get(..a + 3).unwrap_or(""),
+                s.get(b + 1..).unwrap_or("")
+            )
+        }
+        _ => s.to_owned(),
+    }
+}
+
+/// The runtime the etcd client runs on: one current-thread tokio runtime.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the etcd client runtime: {e}"))
+}
+
+/// The key's value at one revision.
+pub struct Stored {
+    pub text: String,
+    /// The key's modification revision.
+    pub mod_revision: i64,
+    /// The store's revision when it was read (watch from here + 1).
+    pub store_revision: i64,
+}
+
+/// Why a read failed.
+pub enum ReadError {
+    /// etcd could not be reached or answered an error: retry.
+    Unreachable(String),
+    /// The key does not exist.
+    Missing { store_revision: i64 },
+    /// The value is not a config text (not UTF-8, too large).
+    Unusable { mod_revision: i64, message: String },
+}
+
+/// Read the key once.
+pub async fn read(client: &mut Client, url: &EtcdUrl) -> Result<Stored, ReadError> {
+    let r = client
+        .get(url.key.as_bytes(), None)
+        .await
+        .map_err(|e| ReadError::Unreachable(format!("cannot read {url}: {e}")))?;
+    let store_revision = r.header().map_or(0, |h| h.revision());
+    let Some(kv) = r.kvs().first() else {
+        return Err(ReadError::Missing { store_revision });
+    };
+    let text = value_text(kv.value()).map_err(|message| ReadError::Unusable {
+        mod_revision: kv.mod_revision(),
+        message,
+    })?;
+    Ok(Stored {
+        text,
+        mod_revision: kv.mod_revision(),
+        store_revision,
+    })
+}
+
+fn value_text(v: &[u8]) -> Result<String, String> {
+    if v.len() > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "config: the stored value is {} bytes, more than {MAX_CONFIG_BYTES}",
+            v.len()
+        ));
+    }
+    String::from_utf8(v.to_vec()).map_err(|_| "config: the stored value is not UTF-8".to_owned())
+}
+
+/// Read the key at start, retrying with backoff while etcd cannot be reached (every failure is
+/// logged). A missing key or an unusable value is an error: there is nothing to serve.
+pub fn initial_read(
+    rt: &tokio::runtime::Runtime,
+    url: &EtcdUrl,
+) -> Result<(Client, Stored), Vec<String>> {
+    rt.block_on(async {
+        let mut backoff = Backoff::default();
+        loop {
+            let attempt = async {
+                let mut c = url.connect().await.map_err(ReadError::Unreachable)?;
+                let s = read(&mut c, url).await?;
+                Ok::<_, ReadError>((c, s))
+            };
+            match attempt.await {
+                Ok(v) => return Ok(v),
+                Err(ReadError::Unreachable(m)) => {
+                    let wait = backoff.next();
+                    log::warn!("tollgate: etcd: {m}; retrying in {} ms", wait.as_millis());
+                    tokio::time::sleep(wait).await;
+                }
+                Err(ReadError::Missing { .. }) => {
+                    return Err(vec![format!(
+                        "config: {url}: the key does not exist (write one with `tollgate push`)"
+                    )]);
+                }
+                Err(ReadError::Unusable { message, .. }) => return Err(vec![message]),
+            }
+        }
+    })
+}
+
+/// Exponential backoff with jitter.
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: BACKOFF_MIN }
+    }
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(BACKOFF_MAX);
+        // Up to +25 % jitter so that a fleet does not reconnect in lockstep.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        base + base.mul_f64(f64::from(nanos % 1000) / 4000.0)
+    }
+    fn reset(&mut self) {
+        self.next = BACKOFF_MIN;
+    }
+}
+
+/// Follows the key: applies each new revision, refuses and logs invalid ones.
+pub struct Follower {
+    pub url: EtcdUrl,
+    pub shared: Arc<Shared>,
+    /// Relative file paths in a stored config resolve against this directory (the node's
+    /// working directory at start).
+    pub base_dir: PathBuf,
+    /// The last modification revision of the key handled (applied or refused).
+    pub last_seen: i64,
+    /// Watch from here (the store revision after the last read or event, + 1).
+    pub watch_from: i64,
+}
+
+enum WatchEnd {
+    /// The connection failed: reconnect and resume from `watch_from`.
+    Lost(String),
+    /// The watch was cancelled (e.g. the start revision was compacted): re-read the key.
+    Resync(String),
+}
+
+impl Follower {
+    /// Apply (or refuse) one revision of the key.
+    pub fn handle(&mut self, text: Result<String, String>, mod_revision: i64) {
+        if mod_revision <= self.last_seen {
+            return;
+        }
+        self.last_seen = mod_revision;
+        let r = match text {
+            Ok(t) => self.shared.apply_config_from(
+                &t,
+                &self.base_dir,
+                Origin::Etcd {
+                    revision: mod_revision,
+                },
+            ),
+            Err(e) => Err(ApplyError::Invalid(vec![e])),
+        };
+        match r {
+            Ok(v) => log::info!(
+                "tollgate: etcd: {}: revision {mod_revision} is live (config version {v})",
+                self.url
+            ),
+            Err(ApplyError::Invalid(errors)) => {
+                self.shared.watch_status().invalid_revision();
+                log::error!(
+                    "tollgate: etcd: {}: revision {mod_revision} refused, {} error(s); the running config (version {}) keeps serving:\n  {}",
+                    self.url,
+                    errors.len(),
+                    self.shared.version(),
+                    errors.join("\n  ")
+                );
+            }
+        }
+    }
+
+    /// Run forever (the process exits when the gateway stops): watch, and on any failure
+    /// reconnect with backoff and resume from the last seen revision + 1; after a compaction
+    /// (or a cancelled watch) re-read the key.
+    pub async fn run(mut self, mut client: Option<Client>) {
+        let mut backoff = Backoff::default();
+        let mut resync = false;
+        loop {
+            let mut c = match client.take() {
+                Some(c) => c,
+                None => match self.url.connect().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.failed(&e, &mut backoff).await;
+                        continue;
+                    }
+                },
+            };
+            if resync {
+                match read(&mut c, &self.url).await {
+                    Ok(s) => {
+                        self.watch_from = s.store_revision + 1;
+                        self.handle(Ok(s.text), s.mod_revision);
+                        resync = false;
+                    }
+                    Err(ReadError::Missing { store_revision }) => {
+                        log::error!(
+                            "tollgate: etcd: {}: the key does not exist; the running config keeps serving",
+                            self.url
+                        );
+                        self.watch_from = store_revision + 1;
+                        resync = false;
+                    }
+                    Err(ReadError::Unusable {
+                        mod_revision,
+                        message,
+                    }) => {
+                        self.handle(Err(message), mod_revision);
+                        self.watch_from = mod_revision + 1;
+                        resync = false;
+                    }
+                    Err(ReadError::Unreachable(e)) => {
+                        self.failed(&e, &mut backoff).await;
+                        continue;
+                    }
+                }
+            }
+            match self.watch(&mut c, &mut backoff).await {
+                WatchEnd::Lost(e) => {
+                    self.failed(&e, &mut backoff).await;
+                }
+                WatchEnd::Resync(why) => {
+                    log::warn!("tollgate: etcd: {}: {why}; re-reading the key", self.url);
+                    resync = true;
+                    client = Some(c);
+                }
+            }
+        }
+    }
+
+    async fn failed(&self, e: &str, backoff: &mut Backoff) {
+        let st = self.shared.watch_status();
+        st.set_state(WatchState::Reconnecting);
+        st.connection_failed();
+        let wait = backoff.next();
+        log::warn!(
+            "tollgate: etcd: {e}; serving config version {} (revision {}), reconnecting in {} ms",
+            self.shared.version(),
+            self.last_seen,
+            wait.as_millis()
+        );
+        tokio::time::sleep(wait).await;
+    }
+
+    async fn watch(&mut self, c: &mut Client, backoff: &mut Backoff) -> WatchEnd {
+        let opts = WatchOptions::new()
+            .with_start_revision(self.watch_from)
+            .with_progress_notify();
+        let mut stream = match c.watch(self.url.key.as_bytes(), Some(opts)).await {
+            Ok(s) => s,
+            Err(e) => return WatchEnd::Lost(format!("cannot watch {}: {e}", self.url)),
+        };
+        loop {
+            let msg = match stream.message().await {
+                Ok(Some(m)) => m,
+                Ok(None) => return WatchEnd::Lost(format!("{}: the watch stream ended", self.url)),
+                Err(e) => return WatchEnd::Lost(format!("{}: watch failed: {e}", self.url)),
+            };
+            if msg.created() {
+                self.shared.watch_status().set_state(WatchState::Watching);
+                backoff.reset();
+                log::info!(
+                    "tollgate: etcd: {}: watching from revision {}",
+                    self.url,
+                    self.watch_from
+                );
+            }
+            if msg.compact_revision() > 0 {
+                return WatchEnd::Resync(format!(
+                    "revisions before {} were compacted",
+                    msg.compact_revision()
+                ));
+            }
+            if msg.canceled() {
+                return WatchEnd::Resync(format!(
+                    "the watch was cancelled ({})",
+                    msg.cancel_reason()
+                ));
+            }
+            for ev in msg.events() {
+                let Some(kv) = ev.kv() else { continue };
+                let rev = kv.mod_revision();
+                match ev.event_type() {
+                    EventType::Put => self.handle(value_text(kv.value()), rev),
+                    EventType::Delete => {
+                        self.last_seen = self.last_seen.max(rev);
+                        log::error!(
+                            "tollgate: etcd: {}: the key was deleted at revision {rev}; the running config keeps serving",
+                            self.url
+                        );
+                    }
+                }
+                self.watch_from = self.watch_from.max(rev + 1);
+            }
+        }
+    }
+}
+
+/// SIGHUP / `POST /config/reload` for a config held in etcd: read the key now (own short-lived
+/// runtime and connection) and apply it, re-reading the files it names. Applies the current
+/// revision even when it is the one being served (the files may have changed on this node).
+pub fn reloader(
+    url: EtcdUrl,
+    base_dir: PathBuf,
+    shared: std::sync::Weak<Shared>,
+) -> tollgate_gateway::Reloader {
+    Box::new(move || {
+        let invalid = |m: String| ApplyError::Invalid(vec![m]);
+        let shared = shared
+            .upgrade()
+            .ok_or_else(|| invalid("config: the gateway is stopping".into()))?;
+        let rt = runtime().map_err(invalid)?;
+        let stored = rt.block_on(async {
+            let mut c = url.connect().await?;
+            match read(&mut c, &url).await {
+                Ok(s) => Ok(s),
+                Err(ReadError::Unreachable(m)) => Err(m),
+                Err(ReadError::Missing { .. }) => {
+                    Err(format!("config: {url}: the key does not exist"))
+                }
+                Err(ReadError::Unusable { message, .. }) => Err(message),
+            }
+        });
+        let stored = match stored {
+            Ok(s) => s,
+            Err(m) => {
+                // Counted like a reload whose file cannot be read.
+                shared.count_rejected_reload();
+                return Err(invalid(m));
+            }
+        };
+        shared.apply_config_from(
+            &stored.text,
+            &base_dir,
+            Origin::Etcd {
+                revision: stored.mod_revision,
+            },
+        )
+    })
+}
+
+/// `serve --config etcd://...`: the control-plane thread that follows the key.
+pub fn spawn_follower(
+    rt: tokio::runtime::Runtime,
+    follower: Follower,
+    client: Client,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("tollgate-etcd".into())
+        .spawn(move || {
+            tollgate_gateway::lower_priority_of_current_thread();
+            rt.block_on(follower.run(Some(client)));
+        })
+        .map(|_| ())
+}
+
+/// How `push` ended.
+#[derive(Debug)]
+pub enum PushError {
+    /// The file is invalid: every error.
+    Invalid(Vec<String>),
+    /// The key changed since the expected revision.
+    Stale { expected: i64, current: i64 },
+    /// etcd could not be reached or refused the write.
+    Store(String),
+}
+
+impl PushError {
+    /// Exit codes: 1 invalid config, 3 stale revision, 4 etcd unreachable or refused.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            PushError::Invalid(_) => 1,
+            PushError::Stale { .. } => 3,
+            PushError::Store(_) => 4,
+        }
+    }
+}
+
+/// `tollgate push`: validate `file` (paths resolved against its directory, as `validate`
+/// does), then write it if the key's modification revision is `expect` (0: the key must not
+/// exist). Without `expect`, the revision read just before the write is compared, so a
+/// concurrent write is never overwritten silently. Returns the new revision.
+pub fn push(file: &Path, url: &EtcdUrl, expect: Option<i64>) -> Result<(i64, i64), PushError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        PushError::Invalid(vec![format!("config: cannot read {}: {e}", file.display())])
+    })?;
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(PushError::Invalid(vec![format!(
+            "config: {} is {} bytes, more than {MAX_CONFIG_BYTES}",
+            file.display(),
+            text.len()
+        )]));
+    }
+    let dir = file
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if let Err(e) = tollgate_config::load_str(&text, &dir) {
+        return Err(PushError::Invalid(
+            e.0.iter().map(ToString::to_string).collect(),
+        ));
+    }
+    let rt = runtime().map_err(PushError::Store)?;
+    rt.block_on(async {
+        let mut c = url.connect().await.map_err(PushError::Store)?;
+        let expected = match expect {
+            Some(n) => n,
+            None => match read(&mut c, url).await {
+                Ok(s) => s.mod_revision,
+                Err(ReadError::Missing { .. }) => 0,
+                Err(ReadError::Unusable { mod_revision, .. }) => mod_revision,
+                Err(ReadError::Unreachable(e)) => return Err(PushError::Store(e)),
+            },
+        };
+        let key = url.key.as_bytes();
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
+            .and_then([TxnOp::put(key, text.as_bytes(), None)])
+            .or_else([TxnOp::get(key, None)]);
+        let r = c
+            .txn(txn)
+            .await
+            .map_err(|e| PushError::Store(format!("cannot write {url}: {e}")))?;
+        if r.succeeded() {
+            return Ok((expected, r.header().map_or(0, |h| h.revision())));
+        }
+        let current = r
+            .op_responses()
+            .into_iter()
+            .find_map(|o| match o {
+                TxnOpResponse::Get(g) => Some(g.kvs().first().map_or(0, |kv| kv.mod_revision())),
+                _ => None,
+            })
+            .unwrap_or(0);
+        Err(PushError::Stale { expected, current })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn parses_endpoints_key_and_credentials() {
+        let u = EtcdUrl::parse_with_env("etcd://127.0.0.1:2379/tollgate/config", no_env).unwrap();
+        assert_eq!(u.endpoints, ["127.0.0.1:2379"]);
+        assert_eq!(u.key, "/tollgate/config");
+        assert_eq!(u.user, None);
+        let u = EtcdUrl::parse_with_env("etcd://ops:s3cret@a:1,b:2,[::1]:3/k", no_env).unwrap();
+        assert_eq!(u.endpoints, ["a:1", "b:2", "[::1]:3"]);
+        assert_eq!(u.key, "/k");
+        assert_eq!(u.user, Some(("ops".into(), "s3cret".into())));
+        assert_eq!(
+            u.to_string(),
+            "etcd://a:1,b:2,[::1]:3/k",
+            "no password shown"
+        );
+        assert!(!format!("{u:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn credentials_from_the_environment() {
+        let env = |k: &str| match k {
+            ENV_USER => Some("u".to_owned()),
+            ENV_PASSWORD => Some("p".to_owned()),
+            _ => None,
+        };
+        let u = EtcdUrl::parse_with_env("etcd://h:1/k", env).unwrap();
+        assert_eq!(u.user, Some(("u".into(), "p".into())));
+        let only_user = |k: &str| (k == ENV_USER).then(|| "u".to_owned());
+        assert!(EtcdUrl::parse_with_env("etcd://h:1/k", only_user).is_err());
+    }
+
+    #[test]
+    fn refuses_bad_urls_without_echoing_the_password() {
+        for bad in [
+            "etcd://h:1",
+            "etcd://h:1/",
+            "etcd://h/k",
+            "etcd://h:x/k",
+            "etcd://:1/k",
+            "http://h:1/k",
+            "etcd://user@h:1/k",
+        ] {
+            assert!(EtcdUrl::parse_with_env(bad, no_env).is_err(), "{bad}");
+        }
+        let e = EtcdUrl::parse_with_env("etcds://u:pw@h:1/k", no_env).unwrap_err();
+        assert!(e.contains("not supported yet") && !e.contains("pw"), "{e}");
+        let e = EtcdUrl::parse_with_env("etcd://u:pw@h/k", no_env).unwrap_err();
+        assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        let mut b = Backoff::default();
+        let first = b.next();
+        assert!(first >= BACKOFF_MIN && first <= BACKOFF_MIN.mul_f64(1.25));
+        for _ in 0..20 {
+            assert!(b.next() <= BACKOFF_MAX.mul_f64(1.25));
+        }
+        b.reset();
+        assert!(b.next() <= BACKOFF_MIN.mul_f64(1.25));
+    }
+}

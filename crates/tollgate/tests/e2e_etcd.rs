@@ -1,0 +1,611 @@
+//! A fleet on etcd, end to end: a real etcd (Debian's `etcd-server`, temp data dir, free
+//! loopback ports), three real `tollgate serve --config etcd://...` processes, `tollgate push`,
+//! and `etcdctl` as an independent client writing behind the gateways' backs.
+//!
+//! Skipped (with a message) only when the etcd binaries are absent and `CI` is not set; under
+//! CI a missing etcd fails the test.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Client, Gateway, SOON, bin, eventually, get};
+
+const KEY: &str = "/tollgate/config";
+
+fn have(cmd: &str, arg: &str) -> bool {
+    Command::new(cmd)
+        .env("ETCDCTL_API", "3")
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `false` (after saying why) when the test must be skipped.
+fn etcd_available() -> bool {
+    if have("etcd", "--version") && have("etcdctl", "version") {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(
+        !ci,
+        "CI is set but etcd/etcdctl are not installed (apt-get install etcd-server etcd-client; .ci/run does it)"
+    );
+    eprintln!(
+        "SKIPPED: etcd or etcdctl not found (apt-get install etcd-server etcd-client); set CI=true to make this an error"
+    );
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A temp directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "tollgate-etcd-{}-{name}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One etcd member on loopback; Drop stops it.
+struct Etcd {
+    child: Option<Child>,
+    data: PathBuf,
+    client_port: u16,
+    peer_port: u16,
+    log: PathBuf,
+}
+
+impl Etcd {
+    fn start(data: &Path, client_port: u16, peer_port: u16) -> Etcd {
+        let mut e = Etcd {
+            child: None,
+            data: data.to_path_buf(),
+            client_port,
+            peer_port,
+            log: data.with_extension("log"),
+        };
+        e.run(client_port);
+        e
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// Start the member serving clients on `port` (same data dir, same peer port).
+    fn run(&mut self, port: u16) {
+        let client = format!("http://127.0.0.1:{port}");
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new("etcd")
+            .args(["--name", "t1", "--data-dir"])
+            .arg(&self.data)
+            .args(["--listen-client-urls", &client])
+            .args(["--advertise-client-urls", &client])
+            .args(["--listen-peer-urls", &peer])
+            .args(["--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &format!("t1={peer}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn etcd");
+        self.child = Some(child);
+        let ok = eventually(Duration::from_secs(30), || {
+            etcdctl(&client, &["endpoint", "health"]).status.success()
+        });
+        assert!(
+            ok,
+            "etcd did not become healthy on {client}; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let until = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < until {
+                if c.try_wait().unwrap().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn etcdctl(endpoint: &str, args: &[&str]) -> Output {
+    Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", endpoint, "--dial-timeout", "1s"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run etcdctl")
+}
+
+/// Write `value` with etcdctl (an independent client); the store revision of the write.
+fn etcdctl_put(endpoint: &str, value: &str) -> i64 {
+    let out = etcdctl(endpoint, &["put", "-w", "json", KEY, value]);
+    assert!(
+        out.status.success(),
+        "etcdctl put: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["header"]["revision"].as_i64().unwrap()
+}
+
+/// A config whose `/hello` answers `body`; the API's resource policy is read from
+/// `policy_file`, a path relative to each node's working directory.
+fn config(body: &str, policy_file: &str) -> String {
+    format!(
+        r#"gateway:
+  region: us-east-1
+  account_id: "123456789012"
+  listeners:
+    - bind: "127.0.0.1:1"
+  admin:
+    bind: "127.0.0.1:2"
+apis:
+  - id: fleet00001
+    hosts: ["*"]
+    resource_policy_file: {policy_file}
+    stages:
+      prod: {{}}
+    routes:
+      - path: /hello
+        methods: [GET]
+        authorization: NONE
+        integration:
+          type: mock
+          status: 200
+          body: '{body}'
+      - path: /secret
+        methods: [GET]
+        authorization: NONE
+        integration:
+          type: mock
+          status: 200
+          body: 'secret'
+"#
+    )
+}
+
+const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*"},
+ {"Effect":"Deny","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*/GET/secret"}]}"#;
+
+fn push(file: &Path, url: &str, expect: Option<i64>) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(["push", "--config"]).arg(file).arg(url);
+    if let Some(n) = expect {
+        cmd.args(["--expect-revision", &n.to_string()]);
+    }
+    cmd.stdin(Stdio::null())
+        .output()
+        .expect("run tollgate push")
+}
+
+fn pushed_revision(out: &Output) -> i64 {
+    assert!(
+        out.status.success(),
+        "push failed ({:?}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn admin_get(gw: &Gateway, path: &str) -> common::Response {
+    Client::connect(gw.admin).request(&get(path, ""))
+}
+
+fn config_of(gw: &Gateway) -> serde_json::Value {
+    admin_get(gw, "/config").json()
+}
+
+fn hello(gw: &Gateway) -> String {
+    gw.connect().request(&get("/prod/hello", "")).text()
+}
+
+fn metric(gw: &Gateway, line_prefix: &str) -> Option<f64> {
+    admin_get(gw, "/metrics")
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix(line_prefix)?.trim().parse().ok())
+}
+
+/// Poll until every node serves `body` from etcd revision `rev`.
+fn all_serve(nodes: &[Gateway], body: &str, rev: i64) -> bool {
+    eventually(SOON, || {
+        nodes.iter().all(|g| {
+            let c = config_of(g);
+            c["revision"] == rev && hello(g) == body
+        })
+    })
+}
+
+#[test]
+fn a_fleet_follows_one_key() {
+    if !etcd_available() {
+        return;
+    }
+    let dir = TempDir::new("fleet");
+    let data = dir.0.join("etcd-data");
+    let (cport, pport) = (free_port(), free_port());
+    let mut etcd = Etcd::start(&data, cport, pport);
+    let ep = etcd.endpoint();
+    let url = format!("etcd://127.0.0.1:{cport}{KEY}");
+
+    // The nodes' working directory holds the policy file the stored config names.
+    let work = dir.0.join("node");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("policy.json"), POLICY).unwrap();
+    let file = work.join("config.yaml");
+
+    // No key yet: serve refuses to start with a clear message.
+    let out = common::run(&[
+        "serve",
+        "--config",
+        &url,
+        "--bind",
+        "127.0.0.1:0",
+        "--admin-bind",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the key does not exist"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // First revision: --expect-revision 0 creates the key.
+    std::fs::write(&file, config("rev-a", "policy.json")).unwrap();
+    let r1 = pushed_revision(&push(&file, &url, Some(0)));
+    let again = push(&file, &url, Some(0));
+    assert_eq!(again.status.code(), Some(3), "the key exists now");
+    let msg = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        msg.contains(&format!("exists (revision {r1})"))
+            && msg.contains("--expect-revision 0 writes only a new key"),
+        "{msg}"
+    );
+
+    let nodes: Vec<Gateway> = (0..3)
+        .map(|_| {
+            Gateway::launch(
+                &[
+                    "serve",
+                    "--config",
+                    &url,
+                    "--bind",
+                    "127.0.0.1:0",
+                    "--admin-bind",
+                    "127.0.0.1:0",
+                    "--workers",
+                    "1",
+                    "--no-pin",
+                ],
+                Some(&work),
+            )
+        })
+        .collect();
+    let ports: std::collections::HashSet<u16> = nodes.iter().map(|g| g.addr.port()).collect();
+    assert_eq!(ports.len(), 3, "--bind 127.0.0.1:0: one free port each");
+    for g in &nodes {
+        let c = config_of(g);
+        assert_eq!(c["source"], "etcd", "{c}");
+        assert_eq!(c["revision"], r1, "{c}");
+        assert_eq!(hello(g), "rev-a");
+        // The relative policy file was read from the node's working directory.
+        let s = g.connect().request(&get("/prod/secret", ""));
+        assert_eq!(s.status, 403, "{}", s.text());
+        assert_eq!(metric(g, "tollgate_config_watch_state "), Some(2.0));
+        assert_eq!(metric(g, "tollgate_config_revision "), Some(r1 as f64));
+    }
+
+    // A pushed revision reaches every node.
+    std::fs::write(&file, config("rev-b", "policy.json")).unwrap();
+    let t = Instant::now();
+    let r2 = pushed_revision(&push(&file, &url, Some(r1)));
+    assert!(r2 > r1);
+    assert!(all_serve(&nodes, "rev-b", r2), "not every node serves {r2}");
+    eprintln!(
+        "revision {r2} served by all three nodes {:?} after the push started",
+        t.elapsed()
+    );
+
+    // A stale --expect-revision is refused; nothing changes.
+    std::fs::write(&file, config("rev-stale", "policy.json")).unwrap();
+    let stale = push(&file, &url, Some(r1));
+    assert_eq!(stale.status.code(), Some(3));
+    let msg = String::from_utf8_lossy(&stale.stderr);
+    assert!(
+        msg.contains("refused") && msg.contains(&format!("revision {r2}")),
+        "{msg}"
+    );
+    // An invalid file is refused before anything is written, every error printed.
+    let bad_file = work.join("bad.yaml");
+    std::fs::write(
+        &bad_file,
+        config("rev-bad", "missing.json").replace("authorization: NONE\n        integration:\n          type: mock\n          status: 200\n          body: 'secret'", "authorization: CUSTOM\n        authorizer: nobody\n        integration:\n          type: mock\n          status: 200\n          body: 'secret'"),
+    )
+    .unwrap();
+    let bad = push(&bad_file, &url, None);
+    assert_eq!(bad.status.code(), Some(1));
+    let printed = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        printed.contains("resource_policy_file") && printed.contains("nobody"),
+        "{printed}"
+    );
+
+    // An invalid revision written behind push's back is refused by every node, which keep
+    // serving the last good one.
+    let bad_text = std::fs::read_to_string(&bad_file).unwrap();
+    let r3 = etcdctl_put(&ep, &bad_text);
+    for g in &nodes {
+        assert!(
+            eventually(SOON, || g
+                .stderr_text()
+                .contains(&format!("revision {r3} refused, 2 error(s)"))),
+            "{}",
+            g.stderr_text()
+        );
+        assert_eq!(
+            metric(g, "tollgate_config_watch_failures_total{kind=\"invalid\"} "),
+            Some(1.0)
+        );
+        let c = config_of(g);
+        assert_eq!(c["revision"], r2, "{c}");
+        assert_eq!(hello(g), "rev-b");
+    }
+
+    // etcd goes away; the nodes keep serving. A revision is written while they cannot reach it
+    // (the member briefly serves on another port), then etcd returns on its address: every node
+    // reconnects, resumes its watch from its last revision + 1 and converges.
+    etcd.stop();
+    for g in &nodes {
+        assert!(
+            eventually(SOON, || metric(g, "tollgate_config_watch_state ")
+                == Some(1.0)),
+            "watch state should be reconnecting"
+        );
+        assert_eq!(hello(g), "rev-b");
+    }
+    // Two revisions, then the history is compacted: the nodes' resume point is gone, so they
+    // must re-read the key.
+    let side = free_port();
+    etcd.run(side);
+    let side_ep = format!("http://127.0.0.1:{side}");
+    etcdctl_put(&side_ep, &config("rev-c0", "policy.json"));
+    let r4 = etcdctl_put(&side_ep, &config("rev-c", "policy.json"));
+    let compact = etcdctl(&side_ep, &["compaction", &r4.to_string()]);
+    assert!(compact.status.success(), "{compact:?}");
+    etcd.stop();
+    for g in &nodes {
+        assert_eq!(hello(g), "rev-b", "nothing seen while etcd was away");
+    }
+    etcd.run(cport);
+    assert!(
+        all_serve(&nodes, "rev-c", r4),
+        "not every node converged on {r4} after etcd returned"
+    );
+    for g in &nodes {
+        assert!(
+            g.stderr_text()
+                .contains("were compacted; re-reading the key"),
+            "{}",
+            g.stderr_text()
+        );
+        assert_eq!(metric(g, "tollgate_config_watch_state "), Some(2.0));
+        assert!(
+            metric(
+                g,
+                "tollgate_config_watch_failures_total{kind=\"connection\"} "
+            )
+            .is_some_and(|n| n >= 1.0)
+        );
+    }
+
+    // push without --expect-revision compares with the revision it reads first.
+    std::fs::write(&file, config("rev-d", "policy.json")).unwrap();
+    let r5 = pushed_revision(&push(&file, &url, None));
+    assert!(all_serve(&nodes, "rev-d", r5));
+
+    // The files a stored config names live on each node: after changing one, SIGHUP (or
+    // POST /config/reload) re-reads the key and the files; the other nodes keep theirs until
+    // they reload too.
+    std::fs::write(
+        work.join("policy.json"),
+        POLICY.replace(r#""Effect":"Deny""#, r#""Effect":"Allow""#),
+    )
+    .unwrap();
+    let secret = |g: &Gateway| g.connect().request(&get("/prod/secret", "")).status;
+    let before = config_of(&nodes[0])["version"].as_u64().unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &nodes[0].child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    assert!(
+        eventually(SOON, || config_of(&nodes[0])["version"].as_u64()
+            == Some(before + 1)),
+        "SIGHUP did not reload: {}",
+        nodes[0].stderr_text()
+    );
+    assert_eq!(config_of(&nodes[0])["revision"], r5);
+    assert_eq!(
+        secret(&nodes[0]),
+        200,
+        "node 0 read the changed policy file"
+    );
+    assert_eq!(secret(&nodes[1]), 403, "node 1 has not reloaded");
+    let r = Client::connect(nodes[1].admin)
+        .request(b"POST /config/reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(secret(&nodes[1]), 200);
+    assert_eq!(config_of(&nodes[1])["source"], "etcd");
+}
+
+/// `--bind` / `--admin-bind` replace the file's addresses at start and keep doing so on every
+/// change, so a config naming other addresses still applies; `GET /config` names the source.
+#[test]
+fn bind_overrides_hold_across_changes_and_config_names_its_source() {
+    let dir = TempDir::new("bind");
+    std::fs::write(dir.0.join("policy.json"), POLICY).unwrap();
+    let policy = dir.0.join("policy.json");
+    let text = config("from-file", policy.to_str().unwrap());
+    let gw = Gateway::start(
+        &text,
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--admin-bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-pin",
+        ],
+    );
+    assert_ne!(gw.addr.port(), 1, "the file's listener was replaced");
+    assert_ne!(gw.admin.port(), 2, "the file's admin address was replaced");
+    assert!(
+        gw.stderr_text()
+            .contains(&format!("listening on http://{}", gw.addr))
+    );
+    let c = config_of(&gw);
+    assert_eq!(c["source"], "file", "{c}");
+    assert!(c.get("revision").is_none(), "{c}");
+    assert_eq!(hello(&gw), "from-file");
+    // The same listeners in the body as in the file: the overrides apply, no restart needed.
+    let body = config("from-put", policy.to_str().unwrap());
+    let put = format!(
+        "PUT /config HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let r = Client::connect(gw.admin).request(put.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(config_of(&gw)["source"], "admin");
+    assert_eq!(hello(&gw), "from-put");
+}
+
+/// etcd with authentication: credentials in the URL or in TOLLGATE_ETCD_USER /
+/// TOLLGATE_ETCD_PASSWORD; without them the write is refused (exit 4); the password is never
+/// logged.
+#[test]
+fn etcd_user_and_password() {
+    if !etcd_available() {
+        return;
+    }
+    let dir = TempDir::new("auth");
+    let (cport, pport) = (free_port(), free_port());
+    let etcd = Etcd::start(&dir.0.join("etcd-data"), cport, pport);
+    let ep = etcd.endpoint();
+    for args in [
+        &["user", "add", "root:Root-pw-1"][..],
+        &["user", "grant-role", "root", "root"][..],
+        &["auth", "enable"][..],
+    ] {
+        let out = etcdctl(&ep, args);
+        assert!(out.status.success(), "etcdctl {args:?}: {out:?}");
+    }
+    std::fs::write(dir.0.join("policy.json"), POLICY).unwrap();
+    let file = dir.0.join("config.yaml");
+    std::fs::write(&file, config("authed", "policy.json")).unwrap();
+    let plain = format!("etcd://127.0.0.1:{cport}{KEY}");
+
+    let denied = push(&file, &plain, Some(0));
+    assert_eq!(denied.status.code(), Some(4), "{denied:?}");
+
+    let mut cmd = Command::new(bin());
+    let out = cmd
+        .args(["push", "--config"])
+        .arg(&file)
+        .arg(&plain)
+        .env("TOLLGATE_ETCD_USER", "root")
+        .env("TOLLGATE_ETCD_PASSWORD", "Root-pw-1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let r1 = pushed_revision(&out);
+
+    let with_creds = format!("etcd://root:Root-pw-1@127.0.0.1:{cport}{KEY}");
+    let gw = Gateway::launch(
+        &[
+            "serve",
+            "--config",
+            &with_creds,
+            "--bind",
+            "127.0.0.1:0",
+            "--admin-bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-pin",
+        ],
+        Some(&dir.0),
+    );
+    assert_eq!(config_of(&gw)["revision"], r1);
+    assert_eq!(hello(&gw), "authed");
+    std::fs::write(&file, config("authed-2", "policy.json")).unwrap();
+    let r2 = pushed_revision(&push(&file, &with_creds, Some(r1)));
+    assert!(all_serve(std::slice::from_ref(&gw), "authed-2", r2));
+    assert!(
+        !gw.stderr_text().contains("Root-pw-1"),
+        "{}",
+        gw.stderr_text()
+    );
+}
