@@ -129,6 +129,7 @@ pub fn default_listeners() -> Vec<Listener> {
     vec![Listener {
         bind: SocketAddr::from(([0, 0, 0, 0], 8080)),
         proxy_protocol: false,
+        http2: false,
     }]
 }
 
@@ -141,6 +142,9 @@ pub struct Listener {
     /// Every connection must start with a PROXY v1/v2 header.
     #[serde(default)]
     pub proxy_protocol: bool,
+    /// Plaintext: also serve HTTP/2 with prior knowledge (h2c) on this listener.
+    #[serde(default)]
+    pub http2: bool,
 }
 
 /// `gateway.admin`.

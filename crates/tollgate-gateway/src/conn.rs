@@ -40,14 +40,34 @@ impl Transport for TcpStream {
     }
 }
 
-/// Serve one client connection until it closes, idles out or the worker shuts down.
+/// A listener's options for the connections it accepts.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ListenerOpts {
+    /// Every connection starts with a PROXY v1/v2 header.
+    pub proxy_protocol: bool,
+    /// h2c with prior knowledge: a connection that starts with the HTTP/2 preface is handed
+    /// over to the HTTP/2 server.
+    pub http2: bool,
+}
+
+/// A connection that turned out to be HTTP/2 (h2c prior knowledge): the stream, the bytes
+/// already read from it (the preface first) and the connection facts.
+pub(crate) struct H2Handover<T> {
+    pub stream: T,
+    pub read: Vec<u8>,
+    pub source_ip: std::net::IpAddr,
+    pub vpce_id: Option<String>,
+}
+
+/// Serve one client connection until it closes, idles out or the worker shuts down; or hand
+/// it back for HTTP/2 when `opts.http2` and it starts with the preface.
 pub(crate) async fn serve<T: Transport>(
     w: &Worker,
     stream: T,
     peer: SocketAddr,
     local: SocketAddr,
-    proxy_protocol: bool,
-) {
+    opts: ListenerOpts,
+) -> Option<H2Handover<T>> {
     let mut c = Conn {
         stream,
         buf: Vec::with_capacity(crate::io::READ_CHUNK),
@@ -55,22 +75,55 @@ pub(crate) async fn serve<T: Transport>(
         local,
         source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
+        protocol: None,
     };
-    if proxy_protocol && !read_proxy_header(w, &mut c).await {
-        return;
+    if opts.proxy_protocol && !read_proxy_header(w, &mut c).await {
+        return None;
     }
+    let mut first = opts.http2;
     loop {
         if c.buf.is_empty() && !wait_for_request(w, &mut c).await {
             break;
         }
+        if std::mem::take(&mut first) {
+            match h2_preface(w, &mut c).await {
+                Some(true) => {
+                    return Some(H2Handover {
+                        stream: c.stream,
+                        read: c.buf,
+                        source_ip: c.source_ip,
+                        vpce_id: c.vpce_id,
+                    });
+                }
+                Some(false) => {}
+                None => return None,
+            }
+        }
         let snap = w.snapshot();
-        let Some(head) = read_head(w, &mut c, &snap).await else {
-            return;
-        };
+        let head = read_head(w, &mut c, &snap).await?;
         let next = pipeline::run(w, &mut c, &snap, head).await;
         pipeline::shrink_buffer(&mut c.buf);
         if next == Next::Close || w.shutting_down() {
             break;
+        }
+    }
+    None
+}
+
+/// Whether the connection starts with the HTTP/2 preface, reading until it can tell (within
+/// the header timeout). `None`: the connection is to close.
+async fn h2_preface<T: Transport>(w: &Worker, c: &mut Conn<T>) -> Option<bool> {
+    let deadline = Instant::now() + w.snapshot().header_timeout;
+    loop {
+        match tollgate_h2::match_h2_preface(&c.buf) {
+            tollgate_h2::PrefaceMatch::Full => return Some(true),
+            tollgate_h2::PrefaceMatch::No => return Some(false),
+            tollgate_h2::PrefaceMatch::Partial => {
+                match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
+                    Ok(n) if n > 0 => {}
+                    _ => return None,
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::conn::ListenerOpts;
 use crate::ids::RequestIds;
 use crate::metrics::RouteLabel;
 use crate::shared::Shared;
@@ -51,7 +52,7 @@ impl IoDriver {
 pub(crate) fn run_worker(
     id: usize,
     shared: Arc<Shared>,
-    listeners: Vec<(std::net::TcpListener, bool)>,
+    listeners: Vec<(std::net::TcpListener, ListenerOpts)>,
     driver: IoDriver,
     cpu: Option<usize>,
 ) {
@@ -111,7 +112,7 @@ fn uring_runtime(
 async fn worker_main(
     id: usize,
     shared: Arc<Shared>,
-    listeners: Vec<(std::net::TcpListener, bool)>,
+    listeners: Vec<(std::net::TcpListener, ListenerOpts)>,
 ) {
     let metrics = shared.worker_metrics.get(id).cloned().unwrap_or_default();
     let snap = shared.current.load_full();
@@ -142,9 +143,9 @@ async fn worker_main(
         shared,
     });
     let mut accepting = Vec::new();
-    for (l, proxy_protocol) in listeners {
+    for (l, opts) in listeners {
         match monoio::net::TcpListener::from_std(l) {
-            Ok(l) => accepting.push(monoio::spawn(accept_loop(w.clone(), l, proxy_protocol))),
+            Ok(l) => accepting.push(monoio::spawn(accept_loop(w.clone(), l, opts))),
             Err(e) => log::error!("tollgate: worker {}: listener: {e}", w.id),
         }
     }
@@ -201,7 +202,7 @@ impl RateLimitedLog {
     }
 }
 
-async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_protocol: bool) {
+async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, opts: ListenerOpts) {
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -248,7 +249,15 @@ async fn accept_loop(w: Rc<Worker>, listener: monoio::net::TcpListener, proxy_pr
                 let w2 = w.clone();
                 monoio::spawn(async move {
                     let _ = stream.set_nodelay(true);
-                    crate::conn::serve(&w2, stream, peer, local, proxy_protocol).await;
+                    if let Some(h) = crate::conn::serve(&w2, stream, peer, local, opts).await {
+                        let facts = crate::h2::ConnFacts {
+                            local,
+                            source_ip: h.source_ip,
+                            vpce_id: h.vpce_id,
+                        };
+                        let io = tollgate_h2::prefixed(h.stream, h.read);
+                        crate::h2::serve_h2(w2.clone(), io, facts).await;
+                    }
                     w2.active.set(w2.active.get().saturating_sub(1));
                     w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
                 });

@@ -26,7 +26,7 @@ mod upstream_body;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::io::AsyncReadRent;
 use tollgate_http::RequestHead;
 
 use crate::accesslog::RequestInfo;
@@ -41,8 +41,8 @@ pub(crate) use prepare::{canonical_ip, shrink_buffer};
 pub(crate) use route::RouteCtx;
 
 /// A client stream the pipeline can serve.
-pub(crate) trait Stream: AsyncReadRent + AsyncWriteRent {}
-impl<S: AsyncReadRent + AsyncWriteRent> Stream for S {}
+pub(crate) trait Stream: AsyncReadRent + crate::io::Wire {}
+impl<S: AsyncReadRent + crate::io::Wire> Stream for S {}
 
 /// One client connection as the pipeline sees it: the stream, the read buffer holding the
 /// request head (and whatever followed it), a reusable output buffer, and the addresses.
@@ -56,6 +56,8 @@ pub(crate) struct Conn<S> {
     pub source_ip: IpAddr,
     /// `aws:SourceVpce` from a PROXY v2 header's AWS TLV.
     pub vpce_id: Option<String>,
+    /// The protocol for the access log when it is not the HTTP/1 head's (`HTTP/2.0`).
+    pub protocol: Option<&'static str>,
 }
 
 /// What happens to the connection after a request.
@@ -114,7 +116,8 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    fn new(w: &Worker, snap: &Snapshot, buf: &[u8], head: &RequestHead) -> Self {
+    fn new<S>(w: &Worker, snap: &Snapshot, c: &Conn<S>, head: &RequestHead) -> Self {
+        let buf = &c.buf;
         let formatted = snap.compiled.access_log_format.is_some();
         Self {
             rid: w.ids.next(),
@@ -126,7 +129,9 @@ impl Exchange {
                     .map(|v| String::from_utf8_lossy(v).into_owned()),
                 started: Instant::now(),
                 integration: None,
-                protocol: if head.minor_version == 0 {
+                protocol: if let Some(p) = c.protocol {
+                    p
+                } else if head.minor_version == 0 {
                     "HTTP/1.0"
                 } else {
                     "HTTP/1.1"
@@ -147,7 +152,7 @@ pub(crate) async fn run<S: Stream>(
     snap: &Snapshot,
     mut head: RequestHead,
 ) -> Next {
-    let mut ex = Exchange::new(w, snap, &c.buf, &head);
+    let mut ex = Exchange::new(w, snap, c, &head);
     let keep = head.keep_alive && !w.shutting_down();
     match route::route(snap, &c.buf, &head) {
         route::Routing::Unrouted(api, stop) => {

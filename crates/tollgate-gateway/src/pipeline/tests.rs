@@ -167,7 +167,7 @@ async fn serve(w: &Worker, input: &[u8], chunk: usize) -> String {
     };
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-    crate::conn::serve(w, mem, peer, local, false).await;
+    let _ = crate::conn::serve(w, mem, peer, local, Default::default()).await;
     let out = output.borrow().clone();
     String::from_utf8(out).unwrap()
 }
