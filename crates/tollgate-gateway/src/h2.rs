@@ -350,37 +350,46 @@ fn broken(why: &'static str) -> io::Error {
 
 impl Out {
     async fn feed(&mut self, data: &[u8]) -> io::Result<()> {
-        if let Out::Head { buf, tx, is_head } = self {
-            buf.extend_from_slice(data);
-            let Some((resp, framing, rest)) = take_head(buf, *is_head)? else {
-                return Ok(());
+        if matches!(self, Out::Head { .. }) {
+            return match self.start(data)? {
+                Some(rest) => self.feed_body(&rest).await,
+                None => Ok(()),
             };
-            let Some(tx) = tx.take() else {
-                return Err(broken("answer already sent"));
-            };
-            match framing {
-                None => {
-                    tx.send(Response {
-                        body: Body::empty(),
-                        ..resp
-                    })
-                    .map_err(|_| broken("stream reset"))?;
-                    *self = Out::Done;
-                    return Ok(());
-                }
-                Some(framing) => {
-                    let (sender, body) = tollgate_h2::channel(RESPONSE_QUEUE);
-                    tx.send(Response { body, ..resp })
-                        .map_err(|_| broken("stream reset"))?;
-                    *self = Out::Body {
-                        sender,
-                        framing,
-                        pend: Vec::new(),
-                    };
-                    return Box::pin(self.feed(&rest)).await;
-                }
-            }
         }
+        self.feed_body(data).await
+    }
+
+    /// More head bytes: once the head is whole, the response goes to the stream's handler.
+    /// `Some(rest)`: the body started; `rest` are its first bytes.
+    fn start(&mut self, data: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let Out::Head { buf, tx, is_head } = self else {
+            return Ok(None);
+        };
+        buf.extend_from_slice(data);
+        let Some((resp, framing, rest)) = take_head(buf, *is_head)? else {
+            return Ok(None);
+        };
+        let Some(tx) = tx.take() else {
+            return Err(broken("answer already sent"));
+        };
+        let Some(framing) = framing else {
+            tx.send(resp).map_err(|_| broken("stream reset"))?;
+            *self = Out::Done;
+            return Ok(None);
+        };
+        let (sender, body) = tollgate_h2::channel(RESPONSE_QUEUE);
+        tx.send(Response { body, ..resp })
+            .map_err(|_| broken("stream reset"))?;
+        *self = Out::Body {
+            sender,
+            framing,
+            pend: Vec::new(),
+        };
+        Ok(Some(rest))
+    }
+
+    /// Body bytes, decoded by the head's framing and sent as the client's window allows.
+    async fn feed_body(&mut self, data: &[u8]) -> io::Result<()> {
         let Out::Body {
             sender,
             framing,
