@@ -83,7 +83,13 @@ impl Handler for H2Conn {
         // The pipeline runs in its own task: it keeps feeding the response body after the
         // head has gone back to `tollgate-h2`. A reset stream drops this future and `rx`;
         // the task then sees its writes fail and ends.
-        monoio::spawn(run_stream(self.w.clone(), self.facts.clone(), req, body, tx));
+        monoio::spawn(run_stream(
+            self.w.clone(),
+            self.facts.clone(),
+            req,
+            body,
+            tx,
+        ));
         match rx.await {
             Some(resp) => resp,
             None => Response::new(500, Body::empty()),
@@ -105,7 +111,10 @@ async fn run_stream(
     let (head_bytes, source) = match render_request(&req, body, snap.max_body_bytes).await {
         Ok(r) => r,
         Err(e) => {
-            let _ = tx.send(Response::new(400, Body::from(format!("{e}\n").into_bytes())));
+            let _ = tx.send(Response::new(
+                400,
+                Body::from(format!("{e}\n").into_bytes()),
+            ));
             return;
         }
     };
@@ -400,7 +409,9 @@ impl Out {
         };
         let done = match framing {
             BodyFraming::Length(remaining) => {
-                let n = usize::try_from(*remaining).unwrap_or(usize::MAX).min(data.len());
+                let n = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
                 let piece = data.get(..n).unwrap_or_default();
                 if !piece.is_empty() {
                     send(sender, piece).await?;
@@ -472,10 +483,7 @@ type Taken = (Response, Option<BodyFraming>, Vec<u8>);
 
 /// A whole head in `buf`: the response (empty body), its body framing (`None`: no body) and
 /// the bytes after it. Interim (1xx) answers are skipped.
-fn take_head(
-    buf: &mut Vec<u8>,
-    is_head: bool,
-) -> io::Result<Option<Taken>> {
+fn take_head(buf: &mut Vec<u8>, is_head: bool) -> io::Result<Option<Taken>> {
     loop {
         let rh = match tollgate_http::parse_response(buf, MAX_RESPONSE_HEAD, is_head) {
             Ok(Some(rh)) => rh,
@@ -562,5 +570,115 @@ impl<T> std::future::Future for OneshotReceiver<T> {
         }
         s.waker = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn rt() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap()
+    }
+
+    /// Feeds `wire` to a fresh `Out` in pieces of `step` bytes; returns the response and its body.
+    async fn through(wire: &[u8], step: usize, is_head: bool) -> (Response, Result<Bytes, String>) {
+        let (tx, rx) = oneshot();
+        let mut out = Out::Head {
+            buf: Vec::new(),
+            tx: Some(tx),
+            is_head,
+        };
+        for piece in wire.chunks(step) {
+            out.feed(piece).await.unwrap();
+        }
+        out.finish();
+        let mut resp = rx.await.unwrap();
+        let body = std::mem::replace(&mut resp.body, Body::empty());
+        (resp, body.collect(1 << 20).await.map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn a_chunked_answer_in_small_pieces_becomes_one_body_without_framing_headers() {
+        rt().block_on(async {
+            let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\nx-amzn-RequestId: r1\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
+            for step in [1, 3, 7, wire.len()] {
+                let (resp, body) = through(wire, step, false).await;
+                assert_eq!(resp.status, 200);
+                assert_eq!(resp.headers.get("content-type"), Some(&b"text/plain"[..]));
+                assert_eq!(resp.headers.get("x-amzn-requestid"), Some(&b"r1"[..]));
+                assert!(resp.headers.get("transfer-encoding").is_none());
+                assert!(resp.headers.get("connection").is_none());
+                assert_eq!(body.unwrap(), &b"hello, world"[..]);
+            }
+        });
+    }
+
+    #[test]
+    fn a_length_answer_keeps_its_length_and_ignores_bytes_past_it() {
+        rt().block_on(async {
+            let wire = b"HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\n\r\nnopeEXTRA";
+            let (resp, body) = through(wire, 2, false).await;
+            assert_eq!(resp.status, 404);
+            assert_eq!(resp.headers.get("content-length"), Some(&b"4"[..]));
+            assert_eq!(body.unwrap(), &b"nope"[..]);
+        });
+    }
+
+    #[test]
+    fn a_body_cut_short_is_aborted_and_no_answer_is_a_502() {
+        rt().block_on(async {
+            let (_, body) = through(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+                100,
+                false,
+            )
+            .await;
+            assert!(body.is_err(), "{body:?}");
+            let (resp, body) = through(b"", 1, false).await;
+            assert_eq!(resp.status, 502);
+            assert!(body.unwrap().is_empty());
+            // The answer to HEAD has no body whatever its content-length says.
+            let (resp, body) =
+                through(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n", 5, true).await;
+            assert_eq!(resp.status, 200);
+            assert!(body.unwrap().is_empty());
+        });
+    }
+
+    #[test]
+    fn the_request_head_is_rendered_for_the_strict_parser() {
+        rt().block_on(async {
+            let mut headers = tollgate_h2::Headers::new();
+            headers.push("user-agent", "t");
+            headers.push("host", "other.example");
+            headers.push("expect", "100-continue");
+            headers.push("content-length", "3");
+            let req = Request {
+                version: tollgate_h2::Version::H2,
+                method: "POST".into(),
+                path: "/prod/x?a=1".into(),
+                authority: Some("api.example".into()),
+                scheme: Some("http".into()),
+                headers,
+                stream_id: Some(1),
+            };
+            let (tx, body) = tollgate_h2::channel(16);
+            drop(tx);
+            let (head, _) = render_request(&req, body, 100).await.unwrap();
+            assert_eq!(
+                String::from_utf8(head).unwrap(),
+                "POST /prod/x?a=1 HTTP/1.1\r\nhost: api.example\r\nuser-agent: t\r\ncontent-length: 3\r\n\r\n"
+            );
+            let mut bad = req.clone();
+            bad.headers.push("x-evil", "a\r\nx-injected: 1");
+            let (_tx, body) = tollgate_h2::channel(16);
+            assert!(render_request(&bad, body, 100).await.is_err());
+        });
     }
 }

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-
 use crate::io::Wire;
 use crate::response::{BodyLen, BodyStream, Response, ResponseHead};
 use crate::wire;
@@ -143,7 +142,8 @@ pub(crate) async fn send_body<S: Wire, B: BodyStream>(
     }
     if chunked {
         let deadline = Some(Instant::now() + timeout);
-        if stream.send_all(LAST_CHUNK.to_vec(), deadline)
+        if stream
+            .send_all(LAST_CHUNK.to_vec(), deadline)
             .await
             .0
             .is_err()

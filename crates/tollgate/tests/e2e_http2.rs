@@ -25,7 +25,7 @@ use lambda_support::Function;
 use serde_json::Value;
 
 /// The Python `h2` client: argv[1] host, argv[2] port, argv[3] a JSON list of requests
-/// (`method`, `path`, `headers` [[k, v]], `reset`: send RST_STREAM right after the
+/// (`method`, `path`, `headers` [[k, v]], `body` (small; no content-length), `reset`: send RST_STREAM right after the
 /// headers); prints a JSON list of answers (`status`, `headers`, `body_len`, `reset`), all
 /// streams opened on ONE connection before any answer is read.
 const H2_CLIENT: &str = r#"
@@ -40,7 +40,10 @@ for r in reqs:
     sid = c.get_next_available_stream_id()
     hs = [(":method", r["method"]), (":path", r["path"]), (":scheme", "http"), (":authority", host)]
     hs += [(k, v) for k, v in r.get("headers", [])]
-    c.send_headers(sid, hs, end_stream=True)
+    body = r.get("body", "").encode()
+    c.send_headers(sid, hs, end_stream=not body)
+    if body:
+        c.send_data(sid, body, end_stream=True)
     if r.get("reset"):
         c.reset_stream(sid)
     ids.append(sid)
@@ -59,6 +62,7 @@ while waiting and time.time() < deadline:
             out[ev.stream_id]["headers"] = hd
         elif isinstance(ev, h2.events.DataReceived):
             out[ev.stream_id]["body_len"] += len(ev.data)
+            out[ev.stream_id]["body"] = out[ev.stream_id].get("body", "") + ev.data.decode("latin-1")
             c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             waiting.discard(ev.stream_id)
@@ -232,7 +236,14 @@ fn curl_prior_knowledge_mock_and_unauthorized() {
     assert_eq!(s.function.count(), 0);
     // HTTP/1.1 still works on the same listener.
     let out = Command::new("curl")
-        .args(["-sS", "--http1.1", "-o", "/dev/null", "-w", "%{http_version} %{http_code}"])
+        .args([
+            "-sS",
+            "--http1.1",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+        ])
         .arg(format!("http://{}/prod/mock", s.gw.addrs[0]))
         .output()
         .unwrap();
@@ -247,7 +258,10 @@ fn curl_prior_knowledge_mock_and_unauthorized() {
     assert_eq!(h2[0]["status"], 200);
     assert_eq!(h2[0]["route"], "GET,POST /mock");
     assert_eq!(h2[1]["status"], 401);
-    assert!(lines.iter().any(|l| l["protocol"] == "HTTP/1.1"), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l["protocol"] == "HTTP/1.1"),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -282,7 +296,11 @@ fn two_streams_on_one_connection_valid_and_invalid_token() {
     let ok = r#"tollgate_requests_total{api="h2",route="GET /secret",status="200"}"#;
     let denied = r#"tollgate_requests_total{api="h2",route="GET /secret",status="401"}"#;
     assert_eq!(metric(&after, ok), metric(&before, ok) + 1, "{after}");
-    assert_eq!(metric(&after, denied), metric(&before, denied) + 1, "{after}");
+    assert_eq!(
+        metric(&after, denied),
+        metric(&before, denied) + 1,
+        "{after}"
+    );
 }
 
 #[test]
@@ -348,7 +366,11 @@ fn a_listener_without_http2_answers_the_preface_505_and_closes() {
     c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
     let mut out = Vec::new();
     c.read_to_end(&mut out).unwrap();
-    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 505 "), "{text}");
     // curl with prior knowledge gets no HTTP/2 answer there, quickly.
@@ -372,4 +394,29 @@ fn metrics_count_h2_requests_under_their_route() {
     }
     let m = metrics(&s);
     assert_eq!(metric(&m, key), before + 3, "{m}");
+}
+
+#[test]
+fn a_request_body_without_content_length_is_buffered_and_forwarded() {
+    let s = setup();
+    let body = "x".repeat(3000) + "end";
+    let res = h2_client(
+        s.gw.addrs[0],
+        serde_json::json!([
+            {"method": "POST", "path": "/prod/files/raw", "body": body},
+            {"method": "POST", "path": "/prod/mock", "body": "ignored"},
+        ]),
+    );
+    assert_eq!(res[0]["status"], 200, "{res:?}");
+    assert_eq!(res[0]["body"], body.as_str());
+    let seen = s.origin.last();
+    assert_eq!(seen.body, body.as_bytes());
+    assert!(
+        seen.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-length") && v == "3003"),
+        "{:?}",
+        seen.headers
+    );
+    assert_eq!(res[1]["status"], 200, "{res:?}");
 }

@@ -131,7 +131,10 @@ async fn finish_error<S: Stream>(
     let body_len = http1::write_response(&mut c.out, &resp, head.is_head(), !keep);
     drop(resp);
     let out = std::mem::take(&mut c.out);
-    let (res, out) = c.stream.send_all(out, Some(Instant::now() + ERROR_WRITE)).await;
+    let (res, out) = c
+        .stream
+        .send_all(out, Some(Instant::now() + ERROR_WRITE))
+        .await;
     c.out = out;
     log_reason(reason_level(status), status, rid, at, err.reason_text());
     let routed = at.routed();
