@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../crates/tollgate-gateway/src"
 MAX=${MAX:-80}
-FILES=(conn.rs http1.rs response.rs responses.rs error.rs body.rs accesslog.rs io.rs wire.rs
+FILES=(conn.rs h2.rs http1.rs response.rs responses.rs error.rs body.rs accesslog.rs io.rs wire.rs
        proxy_protocol.rs router.rs pipeline auth client)
 # Known exceptions, each with why it is left (file:function).
 ALLOW=(

@@ -15,7 +15,7 @@ LAYERS=(
   "shared"
   "state"
   "pipeline"
-  "conn"
+  "conn h2"
   "tls"
   "worker"
   "admin"

@@ -143,8 +143,8 @@ pub struct Listener {
     /// Every connection must start with a PROXY v1/v2 header.
     #[serde(default)]
     pub proxy_protocol: bool,
-    /// Parsed and validated; HTTP/2 is not served yet (connections stay HTTP/1.1 and ALPN
-    /// offers only `http/1.1`).
+    /// Plaintext: also serve HTTP/2 with prior knowledge (h2c) on this listener (over TLS,
+    /// ALPN offers only `http/1.1` for now).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub http2: bool,
     /// HTTPS: absent = plaintext. Reloaded with the configuration.

@@ -24,7 +24,7 @@ pub(crate) struct RequestInfo {
     pub started: std::time::Instant,
     /// How long the `http_proxy` exchange took, once there was one.
     pub integration: Option<std::time::Duration>,
-    /// `$context.protocol`: `HTTP/1.1`, `HTTP/1.0`, ...
+    /// `$context.protocol`: `HTTP/1.1`, `HTTP/1.0`, `HTTP/2.0`
     pub protocol: &'static str,
     /// The `Host` the client named (`$context.domainName`); only gathered when the access-log
     /// format is set (the JSON record does not carry it).
@@ -125,6 +125,7 @@ fn render(info: &RequestInfo, rid: &RequestId, ip: IpAddr, rec: &Record<'_>) -> 
     push_field(&mut line, "ip", &ip.to_string());
     push_field(&mut line, "method", &info.method);
     push_field(&mut line, "path", &info.path);
+    push_field(&mut line, "protocol", info.protocol);
     let _ = write!(
         line,
         ",\"status\":{},\"responseLength\":{}",

@@ -46,6 +46,36 @@ impl Transport for TcpStream {
     }
 }
 
+/// A listener's options for the connections it accepts.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ListenerOpts {
+    /// Every connection starts with a PROXY v1/v2 header.
+    pub proxy_protocol: bool,
+    /// h2c with prior knowledge: a connection that starts with the HTTP/2 preface is handed
+    /// over to the HTTP/2 server.
+    pub http2: bool,
+}
+
+impl From<bool> for ListenerOpts {
+    /// A listener with `proxy_protocol` as given and no HTTP/2.
+    fn from(proxy_protocol: bool) -> Self {
+        ListenerOpts {
+            proxy_protocol,
+            http2: false,
+        }
+    }
+}
+
+/// How a connection's HTTP/1 service ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnEnd {
+    /// Closed, idled out or shut down; its buffers are back in the free lists.
+    Done,
+    /// It starts with the HTTP/2 preface (h2c prior knowledge): the stream and the bytes
+    /// read so far (in `buf`, the preface first) go to the HTTP/2 server.
+    H2,
+}
+
 /// Serve one client connection until it closes, idles out or the worker shuts down (the
 /// worker's accept loop does the same in two steps: [`connection`], then [`serve_conn`] in
 /// the connection's task).
@@ -55,10 +85,13 @@ pub(crate) fn serve<T: Transport>(
     stream: T,
     peer: SocketAddr,
     local: SocketAddr,
-    proxy_protocol: bool,
+    opts: impl Into<ListenerOpts>,
 ) -> impl std::future::Future<Output = ()> {
     let mut c = connection(w, stream, peer, local);
-    async move { serve_conn(w, &mut c, proxy_protocol).await }
+    let opts = opts.into();
+    async move {
+        let _ = serve_conn(w, &mut c, opts).await;
+    }
 }
 
 /// A new client connection with buffers from the worker's free lists.
@@ -80,18 +113,62 @@ pub(crate) fn connection<T: Transport>(
         source_ip: canonical_ip(peer.ip()),
         vpce_id: None,
         client_cert: None,
+        protocol: None,
     }
 }
 
-/// Serve connection `c` (see [`serve`]); its buffers go back to the free lists at the end.
-pub(crate) async fn serve_conn<T: Transport>(w: &Worker, c: &mut Conn<T>, proxy_protocol: bool) {
+/// Serve connection `c` (see [`serve`]); its buffers go back to the free lists at the end,
+/// unless it turns out to be HTTP/2 ([`ConnEnd::H2`]: `c.buf` holds what was read).
+pub(crate) async fn serve_conn<T: Transport>(
+    w: &Worker,
+    c: &mut Conn<T>,
+    opts: ListenerOpts,
+) -> ConnEnd {
     // The PROXY header's reader is boxed: it is needed once, and inline it would make every
     // connection's task larger for its whole life.
-    if !proxy_protocol || Box::pin(read_proxy_header(w, c)).await {
-        serve_requests(w, c).await;
+    let mut end = ConnEnd::Done;
+    if !opts.proxy_protocol || Box::pin(read_proxy_header(w, c)).await {
+        match opts.http2 {
+            true => match Box::pin(h2_preface(w, c)).await {
+                Some(true) => end = ConnEnd::H2,
+                Some(false) => serve_requests(w, c).await,
+                None => {}
+            },
+            false => serve_requests(w, c).await,
+        }
     }
-    w.bufs.read.put(std::mem::take(&mut c.buf));
+    if end == ConnEnd::Done {
+        w.bufs.read.put(std::mem::take(&mut c.buf));
+    }
     w.bufs.out.put(std::mem::take(&mut c.out));
+    end
+}
+
+/// Whether the connection starts with the HTTP/2 preface, waiting for its first bytes (up to
+/// the idle timeout) and then reading until it can tell (within the header timeout).
+/// `None`: the connection is to close.
+async fn h2_preface<T: Transport>(w: &Worker, c: &mut Conn<T>) -> Option<bool> {
+    let snap = w.snapshot();
+    if c.buf.is_empty() {
+        let deadline = Instant::now() + snap.idle_timeout;
+        match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
+            Ok(n) if n > 0 => {}
+            _ => return None,
+        }
+    }
+    let deadline = Instant::now() + snap.header_timeout;
+    loop {
+        match tollgate_h2::match_h2_preface(&c.buf) {
+            tollgate_h2::PrefaceMatch::Full => return Some(true),
+            tollgate_h2::PrefaceMatch::No => return Some(false),
+            tollgate_h2::PrefaceMatch::Partial => {
+                match fill(&mut c.stream, &mut c.buf, Some(deadline)).await {
+                    Ok(n) if n > 0 => {}
+                    _ => return None,
+                }
+            }
+        }
+    }
 }
 
 /// The keep-alive loop. The connection alternates between busy periods (requests, each

@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use monoio::io::AsyncWriteRent;
-
-use crate::io::{write_all, write_range};
+use crate::io::Wire;
 use crate::response::{BodyLen, BodyStream, Response, ResponseHead};
 use crate::wire;
 
@@ -85,17 +83,14 @@ pub(crate) fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 /// Tell a client that sent `Expect: 100-continue` to send its body (the interim answer).
-pub(crate) async fn send_continue<S: AsyncWriteRent>(
+pub(crate) async fn send_continue<S: Wire>(
     stream: &mut S,
     deadline: Instant,
 ) -> std::io::Result<()> {
-    write_all(
-        stream,
-        b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
-        Some(deadline),
-    )
-    .await
-    .0
+    stream
+        .send_all(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), Some(deadline))
+        .await
+        .0
 }
 
 /// How streaming a body to the client ended.
@@ -112,7 +107,7 @@ pub(crate) enum BodyEnd {
 /// Pull `body` to its end and write it to `stream`: each piece as a chunk when `chunked`,
 /// else as it is (straight from the source's buffer). Every write must finish within
 /// `timeout`. `sent` counts the body bytes written (not the framing).
-pub(crate) async fn send_body<S: AsyncWriteRent, B: BodyStream>(
+pub(crate) async fn send_body<S: Wire, B: BodyStream>(
     stream: &mut S,
     body: &mut B,
     chunked: bool,
@@ -132,11 +127,11 @@ pub(crate) async fn send_body<S: AsyncWriteRent, B: BodyStream>(
             frame.clear();
             write_chunk(&mut frame, buf.get(range).unwrap_or_default());
             body.give_back(buf);
-            let (res, f) = write_all(stream, std::mem::take(&mut frame), deadline).await;
+            let (res, f) = stream.send_all(std::mem::take(&mut frame), deadline).await;
             frame = f;
             res
         } else {
-            let (res, buf) = write_range(stream, buf, range, deadline).await;
+            let (res, buf) = stream.send_range(buf, range, deadline).await;
             body.give_back(buf);
             res
         };
@@ -147,7 +142,8 @@ pub(crate) async fn send_body<S: AsyncWriteRent, B: BodyStream>(
     }
     if chunked {
         let deadline = Some(Instant::now() + timeout);
-        if write_all(stream, LAST_CHUNK.to_vec(), deadline)
+        if stream
+            .send_all(LAST_CHUNK.to_vec(), deadline)
             .await
             .0
             .is_err()

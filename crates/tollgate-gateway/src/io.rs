@@ -118,3 +118,41 @@ pub(crate) async fn write_range<S: AsyncWriteRent>(
     };
     (res.map(|_| ()), slice.into_inner())
 }
+
+/// Where the pipeline writes a client's answer: a socket (every `AsyncWriteRent`, through
+/// [`write_all`] and [`write_range`]) or another protocol's sink that takes the same owned
+/// buffers (an HTTP/2 stream, `h2.rs`).
+pub(crate) trait Wire {
+    /// Write all of `data`, returning the buffer for reuse.
+    async fn send_all(
+        &mut self,
+        data: Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> (io::Result<()>, Vec<u8>);
+    /// Write `buf[range]`, handing `buf` back.
+    async fn send_range(
+        &mut self,
+        buf: Vec<u8>,
+        range: std::ops::Range<usize>,
+        deadline: Option<Instant>,
+    ) -> (io::Result<()>, Vec<u8>);
+}
+
+impl<S: AsyncWriteRent> Wire for S {
+    async fn send_all(
+        &mut self,
+        data: Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> (io::Result<()>, Vec<u8>) {
+        write_all(self, data, deadline).await
+    }
+
+    async fn send_range(
+        &mut self,
+        buf: Vec<u8>,
+        range: std::ops::Range<usize>,
+        deadline: Option<Instant>,
+    ) -> (io::Result<()>, Vec<u8>) {
+        write_range(self, buf, range, deadline).await
+    }
+}

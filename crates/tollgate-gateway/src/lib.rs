@@ -24,6 +24,7 @@ mod bufpool;
 mod client;
 mod conn;
 mod error;
+mod h2;
 mod http1;
 mod ids;
 mod idle;
@@ -264,7 +265,7 @@ pub fn start(mut opts: ServeOptions) -> Result<Gateway, StartError> {
         return Err(StartError::NoIoUring);
     }
     // One socket per worker and listener; port 0 resolves on the first bind.
-    let mut per_worker: Vec<Vec<(std::net::TcpListener, bool)>> =
+    let mut per_worker: Vec<Vec<(std::net::TcpListener, conn::ListenerOpts)>> =
         (0..workers).map(|_| Vec::new()).collect();
     let mut listen_addrs = Vec::new();
     for l in &cfg.gateway.listeners {
@@ -277,7 +278,13 @@ pub fn start(mut opts: ServeOptions) -> Result<Gateway, StartError> {
                     .map_err(|source| StartError::Bind { addr, source })?;
                 listen_addrs.push(addr);
             }
-            slot.push((sock, l.proxy_protocol));
+            slot.push((
+                sock,
+                conn::ListenerOpts {
+                    proxy_protocol: l.proxy_protocol,
+                    http2: l.http2,
+                },
+            ));
         }
     }
     let admin_bind = cfg.gateway.admin.bind;

@@ -124,9 +124,10 @@ pub(crate) async fn serve_tls(
         source_ip,
         vpce_id,
         client_cert,
+        protocol: None,
     };
     // The PROXY header, if any, came before the handshake.
-    serve_conn(w, &mut c, false).await;
+    let _ = serve_conn(w, &mut c, false.into()).await;
 }
 
 fn failed(w: &Worker, peer: SocketAddr, reason: TlsFailure, why: &str) {

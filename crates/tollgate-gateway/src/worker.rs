@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::client::Pool;
+use crate::conn::{ConnEnd, ListenerOpts};
 use crate::ids::RequestIds;
 use crate::metrics::RouteLabel;
 use crate::shared::Shared;
@@ -51,7 +52,7 @@ impl IoDriver {
 pub(crate) fn run_worker(
     id: usize,
     shared: Arc<Shared>,
-    listeners: Vec<(std::net::TcpListener, bool)>,
+    listeners: Vec<(std::net::TcpListener, ListenerOpts)>,
     driver: IoDriver,
     cpu: Option<usize>,
 ) {
@@ -111,7 +112,7 @@ fn uring_runtime(
 async fn worker_main(
     id: usize,
     shared: Arc<Shared>,
-    listeners: Vec<(std::net::TcpListener, bool)>,
+    listeners: Vec<(std::net::TcpListener, ListenerOpts)>,
 ) {
     let metrics = shared.worker_metrics.get(id).cloned().unwrap_or_default();
     let snap = shared.current.load_full();
@@ -147,14 +148,9 @@ async fn worker_main(
     // the shutdown flag).
     let _sweeper = monoio::spawn(sweeper(w.clone()));
     let mut accepting = Vec::new();
-    for (index, (l, proxy_protocol)) in listeners.into_iter().enumerate() {
+    for (index, (l, opts)) in listeners.into_iter().enumerate() {
         match monoio::net::TcpListener::from_std(l) {
-            Ok(l) => accepting.push(monoio::spawn(accept_loop(
-                w.clone(),
-                l,
-                proxy_protocol,
-                index,
-            ))),
+            Ok(l) => accepting.push(monoio::spawn(accept_loop(w.clone(), l, opts, index))),
             Err(e) => log::error!("tollgate: worker {}: listener: {e}", w.id),
         }
     }
@@ -227,7 +223,7 @@ impl RateLimitedLog {
 async fn accept_loop(
     w: Rc<Worker>,
     listener: monoio::net::TcpListener,
-    proxy_protocol: bool,
+    opts: ListenerOpts,
     index: usize,
 ) {
     let local = listener
@@ -286,8 +282,15 @@ async fn accept_loop(
                 match tls {
                     Some(tls) => {
                         monoio::spawn(async move {
-                            crate::tls::serve_tls(&w2, stream, tls, peer, local, proxy_protocol)
-                                .await;
+                            crate::tls::serve_tls(
+                                &w2,
+                                stream,
+                                tls,
+                                peer,
+                                local,
+                                opts.proxy_protocol,
+                            )
+                            .await;
                             w2.active.set(w2.active.get().saturating_sub(1));
                             w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
                         });
@@ -297,7 +300,16 @@ async fn accept_loop(
                         // holds it once (not also the stream and addresses it was made from).
                         let mut c = crate::conn::connection(&w, stream, peer, local);
                         monoio::spawn(async move {
-                            crate::conn::serve_conn(&w2, &mut c, proxy_protocol).await;
+                            if crate::conn::serve_conn(&w2, &mut c, opts).await == ConnEnd::H2 {
+                                let facts = crate::h2::ConnFacts {
+                                    local,
+                                    source_ip: c.source_ip,
+                                    vpce_id: c.vpce_id.take(),
+                                };
+                                let read = std::mem::take(&mut c.buf);
+                                let io = tollgate_h2::prefixed(c.stream, read);
+                                crate::h2::serve_h2(w2.clone(), io, facts).await;
+                            }
                             w2.active.set(w2.active.get().saturating_sub(1));
                             w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
                         });

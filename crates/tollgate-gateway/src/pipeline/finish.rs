@@ -12,7 +12,6 @@ use crate::accesslog::{self, Caller, Record, Routed};
 use crate::body::{BodyError, BodyReader};
 use crate::error::GatewayError;
 use crate::http1;
-use crate::io::write_all;
 use crate::responses::default_response;
 use crate::snapshot::Snapshot;
 use crate::state::Worker;
@@ -76,7 +75,7 @@ async fn finish_answer<S: Stream>(
         Sent::Streamed { body_len } => (true, body_len),
         Sent::Buffered { body_len } => {
             let out = std::mem::take(&mut c.out);
-            let (res, out) = write_all(&mut c.stream, out, None).await;
+            let (res, out) = c.stream.send_all(out, None).await;
             c.out = out;
             (res.is_ok(), body_len)
         }
@@ -132,7 +131,10 @@ async fn finish_error<S: Stream>(
     let body_len = http1::write_response(&mut c.out, &resp, head.is_head(), !keep);
     drop(resp);
     let out = std::mem::take(&mut c.out);
-    let (res, out) = write_all(&mut c.stream, out, Some(Instant::now() + ERROR_WRITE)).await;
+    let (res, out) = c
+        .stream
+        .send_all(out, Some(Instant::now() + ERROR_WRITE))
+        .await;
     c.out = out;
     log_reason(reason_level(status), status, rid, at, err.reason_text());
     let routed = at.routed();
@@ -227,12 +229,10 @@ pub(crate) async fn reply_error_default<S: Stream>(
         true,
     );
     let out = std::mem::take(&mut c.out);
-    let (res, out) = write_all(
-        &mut c.stream,
-        out,
-        Some(Instant::now() + Duration::from_secs(5)),
-    )
-    .await;
+    let (res, out) = c
+        .stream
+        .send_all(out, Some(Instant::now() + Duration::from_secs(5)))
+        .await;
     c.out = out;
     res
 }

@@ -27,7 +27,7 @@ mod upstream_body;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::io::AsyncReadRent;
 use tollgate_http::RequestHead;
 
 use crate::accesslog::RequestInfo;
@@ -42,8 +42,8 @@ pub(crate) use prepare::{canonical_ip, shrink_buffer};
 pub(crate) use route::RouteCtx;
 
 /// A client stream the pipeline can serve.
-pub(crate) trait Stream: AsyncReadRent + AsyncWriteRent {}
-impl<S: AsyncReadRent + AsyncWriteRent> Stream for S {}
+pub(crate) trait Stream: AsyncReadRent + crate::io::Wire {}
+impl<S: AsyncReadRent + crate::io::Wire> Stream for S {}
 
 /// One client connection as the pipeline sees it: the stream, the read buffer holding the
 /// request head (and whatever followed it), a reusable output buffer, and the addresses.
@@ -59,6 +59,8 @@ pub(crate) struct Conn<S> {
     pub vpce_id: Option<String>,
     /// The verified client certificate of a mutual-TLS connection (see `crate::tls`).
     pub client_cert: Option<std::rc::Rc<tollgate_tls::ClientCertInfo>>,
+    /// The protocol for the access log when it is not the HTTP/1 head's (`HTTP/2.0`).
+    pub protocol: Option<&'static str>,
 }
 
 /// What happens to the connection after a request.
@@ -120,7 +122,8 @@ impl Exchange {
     /// The method, path and user agent are copied out of the buffer only for the access log:
     /// with the log off, a request's identity costs no allocation. (A log switched on while
     /// the request runs records it without them.)
-    fn new(w: &Worker, snap: &Snapshot, buf: &[u8], head: &RequestHead) -> Self {
+    fn new<S>(w: &Worker, snap: &Snapshot, c: &Conn<S>, head: &RequestHead) -> Self {
+        let buf = &c.buf;
         let formatted = snap.compiled.access_log_format.is_some();
         let logged = !matches!(**w.shared.access_log.load(), crate::accesslog::Sink::Off);
         let text = |b: &[u8]| {
@@ -141,7 +144,9 @@ impl Exchange {
                     .map(|v| String::from_utf8_lossy(v).into_owned()),
                 started: Instant::now(),
                 integration: None,
-                protocol: if head.minor_version == 0 {
+                protocol: if let Some(p) = c.protocol {
+                    p
+                } else if head.minor_version == 0 {
                     "HTTP/1.0"
                 } else {
                     "HTTP/1.1"
@@ -162,7 +167,7 @@ pub(crate) async fn run<S: Stream>(
     snap: &Snapshot,
     mut head: RequestHead,
 ) -> Next {
-    let mut ex = Exchange::new(w, snap, &c.buf, &head);
+    let mut ex = Exchange::new(w, snap, c, &head);
     let keep = head.keep_alive && !w.shutting_down();
     match route::route(snap, &c.buf, &head) {
         route::Routing::Unrouted(api, stop) => {

@@ -609,7 +609,7 @@ async fn answer<S: Stream>(
     let mut sent = c.out.len().saturating_sub(out_head_len);
     let out = std::mem::take(&mut c.out);
     let write_deadline = deadline.max(Instant::now() + Duration::from_secs(5));
-    let (res, out) = write_all(&mut c.stream, out, Some(write_deadline)).await;
+    let (res, out) = c.stream.send_all(out, Some(write_deadline)).await;
     c.out = out;
     let mut done = Done {
         status: rhead.status,
