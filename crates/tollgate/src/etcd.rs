@@ -19,9 +19,10 @@ use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, Identity, TlsOptions, Txn,
     TxnOp, TxnOpResponse, WatchOptions,
 };
-use rustls_pki_types::pem::{self, PemObject};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tollgate_gateway::{ApplyError, Origin, Shared, WatchState};
+use tollgate_tls::rustls;
+use tollgate_tls::rustls::pki_types::pem::{self, PemObject};
+use tollgate_tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Largest stored configuration accepted (the same bound as `PUT /config`).
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
@@ -65,19 +66,33 @@ impl TlsFiles {
         let client = match (&self.cert, &self.key) {
             (Some(c), Some(k)) => {
                 let cert = read_pem(c, "--etcd-cert")?;
-                check_certificates(c, "--etcd-cert", &cert)?;
+                let chain = check_certificates(c, "--etcd-cert", &cert)?;
                 let mut key = read_pem(k, "--etcd-key")?;
-                let parsed = PrivateKeyDer::from_pem_slice(&key).map(|_| ());
-                if let Err(e) = parsed {
+                let parsed = PrivateKeyDer::from_pem_slice(&key);
+                let parsed = match parsed {
+                    Ok(der) => der,
+                    Err(e) => {
+                        key.fill(0);
+                        return Err(match e {
+                            pem::Error::NoItemsFound => format!(
+                                "--etcd-key {}: no private key (PKCS#8, PKCS#1 or SEC1 PEM) in the file",
+                                k.display()
+                            ),
+                            // pem::Error's Display never echoes the section's content.
+                            e => format!("--etcd-key {}: not a valid PEM file: {e}", k.display()),
+                        });
+                    }
+                };
+                // The key must be usable and belong to the certificate (else the TLS settings
+                // fail at each connection with an opaque transport error).
+                let provider = rustls::crypto::ring::default_provider();
+                if let Err(e) = rustls::sign::CertifiedKey::from_der(chain, parsed, &provider) {
                     key.fill(0);
-                    return Err(match e {
-                        pem::Error::NoItemsFound => format!(
-                            "--etcd-key {}: no private key (PKCS#8, PKCS#1 or SEC1 PEM) in the file",
-                            k.display()
-                        ),
-                        // pem::Error's Display never echoes the section's content.
-                        e => format!("--etcd-key {}: not a valid PEM file: {e}", k.display()),
-                    });
+                    return Err(format!(
+                        "--etcd-key {}: cannot be used with the certificate of --etcd-cert {}: {e}",
+                        k.display(),
+                        c.display()
+                    ));
                 }
                 Some((cert, key))
             }
@@ -99,17 +114,39 @@ fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{what} {}: cannot read: {e}", path.display()))
 }
 
-fn check_certificates(path: &Path, what: &str, pem: &[u8]) -> Result<(), String> {
-    let n = CertificateDer::pem_slice_iter(pem)
-        .try_fold(0usize, |n, c| c.map(|_| n + 1))
+fn check_certificates(
+    path: &Path,
+    what: &str,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{what} {}: not a valid PEM file: {e}", path.display()))?;
-    if n == 0 {
+    if certs.is_empty() {
         return Err(format!(
             "{what} {}: no CERTIFICATE section in the file",
             path.display()
         ));
     }
-    Ok(())
+    Ok(certs)
+}
+
+/// An etcd client error with its causes (a transport error's own text is only "transport
+/// error"; the cause says connection refused, a certificate problem, ...).
+fn describe(e: &etcd_client::Error) -> String {
+    let mut s = e.to_string();
+    if let etcd_client::Error::TransportError(t) = e {
+        let mut cause = std::error::Error::source(t);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !s.contains(&text) {
+                s.push_str(": ");
+                s.push_str(&text);
+            }
+            cause = c.source();
+        }
+    }
+    s
 }
 
 /// The checked PEM contents (kept to rebuild the TLS settings on each reconnection).
@@ -337,7 +374,7 @@ impl EtcdUrl {
             .collect();
         Client::connect(eps, Some(self.options()))
             .await
-            .map_err(|e| self.explain(format!("cannot connect to {self}: {e}")))
+            .map_err(|e| self.explain(format!("cannot connect to {self}: {}", describe(&e))))
     }
 }
 
@@ -402,10 +439,9 @@ pub enum ReadError {
 
 /// Read the key once.
 pub async fn read(client: &mut Client, url: &EtcdUrl) -> Result<Stored, ReadError> {
-    let r = client
-        .get(url.key.as_bytes(), None)
-        .await
-        .map_err(|e| ReadError::Unreachable(url.explain(format!("cannot read {url}: {e}"))))?;
+    let r = client.get(url.key.as_bytes(), None).await.map_err(|e| {
+        ReadError::Unreachable(url.explain(format!("cannot read {url}: {}", describe(&e))))
+    })?;
     let store_revision = r.header().map_or(0, |h| h.revision());
     let Some(kv) = r.kvs().first() else {
         return Err(ReadError::Missing { store_revision });
@@ -637,13 +673,17 @@ impl Follower {
             .with_progress_notify();
         let mut stream = match c.watch(self.url.key.as_bytes(), Some(opts)).await {
             Ok(s) => s,
-            Err(e) => return WatchEnd::Lost(format!("cannot watch {}: {e}", self.url)),
+            Err(e) => {
+                return WatchEnd::Lost(format!("cannot watch {}: {}", self.url, describe(&e)));
+            }
         };
         loop {
             let msg = match stream.message().await {
                 Ok(Some(m)) => m,
                 Ok(None) => return WatchEnd::Lost(format!("{}: the watch stream ended", self.url)),
-                Err(e) => return WatchEnd::Lost(format!("{}: watch failed: {e}", self.url)),
+                Err(e) => {
+                    return WatchEnd::Lost(format!("{}: watch failed: {}", self.url, describe(&e)));
+                }
             };
             if msg.created() {
                 self.shared.watch_status().set_state(WatchState::Watching);
@@ -805,10 +845,9 @@ pub fn push(file: &Path, url: &EtcdUrl, expect: Option<i64>) -> Result<(i64, i64
             .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
             .and_then([TxnOp::put(key, text.as_bytes(), None)])
             .or_else([TxnOp::get(key, None)]);
-        let r = c
-            .txn(txn)
-            .await
-            .map_err(|e| PushError::Store(url.explain(format!("cannot write {url}: {e}"))))?;
+        let r = c.txn(txn).await.map_err(|e| {
+            PushError::Store(url.explain(format!("cannot write {url}: {}", describe(&e))))
+        })?;
         if r.succeeded() {
             return Ok((expected, r.header().map_or(0, |h| h.revision())));
         }

@@ -841,7 +841,8 @@ fn etcds_with_client_certificates() {
         assert!(err.contains(reason), "serve {tls:?}: {err}");
     }
 
-    // Missing or bad PEM files: named at start, before any connection.
+    // Missing or bad PEM files, a key that does not match: named at start, before any
+    // connection.
     std::fs::write(
         dir.0.join("junk.pem"),
         "-----BEGIN CERTIFICATE-----\nnot base64!\n",
@@ -854,6 +855,15 @@ fn etcds_with_client_certificates() {
         &["--etcd-ca", junk.as_str()][..],
         &["--etcd-ca", &ca, "--etcd-cert", &cert, "--etcd-key", &junk][..],
         &["--etcd-ca", &ca, "--etcd-cert", &cert, "--etcd-key", &ca][..],
+        // A key that is not the certificate's.
+        &[
+            "--etcd-ca",
+            &ca,
+            "--etcd-cert",
+            &cert,
+            "--etcd-key",
+            &other.2,
+        ][..],
     ] {
         let bad = tls.last().unwrap();
         let out = push_tls(&file, &url, tls, None);
