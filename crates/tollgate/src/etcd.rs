@@ -335,6 +335,8 @@ impl EtcdUrl {
             TlsVerdict::Closed {
                 with_cert: t.client.is_some(),
             }
+        } else if msg.contains("tls handshake eof") {
+            TlsVerdict::HandshakeEof
         } else {
             TlsVerdict::None
         }
@@ -356,6 +358,10 @@ impl EtcdUrl {
                 "{msg} (TLS: etcd closed the connection after the handshake; with \
                  --client-cert-auth it requires a client certificate: give --etcd-cert and \
                  --etcd-key)"
+            ),
+            TlsVerdict::HandshakeEof => format!(
+                "{msg} (TLS: the member closed the connection during the handshake: does it \
+                 serve plaintext? then the URL is etcd://)"
             ),
             TlsVerdict::Closed { with_cert: true } => format!(
                 "{msg} (TLS: etcd closed the connection after the handshake; does it refuse \
@@ -390,10 +396,12 @@ enum TlsVerdict {
     /// Closed right after the handshake: with TLS 1.3 that is how etcd's `--client-cert-auth`
     /// refuses a missing or unknown client certificate (its alert may not be read).
     Closed { with_cert: bool },
+    /// Closed during the handshake: most likely a plaintext member.
+    HandshakeEof,
 }
 
-/// At start, this many connections in a row closed after the TLS handshake end the node: a
-/// member restarting does not close three in a row.
+/// At start, this many connections in a row closed during or right after the TLS handshake end
+/// the node: a member restarting does not close three in a row.
 const NO_CLIENT_CERT_TRIES: u32 = 3;
 
 /// The URL with any `user:password@` removed, for messages.
@@ -490,7 +498,7 @@ pub fn initial_read(
                         TlsVerdict::Untrusted | TlsVerdict::Refused => {
                             return Err(vec![format!("config: {m}")]);
                         }
-                        TlsVerdict::Closed { .. } => {
+                        TlsVerdict::Closed { .. } | TlsVerdict::HandshakeEof => {
                             closed_in_a_row += 1;
                             if closed_in_a_row >= NO_CLIENT_CERT_TRIES {
                                 return Err(vec![format!("config: {m}")]);

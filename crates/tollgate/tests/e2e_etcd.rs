@@ -841,6 +841,22 @@ fn etcds_with_client_certificates() {
         assert!(err.contains(reason), "serve {tls:?}: {err}");
     }
 
+    // etcds:// to a plaintext member: refused at start, with the hint.
+    {
+        let (pc, pp) = (free_port(), free_port());
+        let _plain = Etcd::start(&dir.0.join("plain-data"), pc, pp);
+        let plain_url = format!("etcds://127.0.0.1:{pc}{KEY}");
+        let out = push_tls(&file, &plain_url, &mtls, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains("etcd://"), "{err}");
+        let mut args = vec!["--config", plain_url.as_str()];
+        args.extend(mtls);
+        let (code, err) = serve_exits(&args, &dir.0);
+        assert!(code.is_some_and(|c| c != 0), "{code:?} {err}");
+        assert!(err.contains("serve plaintext"), "{err}");
+    }
+
     // Missing or bad PEM files, a key that does not match: named at start, before any
     // connection.
     std::fs::write(
