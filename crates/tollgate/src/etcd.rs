@@ -5,33 +5,182 @@
 //!
 //! The etcd client (gRPC over tonic/tokio) runs on its own control-plane thread with a
 //! current-thread tokio runtime; the data-plane workers never touch it.
+//!
+//! `etcds://` speaks TLS to the members (rustls with ring): the server is verified against
+//! `--etcd-ca` (else the system trust store), and `--etcd-cert`/`--etcd-key` present a client
+//! certificate for etcd's `--client-cert-auth`. The PEM files are read and checked once at
+//! start; the key is never printed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, EventType, Txn, TxnOp, TxnOpResponse, WatchOptions,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, Identity, TlsOptions, Txn,
+    TxnOp, TxnOpResponse, WatchOptions,
 };
 use tollgate_gateway::{ApplyError, Origin, Shared, WatchState};
+use tollgate_tls::rustls;
+use tollgate_tls::rustls::pki_types::pem::{self, PemObject};
+use tollgate_tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Largest stored configuration accepted (the same bound as `PUT /config`).
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
 /// Environment variables with the etcd user and password (used when the URL has none).
 pub const ENV_USER: &str = "TOLLGATE_ETCD_USER";
 pub const ENV_PASSWORD: &str = "TOLLGATE_ETCD_PASSWORD";
+/// Environment variables naming the `etcds://` PEM files (the `--etcd-ca`, `--etcd-cert` and
+/// `--etcd-key` options win over them).
+pub const ENV_CA: &str = "TOLLGATE_ETCD_CA";
+pub const ENV_CERT: &str = "TOLLGATE_ETCD_CERT";
+pub const ENV_KEY: &str = "TOLLGATE_ETCD_KEY";
 /// Reconnection backoff: starts here, doubles, never above [`BACKOFF_MAX`].
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// `etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY`, parsed.
-#[derive(Clone, PartialEq, Eq)]
+/// The PEM files for `etcds://`, as given on the command line (or in the environment).
+#[derive(Clone, Debug, Default)]
+pub struct TlsFiles {
+    /// CA certificate(s) the members' certificates must chain to (default: system roots).
+    pub ca: Option<PathBuf>,
+    /// Client certificate (chain, leaf first) and its private key, for mutual TLS.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.cert.is_none() && self.key.is_none()
+    }
+
+    /// Read and check every file once (errors name the file, never echo a key).
+    fn load(&self) -> Result<TlsMaterial, String> {
+        let ca = match &self.ca {
+            Some(p) => {
+                let pem = read_pem(p, "--etcd-ca")?;
+                check_certificates(p, "--etcd-ca", &pem)?;
+                Some(pem)
+            }
+            None => None,
+        };
+        let client = match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => {
+                let cert = read_pem(c, "--etcd-cert")?;
+                let chain = check_certificates(c, "--etcd-cert", &cert)?;
+                let mut key = read_pem(k, "--etcd-key")?;
+                let parsed = PrivateKeyDer::from_pem_slice(&key);
+                let parsed = match parsed {
+                    Ok(der) => der,
+                    Err(e) => {
+                        key.fill(0);
+                        return Err(match e {
+                            pem::Error::NoItemsFound => format!(
+                                "--etcd-key {}: no private key (PKCS#8, PKCS#1 or SEC1 PEM) in the file",
+                                k.display()
+                            ),
+                            // pem::Error's Display never echoes the section's content.
+                            e => format!("--etcd-key {}: not a valid PEM file: {e}", k.display()),
+                        });
+                    }
+                };
+                // The key must be usable and belong to the certificate (else the TLS settings
+                // fail at each connection with an opaque transport error).
+                let provider = rustls::crypto::ring::default_provider();
+                if let Err(e) = rustls::sign::CertifiedKey::from_der(chain, parsed, &provider) {
+                    key.fill(0);
+                    return Err(format!(
+                        "--etcd-key {}: cannot be used with the certificate of --etcd-cert {}: {e}",
+                        k.display(),
+                        c.display()
+                    ));
+                }
+                Some((cert, key))
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(
+                    "--etcd-cert needs --etcd-key (the client certificate's private key)".into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err("--etcd-key needs --etcd-cert (the client certificate)".into());
+            }
+        };
+        Ok(TlsMaterial { ca, client })
+    }
+}
+
+fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{what} {}: cannot read: {e}", path.display()))
+}
+
+fn check_certificates(
+    path: &Path,
+    what: &str,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{what} {}: not a valid PEM file: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{what} {}: no CERTIFICATE section in the file",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// An etcd client error with its causes (a transport error's own text is only "transport
+/// error"; the cause says connection refused, a certificate problem, ...).
+fn describe(e: &etcd_client::Error) -> String {
+    let mut s = e.to_string();
+    if let etcd_client::Error::TransportError(t) = e {
+        let mut cause = std::error::Error::source(t);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !s.contains(&text) {
+                s.push_str(": ");
+                s.push_str(&text);
+            }
+            cause = c.source();
+        }
+    }
+    s
+}
+
+/// The checked PEM contents (kept to rebuild the TLS settings on each reconnection).
+#[derive(Clone)]
+struct TlsMaterial {
+    ca: Option<Vec<u8>>,
+    /// Certificate chain and private key.
+    client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl TlsMaterial {
+    fn options(&self) -> TlsOptions {
+        let mut t = TlsOptions::new();
+        t = match &self.ca {
+            Some(ca) => t.ca_certificate(Certificate::from_pem(ca)),
+            None => t.with_native_roots(),
+        };
+        if let Some((cert, key)) = &self.client {
+            t = t.identity(Identity::from_pem(cert, key));
+        }
+        t
+    }
+}
+
+/// `etcd[s]://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY`, parsed.
+#[derive(Clone)]
 pub struct EtcdUrl {
     /// `HOST:PORT` of each member.
     pub endpoints: Vec<String>,
     /// The key: the URL's path, leading slash kept.
     pub key: String,
     pub user: Option<(String, String)>,
+    /// `etcds://`: the TLS material (`None`: plaintext `etcd://`).
+    tls: Option<Arc<TlsMaterial>>,
 }
 
 impl std::fmt::Debug for EtcdUrl {
@@ -41,6 +190,7 @@ impl std::fmt::Debug for EtcdUrl {
             .field("endpoints", &self.endpoints)
             .field("key", &self.key)
             .field("user", &self.user.as_ref().map(|(u, _)| u))
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -48,7 +198,8 @@ impl std::fmt::Debug for EtcdUrl {
 impl std::fmt::Display for EtcdUrl {
     // Without the credentials: safe to log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "etcd://{}{}", self.endpoints.join(","), self.key)
+        let scheme = if self.tls.is_some() { "etcds" } else { "etcd" };
+        write!(f, "{scheme}://{}{}", self.endpoints.join(","), self.key)
     }
 }
 
@@ -58,22 +209,39 @@ pub fn is_etcd_url(s: &str) -> bool {
 }
 
 impl EtcdUrl {
-    /// Parse `etcd://...`; credentials from the URL, else from [`ENV_USER`] / [`ENV_PASSWORD`].
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Self::parse_with_env(s, |k| std::env::var(k).ok())
-    }
-
-    fn parse_with_env(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        if s.starts_with("etcds://") {
+    /// Parse `etcd://...` or `etcds://...` (with the TLS files, read and checked here);
+    /// credentials from the URL, else from [`ENV_USER`] / [`ENV_PASSWORD`].
+    pub fn parse(s: &str, tls: &TlsFiles) -> Result<Self, String> {
+        let mut u = Self::parse_with_env(s, |k| std::env::var(k).ok())?;
+        if u.tls.is_some() {
+            u.tls = Some(Arc::new(tls.load()?));
+        } else if !tls.is_empty() {
             return Err(format!(
-                "{}: etcds:// (TLS to etcd) is not supported yet; use etcd:// on a trusted \
-                 network (loopback, a private link) or a local TLS proxy to the cluster",
-                redact(s)
+                "{u}: --etcd-ca/--etcd-cert/--etcd-key (or {ENV_CA}/{ENV_CERT}/{ENV_KEY}) are \
+                 for TLS: use etcds://"
             ));
         }
-        let rest = s
-            .strip_prefix("etcd://")
-            .ok_or_else(|| format!("{}: an etcd URL starts with etcd://", redact(s)))?;
+        Ok(u)
+    }
+
+    /// The URL alone (`etcds://` gets TLS with the system roots and no client certificate).
+    fn parse_with_env(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let (rest, tls) = match (s.strip_prefix("etcd://"), s.strip_prefix("etcds://")) {
+            (Some(r), _) => (r, None),
+            (None, Some(r)) => (
+                r,
+                Some(Arc::new(TlsMaterial {
+                    ca: None,
+                    client: None,
+                })),
+            ),
+            (None, None) => {
+                return Err(format!(
+                    "{}: an etcd URL starts with etcd:// or etcds://",
+                    redact(s)
+                ));
+            }
+        };
         let (authority, key) = match rest.find('/') {
             Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
             None => (rest, ""),
@@ -123,10 +291,19 @@ impl EtcdUrl {
             endpoints,
             key: key.to_owned(),
             user,
+            tls,
         })
     }
 
     fn options(&self) -> ConnectOptions {
+        let o = self.base_options();
+        match &self.tls {
+            Some(t) => o.with_tls(t.options()),
+            None => o,
+        }
+    }
+
+    fn base_options(&self) -> ConnectOptions {
         let mut o = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(5))
@@ -145,18 +322,87 @@ impl EtcdUrl {
         o
     }
 
+    /// What a failure message says about the TLS set-up (plaintext URLs: nothing).
+    fn tls_verdict(&self, msg: &str) -> TlsVerdict {
+        let Some(t) = &self.tls else {
+            return TlsVerdict::None;
+        };
+        if msg.contains("invalid peer certificate") {
+            TlsVerdict::Untrusted
+        } else if msg.contains("received fatal alert") {
+            TlsVerdict::Refused
+        } else if msg.contains("connection closed") {
+            TlsVerdict::Closed {
+                with_cert: t.client.is_some(),
+            }
+        } else if msg.contains("tls handshake eof") {
+            TlsVerdict::HandshakeEof
+        } else {
+            TlsVerdict::None
+        }
+    }
+
+    /// `msg` with a hint when it looks like a TLS set-up problem.
+    fn explain(&self, msg: String) -> String {
+        match self.tls_verdict(&msg) {
+            TlsVerdict::None => msg,
+            TlsVerdict::Untrusted => format!(
+                "{msg} (TLS: the member's certificate is not trusted: it must chain to \
+                 --etcd-ca, or to the system roots without it, and name the endpoint's host)"
+            ),
+            TlsVerdict::Refused => format!(
+                "{msg} (TLS: etcd refused the handshake: with --client-cert-auth it needs a \
+                 client certificate signed by its --trusted-ca-file: --etcd-cert and --etcd-key)"
+            ),
+            TlsVerdict::Closed { with_cert: false } => format!(
+                "{msg} (TLS: etcd closed the connection after the handshake; with \
+                 --client-cert-auth it requires a client certificate: give --etcd-cert and \
+                 --etcd-key)"
+            ),
+            TlsVerdict::HandshakeEof => format!(
+                "{msg} (TLS: the member closed the connection during the handshake: does it \
+                 serve plaintext? then the URL is etcd://)"
+            ),
+            TlsVerdict::Closed { with_cert: true } => format!(
+                "{msg} (TLS: etcd closed the connection after the handshake; does it refuse \
+                 the client certificate? it must be signed by etcd's --trusted-ca-file)"
+            ),
+        }
+    }
+
     /// Connect (the client connects lazily; errors show on the first call).
     pub async fn connect(&self) -> Result<Client, String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         let eps: Vec<String> = self
             .endpoints
             .iter()
-            .map(|e| format!("http://{e}"))
+            .map(|e| format!("{scheme}://{e}"))
             .collect();
         Client::connect(eps, Some(self.options()))
             .await
-            .map_err(|e| format!("cannot connect to {self}: {e}"))
+            .map_err(|e| self.explain(format!("cannot connect to {self}: {}", describe(&e))))
     }
 }
+
+/// How a connection failure relates to TLS.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TlsVerdict {
+    /// Not a TLS problem (or plaintext): retry.
+    None,
+    /// The member's certificate failed verification: retrying cannot help.
+    Untrusted,
+    /// The member sent a TLS alert (e.g. no or an unknown client certificate).
+    Refused,
+    /// Closed right after the handshake: with TLS 1.3 that is how etcd's `--client-cert-auth`
+    /// refuses a missing or unknown client certificate (its alert may not be read).
+    Closed { with_cert: bool },
+    /// Closed during the handshake: most likely a plaintext member.
+    HandshakeEof,
+}
+
+/// At start, this many connections in a row closed during or right after the TLS handshake end
+/// the node: a member restarting does not close three in a row.
+const NO_CLIENT_CERT_TRIES: u32 = 3;
 
 /// The URL with any `user:password@` removed, for messages.
 fn redact(s: &str) -> String {
@@ -201,10 +447,9 @@ pub enum ReadError {
 
 /// Read the key once.
 pub async fn read(client: &mut Client, url: &EtcdUrl) -> Result<Stored, ReadError> {
-    let r = client
-        .get(url.key.as_bytes(), None)
-        .await
-        .map_err(|e| ReadError::Unreachable(format!("cannot read {url}: {e}")))?;
+    let r = client.get(url.key.as_bytes(), None).await.map_err(|e| {
+        ReadError::Unreachable(url.explain(format!("cannot read {url}: {}", describe(&e))))
+    })?;
     let store_revision = r.header().map_or(0, |h| h.revision());
     let Some(kv) = r.kvs().first() else {
         return Err(ReadError::Missing { store_revision });
@@ -238,6 +483,7 @@ pub fn initial_read(
 ) -> Result<(Client, Stored), Vec<String>> {
     rt.block_on(async {
         let mut backoff = Backoff::default();
+        let mut closed_in_a_row = 0;
         loop {
             let attempt = async {
                 let mut c = url.connect().await.map_err(ReadError::Unreachable)?;
@@ -247,6 +493,19 @@ pub fn initial_read(
             match attempt.await {
                 Ok(v) => return Ok(v),
                 Err(ReadError::Unreachable(m)) => {
+                    // A TLS set-up that cannot work is an error at start, not a retry loop.
+                    match url.tls_verdict(&m) {
+                        TlsVerdict::Untrusted | TlsVerdict::Refused => {
+                            return Err(vec![format!("config: {m}")]);
+                        }
+                        TlsVerdict::Closed { .. } | TlsVerdict::HandshakeEof => {
+                            closed_in_a_row += 1;
+                            if closed_in_a_row >= NO_CLIENT_CERT_TRIES {
+                                return Err(vec![format!("config: {m}")]);
+                            }
+                        }
+                        TlsVerdict::None => closed_in_a_row = 0,
+                    }
                     let wait = backoff.next();
                     log::warn!("tollgate: etcd: {m}; retrying in {} ms", wait.as_millis());
                     tokio::time::sleep(wait).await;
@@ -422,13 +681,17 @@ impl Follower {
             .with_progress_notify();
         let mut stream = match c.watch(self.url.key.as_bytes(), Some(opts)).await {
             Ok(s) => s,
-            Err(e) => return WatchEnd::Lost(format!("cannot watch {}: {e}", self.url)),
+            Err(e) => {
+                return WatchEnd::Lost(format!("cannot watch {}: {}", self.url, describe(&e)));
+            }
         };
         loop {
             let msg = match stream.message().await {
                 Ok(Some(m)) => m,
                 Ok(None) => return WatchEnd::Lost(format!("{}: the watch stream ended", self.url)),
-                Err(e) => return WatchEnd::Lost(format!("{}: watch failed: {e}", self.url)),
+                Err(e) => {
+                    return WatchEnd::Lost(format!("{}: watch failed: {}", self.url, describe(&e)));
+                }
             };
             if msg.created() {
                 self.shared.watch_status().set_state(WatchState::Watching);
@@ -590,10 +853,9 @@ pub fn push(file: &Path, url: &EtcdUrl, expect: Option<i64>) -> Result<(i64, i64
             .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
             .and_then([TxnOp::put(key, text.as_bytes(), None)])
             .or_else([TxnOp::get(key, None)]);
-        let r = c
-            .txn(txn)
-            .await
-            .map_err(|e| PushError::Store(format!("cannot write {url}: {e}")))?;
+        let r = c.txn(txn).await.map_err(|e| {
+            PushError::Store(url.explain(format!("cannot write {url}: {}", describe(&e))))
+        })?;
         if r.succeeded() {
             return Ok((expected, r.header().map_or(0, |h| h.revision())));
         }
@@ -662,10 +924,40 @@ mod tests {
         ] {
             assert!(EtcdUrl::parse_with_env(bad, no_env).is_err(), "{bad}");
         }
-        let e = EtcdUrl::parse_with_env("etcds://u:pw@h:1/k", no_env).unwrap_err();
-        assert!(e.contains("not supported yet") && !e.contains("pw"), "{e}");
+        let e = EtcdUrl::parse_with_env("etcdx://u:pw@h:1/k", no_env).unwrap_err();
+        assert!(!e.contains("pw"), "{e}");
         let e = EtcdUrl::parse_with_env("etcd://u:pw@h/k", no_env).unwrap_err();
         assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn etcds_urls_and_tls_files() {
+        let u = EtcdUrl::parse_with_env("etcds://u:pw@a:1,b:2/k", no_env).unwrap();
+        assert_eq!(u.to_string(), "etcds://a:1,b:2/k");
+        assert!(u.tls.is_some());
+        let dir = std::env::temp_dir().join(format!("tollgate-etcd-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "not pem at all\n").unwrap();
+        let missing = dir.join("missing.pem");
+        let files = |ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>| TlsFiles {
+            ca: ca.map(Path::to_path_buf),
+            cert: cert.map(Path::to_path_buf),
+            key: key.map(Path::to_path_buf),
+        };
+        for (f, names) in [
+            (files(Some(&missing), None, None), "missing.pem"),
+            (files(Some(&junk), None, None), "junk.pem"),
+            (files(None, Some(&junk), Some(&junk)), "junk.pem"),
+        ] {
+            let e = f.load().err().unwrap();
+            assert!(e.contains(names), "{e}");
+        }
+        assert!(files(None, Some(&junk), None).load().is_err());
+        // TLS files with a plaintext URL: refused, not silently ignored.
+        let e = EtcdUrl::parse("etcd://h:1/k", &files(Some(&junk), None, None)).unwrap_err();
+        assert!(e.contains("etcds://"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use mimalloc::MiMalloc;
 use tollgate_config::{LogFormat, LogLevel};
 use tollgate_gateway::{ApplyError, BindOverrides, IoDriver, Origin, Pinning, ServeOptions};
@@ -35,10 +35,12 @@ enum Command {
     /// Serve traffic (the built-in quickstart when no --config is given).
     Serve {
         /// The configuration file (YAML or JSON), or a key in etcd:
-        /// `etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY` (watched; credentials also
-        /// from TOLLGATE_ETCD_USER / TOLLGATE_ETCD_PASSWORD).
+        /// `etcd[s]://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY` (watched; credentials also
+        /// from TOLLGATE_ETCD_USER / TOLLGATE_ETCD_PASSWORD; etcds:// is TLS).
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        etcd_tls: EtcdTlsArgs,
         /// Replaces the first listener's address (port 0: any free port, logged at start).
         #[arg(long)]
         bind: Option<SocketAddr>,
@@ -89,14 +91,51 @@ enum Command {
         /// The configuration file to store.
         #[arg(long)]
         config: PathBuf,
-        /// `etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY`.
+        /// `etcd[s]://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/KEY` (etcds:// is TLS).
         url: String,
+        #[command(flatten)]
+        etcd_tls: EtcdTlsArgs,
         /// Write only if the key's modification revision is N (the `revision` of GET /config or
         /// of the last push); 0: only if the key does not exist. Without it: the revision read
         /// just before the write.
         #[arg(long, value_name = "N")]
         expect_revision: Option<i64>,
     },
+}
+
+/// The PEM files for an `etcds://` config URL.
+#[derive(Args)]
+struct EtcdTlsArgs {
+    /// etcds://: CA certificate(s) (PEM) the etcd members' certificates must chain to
+    /// (default: the system trust store).
+    #[arg(long, value_name = "FILE", env = "TOLLGATE_ETCD_CA")]
+    etcd_ca: Option<PathBuf>,
+    /// etcds://: client certificate (PEM, leaf first) for etcd's --client-cert-auth.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TOLLGATE_ETCD_CERT",
+        requires = "etcd_key"
+    )]
+    etcd_cert: Option<PathBuf>,
+    /// etcds://: the client certificate's private key (PEM).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TOLLGATE_ETCD_KEY",
+        requires = "etcd_cert"
+    )]
+    etcd_key: Option<PathBuf>,
+}
+
+impl EtcdTlsArgs {
+    fn files(self) -> etcd::TlsFiles {
+        etcd::TlsFiles {
+            ca: self.etcd_ca,
+            cert: self.etcd_cert,
+            key: self.etcd_key,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -128,10 +167,12 @@ fn main() -> ExitCode {
         Command::Push {
             config,
             url,
+            etcd_tls,
             expect_revision,
-        } => push(&config, &url, expect_revision),
+        } => push(&config, &url, &etcd_tls.files(), expect_revision),
         Command::Serve {
             config,
+            etcd_tls,
             bind,
             admin_bind,
             workers,
@@ -153,7 +194,15 @@ fn main() -> ExitCode {
                 CliLevel::Debug => LogLevel::Debug,
             });
             let overrides = BindOverrides { bind, admin_bind };
-            serve(config, workers, watch, io_driver, pinning, level, overrides)
+            let opts = ServeArgs {
+                workers,
+                watch,
+                driver: io_driver,
+                pinning,
+                log_level: level,
+                overrides,
+            };
+            serve(config, &etcd_tls.files(), opts)
         }
     }
 }
@@ -213,8 +262,8 @@ fn validate(path: &Path) -> ExitCode {
     }
 }
 
-fn push(file: &Path, url: &str, expect: Option<i64>) -> ExitCode {
-    let url = match etcd::EtcdUrl::parse(url) {
+fn push(file: &Path, url: &str, tls: &etcd::TlsFiles, expect: Option<i64>) -> ExitCode {
+    let url = match etcd::EtcdUrl::parse(url, tls) {
         Ok(u) => u,
         Err(e) => {
             eprintln!("tollgate push: {e}");
@@ -284,21 +333,31 @@ struct FromEtcd {
     store_revision: i64,
 }
 
-fn serve(
-    config: Option<PathBuf>,
+/// `serve`'s options other than the config source.
+struct ServeArgs {
     workers: Option<usize>,
     watch: bool,
     driver: Driver,
     pinning: Pinning,
     log_level: Option<LogLevel>,
     overrides: BindOverrides,
-) -> ExitCode {
+}
+
+fn serve(config: Option<PathBuf>, etcd_tls: &etcd::TlsFiles, args: ServeArgs) -> ExitCode {
+    let ServeArgs {
+        workers,
+        watch,
+        driver,
+        pinning,
+        log_level,
+        overrides,
+    } = args;
     tollgate_gateway::logging::init(log_level, LogLevel::Info, LogFormat::Text);
     let etcd_url = config
         .as_ref()
         .and_then(|p| p.to_str())
         .filter(|s| etcd::is_etcd_url(s))
-        .map(etcd::EtcdUrl::parse);
+        .map(|s| etcd::EtcdUrl::parse(s, etcd_tls));
     let mut from_etcd = None;
     let loaded = match (&config, etcd_url) {
         (_, Some(Err(e))) => Err(tollgate_config::ConfigErrors(vec![
