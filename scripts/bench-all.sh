@@ -23,6 +23,7 @@ if [ -z "${BENCH_NO_INSTALL:-}" ]; then
   command -v haproxy >/dev/null || need_apt+=(haproxy)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
   command -v taskset >/dev/null || need_apt+=(util-linux)
+  command -v wrk >/dev/null || need_apt+=(wrk)
   command -v openssl >/dev/null || need_apt+=(openssl)
   if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"

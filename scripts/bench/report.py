@@ -42,6 +42,10 @@ def f1(x) -> str:
     return "–" if x is None else f"{x:,.1f}"
 
 
+def pct(x) -> str:
+    return "–" if x is None else f"{x * 100:.0f}%"
+
+
 def ms(us) -> str:
     return "–" if us is None else f"{us / 1000:.2f}"
 
@@ -84,13 +88,26 @@ def scenario_table(name: str, sc: dict) -> list[str]:
         for cname, r in rows.items():
             out.append(f"| {cname} | {f0(r.get('invocations_peak'))} | "
                        f"{f0(r.get('peak_requests'))} | {f0(r.get('invocations_rate'))} |")
+    wrk = {c: r for c, r in rows.items() if r.get("wrk_rps")}
+    if wrk:
+        out += ["", "Cross-check with a second generator (`wrk -t1 -c64`, same cores, same "
+                "placement checks):", "",
+                "| contender | wrk peak req/s | tollgate-load peak req/s | non-2xx | gateway core | wrk core |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for cname, r in wrk.items():
+            out.append(f"| {cname} | {f0(r.get('wrk_rps'))} | {f0(r.get('peak_rps'))} | "
+                       f"{r.get('wrk_non_2xx', 0)} | {pct(r.get('wrk_gw_busy'))} | "
+                       f"{pct(r.get('wrk_load_busy'))} |")
+        t, h = wrk.get("tollgate", {}).get("wrk_rps"), wrk.get("haproxy", {}).get("wrk_rps")
+        if t and h:
+            out += ["", f"tollgate/haproxy by wrk: {t / h:.2f}x."]
     notes = [f"- {c}: {r['note']}" for c, r in rows.items() if r.get("note")]
     if notes:
         out += ["", *notes]
     out += ["", "<details><summary>commands</summary>", "", "```"]
     for cname, r in rows.items():
         out.append(f"# {cname}")
-        for k in ("gw_cmd", "peak_cmd", "rate_cmd"):
+        for k in ("gw_cmd", "peak_cmd", "wrk_cmd", "rate_cmd"):
             if r.get(k):
                 out.append(r[k])
     out += ["```", "", "</details>"]

@@ -368,6 +368,43 @@ def run_load(gw: subprocess.Popen | None, json_path: Path, mode: list[str], extr
     return rep
 
 
+WRK = shutil.which("wrk") or ""
+# Scenarios cross-checked with wrk (a second, independent generator) for these contenders.
+WRK_SCENARIOS = {"mock", "proxy"}
+WRK_CONTENDERS = {"tollgate", "haproxy"}
+
+
+def run_wrk(gw: subprocess.Popen, url: str = URL) -> dict:
+    """Peak rps by `wrk -t1 -c CONC` on the load CPU against a launched contender, with the
+    same placement checks and CPU accounting as `run_load`."""
+    cmd = [WRK, "-t1", f"-c{CONC}", f"-d{DURATION}", "--latency", url]
+    t0 = cpu_ticks(gw.pid)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.time()
+    lp = subprocess.Popen(["taskset", "-c", LOAD_CPU, *cmd], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    if lp.poll() is None:
+        verify_placement(lp.pid, LOAD_CPU, "wrk")
+    verify_placement(gw.pid, GW_CPU, "gateway")
+    out, err = lp.communicate()
+    wall = time.time() - w0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t1 = cpu_ticks(gw.pid)
+    m = re.search(r"Requests/sec:\s*([0-9.]+)", out)
+    if lp.returncode != 0 or not m:
+        raise RuntimeError(f"wrk failed ({lp.returncode}): {(out + err)[-2000:]}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s*([0-9]+)", out)
+    errs = re.search(r"Socket errors: (.*)", out)
+    return {"rps": float(m.group(1)),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": errs.group(1).strip() if errs else "",
+            "gw_busy": ((t1 - t0) / TICK) / wall if wall else None,
+            "load_busy": ((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)) / wall
+            if wall else None,
+            "cmd": "taskset -c " + LOAD_CPU + " " + " ".join(shlex.quote(c) for c in cmd)}
+
+
 def parse_secs(s: str) -> float:
     m = re.fullmatch(r"([0-9.]+)(ms|s|m)?", s.strip())
     if not m:
@@ -412,6 +449,20 @@ def measure(scn: str, contenders: list[Contender], extra: list[str], results: di
             time.sleep(0.2)
             row["invocations_peak"] = authz_count() - before
         stop(p)
+    if WRK and scn in WRK_SCENARIOS:
+        for c in contenders:
+            if c.name not in WRK_CONTENDERS:
+                continue
+            log(f"{scn}: {c.name} peak with wrk (cross-check)")
+            p = c.launch(scn)
+            try:
+                w = run_wrk(p)
+            finally:
+                stop(p)
+            rows[c.name].update({"wrk_rps": w["rps"], "wrk_non_2xx": w["non_2xx"],
+                                 "wrk_socket_errors": w["socket_errors"],
+                                 "wrk_gw_busy": w["gw_busy"], "wrk_load_busy": w["load_busy"],
+                                 "wrk_cmd": w["cmd"]})
     peaks = [r["peak_rps"] for r in rows.values() if r.get("peak_rps")]
     if rate is None:
         rate = max(100.0, round(RATE_FRACTION * min(peaks), -2)) if peaks else 1000.0
