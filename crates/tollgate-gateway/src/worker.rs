@@ -308,7 +308,9 @@ async fn accept_loop(
                                 };
                                 let read = std::mem::take(&mut c.buf);
                                 let io = tollgate_h2::prefixed(c.stream, read);
-                                crate::h2::serve_h2(w2.clone(), io, facts).await;
+                                // Boxed: inline, the HTTP/2 connection's state would make
+                                // every connection's task (HTTP/1 ones too) that much larger.
+                                Box::pin(crate::h2::serve_h2(w2.clone(), io, facts)).await;
                             }
                             w2.active.set(w2.active.get().saturating_sub(1));
                             w2.metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
