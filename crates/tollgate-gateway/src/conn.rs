@@ -3,8 +3,8 @@
 //! framing lives here (head parsing, idle waits, the PROXY header); routing, authorization,
 //! integration and the answer are the pipeline's.
 
-use std::io;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::Poll;

@@ -15,9 +15,9 @@
 //! ```
 
 mod accesslog;
+mod admin;
 #[cfg(test)]
 mod alloc_count;
-mod admin;
 pub mod auth;
 mod body;
 mod bufpool;
@@ -26,8 +26,8 @@ mod conn;
 mod error;
 mod h2;
 mod http1;
-mod ids;
 mod idle;
+mod ids;
 mod io;
 pub mod logging;
 pub mod metrics;
@@ -86,7 +86,6 @@ pub fn fd_connection_bound(nofile: Option<u64>, workers: usize) -> usize {
     let usable = n.saturating_sub(FD_RESERVE + FD_RESERVE_PER_WORKER * w);
     usize::try_from((usable / w / 2).max(1)).unwrap_or(usize::MAX)
 }
-
 
 /// How to serve.
 pub struct ServeOptions {

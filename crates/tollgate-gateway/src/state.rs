@@ -7,11 +7,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::client::Pool;
 use crate::ids::RequestIds;
 use crate::metrics::{RouteLabel, WorkerMetrics};
 use crate::shared::Shared;
 use crate::snapshot::Snapshot;
-use crate::client::Pool;
 
 /// A worker's own state. Lives on its thread only (`!Send` parts inside).
 pub(crate) struct Worker {
@@ -75,8 +75,8 @@ impl Worker {
             unrouted_label: RouteLabel::new("-", "-"),
             auth: crate::auth::WorkerCaches::new(gateway.limits.authorizer_cache_l1_bytes),
             // The version of the snapshot held, not the counter read later: a swap between the
-        // two reads would otherwise leave this worker on the old config until the next swap.
-        snap_version: Cell::new(snap.version),
+            // two reads would otherwise leave this worker on the old config until the next swap.
+            snap_version: Cell::new(snap.version),
             snap: RefCell::new(Rc::new(snap)),
             shared,
         }

@@ -106,7 +106,16 @@ fn assert_clf_time(t: &str) {
 fn curl(s: &Setup, path: &str, auth: Option<&str>) -> (u16, String) {
     let url = format!("http://{}{path}", s.gw.addr);
     let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "/dev/null", "-D", "-", "-A", "curl-fmt-test", &url]);
+    cmd.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-D",
+        "-",
+        "-A",
+        "curl-fmt-test",
+        &url,
+    ]);
     if let Some(a) = auth {
         cmd.args(["-H", &format!("Authorization: {a}")]);
     }
@@ -181,7 +190,11 @@ fn json_format_lines() {
     assert_eq!(v["requestId"], rid.as_str(), "{v}");
     assert_eq!(v["extendedRequestId"], rid.as_str(), "{v}");
     assert_eq!(v["ip"], "127.0.0.1", "{v}");
-    assert_eq!((&v["caller"], &v["user"]), (&"-".into(), &"-".into()), "{v}");
+    assert_eq!(
+        (&v["caller"], &v["user"]),
+        (&"-".into(), &"-".into()),
+        "{v}"
+    );
     assert_clf_time(v["requestTime"].as_str().unwrap());
     assert_eq!(v["httpMethod"], "GET", "{v}");
     assert_eq!(v["resourcePath"], "/items/{id}", "{v}");

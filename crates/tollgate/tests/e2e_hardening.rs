@@ -784,7 +784,9 @@ fn sigterm_closes_idle_keep_alive_connections_at_once() {
         assert!(c.closed_within(SOON), "an idle connection stayed open");
     }
     let took = t.elapsed();
-    let st = s.gw.wait_exit(SOON).expect("tollgate did not exit after SIGTERM");
+    let st =
+        s.gw.wait_exit(SOON)
+            .expect("tollgate did not exit after SIGTERM");
     assert_eq!(st.code(), Some(0), "{}", s.gw.stderr_text());
     eprintln!("idle connections closed {took:?} after SIGTERM");
     // The accept loops see the flag within 200 ms; the drain timeout is 2 s.

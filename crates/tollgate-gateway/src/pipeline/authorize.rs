@@ -49,7 +49,10 @@ pub(crate) async fn authorize<S>(
         body: buffered.and_then(|b| c.buf.get(b.data.clone())),
         stage_vars: rc.stage_vars(),
         user_agent: user_agent.as_deref(),
-        wants_identity: !matches!(rc.route.integration, crate::snapshot::IntegrationRt::Mock(_)),
+        wants_identity: !matches!(
+            rc.route.integration,
+            crate::snapshot::IntegrationRt::Mock(_)
+        ),
         request_id: ex.rid.as_str(), // lambda: requestContext.requestId
         client_cert: c.client_cert.as_deref(),
     };

@@ -505,7 +505,11 @@ fn a_chunked_request_body_is_pulled_gathered_into_one_upstream_chunk() {
 /// Allocations made serving one connection that carries `n` mock requests (the stream's own
 /// buffers made beforehand), on a worker already warmed by one such connection.
 fn allocations_for(w: &Worker, n: usize, user_agent: bool) -> u64 {
-    let ua = if user_agent { "User-Agent: curl/8.0\r\n" } else { "" };
+    let ua = if user_agent {
+        "User-Agent: curl/8.0\r\n"
+    } else {
+        ""
+    };
     let one = format!("GET /prod/hello HTTP/1.1\r\nHost: open.test\r\n{ua}\r\n");
     let input = one.repeat(n).into_bytes();
     let output = Rc::new(RefCell::new(Vec::with_capacity(64 * 1024)));
@@ -550,7 +554,6 @@ fn a_mock_request_makes_a_fixed_small_number_of_allocations() {
         );
     }
 }
-
 
 /// What an idle keep-alive connection's task holds: the connection (stream, addresses, empty
 /// buffers) and a readiness wait (its deadline is kept by the worker's sweeper, no timer). The request pipeline is boxed per busy period
