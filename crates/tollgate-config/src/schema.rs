@@ -143,8 +143,8 @@ pub struct Listener {
     /// Every connection must start with a PROXY v1/v2 header.
     #[serde(default)]
     pub proxy_protocol: bool,
-    /// Plaintext: also serve HTTP/2 with prior knowledge (h2c) on this listener (over TLS,
-    /// ALPN offers only `http/1.1` for now).
+    /// Also serve HTTP/2: with prior knowledge (h2c) on a plaintext listener; over TLS, ALPN
+    /// offers `h2` before `http/1.1` (reloaded with the TLS configuration).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub http2: bool,
     /// HTTPS: absent = plaintext. Reloaded with the configuration.
@@ -192,10 +192,13 @@ pub struct ClientAuth {
 }
 
 impl Listener {
-    /// The listener with its TLS contents left out: what a change of needs a restart.
+    /// The listener with its TLS contents left out: what a change of needs a restart. On a
+    /// TLS listener `http2` is left out too: it only chooses what ALPN offers, which new
+    /// handshakes take from the configuration current when they are accepted.
     pub fn without_tls(&self) -> Listener {
         Listener {
             tls: None,
+            http2: self.http2 && self.tls.is_none(),
             ..self.clone()
         }
     }

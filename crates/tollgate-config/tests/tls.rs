@@ -74,6 +74,34 @@ fn a_tls_listener_loads_relative_paths_and_builds_its_configuration() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn alpn(c: &tollgate_config::Compiled) -> Vec<Vec<u8>> {
+    c.listener_tls[0]
+        .as_ref()
+        .unwrap()
+        .rustls_config()
+        .alpn_protocols
+        .clone()
+}
+
+#[test]
+fn http2_on_a_tls_listener_offers_h2_by_alpn_and_flips_without_restart() {
+    let dir = tempdir("alpn");
+    make_cert(&dir, "a", "a.example.com");
+    let tls = "tls: { certificates: [{ cert_file: a.pem, key_file: a.key }] }";
+    let h1 = load_str(&config(tls, ""), &dir).unwrap();
+    let h2 = load_str(&config(&format!("{tls}\n      http2: true"), ""), &dir).unwrap();
+    assert_eq!(alpn(&h1), vec![b"http/1.1".to_vec()]);
+    assert_eq!(alpn(&h2), vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+    // On a TLS listener `http2` only changes what new handshakes offer: no restart.
+    assert!(restart_required(&h1.config, &h2.config).is_empty());
+    assert!(restart_required(&h2.config, &h1.config).is_empty());
+    // h2c on a plaintext listener is decided when the listener starts: a restart.
+    let plain = load_str(&config("", ""), &dir).unwrap();
+    let plain_h2 = load_str(&config("http2: true", ""), &dir).unwrap();
+    assert_eq!(restart_required(&plain.config, &plain_h2.config).len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_missing_or_bad_file_is_an_error_naming_it() {
     let dir = tempdir("bad");

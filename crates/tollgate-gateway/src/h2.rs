@@ -46,6 +46,8 @@ pub(crate) struct ConnFacts {
     pub source_ip: IpAddr,
     /// `aws:SourceVpce` from a PROXY v2 header.
     pub vpce_id: Option<String>,
+    /// The verified client certificate (mutual TLS), for every stream's authorizers.
+    pub client_cert: Option<Rc<tollgate_tls::ClientCertInfo>>,
 }
 
 /// Serve one HTTP/2 connection on `io` until it closes (generic over the transport, so a TLS
@@ -133,7 +135,7 @@ async fn run_stream(
         source_ip: facts.source_ip,
         vpce_id: facts.vpce_id,
         protocol: Some("HTTP/2.0"),
-        client_cert: None,
+        client_cert: facts.client_cert,
     };
     match parse_request(&c.buf, &snap.limits) {
         Ok(Some(head)) => {

@@ -1,5 +1,6 @@
 //! HTTPS listeners: the TLS handshake of an accepted connection, on the worker's core, then
-//! the same HTTP/1 loop (`crate::conn`) over the TLS stream.
+//! the same HTTP/1 loop (`crate::conn`) over the TLS stream, or, when ALPN chose `h2` (offered
+//! on listeners with `http2: true`), the HTTP/2 server (`crate::h2`).
 //!
 //! The listener's `ServerTls` comes from the configuration snapshot current when the
 //! connection is accepted (built from the files when that configuration was loaded): a
@@ -10,6 +11,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
@@ -56,9 +58,10 @@ impl Transport for TlsConn {
 }
 
 /// Serve a connection accepted on an HTTPS listener: PROXY header (if required), handshake
-/// (a failure is counted and logged at debug level, and the connection closed), then HTTP/1.
+/// (a failure is counted and logged at debug level, and the connection closed), then HTTP/2
+/// if ALPN chose `h2`, else HTTP/1.
 pub(crate) async fn serve_tls(
-    w: &Worker,
+    w: &Rc<Worker>,
     mut tcp: TcpStream,
     tls: ServerTls,
     peer: SocketAddr,
@@ -106,7 +109,7 @@ pub(crate) async fn serve_tls(
     };
     // The verified client certificate (mutual TLS), as authorizers and mappings see it.
     let client_cert = match stream.client_cert_info() {
-        Some(Ok(info)) => Some(std::rc::Rc::new(info)),
+        Some(Ok(info)) => Some(Rc::new(info)),
         Some(Err(e)) => {
             log::debug!(
                 "tollgate: worker {}: client certificate from {peer}: {e}",
@@ -116,6 +119,18 @@ pub(crate) async fn serve_tls(
         }
         None => None,
     };
+    if stream.alpn_protocol() == Some(b"h2") {
+        let facts = crate::h2::ConnFacts {
+            local,
+            source_ip,
+            vpce_id,
+            client_cert,
+        };
+        // Boxed, as for h2c: inline, the HTTP/2 connection's state would make every TLS
+        // connection's task (HTTP/1 ones too) that much larger.
+        Box::pin(crate::h2::serve_h2(w.clone(), stream, facts)).await;
+        return;
+    }
     let mut c = Conn {
         stream,
         buf: w.bufs.read.take(),

@@ -305,6 +305,7 @@ async fn accept_loop(
                                     local,
                                     source_ip: c.source_ip,
                                     vpce_id: c.vpce_id.take(),
+                                    client_cert: None,
                                 };
                                 let read = std::mem::take(&mut c.buf);
                                 let io = tollgate_h2::prefixed(c.stream, read);

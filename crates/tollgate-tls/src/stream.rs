@@ -312,7 +312,7 @@ where
 
 /// The bytes of the buffer types the gateway writes (`Vec<u8>`, slices of it, static
 /// bytes), found without `unsafe` (an `IoBuf` is `'static`, so `Any` can tell them apart).
-/// `None`: a buffer type not known here (the write fails with `Unsupported`).
+/// `None`: a buffer type not known here (its bytes are copied by [`write_copied`]).
 fn io_buf_bytes(buf: &dyn std::any::Any) -> Option<&[u8]> {
     use monoio::buf::Slice;
     fn sliced(inner: Option<&[u8]>, begin: usize, end: usize) -> Option<&[u8]> {
@@ -347,7 +347,90 @@ fn io_buf_bytes(buf: &dyn std::any::Any) -> Option<&[u8]> {
             s.end(),
         );
     }
+    if let Some(s) = buf.downcast_ref::<Slice<Slice<Box<[u8]>>>>() {
+        let inner = s.get_ref();
+        return sliced(
+            sliced(Some(inner.get_ref()), inner.begin(), inner.end()),
+            s.begin(),
+            s.end(),
+        );
+    }
     None
+}
+
+/// Bytes of another buffer type copied per write (see [`write_copied`]).
+const COPY_CHUNK: usize = 16 * 1024;
+
+/// A write of a buffer type [`io_buf_bytes`] does not know (`monoio-compat`'s, which the
+/// HTTP/2 server writes through): at most [`COPY_CHUNK`] bytes of it are copied by monoio's
+/// own `BufWriter` (its copy is monoio's, so still no `unsafe` here) into a buffer of a known
+/// type, which is then encrypted and sent. A short write, as `AsyncWriteRent` allows; the
+/// caller's `write_all` loops.
+async fn write_copied<IO, C, SD, T>(
+    tls: &mut TlsStream<IO, C>,
+    buf: T,
+) -> monoio::BufResult<usize, T>
+where
+    IO: AsyncReadRent + AsyncWriteRent,
+    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
+    SD: SideData + 'static,
+    T: monoio::buf::IoBuf,
+{
+    let n = buf.bytes_init().min(COPY_CHUNK);
+    if n == 0 {
+        return (Ok(0), buf);
+    }
+    let mut copier = monoio::io::BufWriter::with_capacity(n, Relay(tls));
+    // `n` fits the writer's buffer, so it copies rather than passing the buffer on.
+    let (res, slice) = AsyncWriteRent::write(&mut copier, buf.slice(..n)).await;
+    let buf = slice.into_inner();
+    let res = match res {
+        Ok(_) => AsyncWriteRent::flush(&mut copier).await.map(|()| n),
+        Err(e) => Err(e),
+    };
+    (res, buf)
+}
+
+/// The sink of [`write_copied`]'s `BufWriter`: its buffer (a known type) goes to the TLS stream.
+struct Relay<'a, IO, C>(&'a mut TlsStream<IO, C>);
+
+impl<IO, C, SD> AsyncWriteRent for Relay<'_, IO, C>
+where
+    IO: AsyncReadRent + AsyncWriteRent,
+    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
+    SD: SideData + 'static,
+{
+    async fn write<T: monoio::buf::IoBuf>(&mut self, buf: T) -> monoio::BufResult<usize, T> {
+        let res = match io_buf_bytes(&buf) {
+            Some(bytes) => {
+                let n = bytes.len();
+                TlsStream::write_all(self.0, bytes).await.map(|()| n)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "tls: buffer type not supported",
+            )),
+        };
+        (res, buf)
+    }
+
+    async fn writev<T: monoio::buf::IoVecBuf>(&mut self, buf: T) -> monoio::BufResult<usize, T> {
+        (
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "tls: vectored writes not supported",
+            )),
+            buf,
+        )
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// monoio's owned-buffer reads: plaintext, copied into the caller's buffer (through monoio's
@@ -398,10 +481,7 @@ where
                 let n = bytes.len();
                 TlsStream::write_all(self, bytes).await.map(|()| n)
             }
-            None => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "tls: buffer type not supported",
-            )),
+            None => return write_copied(self, buf).await,
         };
         (res, buf)
     }

@@ -609,3 +609,41 @@ fn client_tls_builds_from_the_system_trust_store() {
     let t = ClientTls::new(None).unwrap();
     assert!(!t.rustls_config().alpn_protocols.is_empty());
 }
+
+#[test]
+fn monoio_writes_of_other_buffer_types_are_copied_and_sent_whole() {
+    // `AsyncWriteRent` with a buffer type the stream does not know (as `monoio-compat`'s, which
+    // HTTP/2 writes through; here an `Rc<Vec<u8>>`), larger than one copy chunk: three
+    // pipelined requests of 9 KiB each in one 27 KiB buffer, all answered.
+    let pki = pki("otherbuf");
+    let srv = start(&ServerTlsConfig::new(pki.certs.clone()), HS);
+    let client = ClientTls::new(Some(&pki.ca_file)).unwrap();
+    let addr = srv.addr;
+    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let tcp = monoio::net::TcpStream::connect_addr(addr).await.unwrap();
+        let mut s = client
+            .connect("default.example.test", tcp, HS)
+            .await
+            .unwrap();
+        let pad = "a".repeat(9000);
+        let mut reqs = String::new();
+        for last in [false, false, true] {
+            let close = if last { "Connection: close\r\n" } else { "" };
+            reqs.push_str(&format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\n{close}\r\n"
+            ));
+        }
+        let buf = std::rc::Rc::new(reqs.into_bytes());
+        let len = buf.len();
+        let (res, _) = monoio::io::AsyncWriteRentExt::write_all(&mut s, buf).await;
+        assert_eq!(res.unwrap(), len);
+        let mut out = Vec::new();
+        while s.read(&mut out, 4096).await.unwrap() > 0 {}
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3, "{text}");
+    });
+}

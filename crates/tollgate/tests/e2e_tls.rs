@@ -14,159 +14,15 @@
 
 mod common;
 mod lambda_support;
+mod tls_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{ADMIN_BIND, Gateway, SOON, eventually};
-
-/// A directory of test certificates: a private CA (`ca.pem`), server certificates
-/// `default`, `a`, `b` (for `default.example.test`, `a.example.test`, `b.example.test`), a
-/// second server certificate `a2` for `a.example.test`, a client CA (`clientca.pem`) and a
-/// client certificate (`client.pem` / `client.key`) it signed.
-struct Pki {
-    dir: PathBuf,
-}
-
-fn openssl(args: &[&str], dir: &Path) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Pki {
-    fn new(tag: &str) -> Pki {
-        let dir =
-            std::env::temp_dir().join(format!("tollgate-e2e-tls-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (ca, cn) in [
-            ("ca", "Tollgate Test CA"),
-            ("clientca", "Tollgate Client CA"),
-        ] {
-            let (key, pem, subj) = (
-                format!("{ca}.key"),
-                format!("{ca}.pem"),
-                format!("/CN={cn}"),
-            );
-            openssl(
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-nodes",
-                    "-keyout",
-                    &key,
-                    "-out",
-                    &pem,
-                    "-days",
-                    "3",
-                    "-subj",
-                    &subj,
-                ],
-                &dir,
-            );
-        }
-        let pki = Pki { dir };
-        for (stem, name) in [
-            ("default", "default.example.test"),
-            ("a", "a.example.test"),
-            ("a2", "a.example.test"),
-            ("b", "b.example.test"),
-        ] {
-            pki.leaf("ca", stem, name, "serverAuth");
-        }
-        pki.leaf("clientca", "client", "My Client", "clientAuth");
-        // For https:// upstreams on 127.0.0.1: by the server CA, and by the client CA (a CA the
-        // gateway does not trust for upstreams).
-        pki.leaf("ca", "local", "IP:127.0.0.1", "serverAuth");
-        pki.leaf("clientca", "rogue", "IP:127.0.0.1", "serverAuth");
-        pki
-    }
-
-    /// A leaf certificate `stem.pem` / `stem.key` for `cn` signed by `ca`.
-    fn leaf(&self, ca: &str, stem: &str, cn: &str, eku: &str) {
-        let ext = format!("{stem}.ext");
-        let san = if let Some(ip) = cn.strip_prefix("IP:") {
-            format!("subjectAltName=IP:{ip}\n")
-        } else if eku == "serverAuth" {
-            format!("subjectAltName=DNS:{cn}\n")
-        } else {
-            String::new()
-        };
-        std::fs::write(
-            self.dir.join(&ext),
-            format!("{san}basicConstraints=CA:FALSE\nextendedKeyUsage={eku}\n"),
-        )
-        .unwrap();
-        let (key, csr, pem, subj) = (
-            format!("{stem}.key"),
-            format!("{stem}.csr"),
-            format!("{stem}.pem"),
-            format!("/O=Tollgate Tests/CN={}", cn.trim_start_matches("IP:")),
-        );
-        openssl(
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                &subj,
-            ],
-            &self.dir,
-        );
-        openssl(
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &format!("{ca}.pem"),
-                "-CAkey",
-                &format!("{ca}.key"),
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "2",
-                "-extfile",
-                &ext,
-            ],
-            &self.dir,
-        );
-    }
-
-    fn path(&self, f: &str) -> String {
-        self.dir.join(f).display().to_string()
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use tls_support::Pki;
 
 /// A gateway config with one HTTPS listener holding `certs` (stems), `tls_extra` added to its
 /// `tls` mapping, and a mock route `GET /prod/hello`.
@@ -188,7 +44,6 @@ fn config(pki: &Pki, certs: &[&str], tls_extra: &str) -> String {
   workers: 1
   listeners:
     - bind: "127.0.0.1:0"
-      http2: true
       tls:
         certificates: [{}]
         {tls_extra}
@@ -351,7 +206,7 @@ fn min_version_1_3_refuses_tls_1_2_and_alpn_offers_http_1_1_only() {
     );
     assert!(ok, "{text}");
     assert!(text.contains("TLSv1.3"), "{text}");
-    // `http2: true`, but HTTP/2 is not served yet: ALPN picks http/1.1.
+    // Without `http2: true` ALPN offers http/1.1 only (HTTP/2 over TLS: e2e_http2_tls.rs).
     assert!(text.contains("ALPN protocol: http/1.1"), "{text}");
     assert!(
         eventually(SOON, || metric(
@@ -837,8 +692,8 @@ apis:
 fn a_proxy_protocol_header_comes_before_the_tls_handshake() {
     let pki = Pki::new("proxy");
     let cfg = config(&pki, &["default"], "").replace(
-        "      http2: true\n",
-        "      http2: true\n      proxy_protocol: true\n",
+        "    - bind: \"127.0.0.1:0\"\n",
+        "    - bind: \"127.0.0.1:0\"\n      proxy_protocol: true\n",
     );
     let gw = Gateway::start(&cfg, &[]);
     let src: SocketAddr = "203.0.113.7:4567".parse().unwrap();

@@ -128,8 +128,8 @@ impl Loader<'_> {
                     })
                     .collect(),
                 min_version,
-                // HTTP/2 is not served yet: ALPN offers http/1.1 only, whatever `http2` says.
-                http2: false,
+                // ALPN offers `h2` (then `http/1.1`) when the listener serves HTTP/2.
+                http2: l.http2,
                 client_auth: tls
                     .client_auth
                     .as_ref()

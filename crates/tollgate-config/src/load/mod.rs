@@ -115,8 +115,9 @@ fn expand_openapi_files(root: &mut Value, base_dir: &Path) -> crate::openapi::Ex
 /// Fields whose change needs a restart (the admin API rejects such a `PUT /config`).
 pub fn restart_required(old: &Config, new: &Config) -> Vec<ConfigError> {
     let mut out = Vec::new();
-    // A listener's `tls` contents (certificates, keys, truststore, min_version) reload live:
-    // only the rest of a listener (its address, PROXY protocol, http2) needs a restart.
+    // A listener's `tls` contents (certificates, keys, truststore, min_version) and, on a TLS
+    // listener, `http2` (what ALPN offers) reload live: only the rest of a listener (its
+    // address, PROXY protocol, h2c on a plaintext listener) needs a restart.
     let shape = |c: &Config| -> Vec<Listener> {
         c.gateway
             .listeners
