@@ -54,6 +54,11 @@ pub struct TlsStream<IO, C> {
     /// (`plain[ppos..]`); used by the `AsyncReadRent` impl only.
     plain: Vec<u8>,
     ppos: usize,
+    /// A flush has ciphertext in flight on the socket. HTTP/2 (through `monoio-compat`) polls
+    /// a read and a write of one stream at once; a read then leaves what rustls queued
+    /// (a key update, an alert) to the flush in flight, whose loop sends it after its own
+    /// bytes, rather than starting a second socket write whose bytes could interleave.
+    flushing: bool,
 }
 
 /// The server side of a connection.
@@ -78,6 +83,7 @@ where
             eof: false,
             plain: Vec::new(),
             ppos: 0,
+            flushing: false,
         }
     }
 
@@ -108,11 +114,22 @@ where
             let mut buf = std::mem::take(&mut self.wbuf);
             buf.clear();
             self.conn.write_tls(&mut buf)?;
+            // Left set if this future is dropped mid-write (the connection is then done).
+            self.flushing = true;
             let (res, buf) = self.io.write_all(buf).await;
+            self.flushing = false;
             self.wbuf = buf;
             res?;
         }
         Ok(())
+    }
+
+    /// The read side's flush: none while a write's flush is in flight (see `flushing`).
+    async fn flush_for_read(&mut self) -> io::Result<()> {
+        if self.flushing {
+            return Ok(());
+        }
+        self.flush_tls().await
     }
 
     /// Make sure ciphertext is waiting in `rbuf`; `Ok(false)` = the peer closed.
@@ -162,7 +179,7 @@ where
         };
         if let Err(e) = self.conn.process_new_packets() {
             // Send the alert rustls queued, then give up on the connection.
-            let _ = self.flush_tls().await;
+            let _ = self.flush_for_read().await;
             return Err(e.into());
         }
         Ok(n > 0)
@@ -216,7 +233,7 @@ where
                 }
             }
             // Whatever rustls wants to say (key updates, alerts) goes out first.
-            self.flush_tls().await?;
+            self.flush_for_read().await?;
             match self.read_tls().await {
                 Ok(_) => {}
                 Err(HandshakeError::Io(e)) => return Err(e),
