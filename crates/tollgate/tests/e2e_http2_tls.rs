@@ -3,7 +3,8 @@
 //! streams on one connection), Python's `h2` over `ssl` (one valid and one invalid token on
 //! two streams of one connection; mutual TLS with the client certificate reaching a REQUEST
 //! authorizer on every stream), `openssl s_client` (ALPN on a listener without `http2`, and
-//! `http2` flipped by `PUT /config`). Certificates come from the `openssl` CLI at test time.
+//! `http2` flipped by `PUT /config`, while an HTTP/2 connection opened before goes on).
+//! Certificates come from the `openssl` CLI at test time.
 //!
 //! Tools: `apt-get install -y curl openssl nghttp2-client python3-h2`.
 
@@ -18,6 +19,7 @@ mod common;
 mod lambda_support;
 mod tls_support;
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -76,6 +78,41 @@ while waiting and time.time() < deadline:
             waiting.discard(ev.stream_id)
     s.sendall(c.data_to_send())
 print(json.dumps([out[sid] for sid in ids]))
+"#;
+
+/// A Python `h2` client over `ssl` that keeps ONE connection open: argv[1] port, argv[2] the
+/// CA file, argv[3] the SNI name; for each path read from stdin it sends one GET on a new
+/// stream of that connection and prints `STATUS <code> <body>`.
+const H2_TLS_KEEPALIVE: &str = r#"
+import socket, ssl, sys
+import h2.connection, h2.config, h2.events
+port, cafile, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=cafile)
+ctx.set_alpn_protocols(["h2"])
+raw = socket.create_connection(("127.0.0.1", port)); raw.settimeout(10)
+s = ctx.wrap_socket(raw, server_hostname=name)
+assert s.selected_alpn_protocol() == "h2", s.selected_alpn_protocol()
+c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+c.initiate_connection(); s.sendall(c.data_to_send())
+for line in sys.stdin:
+    sid = c.get_next_available_stream_id()
+    c.send_headers(sid, [(":method", "GET"), (":path", line.strip()), (":scheme", "https"), (":authority", name)], end_stream=True)
+    s.sendall(c.data_to_send())
+    status, body, done = None, b"", False
+    while not done:
+        data = s.recv(65536)
+        if not data:
+            break
+        for ev in c.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid:
+                status = dict(ev.headers)[b":status"].decode()
+            elif isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid:
+                body += ev.data
+                c.acknowledge_received_data(ev.flow_controlled_length, sid)
+            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)) and ev.stream_id == sid:
+                done = True
+        s.sendall(c.data_to_send())
+    print("STATUS %s %s" % (status, body.decode()), flush=True)
 "#;
 
 struct TempDir(std::path::PathBuf);
@@ -548,4 +585,45 @@ fn flipping_http2_by_put_config_changes_what_new_handshakes_offer() {
     assert!(text.contains("ALPN protocol: http/1.1"), "{text}");
     let (ver, status, _) = curl(&s, "/prod/hello", &["--http2"]);
     assert_eq!((ver.as_str(), status), ("1.1", 200));
+}
+
+#[test]
+fn an_open_h2_connection_keeps_serving_after_http2_is_turned_off() {
+    let p = Parts::new("keep");
+    let h1_config = p.config(false, "");
+    let s = p.start(true, "");
+    let mut py = Command::new("/usr/bin/python3")
+        .args(["-c", H2_TLS_KEEPALIVE])
+        .arg(s.gw.addr.port().to_string())
+        .arg(s.pki.path("ca.pem"))
+        .arg(HOST)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut to_py = py.stdin.take().unwrap();
+    let mut from_py = BufReader::new(py.stdout.take().unwrap());
+    let mut ask = |path: &str| -> String {
+        writeln!(to_py, "{path}").unwrap();
+        to_py.flush().unwrap();
+        let mut line = String::new();
+        from_py.read_line(&mut line).unwrap();
+        line
+    };
+    assert_eq!(ask("/prod/hello").trim_end(), "STATUS 200 hello over h2");
+
+    let r = s.gw.put_config(&h1_config);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // New handshakes: http/1.1 only.
+    let (_, text) = s_client_alpn(&s, "h2,http/1.1");
+    assert!(text.contains("ALPN protocol: http/1.1"), "{text}");
+    // The connection opened before keeps its HTTP/2, stream after stream.
+    for _ in 0..3 {
+        assert_eq!(ask("/prod/hello").trim_end(), "STATUS 200 hello over h2");
+    }
+    drop(to_py);
+    let _ = py.wait();
+    let lines = access_lines(&s);
+    let h2 = lines.iter().filter(|l| l["protocol"] == "HTTP/2.0").count();
+    assert_eq!(h2, 4, "{lines:?}");
 }
