@@ -1,8 +1,11 @@
 //! rustls driven over monoio's owned-buffer I/O (`AsyncReadRent` / `AsyncWriteRent`), with
 //! bounded buffers and no `unsafe`: the TLS state machine runs on the connection's core.
 
+use std::cell::Cell;
 use std::io::{self, Read as _, Write as _};
 use std::ops::{Deref, DerefMut};
+use std::rc::Rc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
@@ -54,11 +57,58 @@ pub struct TlsStream<IO, C> {
     /// (`plain[ppos..]`); used by the `AsyncReadRent` impl only.
     plain: Vec<u8>,
     ppos: usize,
-    /// A flush has ciphertext in flight on the socket. HTTP/2 (through `monoio-compat`) polls
-    /// a read and a write of one stream at once; a read then leaves what rustls queued
-    /// (a key update, an alert) to the flush in flight, whose loop sends it after its own
-    /// bytes, rather than starting a second socket write whose bytes could interleave.
-    flushing: bool,
+    /// Whether a flush has ciphertext in flight on the socket. HTTP/2 (through
+    /// `monoio-compat`) polls a read and a write of one stream at once, and two socket
+    /// writes of one connection must never overlap: a read leaves what rustls queued (a key
+    /// update, an alert) to a flush in flight, whose loop sends it after its own bytes; a
+    /// write waits for a flush in flight (the read's) to end before it starts its own.
+    flushing: Rc<FlushLock>,
+}
+
+/// One flush at a time on a connection's socket (see `TlsStream::flushing`). Held through a
+/// guard, so a flush whose future is dropped mid-write still releases it.
+#[derive(Default)]
+struct FlushLock {
+    busy: Cell<bool>,
+    /// The one flush waiting (a connection has at most one reader and one writer).
+    waiter: Cell<Option<Waker>>,
+}
+
+impl std::fmt::Debug for FlushLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlushLock")
+            .field("busy", &self.busy.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Releases the `FlushLock` (and wakes the flush waiting) when the flush ends or is dropped.
+struct FlushGuard(Rc<FlushLock>);
+
+impl FlushGuard {
+    /// Wait until no other flush is in flight, then hold the lock.
+    async fn acquire(lock: &Rc<FlushLock>) -> Self {
+        std::future::poll_fn(|cx| {
+            if lock.busy.get() {
+                lock.waiter.set(Some(cx.waker().clone()));
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        lock.busy.set(true);
+        Self(lock.clone())
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        self.0.busy.set(false);
+        if let Some(w) = self.0.waiter.take() {
+            w.wake();
+        }
+    }
 }
 
 /// The server side of a connection.
@@ -83,7 +133,7 @@ where
             eof: false,
             plain: Vec::new(),
             ppos: 0,
-            flushing: false,
+            flushing: Rc::default(),
         }
     }
 
@@ -108,28 +158,38 @@ where
         self.conn.peer_certificates()
     }
 
-    /// Write everything rustls has queued to the socket.
+    /// Write everything rustls has queued to the socket, after any flush already in flight
+    /// (see `flushing`).
     async fn flush_tls(&mut self) -> io::Result<()> {
+        // Taken even when nothing is queued: a flush in flight may hold bytes this one
+        // must not claim are sent (a `flush` or `shutdown` waits for them).
+        let lock = self.flushing.clone();
+        let _guard = FlushGuard::acquire(&lock).await;
+        self.write_queued().await
+    }
+
+    /// The read side's flush: none while another flush is in flight, whose loop sends what
+    /// rustls queued after its own bytes (see `flushing`).
+    async fn flush_for_read(&mut self) -> io::Result<()> {
+        if self.flushing.busy.get() || !self.conn.wants_write() {
+            return Ok(());
+        }
+        let lock = self.flushing.clone();
+        let _guard = FlushGuard::acquire(&lock).await;
+        self.write_queued().await
+    }
+
+    /// The flush itself; the caller holds the `FlushLock`.
+    async fn write_queued(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {
             let mut buf = std::mem::take(&mut self.wbuf);
             buf.clear();
             self.conn.write_tls(&mut buf)?;
-            // Left set if this future is dropped mid-write (the connection is then done).
-            self.flushing = true;
             let (res, buf) = self.io.write_all(buf).await;
-            self.flushing = false;
             self.wbuf = buf;
             res?;
         }
         Ok(())
-    }
-
-    /// The read side's flush: none while a write's flush is in flight (see `flushing`).
-    async fn flush_for_read(&mut self) -> io::Result<()> {
-        if self.flushing {
-            return Ok(());
-        }
-        self.flush_tls().await
     }
 
     /// Make sure ciphertext is waiting in `rbuf`; `Ok(false)` = the peer closed.
@@ -582,7 +642,35 @@ impl ServerTls {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_http;
+    use super::{FlushGuard, FlushLock, looks_like_http};
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// A second flush waits for the one in flight, and starts when that one ends, even when
+    /// it ends by being dropped mid-write.
+    #[test]
+    fn a_flush_waits_for_the_one_in_flight() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let lock = Rc::new(FlushLock::default());
+            let first = FlushGuard::acquire(&lock).await;
+            let started = Rc::new(Cell::new(false));
+            let (l2, s2) = (lock.clone(), started.clone());
+            let second = monoio::spawn(async move {
+                let _g = FlushGuard::acquire(&l2).await;
+                s2.set(true);
+            });
+            monoio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert!(!started.get(), "the second flush started while the first was in flight");
+            drop(first);
+            second.await;
+            assert!(started.get());
+            assert!(!lock.busy.get());
+        });
+    }
 
     #[test]
     fn http_request_lines_are_recognised_and_client_hellos_are_not() {
