@@ -11,6 +11,7 @@ use tollgate_loadtest::jwt::{self, ClaimsTemplate, JwtAlg, JwtSigner};
 use tollgate_loadtest::request::{parse_header, token_values};
 use tollgate_loadtest::server::{self, Role};
 use tollgate_loadtest::sigv4::{AccessKey, SigV4Signer, parse_keys};
+use tollgate_loadtest::tls::{Reuse, TlsClient, Verify};
 use tollgate_loadtest::{Auth, Mode, RequestFactory, RunOptions, parse_target, run, swap};
 
 #[derive(Parser, Debug)]
@@ -100,6 +101,37 @@ struct RunArgs {
     token: TokenArgs,
     #[command(flatten)]
     swap: SwapArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args, Debug)]
+struct TlsArgs {
+    /// Speak TLS (implied by an https:// URL).
+    #[arg(long)]
+    tls: bool,
+    /// PEM file of the CA certificates that verify the server.
+    #[arg(long, conflicts_with = "insecure_skip_verify")]
+    cacert: Option<PathBuf>,
+    /// Accept any server certificate: for benchmarking only.
+    #[arg(long)]
+    insecure_skip_verify: bool,
+    /// Server name sent (SNI) and verified; default: the URL's host.
+    #[arg(long)]
+    sni: Option<String>,
+    /// One request per connection: connect, (full) handshake, request, close.
+    #[arg(long)]
+    new_connection: bool,
+    /// Like --new-connection, but offering the last session's ticket/id (resumption);
+    /// the report counts the handshakes the server actually resumed.
+    #[arg(long)]
+    resume: bool,
+    /// Offer TLS 1.3 only.
+    #[arg(long)]
+    tls13: bool,
+    /// ALPN protocols offered (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "http/1.1")]
+    alpn: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -370,8 +402,33 @@ fn build_auth(a: &RunArgs) -> anyhow::Result<Auth> {
     Ok(Auth::None)
 }
 
+fn build_tls(a: &TlsArgs, tls: bool, hostname: &str) -> anyhow::Result<Option<TlsClient>> {
+    if !tls {
+        if a.cacert.is_some() || a.insecure_skip_verify || a.sni.is_some() || a.resume || a.tls13 {
+            bail!("TLS options need --tls or an https:// URL");
+        }
+        return Ok(None);
+    }
+    let verify = match (&a.cacert, a.insecure_skip_verify) {
+        (Some(f), false) => Verify::CaFile(f.clone()),
+        (None, true) => Verify::InsecureSkipVerify,
+        _ => bail!("HTTPS needs --cacert FILE or --insecure-skip-verify"),
+    };
+    let sni = a.sni.as_deref().unwrap_or(hostname);
+    let alpn: Vec<&str> = a.alpn.iter().map(String::as_str).collect();
+    Ok(Some(TlsClient::new(
+        &verify, sni, a.resume, a.tls13, &alpn,
+    )?))
+}
+
 fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     let target = parse_target(&a.url)?;
+    let tls = build_tls(&a.tls, a.tls.tls || target.tls, &target.hostname)?;
+    let reuse = if a.tls.new_connection || a.tls.resume {
+        Reuse::NewConnection
+    } else {
+        Reuse::KeepAlive
+    };
     let headers = a
         .headers
         .iter()
@@ -400,6 +457,8 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         expect: a.expect_status.clone(),
         progress: !a.quiet,
         cpus: a.cpus.clone(),
+        reuse,
+        tls,
     };
     let swapper = match &a.swap.swap_config {
         Some(path) => {
