@@ -215,7 +215,9 @@ struct Conn {
 const READ_BUF: usize = 16 * 1024;
 
 impl Conn {
-    async fn open(ctx: &Ctx, st: &RefCell<ThreadStats>) -> Result<Conn, Outcome> {
+    /// `measured`: the request this connection is opened for belongs to the window (its
+    /// handshake is then counted).
+    async fn open(ctx: &Ctx, st: &RefCell<ThreadStats>, measured: bool) -> Result<Conn, Outcome> {
         let addr = ctx.factory.target().addr;
         let stream =
             match monoio::time::timeout(ctx.opts.timeout, TcpStream::connect_addr(addr)).await {
@@ -227,7 +229,9 @@ impl Conn {
         st.borrow_mut().connects += 1;
         let stream = match &ctx.opts.tls {
             None => Stream::Plain(stream),
-            Some(tls) => Stream::Tls(Box::new(Self::handshake(ctx, st, tls, stream).await?)),
+            Some(tls) => Stream::Tls(Box::new(
+                Self::handshake(ctx, st, tls, stream, measured).await?,
+            )),
         };
         Ok(Conn {
             stream,
@@ -242,8 +246,8 @@ impl Conn {
         st: &RefCell<ThreadStats>,
         tls: &TlsClient,
         stream: TcpStream,
+        measured: bool,
     ) -> Result<TlsConn, Outcome> {
-        let measured = ctx.elapsed() >= ctx.opts.warmup;
         let mut conn = tls.start(stream).map_err(|_| Outcome::Tls)?;
         let res = monoio::time::timeout(ctx.opts.timeout, conn.handshake()).await;
         let mut st = st.borrow_mut();
@@ -345,6 +349,7 @@ async fn exchange(
     st: &RefCell<ThreadStats>,
     slot: &mut Option<Conn>,
     seq: u64,
+    measured: bool,
 ) -> Outcome {
     let mut req = Vec::with_capacity(512);
     if ctx.factory.build(seq, SystemTime::now(), &mut req).is_err() {
@@ -352,7 +357,7 @@ async fn exchange(
     }
     let conn = match slot {
         Some(c) => c,
-        None => match Conn::open(ctx, st).await {
+        None => match Conn::open(ctx, st, measured).await {
             Ok(c) => slot.insert(c),
             Err(o) => return o,
         },
@@ -418,7 +423,7 @@ async fn open_loop(
         }
         let from = latency_start(intended, sent, prev_done);
         let seq = index as u64 + k * total as u64;
-        let out = exchange(&ctx, &st, &mut slot, seq).await;
+        let out = exchange(&ctx, &st, &mut slot, seq, measured).await;
         let done = ctx.elapsed();
         prev_done = Some(done);
         ctx.record(&st, out, done.saturating_sub(from), measured);
@@ -444,9 +449,10 @@ async fn closed_loop(ctx: Rc<Ctx>, st: Rc<RefCell<ThreadStats>>, index: usize, t
             break;
         }
         let seq = index as u64 + k * total as u64;
-        let out = exchange(&ctx, &st, &mut slot, seq).await;
+        let measured = sent >= ctx.opts.warmup;
+        let out = exchange(&ctx, &st, &mut slot, seq, measured).await;
         let done = ctx.elapsed();
-        ctx.record(&st, out, done.saturating_sub(sent), sent >= ctx.opts.warmup);
+        ctx.record(&st, out, done.saturating_sub(sent), measured);
         k += 1;
         if matches!(out, Outcome::Connect) {
             monoio::time::sleep(Duration::from_millis(10)).await;

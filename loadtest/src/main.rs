@@ -37,6 +37,14 @@ enum Cmd {
     Keygen(KeygenArgs),
     /// Print the JWKS JSON of a private key's public half.
     Jwks(JwksArgs),
+    /// Print one JWT minted as `run --jwt-key ...` would (for other generators: h2load -H).
+    Mint(Box<MintArgs>),
+}
+
+#[derive(Args, Debug)]
+struct MintArgs {
+    #[command(flatten)]
+    jwt: JwtArgs,
 }
 
 #[derive(Args, Debug)]
@@ -307,6 +315,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Authorizer(a) => cmd_authorizer(a),
         Cmd::Keygen(a) => cmd_keygen(a),
         Cmd::Jwks(a) => cmd_jwks(a),
+        Cmd::Mint(a) => cmd_mint(&a.jwt),
     };
     match res {
         Ok(code) => std::process::ExitCode::from(code),
@@ -351,31 +360,9 @@ fn build_auth(a: &RunArgs) -> anyhow::Result<Auth> {
             cache: !a.sigv4.sigv4_no_cache,
         });
     }
-    if let Some(path) = &a.jwt.jwt_key {
-        let der = jwt::read_key_file(path)?;
-        let alg = a.jwt.jwt_alg.as_deref().map(JwtAlg::parse).transpose()?;
-        let signer = JwtSigner::from_pkcs8(&der, alg, &a.jwt.jwt_kid)?;
-        let extra = a
-            .jwt
-            .jwt_claims
-            .as_deref()
-            .map(serde_json::from_str::<serde_json::Value>)
-            .transpose()
-            .context("--jwt-claims")?;
-        if extra.as_ref().is_some_and(|v| !v.is_object()) {
-            bail!("--jwt-claims must be a JSON object");
-        }
-        let template = ClaimsTemplate {
-            issuer: a.jwt.jwt_issuer.clone(),
-            audience: a.jwt.jwt_audience.clone(),
-            ttl_seconds: a.jwt.jwt_ttl,
-            extra,
-        };
+    if a.jwt.jwt_key.is_some() {
         let t0 = std::time::Instant::now();
-        let mut tokens = jwt::mint_many(&signer, &template, a.jwt.jwt_distinct, jwt::unix_now())?;
-        if a.jwt.jwt_bearer {
-            tokens = tokens.into_iter().map(|t| format!("Bearer {t}")).collect();
-        }
+        let (signer, tokens) = mint_tokens(&a.jwt, a.jwt.jwt_distinct)?;
         if !a.quiet {
             eprintln!(
                 "tollgate-load: minted {} {} token(s) in {:?}",
@@ -419,6 +406,44 @@ fn build_tls(a: &TlsArgs, tls: bool, hostname: &str) -> anyhow::Result<Option<Tl
     Ok(Some(TlsClient::new(
         &verify, sni, a.resume, a.tls13, &alpn,
     )?))
+}
+
+/// The signer and `n` tokens of `--jwt-*` (`Bearer ` prefixed with `--jwt-bearer`).
+fn mint_tokens(j: &JwtArgs, n: u64) -> anyhow::Result<(JwtSigner, Vec<String>)> {
+    let Some(path) = &j.jwt_key else {
+        bail!("--jwt-key is required");
+    };
+    let der = jwt::read_key_file(path)?;
+    let alg = j.jwt_alg.as_deref().map(JwtAlg::parse).transpose()?;
+    let signer = JwtSigner::from_pkcs8(&der, alg, &j.jwt_kid)?;
+    let extra = j
+        .jwt_claims
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+        .transpose()
+        .context("--jwt-claims")?;
+    if extra.as_ref().is_some_and(|v| !v.is_object()) {
+        bail!("--jwt-claims must be a JSON object");
+    }
+    let template = ClaimsTemplate {
+        issuer: j.jwt_issuer.clone(),
+        audience: j.jwt_audience.clone(),
+        ttl_seconds: j.jwt_ttl,
+        extra,
+    };
+    let mut tokens = jwt::mint_many(&signer, &template, n, jwt::unix_now())?;
+    if j.jwt_bearer {
+        tokens = tokens.into_iter().map(|t| format!("Bearer {t}")).collect();
+    }
+    Ok((signer, tokens))
+}
+
+fn cmd_mint(j: &JwtArgs) -> anyhow::Result<u8> {
+    let (_, tokens) = mint_tokens(j, 1)?;
+    for t in tokens {
+        println!("{t}");
+    }
+    Ok(0)
 }
 
 fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
