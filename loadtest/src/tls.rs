@@ -19,13 +19,16 @@ use std::sync::Arc;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{
+    ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls13ClientSessionValue,
+};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, HandshakeKind, SignatureScheme,
+    ClientConfig, ClientConnection, DigitallySignedStruct, HandshakeKind, NamedGroup,
+    SignatureScheme,
 };
 use serde::Serialize;
 
@@ -138,7 +141,7 @@ impl TlsClient {
         };
         config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         config.resumption = if resume {
-            Resumption::in_memory_sessions(256)
+            Resumption::store(Arc::new(TicketStore::default()))
         } else {
             Resumption::disabled()
         };
@@ -178,6 +181,68 @@ fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, LoadError
         return Err(bad("no certificate".into()));
     }
     Ok(certs)
+}
+
+/// Most TLS 1.3 tickets kept (per run; each is used at most once).
+const MAX_TICKETS: usize = 4096;
+
+/// The client's session store under `--resume`. rustls' own in-memory cache keeps at most 8
+/// TLS 1.3 tickets per server, so 64 concurrent handshakes would find none for most of them
+/// and do full handshakes; this one keeps up to [`MAX_TICKETS`] (one target per run, so one
+/// server name: the name is not part of the key) and hands out the newest first.
+#[derive(Debug, Default)]
+struct TicketStore {
+    tls13: std::sync::Mutex<std::collections::VecDeque<Tls13ClientSessionValue>>,
+    tls12: std::sync::Mutex<Option<Tls12ClientSessionValue>>,
+    kx_hint: std::sync::Mutex<Option<NamedGroup>>,
+}
+
+impl ClientSessionStore for TicketStore {
+    fn set_kx_hint(&self, _server_name: ServerName<'static>, group: NamedGroup) {
+        if let Ok(mut h) = self.kx_hint.lock() {
+            *h = Some(group);
+        }
+    }
+
+    fn kx_hint(&self, _server_name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.kx_hint.lock().ok().and_then(|h| *h)
+    }
+
+    fn set_tls12_session(&self, _server_name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        if let Ok(mut s) = self.tls12.lock() {
+            *s = Some(value);
+        }
+    }
+
+    fn tls12_session(&self, _server_name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.tls12.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn remove_tls12_session(&self, _server_name: &ServerName<'static>) {
+        if let Ok(mut s) = self.tls12.lock() {
+            *s = None;
+        }
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        _server_name: ServerName<'static>,
+        value: Tls13ClientSessionValue,
+    ) {
+        if let Ok(mut q) = self.tls13.lock() {
+            if q.len() >= MAX_TICKETS {
+                q.pop_front();
+            }
+            q.push_back(value);
+        }
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        _server_name: &ServerName<'static>,
+    ) -> Option<Tls13ClientSessionValue> {
+        self.tls13.lock().ok().and_then(|mut q| q.pop_back())
+    }
 }
 
 /// `--insecure-skip-verify`: every certificate and handshake signature is accepted (the
