@@ -41,9 +41,25 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A work directory removed when the test ends.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A CA and a leaf for `localhost` / 127.0.0.1 signed by it, both ECDSA P-256; `other-ca.pem`
 /// is an unrelated CA.
-fn certs(tag: &str) -> PathBuf {
+fn certs(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("tollgate-load-tls-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for ca in ["ca", "other-ca"] {
@@ -126,7 +142,7 @@ fn certs(tag: &str) -> PathBuf {
             "leaf.pem",
         ],
     );
-    dir
+    TempDir(dir)
 }
 
 fn server(dir: &Path, tickets: u32) -> Server {

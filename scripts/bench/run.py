@@ -9,6 +9,10 @@ gateway CPU per request (/proc/PID/stat utime+stime) and peak RSS (VmHWM), write
 under docs/benchmarks/ and renders docs/benchmarks.md. Stdlib only. Every process it starts is
 killed on exit (normal, error, SIGINT/SIGTERM).
 
+The TLS scenario (`tls`) drives tollgate-load over rustls (full handshakes, resumed handshakes,
+keep-alive HTTPS, plus wrk over https) and holds idle TLS connections with Python's ssl; the
+HTTP/2 scenarios (`h2`, `h2jwt`) drive h2load and parse its summary. These are peak-only rows.
+
 Usage: run.py [SCENARIO ...]   (default: all; see SCENARIOS)
 Env: BENCH_DURATION (10s), BENCH_WARMUP (1s), BENCH_CONCURRENCY (64), BENCH_RATE_FRACTION (0.6), BENCH_HOTSWAP_FRACTION (0.3),
      BENCH_CONNECTIONS (32, open loop), BENCH_IDLE_CONNS (2000), BENCH_JWT_DISTINCT (10000),
