@@ -18,6 +18,7 @@ use crate::h1::{self, Framing};
 use crate::pacing::{Schedule, latency_start, wait_before};
 use crate::request::RequestFactory;
 use crate::stats::{ErrorCounts, Report, new_histogram, summarize};
+use crate::tls::{Reuse, TlsClient, TlsConn, TlsCounts};
 
 /// Open or closed loop.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +50,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Pin generator thread `t` to CPU `cpus[t % len]` (empty: no pinning).
     pub cpus: Vec<usize>,
+    /// Keep-alive, or one request per connection.
+    pub reuse: Reuse,
+    /// HTTPS: the client TLS configuration (`None`: plain HTTP).
+    pub tls: Option<TlsClient>,
 }
 
 impl RunOptions {
@@ -86,6 +91,7 @@ enum Outcome {
     Write,
     Read,
     Parse,
+    Tls,
 }
 
 struct ThreadStats {
@@ -98,6 +104,7 @@ struct ThreadStats {
     connects: u64,
     late_sends: u64,
     missed: u64,
+    tls: TlsCounts,
 }
 
 impl ThreadStats {
@@ -112,6 +119,7 @@ impl ThreadStats {
             connects: 0,
             late_sends: 0,
             missed: 0,
+            tls: TlsCounts::default(),
         })
     }
 
@@ -127,6 +135,7 @@ impl ThreadStats {
         self.connects += o.connects;
         self.late_sends += o.late_sends;
         self.missed += o.missed;
+        self.tls.merge(&o.tls);
     }
 }
 
@@ -185,13 +194,20 @@ impl Ctx {
             Outcome::Write => st.errors.write += 1,
             Outcome::Read => st.errors.read += 1,
             Outcome::Parse => st.errors.parse += 1,
+            Outcome::Tls => st.errors.tls += 1,
         }
     }
 }
 
-/// One keep-alive connection.
+/// The transport of a connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsConn>),
+}
+
+/// One connection.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     acc: Vec<u8>,
     rb: Vec<u8>,
 }
@@ -199,7 +215,9 @@ struct Conn {
 const READ_BUF: usize = 16 * 1024;
 
 impl Conn {
-    async fn open(ctx: &Ctx, st: &RefCell<ThreadStats>) -> Result<Conn, Outcome> {
+    /// `measured`: the request this connection is opened for belongs to the window (its
+    /// handshake is then counted).
+    async fn open(ctx: &Ctx, st: &RefCell<ThreadStats>, measured: bool) -> Result<Conn, Outcome> {
         let addr = ctx.factory.target().addr;
         let stream =
             match monoio::time::timeout(ctx.opts.timeout, TcpStream::connect_addr(addr)).await {
@@ -209,17 +227,93 @@ impl Conn {
             };
         let _ = stream.set_nodelay(true);
         st.borrow_mut().connects += 1;
+        let stream = match &ctx.opts.tls {
+            None => Stream::Plain(stream),
+            Some(tls) => Stream::Tls(Box::new(
+                Self::handshake(ctx, st, tls, stream, measured).await?,
+            )),
+        };
         Ok(Conn {
             stream,
             acc: Vec::with_capacity(READ_BUF),
-            rb: Vec::with_capacity(READ_BUF),
+            rb: Vec::new(),
         })
+    }
+
+    /// Runs the TLS handshake and counts it (full or resumed) in `st.tls`.
+    async fn handshake(
+        ctx: &Ctx,
+        st: &RefCell<ThreadStats>,
+        tls: &TlsClient,
+        stream: TcpStream,
+        measured: bool,
+    ) -> Result<TlsConn, Outcome> {
+        let mut conn = tls.start(stream).map_err(|_| Outcome::Tls)?;
+        let res = monoio::time::timeout(ctx.opts.timeout, conn.handshake()).await;
+        let mut st = st.borrow_mut();
+        match res {
+            Ok(Ok(hs)) => {
+                if measured {
+                    let c = &mut st.tls;
+                    c.handshakes += 1;
+                    if hs.resumed {
+                        c.resumed += 1;
+                    } else {
+                        c.full += 1;
+                    }
+                    if c.version.is_none() {
+                        (c.version, c.alpn) = conn.negotiated();
+                    }
+                }
+                Ok(conn)
+            }
+            Ok(Err(_)) => {
+                if measured {
+                    st.tls.failed += 1;
+                }
+                Err(Outcome::Tls)
+            }
+            Err(_) => {
+                if measured {
+                    st.tls.failed += 1;
+                }
+                Err(Outcome::Timeout)
+            }
+        }
+    }
+
+    async fn write_all(&mut self, req: Vec<u8>) -> Result<(), Outcome> {
+        match &mut self.stream {
+            Stream::Plain(s) => {
+                let (res, _) = s.write_all(req).await;
+                res.map(|_| ()).map_err(|_| Outcome::Write)
+            }
+            Stream::Tls(t) => t.write_all(&req).await.map_err(|_| Outcome::Write),
+        }
+    }
+
+    /// Reads more of the response into `acc`; `Ok(0)`: the peer closed.
+    async fn read_more(&mut self) -> Result<usize, Outcome> {
+        match &mut self.stream {
+            Stream::Plain(s) => {
+                self.rb.clear();
+                if self.rb.capacity() < READ_BUF {
+                    self.rb.reserve(READ_BUF);
+                }
+                let (res, b) = s.read(std::mem::take(&mut self.rb)).await;
+                self.rb = b;
+                let n = res.map_err(|_| Outcome::Read)?;
+                self.acc
+                    .extend_from_slice(self.rb.get(..n).unwrap_or_default());
+                Ok(n)
+            }
+            Stream::Tls(t) => t.read(&mut self.acc).await.map_err(|_| Outcome::Read),
+        }
     }
 
     /// Writes `req`, reads one response; returns (status, server-wants-close).
     async fn roundtrip(&mut self, req: Vec<u8>, head: bool) -> Result<(u16, bool), Outcome> {
-        let (res, _) = self.stream.write_all(req).await;
-        res.map_err(|_| Outcome::Write)?;
+        self.write_all(req).await?;
         loop {
             let mut until_close: Option<(u16, usize)> = None;
             if let Some(h) = h1::parse_response(&self.acc, head).map_err(|_| Outcome::Parse)? {
@@ -236,26 +330,14 @@ impl Conn {
                     until_close = Some((h.status, h.head_len));
                 }
             }
-            self.rb.clear();
-            if self.rb.capacity() < READ_BUF {
-                self.rb.reserve(READ_BUF);
-            }
-            let (res, b) = self.stream.read(std::mem::take(&mut self.rb)).await;
-            self.rb = b;
-            match res {
-                Ok(0) => {
-                    return match until_close {
-                        Some((status, _)) => {
-                            self.acc.clear();
-                            Ok((status, true))
-                        }
-                        None => Err(Outcome::Read),
-                    };
-                }
-                Ok(n) => self
-                    .acc
-                    .extend_from_slice(self.rb.get(..n).unwrap_or_default()),
-                Err(_) => return Err(Outcome::Read),
+            if self.read_more().await? == 0 {
+                return match until_close {
+                    Some((status, _)) => {
+                        self.acc.clear();
+                        Ok((status, true))
+                    }
+                    None => Err(Outcome::Read),
+                };
             }
         }
     }
@@ -267,6 +349,7 @@ async fn exchange(
     st: &RefCell<ThreadStats>,
     slot: &mut Option<Conn>,
     seq: u64,
+    measured: bool,
 ) -> Outcome {
     let mut req = Vec::with_capacity(512);
     if ctx.factory.build(seq, SystemTime::now(), &mut req).is_err() {
@@ -274,7 +357,7 @@ async fn exchange(
     }
     let conn = match slot {
         Some(c) => c,
-        None => match Conn::open(ctx, st).await {
+        None => match Conn::open(ctx, st, measured).await {
             Ok(c) => slot.insert(c),
             Err(o) => return o,
         },
@@ -282,7 +365,7 @@ async fn exchange(
     let head = ctx.factory.is_head();
     match monoio::time::timeout(ctx.opts.timeout, conn.roundtrip(req, head)).await {
         Ok(Ok((status, close))) => {
-            if close {
+            if close || ctx.opts.reuse == Reuse::NewConnection {
                 *slot = None;
             }
             Outcome::Status(status)
@@ -340,7 +423,7 @@ async fn open_loop(
         }
         let from = latency_start(intended, sent, prev_done);
         let seq = index as u64 + k * total as u64;
-        let out = exchange(&ctx, &st, &mut slot, seq).await;
+        let out = exchange(&ctx, &st, &mut slot, seq, measured).await;
         let done = ctx.elapsed();
         prev_done = Some(done);
         ctx.record(&st, out, done.saturating_sub(from), measured);
@@ -366,9 +449,10 @@ async fn closed_loop(ctx: Rc<Ctx>, st: Rc<RefCell<ThreadStats>>, index: usize, t
             break;
         }
         let seq = index as u64 + k * total as u64;
-        let out = exchange(&ctx, &st, &mut slot, seq).await;
+        let measured = sent >= ctx.opts.warmup;
+        let out = exchange(&ctx, &st, &mut slot, seq, measured).await;
         let done = ctx.elapsed();
-        ctx.record(&st, out, done.saturating_sub(sent), sent >= ctx.opts.warmup);
+        ctx.record(&st, out, done.saturating_sub(sent), measured);
         k += 1;
         if matches!(out, Outcome::Connect) {
             monoio::time::sleep(Duration::from_millis(10)).await;
@@ -530,5 +614,9 @@ pub fn run(factory: RequestFactory, opts: &RunOptions) -> Result<Report, LoadErr
         late_sends: all.late_sends,
         missed: all.missed,
         swaps: None,
+        tls: opts.tls.as_ref().map(|t| TlsCounts {
+            resumption_offered: t.resumes(),
+            ..all.tls.clone()
+        }),
     })
 }

@@ -1,5 +1,5 @@
-//! `tollgate-load`: a load generator for tollgate (or any HTTP/1.1 server on loopback),
-//! plus the stub servers a benchmark needs.
+//! `tollgate-load`: a load generator for tollgate (or any HTTP/1.1 server on loopback, in
+//! clear or over TLS: [`tls`]), plus the stub servers a benchmark needs.
 //!
 //! The generator drives keep-alive connections from one monoio runtime per thread, either
 //! open loop at a fixed rate ([`Mode::Rate`], each connection paced by a
@@ -27,6 +27,8 @@
 //!     expect: vec![],
 //!     progress: true,
 //!     cpus: vec![],
+//!     reuse: tollgate_loadtest::tls::Reuse::KeepAlive,
+//!     tls: None,
 //! };
 //! let report = run(factory, &opts)?;
 //! println!("{}", report.to_table());
@@ -43,6 +45,7 @@ pub mod server;
 pub mod sigv4;
 pub mod stats;
 pub mod swap;
+pub mod tls;
 
 pub use client::{Mode, RunOptions, run};
 pub use error::{H1Error, LoadError};

@@ -11,6 +11,7 @@ use tollgate_loadtest::jwt::{self, ClaimsTemplate, JwtAlg, JwtSigner};
 use tollgate_loadtest::request::{parse_header, token_values};
 use tollgate_loadtest::server::{self, Role};
 use tollgate_loadtest::sigv4::{AccessKey, SigV4Signer, parse_keys};
+use tollgate_loadtest::tls::{Reuse, TlsClient, Verify};
 use tollgate_loadtest::{Auth, Mode, RequestFactory, RunOptions, parse_target, run, swap};
 
 #[derive(Parser, Debug)]
@@ -36,6 +37,14 @@ enum Cmd {
     Keygen(KeygenArgs),
     /// Print the JWKS JSON of a private key's public half.
     Jwks(JwksArgs),
+    /// Print one JWT minted as `run --jwt-key ...` would (for other generators: h2load -H).
+    Mint(Box<MintArgs>),
+}
+
+#[derive(Args, Debug)]
+struct MintArgs {
+    #[command(flatten)]
+    jwt: JwtArgs,
 }
 
 #[derive(Args, Debug)]
@@ -100,6 +109,37 @@ struct RunArgs {
     token: TokenArgs,
     #[command(flatten)]
     swap: SwapArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args, Debug)]
+struct TlsArgs {
+    /// Speak TLS (implied by an https:// URL).
+    #[arg(long)]
+    tls: bool,
+    /// PEM file of the CA certificates that verify the server.
+    #[arg(long, conflicts_with = "insecure_skip_verify")]
+    cacert: Option<PathBuf>,
+    /// Accept any server certificate: for benchmarking only.
+    #[arg(long)]
+    insecure_skip_verify: bool,
+    /// Server name sent (SNI) and verified; default: the URL's host.
+    #[arg(long)]
+    sni: Option<String>,
+    /// One request per connection: connect, (full) handshake, request, close.
+    #[arg(long)]
+    new_connection: bool,
+    /// Like --new-connection, but offering the last session's ticket/id (resumption);
+    /// the report counts the handshakes the server actually resumed.
+    #[arg(long)]
+    resume: bool,
+    /// Offer TLS 1.3 only.
+    #[arg(long)]
+    tls13: bool,
+    /// ALPN protocols offered (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "http/1.1")]
+    alpn: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -275,6 +315,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Authorizer(a) => cmd_authorizer(a),
         Cmd::Keygen(a) => cmd_keygen(a),
         Cmd::Jwks(a) => cmd_jwks(a),
+        Cmd::Mint(a) => cmd_mint(&a.jwt),
     };
     match res {
         Ok(code) => std::process::ExitCode::from(code),
@@ -319,31 +360,9 @@ fn build_auth(a: &RunArgs) -> anyhow::Result<Auth> {
             cache: !a.sigv4.sigv4_no_cache,
         });
     }
-    if let Some(path) = &a.jwt.jwt_key {
-        let der = jwt::read_key_file(path)?;
-        let alg = a.jwt.jwt_alg.as_deref().map(JwtAlg::parse).transpose()?;
-        let signer = JwtSigner::from_pkcs8(&der, alg, &a.jwt.jwt_kid)?;
-        let extra = a
-            .jwt
-            .jwt_claims
-            .as_deref()
-            .map(serde_json::from_str::<serde_json::Value>)
-            .transpose()
-            .context("--jwt-claims")?;
-        if extra.as_ref().is_some_and(|v| !v.is_object()) {
-            bail!("--jwt-claims must be a JSON object");
-        }
-        let template = ClaimsTemplate {
-            issuer: a.jwt.jwt_issuer.clone(),
-            audience: a.jwt.jwt_audience.clone(),
-            ttl_seconds: a.jwt.jwt_ttl,
-            extra,
-        };
+    if a.jwt.jwt_key.is_some() {
         let t0 = std::time::Instant::now();
-        let mut tokens = jwt::mint_many(&signer, &template, a.jwt.jwt_distinct, jwt::unix_now())?;
-        if a.jwt.jwt_bearer {
-            tokens = tokens.into_iter().map(|t| format!("Bearer {t}")).collect();
-        }
+        let (signer, tokens) = mint_tokens(&a.jwt, a.jwt.jwt_distinct)?;
         if !a.quiet {
             eprintln!(
                 "tollgate-load: minted {} {} token(s) in {:?}",
@@ -370,8 +389,71 @@ fn build_auth(a: &RunArgs) -> anyhow::Result<Auth> {
     Ok(Auth::None)
 }
 
+fn build_tls(a: &TlsArgs, tls: bool, hostname: &str) -> anyhow::Result<Option<TlsClient>> {
+    if !tls {
+        if a.cacert.is_some() || a.insecure_skip_verify || a.sni.is_some() || a.resume || a.tls13 {
+            bail!("TLS options need --tls or an https:// URL");
+        }
+        return Ok(None);
+    }
+    let verify = match (&a.cacert, a.insecure_skip_verify) {
+        (Some(f), false) => Verify::CaFile(f.clone()),
+        (None, true) => Verify::InsecureSkipVerify,
+        _ => bail!("HTTPS needs --cacert FILE or --insecure-skip-verify"),
+    };
+    let sni = a.sni.as_deref().unwrap_or(hostname);
+    let alpn: Vec<&str> = a.alpn.iter().map(String::as_str).collect();
+    Ok(Some(TlsClient::new(
+        &verify, sni, a.resume, a.tls13, &alpn,
+    )?))
+}
+
+/// The signer and `n` tokens of `--jwt-*` (`Bearer ` prefixed with `--jwt-bearer`).
+fn mint_tokens(j: &JwtArgs, n: u64) -> anyhow::Result<(JwtSigner, Vec<String>)> {
+    let Some(path) = &j.jwt_key else {
+        bail!("--jwt-key is required");
+    };
+    let der = jwt::read_key_file(path)?;
+    let alg = j.jwt_alg.as_deref().map(JwtAlg::parse).transpose()?;
+    let signer = JwtSigner::from_pkcs8(&der, alg, &j.jwt_kid)?;
+    let extra = j
+        .jwt_claims
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+        .transpose()
+        .context("--jwt-claims")?;
+    if extra.as_ref().is_some_and(|v| !v.is_object()) {
+        bail!("--jwt-claims must be a JSON object");
+    }
+    let template = ClaimsTemplate {
+        issuer: j.jwt_issuer.clone(),
+        audience: j.jwt_audience.clone(),
+        ttl_seconds: j.jwt_ttl,
+        extra,
+    };
+    let mut tokens = jwt::mint_many(&signer, &template, n, jwt::unix_now())?;
+    if j.jwt_bearer {
+        tokens = tokens.into_iter().map(|t| format!("Bearer {t}")).collect();
+    }
+    Ok((signer, tokens))
+}
+
+fn cmd_mint(j: &JwtArgs) -> anyhow::Result<u8> {
+    let (_, tokens) = mint_tokens(j, 1)?;
+    for t in tokens {
+        println!("{t}");
+    }
+    Ok(0)
+}
+
 fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
     let target = parse_target(&a.url)?;
+    let tls = build_tls(&a.tls, a.tls.tls || target.tls, &target.hostname)?;
+    let reuse = if a.tls.new_connection || a.tls.resume {
+        Reuse::NewConnection
+    } else {
+        Reuse::KeepAlive
+    };
     let headers = a
         .headers
         .iter()
@@ -400,6 +482,8 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<u8> {
         expect: a.expect_status.clone(),
         progress: !a.quiet,
         cpus: a.cpus.clone(),
+        reuse,
+        tls,
     };
     let swapper = match &a.swap.swap_config {
         Some(path) => {

@@ -20,17 +20,24 @@ pub struct Target {
     pub path: String,
     /// The resolved loopback address.
     pub addr: SocketAddr,
+    /// `https://`: speak TLS.
+    pub tls: bool,
+    /// The host without the port (the default TLS server name).
+    pub hostname: String,
 }
 
-/// Parses an `http://` URL and resolves it; refuses anything that is not loopback.
+/// Parses an `http://` or `https://` URL and resolves it; refuses anything that is not
+/// loopback.
 pub fn parse_target(url: &str) -> Result<Target, LoadError> {
     let bad = |why: &str| LoadError::Url {
         url: url.to_owned(),
         why: why.to_owned(),
     };
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| bad("only http:// is supported"))?;
+    let (rest, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(r), _) => (r, false),
+        (None, Some(r)) => (r, true),
+        (None, None) => return Err(bad("only http:// and https:// are supported")),
+    };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("/")),
         None => (rest, "/"),
@@ -43,11 +50,20 @@ pub fn parse_target(url: &str) -> Result<Target, LoadError> {
     } else {
         path.to_owned()
     };
-    let with_port = if authority.ends_with(']') || !authority.contains(':') {
-        format!("{authority}:80")
+    let bracketed_v6 = authority.starts_with('[') && authority.ends_with(']');
+    let with_port = if bracketed_v6 || !authority.contains(':') {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
     } else {
         authority.to_owned()
     };
+    let hostname = match authority.rfind(':') {
+        Some(i) if !bracketed_v6 => authority.get(..i).unwrap_or(authority),
+        _ => authority,
+    };
+    let hostname = hostname
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let addrs: Vec<SocketAddr> = with_port
         .to_socket_addrs()
         .map_err(|e| bad(&format!("cannot resolve: {e}")))?
@@ -66,6 +82,8 @@ pub fn parse_target(url: &str) -> Result<Target, LoadError> {
         host: authority.to_owned(),
         path,
         addr,
+        tls,
+        hostname,
     })
 }
 
@@ -257,7 +275,13 @@ mod tests {
             parse_target("http://10.1.2.3:80/"),
             Err(LoadError::NotLoopback(_))
         ));
-        assert!(parse_target("https://127.0.0.1/").is_err());
+        let t = parse_target("https://localhost/").unwrap();
+        assert!(t.tls);
+        assert_eq!((t.addr.port(), t.hostname.as_str()), (443, "localhost"));
+        let t = parse_target("https://[::1]:8443/").unwrap();
+        assert_eq!((t.addr.port(), t.hostname.as_str()), (8443, "::1"));
+        assert!(!parse_target("http://127.0.0.1:1/").unwrap().tls);
+        assert!(parse_target("ftp://127.0.0.1/").is_err());
         assert!(parse_target("http:///x").is_err());
     }
 

@@ -74,12 +74,14 @@ pub struct ErrorCounts {
     pub parse: u64,
     /// A complete response whose status is not the expected one.
     pub status: u64,
+    /// The TLS handshake failed (alert, bad certificate, closed mid-handshake).
+    pub tls: u64,
 }
 
 impl ErrorCounts {
     /// All errors.
     pub fn total(&self) -> u64 {
-        self.connect + self.timeout + self.write + self.read + self.parse + self.status
+        self.connect + self.timeout + self.write + self.read + self.parse + self.status + self.tls
     }
 
     /// Adds `o` into `self`.
@@ -90,6 +92,7 @@ impl ErrorCounts {
         self.read += o.read;
         self.parse += o.parse;
         self.status += o.status;
+        self.tls += o.tls;
     }
 }
 
@@ -134,6 +137,9 @@ pub struct Report {
     /// Config swaps made during the run (`--swap-config`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swaps: Option<SwapCounts>,
+    /// HTTPS runs: handshakes in the window, full and resumed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsCounts>,
 }
 
 /// Hot-swap results: `PUT /config` calls made during the run.
@@ -199,8 +205,8 @@ impl Report {
         let e = &self.errors;
         let _ = writeln!(
             s,
-            "errors       connect={} timeout={} write={} read={} parse={} status={}",
-            e.connect, e.timeout, e.write, e.read, e.parse, e.status
+            "errors       connect={} timeout={} write={} read={} parse={} status={} tls={}",
+            e.connect, e.timeout, e.write, e.read, e.parse, e.status, e.tls
         );
         let _ = writeln!(s, "connects     {}", self.connects);
         if self.target_rps.is_some() {
@@ -212,6 +218,23 @@ impl Report {
         }
         if let Some(w) = &self.swaps {
             let _ = writeln!(s, "swaps        {} ok, {} failed", w.ok, w.failed);
+        }
+        if let Some(t) = &self.tls {
+            let _ = writeln!(
+                s,
+                "tls          {} handshakes ({} full, {} resumed, {} failed; resumption {}), {} alpn {}",
+                t.handshakes,
+                t.full,
+                t.resumed,
+                t.failed,
+                if t.resumption_offered {
+                    "offered"
+                } else {
+                    "off"
+                },
+                t.version.as_deref().unwrap_or("-"),
+                t.alpn.as_deref().unwrap_or("-"),
+            );
         }
         s
     }
@@ -290,6 +313,7 @@ mod tests {
             late_sends: 0,
             missed: 1,
             swaps: None,
+            tls: None,
         };
         let t = r.to_table();
         assert!(t.contains("status       200=96 403=3"), "{t}");

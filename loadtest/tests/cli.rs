@@ -200,5 +200,19 @@ fn refuses_non_loopback_and_prints_jwks() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["keys"][0]["kty"], "EC");
     assert_eq!(v["keys"][0]["kid"], "kx");
+    // `mint`: one token as `run --jwt-key` sends it (for generators that take a header).
+    let out = Command::new(BIN)
+        .args(["mint", "--jwt-bearer", "--jwt-kid", "kx", "--jwt-key"])
+        .arg(dir.join("es256.der"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tok = String::from_utf8(out.stdout).unwrap();
+    let jwt = tok.trim().strip_prefix("Bearer ").unwrap();
+    assert_eq!(jwt.split('.').count(), 3, "{tok}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,7 +19,17 @@ TITLES = {
     "authz": "TOKEN authorizer (1 ms), cached",
     "hotswap": "Hot swap under load (tollgate alone)",
     "idle": "Idle keep-alive connections: gateway memory per connection",
+    "tls-full": "TLS 1.3 full handshakes (ECDSA P-256), one request per connection",
+    "tls-resumed": "TLS 1.3 resumed handshakes (session tickets), one request per connection",
+    "tls-keepalive": "Keep-alive HTTPS (TLS 1.3), mock response",
+    "tls-idle": "Idle TLS connections: gateway memory per connection",
+    "h2-h2c": "HTTP/2 cleartext (h2c, prior knowledge), mock response, h2load",
+    "h2-tls": "HTTP/2 over TLS 1.3 (ALPN h2), mock response, h2load",
+    "h2jwt": "JWT RS256, one repeated token, over h2c, h2load",
 }
+
+# Peak-only scenarios whose unit is a handshake, not a request on a kept connection.
+HANDSHAKE_ROWS = {"tls-full", "tls-resumed"}
 
 
 def title(s: str) -> str:
@@ -59,7 +69,8 @@ def fr(x) -> str:
 
 
 def order_key(s: str):
-    base = ["mock", "proxy", "jwt", "ip", "authz", "sigv4", "hotswap", "idle"]
+    base = ["mock", "proxy", "jwt", "ip", "authz", "sigv4", "hotswap", "idle", "tls", "h2",
+            "h2jwt"]
     head = s.split("-")[0]
     num = s.split("-")[1] if "-" in s and s.split("-")[1].isdigit() else "0"
     return (base.index(head) if head in base else 99, int(num))
@@ -114,6 +125,69 @@ def scenario_table(name: str, sc: dict) -> list[str]:
     return out
 
 
+def peak_table(name: str, sc: dict) -> list[str]:
+    """Peak-only scenarios (TLS, HTTP/2): one closed-loop peak per contender, both cores' CPU,
+    and why a row is invalid or generator-bound."""
+    rows = sc.get("rows", {})
+    tg = rows.get("tollgate", {})
+    unit = "handshakes/s" if name in HANDSHAKE_ROWS else "req/s"
+    out = []
+    if name in HANDSHAKE_ROWS:
+        out += ["Each request on a new TCP connection with its own TLS 1.3 handshake (X25519, "
+                "ECDSA P-256 certificate), then close: req/s = handshakes/s. " + (
+                    "The client offers the ticket of an earlier connection; the `resumed` column "
+                    "is what rustls reported on the client for each handshake (`handshake_kind()`)."
+                    if name == "tls-resumed" else "Client session resumption off."), ""]
+    h2 = sc.get("h2")
+    if h2:
+        out += [f"h2load, {h2.get('connections')} connections × {h2.get('streams')} concurrent "
+                "streams, one thread on the load CPU. Any non-2xx, failed or errored request, or "
+                "a protocol other than h2 (h2c on cleartext), invalidates the row.", ""]
+    out += [f"| contender | peak {unit} | tollgate/peer | gateway core | generator core | "
+            "CPU µs/req | errors | detail |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for cname, r in rows.items():
+        rt = "" if cname.startswith("tollgate") else fr(ratio(tg.get("peak_rps"), r.get("peak_rps")))
+        detail = []
+        t = r.get("tls") or {}
+        if t and name != "tls-keepalive":
+            detail.append(f"{t.get('handshakes', 0):,} handshakes: {t.get('full', 0):,} full, "
+                          f"{t.get('resumed', 0):,} resumed")
+        if t.get("version"):
+            detail.append(t["version"])
+        if r.get("protocol"):
+            detail.append(f"protocol {r['protocol']}")
+        if r.get("generator_bound"):
+            detail.append("**generator-bound**")
+        elif r.get("peak_gw_busy") is not None and r["peak_gw_busy"] < 0.9:
+            detail.append("gateway core not saturated")
+        if r.get("invalid"):
+            detail.append(f"**invalid: {r['invalid']}**")
+        out.append(f"| {cname} | {f0(r.get('peak_rps'))} | {rt} | {pct(r.get('peak_gw_busy'))} | "
+                   f"{pct(r.get('peak_load_busy'))} | {f1(r.get('peak_cpu_us_per_req'))} | "
+                   f"{r.get('peak_errors', '–')} | {'; '.join(detail)} |")
+    wrk = {c: r for c, r in rows.items() if r.get("wrk_rps")}
+    if wrk:
+        out += ["", "Cross-check with a second generator (`wrk -t1 -c64` over https, same cores, "
+                "same placement checks):", "",
+                "| contender | wrk peak req/s | tollgate-load peak req/s | non-2xx | gateway core | wrk core |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for cname, r in wrk.items():
+            out.append(f"| {cname} | {f0(r.get('wrk_rps'))} | {f0(r.get('peak_rps'))} | "
+                       f"{r.get('wrk_non_2xx', 0)} | {pct(r.get('wrk_gw_busy'))} | "
+                       f"{pct(r.get('wrk_load_busy'))} |")
+    notes = [f"- {c}: {r['note']}" for c, r in rows.items() if r.get("note")]
+    if notes:
+        out += ["", *notes]
+    out += ["", "<details><summary>commands</summary>", "", "```"]
+    for cname, r in rows.items():
+        out.append(f"# {cname}")
+        for k in ("gw_cmd", "peak_cmd", "wrk_cmd"):
+            if r.get(k):
+                out.append(r[k])
+    out += ["```", "", "</details>"]
+    return out
+
+
 def hotswap_table(sc: dict) -> list[str]:
     rows = sc.get("rows", {})
     routes = sc.get("routes")
@@ -147,8 +221,10 @@ def hotswap_table(sc: dict) -> list[str]:
     return out
 
 
-def idle_table(sc: dict) -> list[str]:
-    out = [f"{sc.get('connections', '?'):,} keep-alive connections, each after one request, "
+def idle_table(sc: dict, tls: bool = False) -> list[str]:
+    what = ("TLS 1.3 keep-alive connections (Python `ssl` clients, ALPN http/1.1)" if tls
+            else "keep-alive connections")
+    out = [f"{sc.get('connections', '?'):,} {what}, each after one request, "
            "held idle for 1.5 s (past tollgate's 100 ms direct read of a next request); RSS (VmRSS) "
            "of the gateway process before and after.", "",
            "| contender | RSS before MiB | RSS after MiB | bytes per idle connection |",
@@ -158,8 +234,9 @@ def idle_table(sc: dict) -> list[str]:
                    f"{f1(r['rss_after_kib'] / 1024)} | {f0(r['per_conn_bytes'])} |")
     cmds = [r.get("gw_cmd", "") for r in sc.get("rows", {}).values() if r.get("gw_cmd")]
     if cmds:
-        out += ["", f"Command: `BENCH_IDLE_CONNS={sc.get('connections', '?')} "
-                "scripts/bench-all.sh idle`; the contenders:", "", "```", *cmds, "```"]
+        cmd = (f"BENCH_TLS_IDLE_CONNS={sc.get('connections', '?')} scripts/bench-all.sh tls"
+               if tls else f"BENCH_IDLE_CONNS={sc.get('connections', '?')} scripts/bench-all.sh idle")
+        out += ["", f"Command: `{cmd}`; the contenders:", "", "```", *cmds, "```"]
     return out
 
 
@@ -181,6 +258,11 @@ def targets(scs: dict) -> list[str]:
         verified by run.py before each measurement). A peak where tollgate's core was under 90%
         busy while the generator's was saturated is generator-bound: the ratio is a floor and
         cannot claim the target."""
+        bad = [f"{c}: {scs[s]['rows'][c]['invalid']}" for c in (tg, peer)
+               if scs.get(s, {}).get("rows", {}).get(c, {}).get("invalid")]
+        if bad:
+            row(label, "invalid row (" + "; ".join(bad) + ")", False, "not claimable")
+            return
         r = ratio(peak(s, tg), peak(s, peer))
         if r is None:
             row(label, None, False)
@@ -241,12 +323,65 @@ def targets(scs: dict) -> list[str]:
         r = ratio(hs["swap 10/s"].get("p99_us"), hs["steady"].get("p99_us"))
         row("hot swap 10/s: p99 within 1.2x of steady", fr(r) if r else None,
             r is not None and r <= 1.2, f"{r:.2f}x" if r else "")
+    for s, target, what in (("tls-full", 1.3, "full TLS 1.3 handshakes/s, ECDSA P-256"),
+                            ("tls-resumed", 1.5, "resumed TLS 1.3 handshakes/s"),
+                            ("tls-keepalive", 1.2, "keep-alive HTTPS mock rps")):
+        for peer in ("haproxy", "nginx"):
+            versus(s, "tollgate", peer, target, f"{what}: ≥ {target}x {peer}")
+    ti = scs.get("tls-idle", {}).get("rows", {})
+    for peer in ("haproxy", "nginx"):
+        if "tollgate" in ti or peer in ti:
+            t, p_ = (ti.get("tollgate") or {}).get("per_conn_bytes"), (ti.get(peer) or {}).get("per_conn_bytes")
+            r = t / p_ if t is not None and p_ else None
+            row(f"memory per idle TLS connection: ≤ 0.5x {peer}",
+                f"{fr(r)} ({f0(t)} vs {f0(p_)} bytes)" if r is not None else None,
+                r is not None and r <= 0.5, f"{r / 0.5 * 100:.0f}% of the allowance" if r else "")
+    for s, what in (("h2-h2c", "mock over h2c"), ("h2-tls", "mock over h2 (TLS)")):
+        versus(s, "tollgate", "haproxy", 1.3, f"{what}: ≥ 1.3x HAProxy")
+        versus(s, "tollgate", "envoy", 2.0, f"{what}: ≥ 2x Envoy")
+    versus("h2jwt", "tollgate", "haproxy", 4.0, "JWT RS256 cache hit over h2c: ≥ 4x HAProxy jwt_verify")
     idle = scs.get("idle", {}).get("rows", {}).get("tollgate")
     if idle:
         b = idle["per_conn_bytes"]
         row("idle keep-alive connection: <= 2 KiB of gateway memory each", f"{b / 1024:.2f} KiB",
             b <= 2 * 1024, f"{b / 1024 - 2:.2f} KiB over")
     return out
+
+
+METHODS_TLS_H2 = [
+    "- TLS (`tls`): one ECDSA P-256 key and self-signed certificate generated with `openssl` "
+    "under the work directory at each run; every contender serves TLS 1.3 only with it "
+    "(tollgate `listeners[].tls` with `min_version: \"1.3\"`, HAProxy `bind ... ssl crt ... "
+    "ssl-min-ver TLSv1.3`, nginx `listen ssl` + `ssl_protocols TLSv1.3`) and answers the mock "
+    "body. Session tickets are on everywhere (tollgate's and HAProxy's defaults, nginx "
+    "`ssl_session_tickets on` plus a shared session cache). The generator is `tollgate-load` "
+    "over rustls (ring) with `--tls13 --insecure-skip-verify`: the client checks no certificate "
+    "or handshake signature, so its core goes to the load and the server's handshake work "
+    "(ECDHE X25519 + one ECDSA signature per full handshake) is what is measured. Full "
+    "handshakes: `--new-connection` (connect, handshake, one request, close; client "
+    "resumption off). Resumed: `--resume` (the same, offering a ticket of an earlier "
+    "connection); the report counts full and resumed handshakes from rustls' "
+    "`handshake_kind()` and a row where fewer than 95% were resumed, or where handshakes and "
+    "requests differ, is marked invalid. Keep-alive HTTPS: plain `--tls`, cross-checked with "
+    "`wrk` over https. Memory per idle TLS connection: N Python `ssl` clients (TLS 1.3, ALPN "
+    "http/1.1) each send one request and stay open; the gateway's VmRSS before and after "
+    "(`BENCH_TLS_IDLE_CONNS`, default 2,000).",
+    "- HTTP/2 (`h2`, `h2jwt`): `h2load -c C -m 10 -t 1 -D <duration> --warm-up-time <warm-up>` "
+    "(C = `BENCH_H2_CONNECTIONS`, default the concurrency; `BENCH_H2_STREAMS` streams per "
+    "connection) on the load CPU with the same placement checks and CPU accounting. h2c rows: "
+    "tollgate's listener with `http2: true`, HAProxy `bind ... proto h2`, Envoy `codec_type: "
+    "AUTO` (prior knowledge). h2 over TLS rows: the TLS templates with ALPN h2 first (tollgate "
+    "`http2: true`, HAProxy `alpn h2,http/1.1`, Envoy's TLS transport socket with "
+    "`alpn_protocols: [h2, http/1.1]`). JWT over h2c: the `jwt` templates with h2c enabled and "
+    "one token minted by `tollgate-load mint` sent as a header; before it, each contender "
+    "must refuse a request without a token over h2. h2load's own summary is parsed: any "
+    "non-2xx, failed, errored or timed-out request, or a negotiated protocol other than h2 "
+    "(h2c on cleartext), invalidates the row, which the targets table then reports as "
+    "invalid instead of judging it.",
+    "- Peak-only rows (TLS, HTTP/2) show both cores' CPU: a row where the gateway's core was "
+    "under 90% busy while the generator's was saturated is generator-bound and cannot claim "
+    "a target, as for the other scenarios.",
+]
 
 
 def render(summary: dict) -> str:
@@ -321,6 +456,10 @@ def render(summary: dict) -> str:
             L += hotswap_table(scs[s])
         elif s == "idle":
             L += idle_table(scs[s])
+        elif s == "tls-idle":
+            L += idle_table(scs[s], tls=True)
+        elif scs[s].get("peak_only"):
+            L += peak_table(s, scs[s])
         else:
             L += scenario_table(s, scs[s])
         run = summary.get("runs", {}).get(s)
@@ -354,6 +493,7 @@ def render(summary: dict) -> str:
         "credentials).",
         "- nginx cannot `return` after `auth_request` (rewrite runs before access), so its "
         "authorized answer is a static file (`try_files /ok.json`).",
+        *METHODS_TLS_H2,
         "",
         "## Micro-benchmarks (criterion)",
         "",

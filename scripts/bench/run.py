@@ -9,11 +9,17 @@ gateway CPU per request (/proc/PID/stat utime+stime) and peak RSS (VmHWM), write
 under docs/benchmarks/ and renders docs/benchmarks.md. Stdlib only. Every process it starts is
 killed on exit (normal, error, SIGINT/SIGTERM).
 
+The TLS scenario (`tls`) drives tollgate-load over rustls (full handshakes, resumed handshakes,
+keep-alive HTTPS, plus wrk over https) and holds idle TLS connections with Python's ssl; the
+HTTP/2 scenarios (`h2`, `h2jwt`) drive h2load and parse its summary. These are peak-only rows.
+
 Usage: run.py [SCENARIO ...]   (default: all; see SCENARIOS)
 Env: BENCH_DURATION (10s), BENCH_WARMUP (1s), BENCH_CONCURRENCY (64), BENCH_RATE_FRACTION (0.6), BENCH_HOTSWAP_FRACTION (0.3),
      BENCH_CONNECTIONS (32, open loop), BENCH_IDLE_CONNS (2000), BENCH_JWT_DISTINCT (10000),
      BENCH_AUTHZ_DISTINCT (1000), BENCH_CIDRS ("10 1000 10000"), BENCH_OUT (docs/benchmarks),
-     TOLLGATE, TOLLGATE_LOAD, HAPROXY, NGINX, ENVOY (binaries), BENCH_GW_CPU (1), BENCH_LOAD_CPU (0).
+     BENCH_TLS_IDLE_CONNS (2000), BENCH_H2_CONNECTIONS (the concurrency), BENCH_H2_STREAMS (10),
+     TOLLGATE, TOLLGATE_LOAD, HAPROXY, NGINX, ENVOY, H2LOAD (binaries), BENCH_GW_CPU (1),
+     BENCH_LOAD_CPU (0).
 """
 
 from __future__ import annotations
@@ -76,7 +82,13 @@ URL = f"http://{LISTEN}/prod/bench"
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
 TICK = os.sysconf("SC_CLK_TCK")
 
-SCENARIOS = ["mock", "proxy", "jwt", "ip", "authz", "sigv4", "hotswap", "idle"]
+SCENARIOS = ["mock", "proxy", "jwt", "ip", "authz", "sigv4", "hotswap", "idle", "tls", "h2", "h2jwt"]
+# https:// URL of the TLS scenarios (SNI `localhost`, the certificate's name).
+TLS_URL = f"https://localhost:{LISTEN_PORT}/prod/bench"
+TLS_IDLE_CONNS = int(os.environ.get("BENCH_TLS_IDLE_CONNS", str(min(IDLE_CONNS, 2000))))
+H2_CONNS = int(os.environ.get("BENCH_H2_CONNECTIONS", str(CONC)))
+H2_STREAMS = int(os.environ.get("BENCH_H2_STREAMS", "10"))
+H2LOAD = os.environ.get("H2LOAD", shutil.which("h2load") or "")
 
 PROCS: list[subprocess.Popen] = []
 WORK = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
@@ -442,8 +454,8 @@ def measure(scn: str, contenders: list[Contender], extra: list[str], results: di
                     "peak_gw_busy": rep["_bench"]["gw_busy"],
                     "peak_load_busy": rep["_bench"]["load_busy"],
                     # the gateway's core was not the limit: this peak cannot claim a target
-                    "generator_bound": (rep["_bench"]["gw_busy"] or 0) < 0.9
-                    and (rep["_bench"]["load_busy"] or 0) > 0.9,
+                    "generator_bound": generator_bound(rep["_bench"]["gw_busy"],
+                                                       rep["_bench"]["load_busy"]),
                     "rss_kib": status_kib(p.pid, "VmHWM")})
         if authz_count:
             time.sleep(0.2)
@@ -486,6 +498,12 @@ def measure(scn: str, contenders: list[Contender], extra: list[str], results: di
             time.sleep(0.2)
             row["invocations_rate"] = authz_count() - before
         stop(p)
+
+
+def generator_bound(gw_busy: float | None, load_busy: float | None) -> bool:
+    """The gateway's core under 90% busy while the generator's is saturated: the generator,
+    not the gateway, set the peak, which then cannot claim a target."""
+    return (gw_busy or 0) < 0.9 and (load_busy or 0) > 0.9
 
 
 def slug(s: str) -> str:
@@ -789,6 +807,312 @@ def sc_idle(results: dict) -> None:
     (OUT / "idle" / "idle.json").write_text(json.dumps(res, indent=1) + "\n")
 
 
+# ---------------------------------------------------------------- TLS and HTTP/2
+
+
+def tls_material() -> dict[str, str]:
+    """One ECDSA P-256 key and self-signed certificate for `localhost`/127.0.0.1 (generated
+    with openssl under the work dir), and the cert+key PEM HAProxy wants."""
+    d = WORK / "tls"
+    if not (d / "both.pem").exists():
+        d.mkdir(exist_ok=True)
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", str(d / "key.pem")],
+                       check=True, capture_output=True)
+        subprocess.run(["openssl", "req", "-x509", "-new", "-key", str(d / "key.pem"),
+                        "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "7",
+                        "-out", str(d / "cert.pem")], check=True, capture_output=True)
+        (d / "both.pem").write_text((d / "cert.pem").read_text() + (d / "key.pem").read_text())
+    return {"CERT": str(d / "cert.pem"), "KEY": str(d / "key.pem"),
+            "CERT_KEY": str(d / "both.pem")}
+
+
+# tollgate-load over TLS: TLS 1.3 only, no certificate checks on the generator's core (the
+# benchmark measures the server's handshake work, not the client's).
+TLS_LOAD = ["--insecure-skip-verify", "--tls13"]
+
+
+def peak_row(rep: dict) -> dict:
+    """The fields every peak-only row carries (commands, both cores' CPU, generator-bound)."""
+    b = rep["_bench"]
+    return {"peak_rps": rep["throughput_rps"], "peak_errors": errors(rep),
+            "peak_requests": rep.get("requests"), "peak_status": rep.get("status"),
+            "peak_cmd": b["command"], "peak_cpu_us_per_req": b["gw_cpu_us_per_req"],
+            "peak_gw_busy": b["gw_busy"], "peak_load_busy": b["load_busy"],
+            "generator_bound": generator_bound(b["gw_busy"], b["load_busy"])}
+
+
+def sc_tls(results: dict) -> None:
+    """TLS 1.3, ECDSA P-256, the mock response: full handshakes/s (one request per
+    connection, resumption off in the client), resumed handshakes/s (the client offers the
+    last ticket; the row records how many the server actually resumed), keep-alive HTTPS rps
+    (plus a wrk https cross-check), then memory per idle TLS connection."""
+    m = tls_material()
+    cs = [Contender("tollgate", "tollgate", "tls.yaml", {**m, "HTTP2": "false"},
+                    "HTTPS listener, TLS 1.3 only, tickets on (default)"),
+          Contender("haproxy", "haproxy", "tls.cfg", {**m, "ALPN": "http/1.1"},
+                    "bind ssl crt, ssl-min-ver TLSv1.3, tickets on (default)"),
+          Contender("nginx", "nginx", "tls.conf", m,
+                    "listen ssl, ssl_protocols TLSv1.3, ssl_session_tickets on")]
+    modes = [("tls-full", ["--new-connection"]), ("tls-resumed", ["--resume"]),
+             ("tls-keepalive", [])]
+    for scn, _ in modes:
+        results[scn] = {"rows": {}, "notes": [], "peak_only": True}
+    for c in cs:
+        p = c.launch("tls")
+        try:
+            for scn, extra in modes:
+                log(f"{scn}: {c.name} peak")
+                rep = run_load(p, OUT / scn / f"{slug(c.name)}-peak.json",
+                               ["--concurrency", str(CONC)], [*TLS_LOAD, *extra], url=TLS_URL)
+                row = {**peak_row(rep), "gw_cmd": c.cmdline, "note": c.note, "tls": rep.get("tls")}
+                t = rep.get("tls") or {}
+                if scn == "tls-resumed":
+                    hs = t.get("handshakes") or 0
+                    row["resumed_share"] = (t.get("resumed") or 0) / hs if hs else 0.0
+                    # a row that claims resumed handshakes must have resumed (nearly) all
+                    if row["resumed_share"] < 0.95:
+                        row["invalid"] = (f"only {t.get('resumed', 0)} of {hs} handshakes "
+                                          "were resumed")
+                if scn != "tls-keepalive" and t.get("handshakes") != rep.get("requests"):
+                    # one connection per request: every answered request had its handshake
+                    row["invalid"] = (f"{t.get('handshakes')} handshakes for "
+                                      f"{rep.get('requests')} requests")
+                results[scn]["rows"][c.name] = row
+            if WRK:
+                log(f"tls-keepalive: {c.name} peak with wrk (cross-check)")
+                w = run_wrk(p, f"https://127.0.0.1:{LISTEN_PORT}/prod/bench")
+                results["tls-keepalive"]["rows"][c.name].update(
+                    {"wrk_rps": w["rps"], "wrk_non_2xx": w["non_2xx"],
+                     "wrk_socket_errors": w["socket_errors"], "wrk_gw_busy": w["gw_busy"],
+                     "wrk_load_busy": w["load_busy"], "wrk_cmd": w["cmd"]})
+        finally:
+            stop(p)
+    tls_idle(results, cs)
+
+
+def tls_idle(results: dict, cs: list[Contender]) -> None:
+    """N TLS 1.3 keep-alive connections (Python's ssl), each after one request, held idle;
+    the gateway's VmRSS before and after, per connection."""
+    import ssl
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < TLS_IDLE_CONNS + 256:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(TLS_IDLE_CONNS + 256, hard), hard))
+    n = min(TLS_IDLE_CONNS, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 256)
+    res = results.setdefault("tls-idle", {"rows": {}, "notes": []})
+    res["connections"] = n
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.set_alpn_protocols(["http/1.1"])
+    req = b"GET /prod/bench HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+    def one() -> ssl.SSLSocket:
+        raw = socket.create_connection(("127.0.0.1", LISTEN_PORT), timeout=5)
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        s.sendall(req)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError("closed")
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        mm = re.search(rb"(?i)content-length:\s*(\d+)", head)
+        need = int(mm.group(1)) if mm else 0
+        while len(body) < need:
+            body += s.recv(4096)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"idle probe got {head[:40]!r}")
+        return s
+
+    for c in cs:
+        log(f"tls-idle: {c.name} with {n} idle TLS connections")
+        p = c.launch("tls-idle")
+        socks = []
+        try:
+            for _ in range(20):
+                one().close()
+            time.sleep(0.3)
+            rss0 = status_kib(p.pid, "VmRSS")
+            for _ in range(n):
+                socks.append(one())
+            time.sleep(1.5)
+            rss1 = status_kib(p.pid, "VmRSS")
+            res["rows"][c.name] = {"rss_before_kib": rss0, "rss_after_kib": rss1,
+                                   "per_conn_bytes": (rss1 - rss0) * 1024 / n,
+                                   "gw_cmd": c.cmdline, "note": c.note}
+        finally:
+            for s_ in socks:
+                s_.close()
+            stop(p)
+    (OUT / "tls-idle").mkdir(parents=True, exist_ok=True)
+    (OUT / "tls-idle" / "idle.json").write_text(json.dumps(res, indent=1) + "\n")
+
+
+def run_h2load(gw: subprocess.Popen, url: str, extra: list[str], json_path: Path) -> dict:
+    """`h2load -c C -m 10 -t 1 -D DURATION --warm-up-time WARMUP` on the load CPU, with the
+    same placement checks and CPU accounting as `run_load`. Any non-2xx status, failed or
+    errored request, or a protocol other than h2 (h2c for http:// URLs) invalidates the row
+    (recorded, not raised)."""
+    cmd = [H2LOAD, "-c", str(H2_CONNS), "-m", str(H2_STREAMS), "-t", "1", "-D", DURATION,
+           "--warm-up-time", WARMUP, *extra, url]
+    t0 = cpu_ticks(gw.pid)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.time()
+    lp = subprocess.Popen(["taskset", "-c", LOAD_CPU, *cmd], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    placement = {}
+    if lp.poll() is None:
+        placement["load"] = verify_placement(lp.pid, LOAD_CPU, "h2load")
+    placement["gateway"] = verify_placement(gw.pid, GW_CPU, "gateway")
+    out, err = lp.communicate()
+    wall = time.time() - w0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t1 = cpu_ticks(gw.pid)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.with_suffix(".txt").write_text(out + err)
+    r = parse_h2load(out + err)
+    gw_s = (t1 - t0) / TICK
+    load_s = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    done = r.get("done") or 0
+    dur_s, warm_s = parse_secs(DURATION), parse_secs(WARMUP)
+    total_est = done * (dur_s + warm_s) / dur_s if dur_s else done
+    # the JWT itself is not worth printing: it is minted per run
+    shown = [("Authorization: Bearer $TOKEN" if a.lower().startswith("authorization:") else a)
+             for a in cmd]
+    row = {"peak_rps": r.get("rps"), "peak_requests": done,
+           "peak_errors": (r.get("failed") or 0) + (r.get("errored") or 0)
+           + (r.get("timeout") or 0) + sum(v for k, v in (r.get("status") or {}).items()
+                                           if k != "2xx"),
+           "peak_status": r.get("status"), "protocol": r.get("protocol"),
+           "peak_cmd": "taskset -c " + LOAD_CPU + " " + " ".join(shlex.quote(c) for c in shown),
+           "peak_gw_busy": gw_s / wall if wall else None,
+           "peak_load_busy": load_s / wall if wall else None,
+           "peak_cpu_us_per_req": gw_s * 1e6 / total_est if total_est else None,
+           "placement": placement}
+    row["generator_bound"] = generator_bound(row["peak_gw_busy"], row["peak_load_busy"])
+    why = []
+    if lp.returncode != 0:
+        why.append(f"h2load exited {lp.returncode}")
+    want = "h2" if url.startswith("https:") else "h2c"
+    if r.get("protocol") != want:
+        why.append(f"protocol negotiated: {r.get('protocol') or 'none'} (not {want})")
+    if not done:
+        why.append("no request completed")
+    if row["peak_errors"]:
+        why.append(f"{row['peak_errors']} failed/errored/non-2xx requests")
+    if why:
+        row["invalid"] = "; ".join(why)
+    json_path.write_text(json.dumps({**r, "_bench": row}, indent=1) + "\n")
+    return row
+
+
+def parse_h2load(text: str) -> dict:
+    """req/s, request counts, status classes and the protocol from h2load's summary."""
+    out: dict = {}
+    m = re.search(r"finished in [0-9.]+m?s, ([0-9.]+) req/s", text)
+    out["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", text)
+    if m:
+        for i, k in enumerate(("total", "started", "done", "succeeded", "failed", "errored",
+                               "timeout")):
+            out[k] = int(m.group(i + 1))
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if m:
+        out["status"] = {"2xx": int(m.group(1)), "3xx": int(m.group(2)),
+                         "4xx": int(m.group(3)), "5xx": int(m.group(4))}
+    m = re.search(r"Application protocol: (\S+)", text)
+    out["protocol"] = m.group(1) if m else None
+    return out
+
+
+def h2_refuses(url: str) -> None:
+    """A request without a token over h2 must be refused (4xx) before the JWT row counts."""
+    out = subprocess.run([H2LOAD, "-n", "4", "-c", "1", url], capture_output=True, text=True,
+                         timeout=30).stdout
+    st = parse_h2load(out).get("status") or {}
+    if not st.get("4xx") or st.get("2xx"):
+        raise RuntimeError(f"a request without a token was not refused over h2: {st}")
+
+
+def h2_measure(scn: str, cs: list[Contender], url: str, extra: list[str], results: dict,
+               must_refuse: bool = False) -> None:
+    res = results[scn] = {"rows": {}, "notes": [], "peak_only": True,
+                          "h2": {"connections": H2_CONNS, "streams": H2_STREAMS}}
+    for c in cs:
+        log(f"{scn}: {c.name} peak (h2load)")
+        try:
+            p = c.launch(scn)
+        except RuntimeError as e:
+            res["rows"][c.name] = {"invalid": f"did not start: {str(e)[-300:]}", "note": c.note}
+            continue
+        try:
+            if must_refuse:
+                h2_refuses(url)
+            row = run_h2load(p, url, extra, OUT / scn / f"{slug(c.name)}-peak.json")
+        finally:
+            stop(p)
+        row.update({"gw_cmd": c.cmdline, "note": c.note})
+        if row.get("invalid"):
+            log(f"{scn}: {c.name}: row invalid: {row['invalid']}")
+        res["rows"][c.name] = row
+
+
+def h2c_edits(kind: str) -> tuple[str, str]:
+    return {"tollgate": (f'{{ bind: "{LISTEN}" }}', f'{{ bind: "{LISTEN}", http2: true }}'),
+            "haproxy": (f"bind {LISTEN}\n", f"bind {LISTEN} proto h2\n"),
+            "envoy": ("codec_type: HTTP1", "codec_type: AUTO")}[kind]
+
+
+def sc_h2(results: dict) -> None:
+    """Mock over h2c (prior knowledge) and over h2 (TLS 1.3, ALPN), h2load with 10 streams
+    per connection."""
+    if not H2LOAD:
+        raise RuntimeError("h2load not found (Debian nghttp2-client)")
+    cs = []
+    for kind, tpl, note in (("tollgate", "mock.yaml", "mock.yaml + listener http2: true (h2c)"),
+                            ("haproxy", "mock.cfg", "mock.cfg + bind ... proto h2"),
+                            ("envoy", "mock.yaml", "mock.yaml + codec_type: AUTO")):
+        if kind == "envoy" and not envoy_ok():
+            continue
+        c = Contender(kind, kind, tpl, {}, note)
+        c.edit = h2c_edits(kind)
+        cs.append(c)
+    h2_measure("h2-h2c", cs, URL, [], results)
+    m = tls_material()
+    cs = [Contender("tollgate", "tollgate", "tls.yaml", {**m, "HTTP2": "true"},
+                    "tls.yaml with http2: true (ALPN h2), TLS 1.3"),
+          Contender("haproxy", "haproxy", "tls.cfg", {**m, "ALPN": "h2,http/1.1"},
+                    "bind ssl crt ... alpn h2,http/1.1, TLS 1.3")]
+    if envoy_ok():
+        cs.append(Contender("envoy", "envoy", "tls.yaml", m,
+                            "TLS transport socket, alpn h2,http/1.1, codec_type AUTO, TLS 1.3"))
+    h2_measure("h2-tls", cs, f"https://127.0.0.1:{LISTEN_PORT}/prod/bench", [], results)
+
+
+def sc_h2jwt(results: dict) -> None:
+    """JWT RS256, one token (tollgate: cache hit), over h2c, against HAProxy jwt_verify."""
+    if not H2LOAD:
+        raise RuntimeError("h2load not found (Debian nghttp2-client)")
+    m = jwt_material()
+    subs = {k: v for k, v in m.items() if k != "key"}
+    token = subprocess.run([LOAD, "mint", "--jwt-key", m["key"], "--jwt-alg", "RS256",
+                            "--jwt-kid", "k1", "--jwt-bearer"], check=True, capture_output=True,
+                           text=True).stdout.strip()
+    cs = []
+    for kind, tpl, note in (("tollgate", "jwt.yaml", "Cognito authorizer, cache ttl 300 s; h2c"),
+                            ("haproxy", "jwt.cfg", "jwt_verify, no cache; bind ... proto h2")):
+        c = Contender(kind, kind, tpl, subs, note)
+        c.edit = h2c_edits(kind)
+        cs.append(c)
+    h2_measure("h2jwt", cs, URL, ["-H", f"Authorization: {token}"], results, must_refuse=True)
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -838,7 +1162,8 @@ def main() -> int:
     wait_port(ORIGIN_PORT, origin, "origin")
     results: dict = {}
     fns = {"mock": sc_mock, "proxy": sc_proxy, "jwt": sc_jwt, "ip": sc_ip, "authz": sc_authz,
-           "sigv4": sc_sigv4, "hotswap": sc_hotswap, "idle": sc_idle}
+           "sigv4": sc_sigv4, "hotswap": sc_hotswap, "idle": sc_idle, "tls": sc_tls,
+           "h2": sc_h2, "h2jwt": sc_h2jwt}
     failures = {}
     for s in want:
         t0 = time.time()
