@@ -34,6 +34,9 @@ pub(crate) trait Transport: Stream {
     async fn first_read(&mut self, buf: &mut Vec<u8>, deadline: Instant) -> io::Result<usize>;
     /// Wait until there is something to read, holding no buffer.
     async fn wait_readable(&self) -> io::Result<()>;
+    /// The connection goes idle: give back what the transport holds for reading and
+    /// writing (a TLS stream's record buffers).
+    fn release_idle_buffers(&mut self) {}
 }
 
 impl Transport for TcpStream {
@@ -181,9 +184,11 @@ async fn serve_requests<T: Transport>(w: &Worker, c: &mut Conn<T>) {
         if Box::pin(busy(w, c)).await == Busy::Close {
             return;
         }
-        // Idle: both buffers go back to the worker's free lists until bytes arrive.
+        // Idle: both buffers go back to the worker's free lists until bytes arrive (and the
+        // transport's own, if it has any, to the allocator).
         w.bufs.read.put(std::mem::take(&mut c.buf));
         w.bufs.out.put(std::mem::take(&mut c.out));
+        c.stream.release_idle_buffers();
         let idle = {
             let snap = w.snapshot();
             snap.idle_timeout

@@ -55,6 +55,10 @@ impl Transport for TlsConn {
     async fn wait_readable(&self) -> io::Result<()> {
         self.get_ref().readable(false).await
     }
+
+    fn release_idle_buffers(&mut self) {
+        ServerTlsStream::release_idle_buffers(self);
+    }
 }
 
 /// Serve a connection accepted on an HTTPS listener: PROXY header (if required), handshake

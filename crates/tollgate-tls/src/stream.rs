@@ -336,6 +336,25 @@ where
                 .is_ok_and(|s| s.plaintext_bytes_to_read() > 0 || s.peer_has_closed())
     }
 
+    /// Give back the buffers an idle connection does not need: the ciphertext read buffer
+    /// (one record, ~18 KiB) once rustls has taken all of it, the write buffer (no flush is
+    /// in flight while the connection waits for a request), and a plaintext buffer already
+    /// handed out. The next read or write allocates them again. Only what rustls holds (its
+    /// 4 KiB record buffer and the keys) stays.
+    pub fn release_idle_buffers(&mut self) {
+        if self.rpos >= self.rbuf.len() {
+            self.rbuf = Vec::new();
+            self.rpos = 0;
+        }
+        if !self.flushing.busy.get() {
+            self.wbuf = Vec::new();
+        }
+        if self.ppos >= self.plain.len() {
+            self.plain = Vec::new();
+            self.ppos = 0;
+        }
+    }
+
     /// The negotiated protocol version, as `TLSv1.3` / `TLSv1.2`.
     pub fn protocol_version_name(&self) -> Option<&'static str> {
         match self.conn.protocol_version()? {
