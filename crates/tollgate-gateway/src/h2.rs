@@ -18,7 +18,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use monoio::buf::{IoBufMut, IoVecBufMut};
@@ -27,6 +27,7 @@ use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Res
 use tollgate_http::{ChunkedDecoder, HttpError, ResponseFraming, Step, parse_request};
 
 use crate::error::GatewayError;
+use crate::idle::IdleEnd;
 use crate::io::Wire;
 use crate::pipeline::{self, Conn, reply_error_default};
 use crate::snapshot::Snapshot;
@@ -55,8 +56,16 @@ where
     IO: AsyncReadRent + AsyncWriteRent + Unpin + 'static,
 {
     let limits = limits_from(&w.snapshot());
+    // When the worker drains (the shutdown flag, then the idle connections' wake-up), the
+    // connection sends a graceful GOAWAY and its open streams get the drain timeout. No timer
+    // of its own: the deadline is never reached, only the shutdown wakes it.
+    let never = Instant::now()
+        .checked_add(Duration::from_secs(100 * 365 * 24 * 3600))
+        .unwrap_or_else(Instant::now);
+    let w2 = w.clone();
+    let shutdown = IdleEnd::new(&w2.idle, &w2.shared.shutdown, never);
     let handler = Rc::new(H2Conn { w, facts });
-    tollgate_h2::serve_connection(io, limits, handler).await
+    tollgate_h2::serve_connection_until(io, limits, handler, shutdown).await
 }
 
 /// `gateway.limits` as HTTP/2 limits (the mapping `docs/http2.md` documents).
@@ -67,6 +76,7 @@ pub(crate) fn limits_from(snap: &Snapshot) -> H2Limits {
         handshake_timeout: snap.header_timeout,
         idle_timeout: snap.idle_timeout,
         body_timeout: snap.body_timeout,
+        drain_timeout: Duration::from_millis(snap.compiled.config.gateway.limits.drain_timeout_ms),
         ..d
     }
 }
