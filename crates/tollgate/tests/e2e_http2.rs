@@ -629,3 +629,33 @@ fn sigterm_sends_a_graceful_goaway_and_the_in_flight_stream_completes() {
         t.elapsed()
     );
 }
+
+#[test]
+fn head_answers_carry_the_length_and_no_body_over_http2() {
+    let s = setup();
+    let res = h2_client(
+        s.gw.addrs[0],
+        serde_json::json!([
+            {"method": "HEAD", "path": "/prod/mock"},
+            {"method": "HEAD", "path": "/prod/files/echo"},
+            {"method": "GET", "path": "/prod/nowhere"},
+        ]),
+    );
+    // HEAD is no method of /mock: the gateway's 403 (as for GET: content-length 42), no DATA.
+    assert_eq!(res[0]["status"], 403, "{res:?}");
+    assert_eq!(res[0]["headers"]["content-length"], "42", "{res:?}");
+    assert_eq!(res[0]["body_len"], 0, "{res:?}");
+    // A proxied answer to HEAD: the origin's head, no DATA.
+    assert_eq!(res[1]["status"], 200, "{res:?}");
+    assert_eq!(res[1]["headers"]["x-origin"], "echo", "{res:?}");
+    assert_eq!(res[1]["body_len"], 0, "{res:?}");
+    // A gateway error: its JSON body and the request id, no HTTP/1 framing fields.
+    assert_eq!(res[2]["status"], 403, "{res:?}");
+    let h = &res[2]["headers"];
+    assert!(h["x-amzn-requestid"].is_string(), "{res:?}");
+    assert!(h.get("connection").is_none() && h.get("transfer-encoding").is_none());
+    assert_eq!(
+        res[2]["body"].as_str().unwrap().len() as u64,
+        res[2]["body_len"].as_u64().unwrap()
+    );
+}
