@@ -262,7 +262,11 @@ fn curl_prior_knowledge_mock_and_unauthorized() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1.1 200");
-    // Each h2 request is one access-log line marked HTTP/2.0, with the route.
+    // Each h2 request is one access-log line marked HTTP/2.0, with the route. (A line is
+    // written just after its answer: the client may read the log before the last one is in.)
+    common::eventually(Duration::from_secs(5), || {
+        access_lines(&s).iter().any(|l| l["protocol"] == "HTTP/1.1")
+    });
     let lines = access_lines(&s);
     let h2: Vec<_> = lines
         .iter()
