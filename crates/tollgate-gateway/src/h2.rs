@@ -1,4 +1,4 @@
-//! HTTP/2 connections (h2c by prior knowledge now; h2 by ALPN once TLS hands over): every
+//! HTTP/2 connections (h2c by prior knowledge, and h2 by ALPN on HTTPS listeners): every
 //! stream is one request through the same pipeline as HTTP/1 (route -> prepare -> authorize
 //! -> integrate -> finish), with its own request id, access-log line and metrics.
 //!
@@ -7,33 +7,34 @@
 //! stream's head is rendered into a buffer in HTTP/1 form and parsed by the same strict
 //! parser (the same limits and checks apply), and its body is read from the stream's flow-
 //! controlled [`Body`] (announced by its `content-length`, or buffered within
-//! `max_body_bytes` when the client sent none). The pipeline still writes its answer through
-//! the HTTP/1 writer, so [`H2Io`]'s [`Wire`] side parses that head back (`tollgate-http`'s
-//! response parser), drops the connection-specific fields, and feeds the body to the
-//! stream's response body channel, whose `send` waits for the client's window
-//! (backpressure up to the proxied upstream).
+//! `max_body_bytes` when the client sent none). The answer is handed over protocol-neutral:
+//! [`H2Io`]'s [`Wire`] side takes the pipeline's status, headers and body as they are (no
+//! HTTP/1 rendering, no re-parsing): an in-memory answer becomes a response with its body, a
+//! streamed one a response whose body is fed through the stream's body channel, whose `send`
+//! waits for the client's window (backpressure up to the proxied upstream).
 
 use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use monoio::buf::{IoBufMut, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Response};
-use tollgate_http::{ChunkedDecoder, HttpError, ResponseFraming, Step, parse_request};
+use tollgate_http::{HttpError, parse_request};
 
 use crate::error::GatewayError;
+use crate::http1::{self, BodyEnd};
+use crate::idle::IdleEnd;
 use crate::io::Wire;
 use crate::pipeline::{self, Conn, reply_error_default};
+use crate::response::{BodyLen, BodyStream, Response as NeutralResponse, ResponseHead};
 use crate::snapshot::Snapshot;
 use crate::state::Worker;
 
-/// Largest response head the pipeline may hand over (an upstream's head included).
-const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// Response body bytes queued for a stream before the producer waits for the client.
 const RESPONSE_QUEUE: usize = 64 * 1024;
 
@@ -57,8 +58,16 @@ where
     IO: AsyncReadRent + AsyncWriteRent + Unpin + 'static,
 {
     let limits = limits_from(&w.snapshot());
+    // When the worker drains (the shutdown flag, then the idle connections' wake-up), the
+    // connection sends a graceful GOAWAY and its open streams get the drain timeout. No timer
+    // of its own: the deadline is never reached, only the shutdown wakes it.
+    let never = Instant::now()
+        .checked_add(Duration::from_secs(100 * 365 * 24 * 3600))
+        .unwrap_or_else(Instant::now);
+    let w2 = w.clone();
+    let shutdown = IdleEnd::new(&w2.idle, &w2.shared.shutdown, never);
     let handler = Rc::new(H2Conn { w, facts });
-    tollgate_h2::serve_connection(io, limits, handler).await
+    tollgate_h2::serve_connection_until(io, limits, handler, shutdown).await
 }
 
 /// `gateway.limits` as HTTP/2 limits (the mapping `docs/http2.md` documents).
@@ -69,6 +78,7 @@ pub(crate) fn limits_from(snap: &Snapshot) -> H2Limits {
         handshake_timeout: snap.header_timeout,
         idle_timeout: snap.idle_timeout,
         body_timeout: snap.body_timeout,
+        drain_timeout: Duration::from_millis(snap.compiled.config.gateway.limits.drain_timeout_ms),
         ..d
     }
 }
@@ -109,7 +119,6 @@ async fn run_stream(
     tx: OneshotSender<Response>,
 ) {
     let snap = w.snapshot();
-    let is_head = req.method.eq_ignore_ascii_case("HEAD");
     let (head_bytes, source) = match render_request(&req, body, snap.max_body_bytes).await {
         Ok(r) => r,
         Err(e) => {
@@ -123,11 +132,7 @@ async fn run_stream(
     let mut c = Conn {
         stream: H2Io {
             source,
-            out: Out::Head {
-                buf: Vec::new(),
-                tx: Some(tx),
-                is_head,
-            },
+            out: Out::Head { tx: Some(tx) },
         },
         buf: head_bytes,
         out: Vec::with_capacity(1024),
@@ -308,52 +313,137 @@ impl AsyncReadRent for H2Io {
 }
 
 impl Wire for H2Io {
+    // The pipeline answers an HTTP/2 stream through the protocol-neutral methods below; raw
+    // HTTP/1 bytes have no place here (an interim `100 Continue` never arises: `expect` is
+    // not passed on), so a write of them fails as a broken stream would.
     async fn send_all(
         &mut self,
         data: Vec<u8>,
         _deadline: Option<Instant>,
     ) -> (io::Result<()>, Vec<u8>) {
-        let res = self.out.feed(&data).await;
-        (res, data)
+        (Err(broken("HTTP/1 bytes on an HTTP/2 stream")), data)
     }
 
     async fn send_range(
         &mut self,
         buf: Vec<u8>,
-        range: std::ops::Range<usize>,
+        _range: std::ops::Range<usize>,
         _deadline: Option<Instant>,
     ) -> (io::Result<()>, Vec<u8>) {
-        let res = match buf.get(range) {
-            Some(piece) => self.out.feed(piece).await,
-            None => Ok(()),
+        (Err(broken("HTTP/1 bytes on an HTTP/2 stream")), buf)
+    }
+
+    fn is_http1(&self) -> bool {
+        false
+    }
+
+    async fn send_response(
+        &mut self,
+        _out: &mut Vec<u8>,
+        r: &NeutralResponse<'_>,
+        is_head: bool,
+        _close: bool,
+        _deadline: Option<Instant>,
+    ) -> (io::Result<()>, usize) {
+        // `tollgate-h2` gives it its content-length and leaves the body out for HEAD.
+        let resp = h2_response(&r.head, Body::from(r.body.to_vec()));
+        let res = self.out.answer(resp);
+        self.out = Out::Done;
+        let sent = if res.is_ok() && !is_head {
+            r.body.len()
+        } else {
+            0
         };
-        (res, buf)
+        (res, sent)
+    }
+
+    async fn send_head(
+        &mut self,
+        _out: &mut Vec<u8>,
+        head: &ResponseHead<'_>,
+        framing: http1::Framing,
+        inline: &[u8],
+        _deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        let inline_len = inline.len() as u64;
+        match framing.body {
+            BodyLen::None => {
+                let res = self.out.answer(h2_response(head, Body::empty()));
+                self.out = Out::Done;
+                res
+            }
+            BodyLen::Known(n) if n == inline_len => {
+                let res = self
+                    .out
+                    .answer(h2_response(head, Body::from(inline.to_vec())));
+                self.out = Out::Done;
+                res
+            }
+            len => {
+                let mut resp = h2_response(head, Body::empty());
+                if let BodyLen::Known(n) = len {
+                    resp.headers.push("content-length", n.to_string());
+                }
+                let (mut sender, body) = tollgate_h2::channel(RESPONSE_QUEUE);
+                resp.body = body;
+                self.out.answer(resp)?;
+                if !inline.is_empty() {
+                    send(&mut sender, Bytes::copy_from_slice(inline)).await?;
+                }
+                self.out = Out::Body { sender };
+                Ok(())
+            }
+        }
+    }
+
+    async fn send_body<B: BodyStream>(
+        &mut self,
+        body: &mut B,
+        _chunked: bool,
+        timeout: Duration,
+        sent: &mut usize,
+    ) -> BodyEnd {
+        loop {
+            let (buf, range) = match body.next().await {
+                Ok(Some(piece)) => piece,
+                Ok(None) => break,
+                Err(_) => {
+                    // Dropping the sender without `finish` resets the stream: a body cut
+                    // short never looks complete.
+                    self.out = Out::Done;
+                    return BodyEnd::SourceFailed;
+                }
+            };
+            let piece = Bytes::copy_from_slice(buf.get(range).unwrap_or_default());
+            body.give_back(buf);
+            let Out::Body { sender } = &mut self.out else {
+                // The whole body went with the head: nothing more is expected.
+                continue;
+            };
+            let n = piece.len();
+            match monoio::time::timeout(timeout, send(sender, piece)).await {
+                Ok(Ok(())) => *sent += n,
+                _ => {
+                    self.out = Out::Done;
+                    return BodyEnd::ClientGone;
+                }
+            }
+        }
+        if let Out::Body { sender } = std::mem::replace(&mut self.out, Out::Done) {
+            sender.finish();
+        }
+        BodyEnd::Complete
     }
 }
 
-/// The answer as it is turned from the HTTP/1 writer's bytes into an HTTP/2 response.
+/// The pipeline's answer to one stream, as it goes to `tollgate-h2`.
 enum Out {
-    /// Waiting for the whole head.
-    Head {
-        buf: Vec<u8>,
-        tx: Option<OneshotSender<Response>>,
-        is_head: bool,
-    },
-    /// The head went out; the body follows.
-    Body {
-        sender: BodySender,
-        framing: BodyFraming,
-        /// Chunked bytes not decoded yet.
-        pend: Vec<u8>,
-    },
-    /// Complete: anything more is ignored.
+    /// No answer yet: the head goes to the stream's handler through `tx`.
+    Head { tx: Option<OneshotSender<Response>> },
+    /// The head went out; the body follows through the stream's body channel.
+    Body { sender: BodySender },
+    /// Complete (or abandoned: a sender dropped without `finish` resets the stream).
     Done,
-}
-
-enum BodyFraming {
-    Length(u64),
-    Chunked(ChunkedDecoder),
-    UntilEnd,
 }
 
 fn broken(why: &'static str) -> io::Error {
@@ -361,163 +451,40 @@ fn broken(why: &'static str) -> io::Error {
 }
 
 impl Out {
-    async fn feed(&mut self, data: &[u8]) -> io::Result<()> {
-        if matches!(self, Out::Head { .. }) {
-            return match self.start(data)? {
-                Some(rest) => self.feed_body(&rest).await,
-                None => Ok(()),
-            };
-        }
-        self.feed_body(data).await
-    }
-
-    /// More head bytes: once the head is whole, the response goes to the stream's handler.
-    /// `Some(rest)`: the body started; `rest` are its first bytes.
-    fn start(&mut self, data: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        let Out::Head { buf, tx, is_head } = self else {
-            return Ok(None);
-        };
-        buf.extend_from_slice(data);
-        let Some((resp, framing, rest)) = take_head(buf, *is_head)? else {
-            return Ok(None);
+    /// Hand the response (head, and its body or the receiving end of its channel) to the
+    /// stream's handler.
+    fn answer(&mut self, resp: Response) -> io::Result<()> {
+        let Out::Head { tx } = self else {
+            return Err(broken("answer already sent"));
         };
         let Some(tx) = tx.take() else {
             return Err(broken("answer already sent"));
         };
-        let Some(framing) = framing else {
-            tx.send(resp).map_err(|_| broken("stream reset"))?;
-            *self = Out::Done;
-            return Ok(None);
-        };
-        let (sender, body) = tollgate_h2::channel(RESPONSE_QUEUE);
-        tx.send(Response { body, ..resp })
-            .map_err(|_| broken("stream reset"))?;
-        *self = Out::Body {
-            sender,
-            framing,
-            pend: Vec::new(),
-        };
-        Ok(Some(rest))
+        tx.send(resp).map_err(|_| broken("stream reset"))
     }
 
-    /// Body bytes, decoded by the head's framing and sent as the client's window allows.
-    async fn feed_body(&mut self, data: &[u8]) -> io::Result<()> {
-        let Out::Body {
-            sender,
-            framing,
-            pend,
-        } = self
-        else {
-            return Ok(());
-        };
-        let done = match framing {
-            BodyFraming::Length(remaining) => {
-                let n = usize::try_from(*remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(data.len());
-                let piece = data.get(..n).unwrap_or_default();
-                if !piece.is_empty() {
-                    send(sender, piece).await?;
-                }
-                *remaining -= n as u64;
-                *remaining == 0
-            }
-            BodyFraming::UntilEnd => {
-                if !data.is_empty() {
-                    send(sender, data).await?;
-                }
-                false
-            }
-            BodyFraming::Chunked(d) => {
-                pend.extend_from_slice(data);
-                let mut done = false;
-                while !pend.is_empty() && !done {
-                    match d.step(pend).map_err(|_| broken("bad chunked framing"))? {
-                        Step::NeedMore { consumed } => {
-                            pend.drain(..consumed.min(pend.len()));
-                            break;
-                        }
-                        Step::Data { consumed, data } => {
-                            if let Some(piece) = pend.get(data) {
-                                send(sender, piece).await?;
-                            }
-                            pend.drain(..consumed.min(pend.len()));
-                        }
-                        Step::Done { .. } => done = true,
-                    }
-                }
-                done
-            }
-        };
-        if done && let Out::Body { sender, .. } = std::mem::replace(self, Out::Done) {
-            sender.finish();
-        }
-        Ok(())
-    }
-
-    /// The pipeline is over: a body of unknown length ends here; one cut short is aborted
-    /// (the stream is reset); no answer at all is a 502.
+    /// The pipeline is over: no answer at all is a 502; a body not finished is aborted (the
+    /// stream is reset).
     fn finish(&mut self) {
-        match std::mem::replace(self, Out::Done) {
-            Out::Head { tx: Some(tx), .. } => {
-                let _ = tx.send(Response::new(502, Body::empty()));
-            }
-            Out::Body {
-                sender,
-                framing: BodyFraming::UntilEnd,
-                ..
-            } => sender.finish(),
-            // Dropping the sender without `finish` resets the stream.
-            _ => {}
+        if let Out::Head { tx: Some(tx) } = std::mem::replace(self, Out::Done) {
+            let _ = tx.send(Response::new(502, Body::empty()));
         }
     }
 }
 
-async fn send(sender: &mut BodySender, piece: &[u8]) -> io::Result<()> {
-    sender
-        .send(Bytes::copy_from_slice(piece))
-        .await
-        .map_err(|_| broken("stream reset"))
+async fn send(sender: &mut BodySender, piece: Bytes) -> io::Result<()> {
+    sender.send(piece).await.map_err(|_| broken("stream reset"))
 }
 
-/// A response head taken from the writer's bytes: the response (empty body), its body
-/// framing (`None`: no body) and the bytes after the head.
-type Taken = (Response, Option<BodyFraming>, Vec<u8>);
-
-/// A whole head in `buf`: the response (empty body), its body framing (`None`: no body) and
-/// the bytes after it. Interim (1xx) answers are skipped.
-fn take_head(buf: &mut Vec<u8>, is_head: bool) -> io::Result<Option<Taken>> {
-    loop {
-        let rh = match tollgate_http::parse_response(buf, MAX_RESPONSE_HEAD, is_head) {
-            Ok(Some(rh)) => rh,
-            Ok(None) => return Ok(None),
-            Err(_) => return Err(broken("unreadable response head")),
-        };
-        if rh.is_interim() {
-            buf.drain(..rh.head_len.min(buf.len()));
-            continue;
-        }
-        let mut resp = Response::new(rh.status, Body::empty());
-        for h in &rh.headers {
-            let name = h.name.slice(buf);
-            if tollgate_http::is_hop_by_hop(name)
-                || name.eq_ignore_ascii_case(b"transfer-encoding")
-                || name.eq_ignore_ascii_case(b"connection")
-            {
-                continue;
-            }
-            resp.headers
-                .push(String::from_utf8_lossy(name), h.value.slice(buf).to_vec());
-        }
-        let framing = match rh.framing {
-            ResponseFraming::None | ResponseFraming::Length(0) => None,
-            ResponseFraming::Length(n) => Some(BodyFraming::Length(n)),
-            ResponseFraming::Chunked => Some(BodyFraming::Chunked(ChunkedDecoder::new())),
-            ResponseFraming::UntilClose => Some(BodyFraming::UntilEnd),
-        };
-        let rest = buf.get(rh.head_len..).unwrap_or_default().to_vec();
-        return Ok(Some((resp, framing, rest)));
+/// The neutral head as an HTTP/2 response (`tollgate-h2` drops connection-specific fields and
+/// adds the content-length of a body of known length).
+fn h2_response(head: &ResponseHead<'_>, body: Body) -> Response {
+    let mut resp = Response::new(head.status, body);
+    for (name, value) in &head.headers {
+        resp.headers
+            .push(String::from_utf8_lossy(name), value.as_ref().to_vec());
     }
+    resp
 }
 
 /// A one-value channel between tasks of one thread.
@@ -589,68 +556,191 @@ mod tests {
             .unwrap()
     }
 
-    /// Feeds `wire` to a fresh `Out` in pieces of `step` bytes; returns the response and its body.
-    async fn through(wire: &[u8], step: usize, is_head: bool) -> (Response, Result<Bytes, String>) {
+    /// A fresh stream as the pipeline's client, and the receiving end of its answer.
+    fn stream() -> (H2Io, OneshotReceiver<Response>) {
         let (tx, rx) = oneshot();
-        let mut out = Out::Head {
-            buf: Vec::new(),
-            tx: Some(tx),
-            is_head,
+        let io = H2Io {
+            source: Source::Bytes(Bytes::new()),
+            out: Out::Head { tx: Some(tx) },
         };
-        for piece in wire.chunks(step) {
-            out.feed(piece).await.unwrap();
-        }
-        out.finish();
+        (io, rx)
+    }
+
+    async fn answer_of(
+        mut io: H2Io,
+        rx: OneshotReceiver<Response>,
+    ) -> (Response, Result<Bytes, String>) {
+        io.out.finish();
+        drop(io);
         let mut resp = rx.await.unwrap();
         let body = std::mem::replace(&mut resp.body, Body::empty());
         (resp, body.collect(1 << 20).await.map_err(|e| e.to_string()))
     }
 
-    #[test]
-    fn a_chunked_answer_in_small_pieces_becomes_one_body_without_framing_headers() {
-        rt().block_on(async {
-            let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\nx-amzn-RequestId: r1\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
-            for step in [1, 3, 7, wire.len()] {
-                let (resp, body) = through(wire, step, false).await;
-                assert_eq!(resp.status, 200);
-                assert_eq!(resp.headers.get("content-type"), Some(&b"text/plain"[..]));
-                assert_eq!(resp.headers.get("x-amzn-requestid"), Some(&b"r1"[..]));
-                assert!(resp.headers.get("transfer-encoding").is_none());
-                assert!(resp.headers.get("connection").is_none());
-                assert_eq!(body.unwrap(), &b"hello, world"[..]);
+    /// A body source lending the given pieces, then ending (or failing when `fail`).
+    struct Pieces(Vec<&'static [u8]>, bool);
+
+    impl BodyStream for Pieces {
+        type Error = ();
+        async fn next(&mut self) -> Result<Option<(Vec<u8>, std::ops::Range<usize>)>, ()> {
+            if self.0.is_empty() {
+                return if self.1 { Err(()) } else { Ok(None) };
             }
+            let p = self.0.remove(0).to_vec();
+            let n = p.len();
+            Ok(Some((p, 0..n)))
+        }
+        fn give_back(&mut self, _buf: Vec<u8>) {}
+    }
+
+    fn head() -> ResponseHead<'static> {
+        let mut h = ResponseHead::new(200);
+        h.push(b"content-type", b"text/plain");
+        h.mark_framing();
+        h.push(b"x-amzn-RequestId", b"r1");
+        h
+    }
+
+    fn framing(body: BodyLen) -> http1::Framing {
+        http1::Framing {
+            body,
+            chunked: true,
+            close: true,
+        }
+    }
+
+    #[test]
+    fn a_streamed_answer_goes_over_as_status_headers_and_unframed_body() {
+        rt().block_on(async {
+            let (mut io, rx) = stream();
+            let mut out = Vec::new();
+            io.send_head(&mut out, &head(), framing(BodyLen::Unknown), b"he", None)
+                .await
+                .unwrap();
+            let mut body = Pieces(vec![b"llo", b", world"], false);
+            let mut sent = 2;
+            let end = io
+                .send_body(&mut body, true, Duration::from_secs(5), &mut sent)
+                .await;
+            assert!(matches!(end, BodyEnd::Complete), "{end:?}");
+            assert_eq!(sent, 12);
+            // Nothing was rendered as HTTP/1.
+            assert!(out.is_empty());
+            let (resp, body) = answer_of(io, rx).await;
+            assert_eq!(resp.status, 200);
+            assert_eq!(resp.headers.get("content-type"), Some(&b"text/plain"[..]));
+            assert_eq!(resp.headers.get("x-amzn-requestid"), Some(&b"r1"[..]));
+            assert!(resp.headers.get("transfer-encoding").is_none());
+            assert!(resp.headers.get("connection").is_none());
+            assert_eq!(body.unwrap(), &b"hello, world"[..]);
         });
     }
 
     #[test]
-    fn a_length_answer_keeps_its_length_and_ignores_bytes_past_it() {
+    fn a_known_length_answer_keeps_its_length_and_a_whole_inline_body_needs_no_channel() {
         rt().block_on(async {
-            let wire = b"HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\n\r\nnopeEXTRA";
-            let (resp, body) = through(wire, 2, false).await;
-            assert_eq!(resp.status, 404);
+            let (mut io, rx) = stream();
+            io.send_head(
+                &mut Vec::new(),
+                &head(),
+                framing(BodyLen::Known(4)),
+                b"",
+                None,
+            )
+            .await
+            .unwrap();
+            let mut sent = 0;
+            let end = io
+                .send_body(
+                    &mut Pieces(vec![b"no", b"pe"], false),
+                    false,
+                    Duration::from_secs(5),
+                    &mut sent,
+                )
+                .await;
+            assert!(matches!(end, BodyEnd::Complete));
+            let (resp, body) = answer_of(io, rx).await;
             assert_eq!(resp.headers.get("content-length"), Some(&b"4"[..]));
             assert_eq!(body.unwrap(), &b"nope"[..]);
+
+            let (mut io, rx) = stream();
+            io.send_head(
+                &mut Vec::new(),
+                &head(),
+                framing(BodyLen::Known(3)),
+                b"abc",
+                None,
+            )
+            .await
+            .unwrap();
+            assert!(matches!(io.out, Out::Done));
+            let (resp, body) = answer_of(io, rx).await;
+            // `tollgate-h2` adds the length of a whole body itself.
+            assert!(resp.headers.get("content-length").is_none());
+            assert_eq!(body.unwrap(), &b"abc"[..]);
         });
     }
 
     #[test]
     fn a_body_cut_short_is_aborted_and_no_answer_is_a_502() {
         rt().block_on(async {
-            let (_, body) = through(
-                b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
-                100,
-                false,
+            let (mut io, rx) = stream();
+            io.send_head(
+                &mut Vec::new(),
+                &head(),
+                framing(BodyLen::Known(10)),
+                b"abc",
+                None,
             )
-            .await;
+            .await
+            .unwrap();
+            let mut sent = 3;
+            let end = io
+                .send_body(
+                    &mut Pieces(vec![b"de"], true),
+                    false,
+                    Duration::from_secs(5),
+                    &mut sent,
+                )
+                .await;
+            assert!(matches!(end, BodyEnd::SourceFailed), "{end:?}");
+            let (_, body) = answer_of(io, rx).await;
             assert!(body.is_err(), "{body:?}");
-            let (resp, body) = through(b"", 1, false).await;
+            let (io, rx) = stream();
+            let (resp, body) = answer_of(io, rx).await;
             assert_eq!(resp.status, 502);
             assert!(body.unwrap().is_empty());
-            // The answer to HEAD has no body whatever its content-length says.
-            let (resp, body) =
-                through(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n", 5, true).await;
+        });
+    }
+
+    #[test]
+    fn in_memory_answers_and_http1_bytes() {
+        rt().block_on(async {
+            let (mut io, rx) = stream();
+            let r = NeutralResponse {
+                head: head(),
+                body: std::borrow::Cow::Borrowed(b"{}"),
+            };
+            let (res, n) = io
+                .send_response(&mut Vec::new(), &r, false, true, None)
+                .await;
+            res.unwrap();
+            assert_eq!(n, 2);
+            // A second answer, or HTTP/1 bytes, fail as a broken stream.
+            let (res, _) = io
+                .send_response(&mut Vec::new(), &r, false, true, None)
+                .await;
+            assert!(res.is_err());
+            assert!(
+                io.send_all(b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), None)
+                    .await
+                    .0
+                    .is_err()
+            );
+            let (resp, body) = answer_of(io, rx).await;
             assert_eq!(resp.status, 200);
-            assert!(body.unwrap().is_empty());
+            assert_eq!(resp.headers.get("x-amzn-requestid"), Some(&b"r1"[..]));
+            assert_eq!(body.unwrap(), &b"{}"[..]);
         });
     }
 

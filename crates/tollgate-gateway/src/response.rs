@@ -2,9 +2,10 @@
 //!
 //! A [`Response`] is a status, end-to-end headers as name/value pairs, and a body. Framing
 //! (`Content-Length`, `Transfer-Encoding`), `Connection` and the status line are the
-//! protocol writer's business (`http1.rs` for HTTP/1; an HTTP/2 writer would turn the same
-//! value into HEADERS and DATA frames). Names and values borrow from wherever they live (the
-//! snapshot, an upstream's response buffer) and are owned only when built per request.
+//! protocol writer's business (`http1.rs` for HTTP/1; for HTTP/2, `h2.rs` hands the same
+//! value to `tollgate-h2`, which makes HEADERS and DATA frames of it; see `io::Wire`). Names
+//! and values borrow from wherever they live (the snapshot, an upstream's response buffer)
+//! and are owned only when built per request.
 
 use std::borrow::Cow;
 
@@ -74,7 +75,7 @@ pub(crate) struct Response<'a> {
 /// upstream's body being read as it is sent), or a request body the pipeline pulls from (the
 /// HTTP/1 body reader; an HTTP/2 caller would implement it over its DATA frames). Any
 /// protocol's writer can drive a response body: HTTP/1 frames each piece as a chunk or writes
-/// it as is; an HTTP/2 writer would send each as DATA.
+/// it as is; the HTTP/2 side (`h2.rs`) sends each as DATA.
 ///
 /// Pieces are lent rent-style, so a writer can hand the source's own buffer to the kernel
 /// without copying: [`BodyStream::next`] lends the buffer holding the next piece and the

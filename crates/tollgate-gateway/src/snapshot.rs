@@ -96,8 +96,7 @@ impl MockRt {
 
     /// The mock answer, protocol-neutral (borrowing the snapshot's headers and body). The
     /// HTTP/1 caller takes a fast path writing the same bytes (`pipeline/integrate.rs`); this
-    /// is the form a caller of another protocol uses.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// is the form a caller of another protocol uses (HTTP/2).
     pub(crate) fn response<'a>(&'a self, request_id: &'a str) -> Response<'a> {
         let mut head = ResponseHead::new(self.status);
         for (k, v) in &self.headers {

@@ -58,7 +58,7 @@ pub use body::{Body, BodyError, BodySender, BodyStream, channel};
 pub use limits::{H2Limits, MAX_FRAME_SIZE, MAX_WINDOW, MIN_FRAME_SIZE};
 pub use message::{Headers, Request, Response, Version};
 pub use meter::Flood;
-pub use server::{Close, ConnSummary, Handler, serve_connection};
+pub use server::{Close, ConnSummary, Handler, serve_connection, serve_connection_until};
 
 /// The HTTP/2 client connection preface (RFC 9113 section 3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

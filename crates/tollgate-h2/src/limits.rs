@@ -52,6 +52,10 @@ pub struct H2Limits {
     /// After GOAWAY: how long the connection may take to flush and close before it is dropped
     /// (this includes the lingering close that lets the client read the GOAWAY).
     pub shutdown_timeout: Duration,
+    /// After the caller's shutdown signal ([`crate::serve_connection_until`]): how long the
+    /// streams already open may take to finish behind the graceful GOAWAY before the
+    /// connection is dropped (never less than `shutdown_timeout`).
+    pub drain_timeout: Duration,
 }
 
 impl Default for H2Limits {
@@ -72,6 +76,7 @@ impl Default for H2Limits {
             send_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(2),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum Close {
     HandshakeTimeout,
     /// No open stream for the idle timeout: graceful GOAWAY.
     Idle,
+    /// The caller's shutdown signal (the server drains): graceful GOAWAY, the streams already
+    /// open were given [`H2Limits::drain_timeout`] to finish.
+    Shutdown,
     /// The frame meter tripped: GOAWAY with ENHANCE_YOUR_CALM.
     Flood(Flood),
     /// h2 ended the connection: a protocol error or one of its own limits (GOAWAY with
@@ -100,6 +103,7 @@ enum Event {
     Error(h2::Error),
     Flood(Flood),
     IdleCheck,
+    Shutdown,
 }
 
 fn close_from(e: &h2::Error) -> Close {
@@ -118,6 +122,26 @@ where
     IO: AsyncReadRent + AsyncWriteRent + Unpin + 'static,
     H: Handler + 'static,
 {
+    serve_connection_until(io, limits, handler, std::future::pending::<()>()).await
+}
+
+/// [`serve_connection`] with a shutdown signal: when `shutdown` completes (the server drains),
+/// the connection sends a graceful GOAWAY (h2's two-step one: first with the largest stream
+/// id, then, after a PING round trip, with the last stream it accepted), serves the streams
+/// already open for up to [`H2Limits::drain_timeout`], and closes ([`Close::Shutdown`]).
+/// Before the handshake is done, the signal just ends the connection.
+pub async fn serve_connection_until<IO, H, S>(
+    io: IO,
+    limits: H2Limits,
+    handler: H,
+    shutdown: S,
+) -> ConnSummary
+where
+    IO: AsyncReadRent + AsyncWriteRent + Unpin + 'static,
+    H: Handler + 'static,
+    S: Future<Output = ()>,
+{
+    let mut shutdown = std::pin::pin!(shutdown);
     let limits = limits.normalized();
     let meter_state = Rc::new(MeterState::default());
     let io = MeteredIo::new(
@@ -162,10 +186,21 @@ where
         .max_local_error_reset_streams(Some(limits.max_local_error_resets))
         .max_concurrent_reset_streams(limits.max_concurrent_streams as usize);
     let handshake = builder.handshake::<_, Bytes>(io);
+    let handshake = async {
+        let mut handshake = std::pin::pin!(handshake);
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = handshake.as_mut().poll(cx) {
+                return Poll::Ready(Some(r));
+            }
+            shutdown.as_mut().poll(cx).map(|()| None)
+        })
+        .await
+    };
     let mut conn = match monoio::time::timeout(limits.handshake_timeout, handshake).await {
         Err(_) => return finish(summary, Close::HandshakeTimeout),
-        Ok(Err(e)) => return finish(summary, close_from(&e)),
-        Ok(Ok(c)) => c,
+        Ok(None) => return finish(summary, Close::Shutdown),
+        Ok(Some(Err(e))) => return finish(summary, close_from(&e)),
+        Ok(Some(Ok(c))) => c,
     };
 
     let cfg = Rc::new(StreamCfg {
@@ -201,6 +236,9 @@ where
             if idle.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Event::IdleCheck);
             }
+            if shutdown.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Shutdown);
+            }
             Poll::Pending
         })
         .await;
@@ -215,6 +253,11 @@ where
                 log::debug!("h2: {flood:?} flood, GOAWAY ENHANCE_YOUR_CALM");
                 conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
                 break Close::Flood(flood);
+            }
+            Event::Shutdown => {
+                log::debug!("h2: shutting down, graceful GOAWAY");
+                conn.graceful_shutdown();
+                break Close::Shutdown;
             }
             Event::IdleCheck => {
                 let now = Instant::now();
@@ -245,15 +288,20 @@ where
     match close {
         // h2 has already sent its GOAWAY, flushed and lingered.
         Close::Error { .. } => {}
-        // Graceful: streams the client opened before it saw the GOAWAY are still served.
-        Close::Idle => {
+        // Graceful: streams the client opened before it saw the GOAWAY are still served, and
+        // the streams open go on; h2 ends the connection once they are all done.
+        Close::Idle | Close::Shutdown => {
+            let within = match close {
+                Close::Idle => limits.shutdown_timeout,
+                _ => limits.drain_timeout.max(limits.shutdown_timeout),
+            };
             let drain = async {
                 while let Some(Ok((req, respond))) = poll_fn(|cx| conn.poll_accept(cx)).await {
                     summary.streams += 1;
                     spawn_stream(&handler, &cfg, &conn_state, req, respond);
                 }
             };
-            let _ = monoio::time::timeout(limits.shutdown_timeout, drain).await;
+            let _ = monoio::time::timeout(within, drain).await;
         }
         // Flush the GOAWAY, then linger, within bounds.
         _ => {

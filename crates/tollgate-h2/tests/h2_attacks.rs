@@ -326,6 +326,26 @@ fn idle_connection_gets_a_graceful_goaway() {
 }
 
 #[test]
+fn a_draining_server_sends_a_graceful_goaway_and_finishes_the_stream_in_flight() {
+    let _g = serial();
+    // The shutdown signal fires 50 ms after the accept; /slow answers after 200 ms.
+    let s = support::start_until(H2Limits::default(), Duration::from_millis(50));
+    let out = json(&attack(&s, &["drain", "5"]));
+    assert_eq!(out["goaway"], 0, "NO_ERROR: {out}");
+    assert_eq!(out["goaway_last"], 1, "{out}");
+    assert_eq!(out["status"]["1"], 200, "{out}");
+    assert_eq!(out["data"]["1"], 5, "{out}");
+    assert_eq!(out["ended"], serde_json::json!([1]), "{out}");
+    assert_eq!(
+        out["closed"], true,
+        "the server closes after the stream: {out}"
+    );
+    let sum = summary(&s);
+    assert_eq!(sum.close, Close::Shutdown, "{sum:?}");
+    assert_eq!(sum.streams, 1);
+}
+
+#[test]
 fn http1_without_the_preface_gets_505_not_a_hang() {
     let _g = serial();
     let s = start(H2Limits::default());

@@ -90,8 +90,11 @@ class Conn:
     def on_frame(self, f):
         if isinstance(f, SettingsFrame) and "ACK" not in f.flags:
             self.send(SettingsFrame(0, flags=["ACK"]).serialize())
+        elif isinstance(f, PingFrame) and "ACK" not in f.flags:
+            self.send(PingFrame(0, opaque_data=f.opaque_data, flags=["ACK"]).serialize())
         elif isinstance(f, GoAwayFrame):
             self.goaway = f.error_code
+            self.goaway_last = f.last_stream_id
         elif isinstance(f, RstStreamFrame):
             self.resets[f.stream_id] = f.error_code
         elif isinstance(f, HeadersFrame):
@@ -278,6 +281,15 @@ def overrun(port, size):
     c.report(sent=sent)
 
 
+def drain(port, wait):
+    """A slow request in flight when the server starts draining: reads (acknowledging its
+    SETTINGS and PINGs) until the server closes."""
+    c = Conn(port)
+    c.send(c.headers(1, "/slow"))
+    c.read_frames(lambda c: False, wait)
+    c.report(goaway_last=getattr(c, "goaway_last", None))
+
+
 def stalled_body(port, wait):
     """A POST whose body never comes: HEADERS without END_STREAM, then nothing."""
     c = Conn(port)
@@ -304,6 +316,7 @@ def main():
         "idle": idle,
         "overrun": overrun,
         "stalled_body": stalled_body,
+        "drain": drain,
     }[scenario](port, *args)
 
 

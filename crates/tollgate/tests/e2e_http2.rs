@@ -262,7 +262,11 @@ fn curl_prior_knowledge_mock_and_unauthorized() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1.1 200");
-    // Each h2 request is one access-log line marked HTTP/2.0, with the route.
+    // Each h2 request is one access-log line marked HTTP/2.0, with the route. (A line is
+    // written just after its answer: the client may read the log before the last one is in.)
+    common::eventually(Duration::from_secs(5), || {
+        access_lines(&s).iter().any(|l| l["protocol"] == "HTTP/1.1")
+    });
     let lines = access_lines(&s);
     let h2: Vec<_> = lines
         .iter()
@@ -508,5 +512,154 @@ fn aws_iam_routes_verify_the_signed_body_over_http2() {
             .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-date")),
         "{:?}",
         seen.headers
+    );
+}
+
+/// A raw HTTP/2 client (hyperframe + hpack: Python `h2`'s state machine closes the
+/// connection on the first GOAWAY, so it cannot watch a graceful one): argv[1] host, argv[2]
+/// port, argv[3] path. Opens one stream, prints `sent`, then reads frames (acknowledging
+/// SETTINGS and PING) until the server closes, and prints a JSON object: the events in order
+/// (`goaway` with `last_stream_id` and `error_code`, `headers` with `status`, `data` with its
+/// length, `end` when stream 1 ends), and whether the socket was closed by the server.
+const RAW_DRAIN_CLIENT: &str = r#"
+import json, socket, sys, time
+from hpack import Encoder, Decoder
+from hyperframe.frame import Frame, SettingsFrame, HeadersFrame, PingFrame, GoAwayFrame, DataFrame
+host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection((host, port)); s.settimeout(20)
+enc, dec = Encoder(), Decoder()
+h = HeadersFrame(1)
+h.data = enc.encode([(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", "%s:%d" % (host, port))])
+h.flags.add("END_HEADERS"); h.flags.add("END_STREAM")
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + SettingsFrame(0).serialize() + h.serialize())
+print("sent", flush=True)
+events, buf, closed = [], b"", False
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        chunk = s.recv(65536)
+    except OSError:
+        break
+    if not chunk:
+        closed = True
+        break
+    buf += chunk
+    while len(buf) >= 9:
+        f, n = Frame.parse_frame_header(memoryview(buf[:9]))
+        if len(buf) < 9 + n:
+            break
+        f.parse_body(memoryview(buf[9:9 + n]))
+        buf = buf[9 + n:]
+        if isinstance(f, SettingsFrame) and "ACK" not in f.flags:
+            s.sendall(SettingsFrame(0, flags=["ACK"]).serialize())
+        elif isinstance(f, PingFrame) and "ACK" not in f.flags:
+            s.sendall(PingFrame(0, opaque_data=f.opaque_data, flags=["ACK"]).serialize())
+        elif isinstance(f, GoAwayFrame):
+            events.append({"goaway": True, "last_stream_id": f.last_stream_id, "error_code": f.error_code})
+        elif isinstance(f, HeadersFrame) and f.stream_id == 1:
+            hd = dict((k.decode() if isinstance(k, bytes) else k, v.decode() if isinstance(v, bytes) else v) for k, v in dec.decode(f.data))
+            events.append({"headers": True, "status": int(hd[":status"])})
+        elif isinstance(f, DataFrame) and f.stream_id == 1:
+            events.append({"data": len(f.data)})
+        if f.stream_id == 1 and "END_STREAM" in f.flags:
+            events.append({"end": True})
+print(json.dumps({"events": events, "closed_by_server": closed}), flush=True)
+"#;
+
+#[test]
+fn sigterm_sends_a_graceful_goaway_and_the_in_flight_stream_completes() {
+    use std::io::BufRead;
+    let mut s = setup();
+    let addr = s.gw.addrs[0];
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", RAW_DRAIN_CLIENT])
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .arg("/prod/files/slow?ms=2000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        "sent",
+        "python3 raw client (python3-h2 installs hpack, hyperframe)"
+    );
+    // The stream is in flight once the slow origin has it.
+    assert!(
+        common::eventually(Duration::from_secs(5), || s.origin.count() >= 1),
+        "the request did not reach the origin"
+    );
+    let t = Instant::now();
+    s.gw.sigterm();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let st = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(st.success(), "client failed: {err}");
+    let v: Value = serde_json::from_str(rest.trim()).unwrap();
+    let events = v["events"].as_array().unwrap();
+    let pos = |f: &dyn Fn(&Value) -> bool| events.iter().position(f);
+    let first_goaway = pos(&|e| e["goaway"] == true).expect("no GOAWAY");
+    let status = pos(&|e| e["headers"] == true).expect("no response");
+    let end = pos(&|e| e["end"] == true).expect("the stream did not end");
+    // GOAWAY first (while the origin still sleeps), then the answer, complete.
+    assert!(first_goaway < status && status < end, "{events:?}");
+    assert_eq!(events[status]["status"], 200, "{events:?}");
+    let body: u64 = events.iter().filter_map(|e| e["data"].as_u64()).sum();
+    assert!(body > 0, "{events:?}");
+    // Every GOAWAY is NO_ERROR, and the last names stream 1 as the last one processed.
+    let goaways: Vec<_> = events.iter().filter(|e| e["goaway"] == true).collect();
+    assert!(goaways.iter().all(|g| g["error_code"] == 0), "{goaways:?}");
+    assert_eq!(goaways.last().unwrap()["last_stream_id"], 1, "{goaways:?}");
+    assert_eq!(v["closed_by_server"], true, "{v}");
+    // Then the process exits, cleanly, well within the drain timeout (10 s by default).
+    let exit =
+        s.gw.wait_exit(Duration::from_secs(15))
+            .expect("still running");
+    assert!(exit.success(), "{exit:?}: {}", s.gw.stderr_text());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn head_answers_carry_the_length_and_no_body_over_http2() {
+    let s = setup();
+    let res = h2_client(
+        s.gw.addrs[0],
+        serde_json::json!([
+            {"method": "HEAD", "path": "/prod/mock"},
+            {"method": "HEAD", "path": "/prod/files/echo"},
+            {"method": "GET", "path": "/prod/nowhere"},
+        ]),
+    );
+    // HEAD is no method of /mock: the gateway's 403 (as for GET: content-length 42), no DATA.
+    assert_eq!(res[0]["status"], 403, "{res:?}");
+    assert_eq!(res[0]["headers"]["content-length"], "42", "{res:?}");
+    assert_eq!(res[0]["body_len"], 0, "{res:?}");
+    // A proxied answer to HEAD: the origin's head, no DATA.
+    assert_eq!(res[1]["status"], 200, "{res:?}");
+    assert_eq!(res[1]["headers"]["x-origin"], "echo", "{res:?}");
+    assert_eq!(res[1]["body_len"], 0, "{res:?}");
+    // A gateway error: its JSON body and the request id, no HTTP/1 framing fields.
+    assert_eq!(res[2]["status"], 403, "{res:?}");
+    let h = &res[2]["headers"];
+    assert!(h["x-amzn-requestid"].is_string(), "{res:?}");
+    assert!(h.get("connection").is_none() && h.get("transfer-encoding").is_none());
+    assert_eq!(
+        res[2]["body"].as_str().unwrap().len() as u64,
+        res[2]["body_len"].as_u64().unwrap()
     );
 }

@@ -11,7 +11,6 @@ use tollgate_http::{BodyFraming, RequestHead};
 use crate::accesslog::{self, Caller, Record, Routed};
 use crate::body::{BodyError, BodyReader};
 use crate::error::GatewayError;
-use crate::http1;
 use crate::responses::default_response;
 use crate::snapshot::Snapshot;
 use crate::state::Worker;
@@ -128,14 +127,17 @@ async fn finish_error<S: Stream>(
         None => default_response(&err, rid),
     };
     let status = resp.head.status;
-    let body_len = http1::write_response(&mut c.out, &resp, head.is_head(), !keep);
-    drop(resp);
-    let out = std::mem::take(&mut c.out);
-    let (res, out) = c
+    let (res, body_len) = c
         .stream
-        .send_all(out, Some(Instant::now() + ERROR_WRITE))
+        .send_response(
+            &mut c.out,
+            &resp,
+            head.is_head(),
+            !keep,
+            Some(Instant::now() + ERROR_WRITE),
+        )
         .await;
-    c.out = out;
+    drop(resp);
     log_reason(reason_level(status), status, rid, at, err.reason_text());
     let routed = at.routed();
     let rec = Record {
@@ -221,18 +223,10 @@ pub(crate) async fn reply_error_default<S: Stream>(
     err: &GatewayError,
 ) -> std::io::Result<()> {
     let rid = w.ids.next();
-    c.out.clear();
-    http1::write_response(
-        &mut c.out,
-        &default_response(err, rid.as_str()),
-        false,
-        true,
-    );
-    let out = std::mem::take(&mut c.out);
-    let (res, out) = c
-        .stream
-        .send_all(out, Some(Instant::now() + Duration::from_secs(5)))
-        .await;
-    c.out = out;
-    res
+    let resp = default_response(err, rid.as_str());
+    let deadline = Some(Instant::now() + Duration::from_secs(5));
+    c.stream
+        .send_response(&mut c.out, &resp, false, true, deadline)
+        .await
+        .0
 }

@@ -1,5 +1,6 @@
-//! Phase 4, integrate: run the route's integration with a [`Permit`]: a mock answer (left in
-//! `Conn::out` for `finish` to write) or an `http_proxy` exchange (streamed by `proxy`).
+//! Phase 4, integrate: run the route's integration with a [`Permit`]: a mock answer (for an
+//! HTTP/1 client left in `Conn::out` for `finish` to write; for another protocol handed over
+//! protocol-neutral) or an `http_proxy` exchange (streamed by `proxy`).
 
 use std::time::Instant;
 
@@ -35,10 +36,20 @@ pub(crate) async fn integrate<S: Stream>(
     match &rc.route.integration {
         IntegrationRt::Mock(mock) => {
             let keep = keep && drain_for_reuse(c, head, &mut body, snap).await;
-            let body_len = render_mock(&mut c.out, mock, head.is_head(), keep, ex.rid.as_str());
+            let (sent, keep) = if c.stream.is_http1() {
+                let body_len = render_mock(&mut c.out, mock, head.is_head(), keep, ex.rid.as_str());
+                (Sent::Buffered { body_len }, keep)
+            } else {
+                let r = mock.response(ex.rid.as_str());
+                let (res, body_len) = c
+                    .stream
+                    .send_response(&mut c.out, &r, head.is_head(), !keep, None)
+                    .await;
+                (Sent::Streamed { body_len }, keep && res.is_ok())
+            };
             Ok(Answer {
                 status: mock.status,
-                sent: Sent::Buffered { body_len },
+                sent,
                 keep,
                 ctx: Some(permit.ctx),
                 cut_short: None,

@@ -540,14 +540,13 @@ fn client_head<'a>(
     out
 }
 
-/// Write the response head for the client into `out` (HTTP/1, by `http1`).
-fn response_head(
-    out: &mut Vec<u8>,
+/// How the response goes to the client: its framing as the HTTP/1 writer takes it (the
+/// head itself is [`client_head`]).
+fn client_framing(
     w: &Worker,
     f: &Forward<'_>,
     rhead: &ResponseHead,
-    ubuf: &[u8],
-) -> ClientFraming {
+) -> (ClientFraming, http1::Framing) {
     let is_head = f.head.is_head();
     let client_http11 = f.head.minor_version >= 1;
     // HTTP/1.0 clients do not know chunked: they get the decoded body, delimited by close.
@@ -565,17 +564,16 @@ fn response_head(
         }
         ResponseFraming::None => BodyLen::None,
     };
-    out.clear();
     let framing = http1::Framing {
         body,
         chunked: client_chunked,
         close: !keep,
     };
-    http1::write_head(out, &client_head(f, rhead, ubuf), framing);
-    ClientFraming {
+    let cf = ClientFraming {
         chunked: client_chunked,
         keep,
-    }
+    };
+    (cf, framing)
 }
 
 /// Send the response head (with a small body that has arrived whole), then stream the body.
@@ -590,27 +588,36 @@ async fn answer<S: Stream>(
     mut ubuf: Vec<u8>,
     deadline: Instant,
 ) -> Result<Done, Failed> {
-    let cf = response_head(&mut c.out, w, f, &rhead, &ubuf);
-    let out_head_len = c.out.len();
+    let (cf, client) = client_framing(w, f, &rhead);
     let head_len = rhead.head_len.min(ubuf.len());
-    ubuf.drain(..head_len);
     // A small Content-Length body that has already arrived whole goes out in the same write
     // as the head: one send instead of two for the common small response.
-    let mut framing = rhead.framing;
-    if let ResponseFraming::Length(n) = framing
-        && n <= INLINE_BODY_MAX
-        && n as usize == ubuf.len()
-    {
-        c.out.extend_from_slice(&ubuf);
-        ubuf.clear();
-        framing = ResponseFraming::Length(0);
-    }
+    let inlined = matches!(rhead.framing, ResponseFraming::Length(n)
+        if n <= INLINE_BODY_MAX && n as usize == ubuf.len() - head_len);
+    let (framing, inline) = if inlined {
+        let whole = ubuf.get(head_len..).unwrap_or_default();
+        (ResponseFraming::Length(0), whole)
+    } else {
+        (rhead.framing, &[][..])
+    };
     // Body bytes only (AWS's responseLength): the head written here is not counted.
-    let mut sent = c.out.len().saturating_sub(out_head_len);
-    let out = std::mem::take(&mut c.out);
+    let mut sent = inline.len();
     let write_deadline = deadline.max(Instant::now() + Duration::from_secs(5));
-    let (res, out) = c.stream.send_all(out, Some(write_deadline)).await;
-    c.out = out;
+    let res = c
+        .stream
+        .send_head(
+            &mut c.out,
+            &client_head(f, &rhead, &ubuf),
+            client,
+            inline,
+            Some(write_deadline),
+        )
+        .await;
+    if inlined {
+        ubuf.clear();
+    } else {
+        ubuf.drain(..head_len);
+    }
     let mut done = Done {
         status: rhead.status,
         bytes: sent,
@@ -624,7 +631,10 @@ async fn answer<S: Stream>(
     // frames it for the client; the source pools the connection when the body ended clean.
     let keep_alive = rhead.keep_alive;
     let mut body = UpstreamBody::new(w, up, addr, keep_alive, ubuf, framing, f.p.timeout);
-    let end = http1::send_body(&mut c.stream, &mut body, cf.chunked, f.p.timeout, &mut sent).await;
+    let end = c
+        .stream
+        .send_body(&mut body, cf.chunked, f.p.timeout, &mut sent)
+        .await;
     done.bytes = sent;
     match end {
         BodyEnd::Complete => done.keep = cf.keep,

@@ -169,8 +169,18 @@ pub fn start(limits: H2Limits) -> Server {
     start_on(limits, false)
 }
 
+/// [`start`], with every connection served by `serve_connection_until` whose shutdown signal
+/// fires `after` the connection is accepted (a server that starts draining).
+pub fn start_until(limits: H2Limits, after: Duration) -> Server {
+    start_inner(limits, false, Some(after))
+}
+
 /// [`start`], on the epoll (legacy) driver when `legacy`.
 pub fn start_on(limits: H2Limits, legacy: bool) -> Server {
+    start_inner(limits, legacy, None)
+}
+
+fn start_inner(limits: H2Limits, legacy: bool, shutdown: Option<Duration>) -> Server {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = std_listener.local_addr().unwrap();
     let counters = Arc::new(Counters::default());
@@ -182,13 +192,13 @@ pub fn start_on(limits: H2Limits, legacy: bool) -> Server {
                 .enable_timer()
                 .build()
                 .unwrap();
-            rt.block_on(serve(std_listener, limits, c2, tx));
+            rt.block_on(serve(std_listener, limits, c2, tx, shutdown));
         } else {
             let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
                 .enable_timer()
                 .build()
                 .unwrap();
-            rt.block_on(serve(std_listener, limits, c2, tx));
+            rt.block_on(serve(std_listener, limits, c2, tx, shutdown));
         }
     });
     Server {
@@ -203,6 +213,7 @@ async fn serve(
     limits: H2Limits,
     c2: Arc<Counters>,
     tx: mpsc::Sender<ConnSummary>,
+    shutdown: Option<Duration>,
 ) {
     {
         {
@@ -224,7 +235,13 @@ async fn serve(
                         return;
                     };
                     let io = tollgate_h2::prefixed(stream, first);
-                    let summary = tollgate_h2::serve_connection(io, limits, handler).await;
+                    let summary = match shutdown {
+                        None => tollgate_h2::serve_connection(io, limits, handler).await,
+                        Some(after) => {
+                            let signal = monoio::time::sleep(after);
+                            tollgate_h2::serve_connection_until(io, limits, handler, signal).await
+                        }
+                    };
                     let _ = tx.send(summary);
                 });
             }
