@@ -394,10 +394,15 @@ fn response_head(resp: &Response) -> http::Response<()> {
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
         _ => http::StatusCode::INTERNAL_SERVER_ERROR,
     };
+    // A 204 carries no content-length (RFC 9110, 8.6); a 304's is the selected
+    // representation's, so it is only passed on, never computed from the empty body.
+    let no_content = resp.status == 204;
     let map = head.headers_mut();
     let mut has_length = false;
     for (name, value) in resp.headers.iter() {
-        if is_connection_specific(name) {
+        if is_connection_specific(name)
+            || (no_content && name.eq_ignore_ascii_case("content-length"))
+        {
             continue;
         }
         let (Ok(n), Ok(v)) = (
@@ -411,6 +416,8 @@ fn response_head(resp: &Response) -> http::Response<()> {
         map.append(n, v);
     }
     if !has_length
+        && !no_content
+        && resp.status != 304
         && let Some(len) = resp.body.exact_len()
         && let Ok(v) = http::HeaderValue::from_str(&len.to_string())
     {
@@ -613,7 +620,7 @@ mod tests {
                 500
             );
         }
-        let keeps = Response::new(204, Body::empty()).with_header("content-length", "0");
+        let keeps = Response::new(200, Body::empty()).with_header("content-length", "0");
         assert_eq!(
             response_head(&keeps)
                 .headers()
@@ -622,6 +629,21 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn a_204_has_no_content_length_and_a_304_only_the_one_given() {
+        for given in [None, Some("0")] {
+            let mut r = Response::new(204, Body::empty());
+            if let Some(v) = given {
+                r = r.with_header("content-length", v);
+            }
+            assert!(response_head(&r).headers().get("content-length").is_none());
+        }
+        let r = Response::new(304, Body::empty());
+        assert!(response_head(&r).headers().get("content-length").is_none());
+        let r = Response::new(304, Body::empty()).with_header("content-length", "42");
+        assert_eq!(response_head(&r).headers()["content-length"], "42");
     }
 
     #[test]
