@@ -27,9 +27,9 @@ use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Res
 use tollgate_http::{HttpError, parse_request};
 
 use crate::error::GatewayError;
+use crate::http1::Wire;
 use crate::http1::{self, BodyEnd};
 use crate::idle::IdleEnd;
-use crate::io::Wire;
 use crate::pipeline::{self, Conn, reply_error_default};
 use crate::response::{BodyLen, BodyStream, Response as NeutralResponse, ResponseHead};
 use crate::snapshot::Snapshot;

@@ -3,7 +3,7 @@
 //! A [`Response`] is a status, end-to-end headers as name/value pairs, and a body. Framing
 //! (`Content-Length`, `Transfer-Encoding`), `Connection` and the status line are the
 //! protocol writer's business (`http1.rs` for HTTP/1; for HTTP/2, `h2.rs` hands the same
-//! value to `tollgate-h2`, which makes HEADERS and DATA frames of it; see `io::Wire`). Names
+//! value to `tollgate-h2`, which makes HEADERS and DATA frames of it; see `http1::Wire`). Names
 //! and values borrow from wherever they live (the snapshot, an upstream's response buffer)
 //! and are owned only when built per request.
 

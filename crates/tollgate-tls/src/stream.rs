@@ -683,7 +683,10 @@ mod tests {
                 s2.set(true);
             });
             monoio::time::sleep(std::time::Duration::from_millis(20)).await;
-            assert!(!started.get(), "the second flush started while the first was in flight");
+            assert!(
+                !started.get(),
+                "the second flush started while the first was in flight"
+            );
             drop(first);
             second.await;
             assert!(started.get());

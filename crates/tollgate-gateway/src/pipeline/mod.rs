@@ -42,8 +42,8 @@ pub(crate) use prepare::{canonical_ip, shrink_buffer};
 pub(crate) use route::RouteCtx;
 
 /// A client stream the pipeline can serve.
-pub(crate) trait Stream: AsyncReadRent + crate::io::Wire {}
-impl<S: AsyncReadRent + crate::io::Wire> Stream for S {}
+pub(crate) trait Stream: AsyncReadRent + crate::http1::Wire {}
+impl<S: AsyncReadRent + crate::http1::Wire> Stream for S {}
 
 /// One client connection as the pipeline sees it: the stream, the read buffer holding the
 /// request head (and whatever followed it), a reusable output buffer, and the addresses.
