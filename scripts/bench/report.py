@@ -284,6 +284,16 @@ def targets(scs: dict) -> list[str]:
 
     versus("mock", "tollgate", "haproxy", 1.3,
            "mock, one worker on a dedicated core: ≥ 1.3x HAProxy `http-request return`")
+    ah = scs.get("mock", {}).get("at_haproxy_rate")
+    if ah and ah.get("rows", {}).get("tollgate") and ah["rows"].get("haproxy"):
+        t, h = ah["rows"]["tollgate"], ah["rows"]["haproxy"]
+        ok = (t.get("p99_us") or 1e18) <= (h.get("p99_us") or 0) and not t.get("errors")
+        row(f"mock p99 at 0.6x HAProxy's peak ({ah['rate']:,.0f} req/s, open loop): ≤ HAProxy's p99",
+            f"tollgate {t['p99_us'] / 1000:.2f} ms, HAProxy {h['p99_us'] / 1000:.2f} ms "
+            f"(achieved {t['rate_rps']:,.0f} and {h['rate_rps']:,.0f} req/s)", ok,
+            f"{t['p99_us'] / max(h['p99_us'], 1):.2f}x HAProxy's p99")
+    else:
+        row("mock p99 at 0.6x HAProxy's peak: ≤ HAProxy's p99", None, False)
     versus("proxy", "tollgate", "haproxy", 1.2, "bare proxy hop: ≥ 1.2x HAProxy")
     versus("jwt-1", "tollgate", "haproxy", 4.0, "JWT RS256, one token: ≥ 4x HAProxy jwt_verify")
     versus("jwt-1", "tollgate", "envoy (cache)", 2.5,
