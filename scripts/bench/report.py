@@ -149,7 +149,7 @@ def hotswap_table(sc: dict) -> list[str]:
 
 def idle_table(sc: dict) -> list[str]:
     out = [f"{sc.get('connections', '?'):,} keep-alive connections, each after one request, "
-           "held idle for 1.5 s (past tollgate's 100 ms direct read of a next request); RSS (VmRSS) "
+           "held idle for 1.5 s (past tollgate's 25 ms direct read of a next request); RSS (VmRSS) "
            "of the gateway process before and after.", "",
            "| contender | RSS before MiB | RSS after MiB | bytes per idle connection |",
            "|---|---:|---:|---:|"]
