@@ -3,7 +3,7 @@
 
 Starts `taskset -c 1 tollgate serve --workers 1` on bench/peers/tollgate/mock.yaml, warms it
 with 20 short connections, reads VmRSS, opens N keep-alive connections (each after one GET),
-waits 1.5 s (past the gateway's 100 ms direct read of a next request), reads VmRSS again and
+waits 1.5 s (past the gateway's 25 ms direct read of a next request), reads VmRSS again and
 reports bytes per connection, then the gateway's CPU (utime+stime) over 5 s while they idle.
 Same method as the `idle` scenario of scripts/bench-all.sh, plus the CPU reading. Needs
 nofile >= N + 100 here and the gateway's bound (nofile - 72) / 2 >= N.

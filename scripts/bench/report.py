@@ -225,7 +225,7 @@ def idle_table(sc: dict, tls: bool = False) -> list[str]:
     what = ("TLS 1.3 keep-alive connections (Python `ssl` clients, ALPN http/1.1)" if tls
             else "keep-alive connections")
     out = [f"{sc.get('connections', '?'):,} {what}, each after one request, "
-           "held idle for 1.5 s (past tollgate's 100 ms direct read of a next request); RSS (VmRSS) "
+           "held idle for 1.5 s (past tollgate's 25 ms direct read of a next request); RSS (VmRSS) "
            "of the gateway process before and after.", "",
            "| contender | RSS before MiB | RSS after MiB | bytes per idle connection |",
            "|---|---:|---:|---:|"]

@@ -818,7 +818,7 @@ def sc_idle(results: dict) -> None:
             rss0 = status_kib(p.pid, "VmRSS")
             for _ in range(n):
                 socks.append(one())
-            # Past tollgate's 100 ms direct read of a keep-alive connection's next request (the
+            # Past tollgate's 25 ms direct read of a keep-alive connection's next request (the
             # connection holds its buffers until then): the steady idle state of every contender.
             time.sleep(1.5)
             rss1 = status_kib(p.pid, "VmRSS")

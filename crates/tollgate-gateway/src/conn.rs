@@ -23,8 +23,12 @@ use crate::state::Worker;
 /// io operation per request while requests keep coming). Past it the connection gives up its
 /// buffers and busy state and waits for readiness only. Short: a burst of new connections
 /// that each send one request holds its buffers for this long only, and a client that pauses
-/// longer than this between requests pays one readiness wait more per request.
-const FIRST_READ_WAIT: Duration = Duration::from_millis(100);
+/// longer than this between requests pays one readiness wait more per request. 25 ms (was
+/// 100): with 7,500 connections opened back to back, what the connections still in their
+/// first 100 ms had used (buffers, busy state: freed when they went idle, but not all given
+/// back to the system by the allocator yet) stayed in the RSS, ~0.4 KiB per idle connection
+/// (docs/benchmarks/tuning.md).
+const FIRST_READ_WAIT: Duration = Duration::from_millis(25);
 
 /// A client transport the HTTP/1 loop can serve: a stream, plus how an idle keep-alive
 /// connection waits for its next request.
@@ -250,7 +254,7 @@ async fn first_read<T: Transport>(w: &Worker, c: &mut Conn<T>) -> First {
     // loaded after its first bytes arrive (a swap during the wait applies to it).
     let first = w.snapshot().idle_timeout.min(FIRST_READ_WAIT);
     // A busy keep-alive connection sends its next request soon: read it directly (one
-    // io operation). Past a short wait (100 ms) the read is given up, its buffer with it, and
+    // io operation). Past a short wait (25 ms) the read is given up, its buffer with it, and
     // the connection waits for readiness only, holding no buffer while idle.
     // (`fill_or_give_up`: a plain `fill` with a deadline lost a request that arrived
     // just as the read was dropped.)

@@ -1,6 +1,6 @@
 //! Per-worker cache of derived signing keys.
 
-use ring::digest;
+use ring::{digest, hmac};
 use tollgate_cache::BoundedCache;
 
 use crate::canonical::derive_signing_key;
@@ -13,9 +13,17 @@ use crate::canonical::derive_signing_key;
 /// LRU: a key used since it was stored gets a second chance). Not `Sync` by design: keep one
 /// per worker.
 pub struct SigningKeyCache {
-    keys: BoundedCache<[u8; 32], [u8; 32]>,
+    keys: BoundedCache<[u8; 32], Entry>,
     hits: u64,
     misses: u64,
+}
+
+/// A derived key, and the same key set up for HMAC (its inner and outer pads already
+/// hashed: what a verification would otherwise redo per request).
+#[derive(Clone)]
+struct Entry {
+    raw: [u8; 32],
+    hmac: hmac::Key,
 }
 
 impl std::fmt::Debug for SigningKeyCache {
@@ -53,6 +61,31 @@ impl SigningKeyCache {
         region: &str,
         service: &str,
     ) -> [u8; 32] {
+        self.entry(access_key_id, secret, date, region, service).raw
+    }
+
+    /// The signing key for these inputs as an HMAC-SHA256 key (a copy of the cached one),
+    /// set up at most once while it stays cached.
+    pub fn hmac_key(
+        &mut self,
+        access_key_id: &str,
+        secret: &[u8],
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> hmac::Key {
+        self.entry(access_key_id, secret, date, region, service)
+            .hmac
+    }
+
+    fn entry(
+        &mut self,
+        access_key_id: &str,
+        secret: &[u8],
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> Entry {
         let id = fingerprint(&[
             access_key_id.as_bytes(),
             secret,
@@ -61,14 +94,18 @@ impl SigningKeyCache {
             service.as_bytes(),
         ]);
         // Entries never expire (a key is a pure function of its inputs): the clock is unused.
-        if let Some(key) = self.keys.get(&id, 0) {
+        if let Some(e) = self.keys.get(&id, 0) {
             self.hits += 1;
-            return *key;
+            return e.clone();
         }
         self.misses += 1;
-        let key = derive_signing_key(secret, date, region, service);
-        self.keys.insert_unexpiring(id, key);
-        key
+        let raw = derive_signing_key(secret, date, region, service);
+        let e = Entry {
+            raw,
+            hmac: hmac::Key::new(hmac::HMAC_SHA256, &raw),
+        };
+        self.keys.insert_unexpiring(id, e.clone());
+        e
     }
 
     /// Number of cached keys.
@@ -94,8 +131,10 @@ impl SigningKeyCache {
 
 fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
+    // Length-prefixed (u32: the five inputs of one derivation fit in two SHA-256 blocks);
+    // a part of 4 GiB or more cannot come from a header or a configuration.
     for p in parts {
-        ctx.update(&(p.len() as u64).to_le_bytes());
+        ctx.update(&u32::try_from(p.len()).unwrap_or(u32::MAX).to_le_bytes());
         ctx.update(p);
     }
     let d = ctx.finish();

@@ -232,12 +232,28 @@ pub(crate) fn canonical_request_with(
     params: &[QueryParam<'_>],
     spec: &CanonicalSpec<'_>,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + req.path.len() + req.query.map_or(0, <[u8]>::len));
+    let mut out = Vec::with_capacity(canonical_capacity(req));
+    canonical_request_into(&mut out, req, params, spec);
+    out
+}
+
+/// A capacity that holds most canonical requests of `req` without growing.
+pub(crate) fn canonical_capacity(req: &crate::RequestParts<'_>) -> usize {
+    256 + req.path.len() + req.query.map_or(0, <[u8]>::len)
+}
+
+/// Appends the canonical request of `req` to `out`.
+pub(crate) fn canonical_request_into(
+    out: &mut Vec<u8>,
+    req: &crate::RequestParts<'_>,
+    params: &[QueryParam<'_>],
+    spec: &CanonicalSpec<'_>,
+) {
     out.extend_from_slice(req.method);
     out.push(b'\n');
-    canonical_uri_into(&mut out, req.path);
+    canonical_uri_into(out, req.path);
     out.push(b'\n');
-    canonical_query_into(&mut out, params, spec.skip_query);
+    canonical_query_into(out, params, spec.skip_query);
     out.push(b'\n');
     for name in spec.signed_headers {
         out.extend_from_slice(name.as_bytes());
@@ -249,7 +265,7 @@ pub(crate) fn canonical_request_with(
                     out.push(b',');
                 }
                 first = false;
-                push_header_value(&mut out, v);
+                push_header_value(out, v);
             }
         }
         out.push(b'\n');
@@ -263,7 +279,6 @@ pub(crate) fn canonical_request_with(
     }
     out.push(b'\n');
     out.extend_from_slice(spec.payload_hash.as_bytes());
-    out
 }
 
 /// Lower-case hex SHA-256 of `data`.
@@ -278,6 +293,26 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> 
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
         sha256_hex(canonical_request)
     )
+}
+
+/// [`string_to_sign`] written into `out` (replacing its contents): the verifier's hot path,
+/// which reuses one buffer for the canonical request and the string to sign.
+pub(crate) fn string_to_sign_into(
+    out: &mut Vec<u8>,
+    amz_date: &str,
+    scope: &str,
+    canonical_request_hash: &[u8],
+) {
+    out.clear();
+    out.extend_from_slice(ALGORITHM.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(amz_date.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(scope.as_bytes());
+    out.push(b'\n');
+    for &b in canonical_request_hash {
+        out.extend_from_slice(&[hex_digit_lower(b >> 4), hex_digit_lower(b & 0x0f)]);
+    }
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -358,6 +393,19 @@ mod tests {
         let mut out = Vec::new();
         push_header_value(&mut out, b"   ");
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn string_to_sign_into_matches_string_to_sign() {
+        let creq = b"GET\n/\n\nhost:example.com\n\nhost\nUNSIGNED-PAYLOAD";
+        let scope = "20150830/us-east-1/service/aws4_request";
+        let mut out = b"left over".to_vec();
+        let hash = digest::digest(&digest::SHA256, creq);
+        string_to_sign_into(&mut out, "20150830T123600Z", scope, hash.as_ref());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            string_to_sign("20150830T123600Z", scope, creq)
+        );
     }
 
     #[test]

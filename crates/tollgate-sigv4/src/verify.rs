@@ -6,8 +6,9 @@ use ring::{digest, hmac};
 
 use crate::auth::{CredentialScope, parse_authorization_header, parse_credential};
 use crate::canonical::{
-    ALGORITHM, CanonicalSpec, QueryParam, canonical_request_with, decode_signature_hex,
-    parse_query, sha256_hex, string_to_sign,
+    ALGORITHM, CanonicalSpec, EMPTY_SHA256, QueryParam, canonical_capacity, canonical_request_into,
+    canonical_request_with, decode_signature_hex, parse_query, sha256_hex, string_to_sign,
+    string_to_sign_into,
 };
 use crate::time::{format_amz_date, parse_amz_date, parse_http_date};
 use crate::{KeyStore, RequestParts, SigV4Error, SigningKeyCache};
@@ -194,34 +195,43 @@ impl Verifier {
             (Some(want), Some(got)) if digest_eq(want.as_bytes(), got) => {}
             _ => return Err(SigV4Error::InvalidSecurityToken),
         }
-        let signing_key = cache.signing_key(
+        let hkey = cache.hmac_key(
             &prep.access_key_id,
             key.secret,
             &prep.scope_date,
             &self.region,
             &self.service,
         );
-        let hkey = hmac::Key::new(hmac::HMAC_SHA256, &signing_key);
-        let provided = decode_signature_hex(&prep.signature);
-        let mut first: Option<Candidate> = None;
-        for (hash, skip) in &prep.specs {
-            let cand = self.candidate(req, &prep, hash, skip);
-            if let Some(sig) = &provided
-                && hmac::verify(&hkey, cand.string_to_sign.as_bytes(), sig).is_ok()
-            {
-                return Ok(Verified {
-                    access_key_id: prep.access_key_id,
-                    principal: key.principal,
-                    presigned: prep.presigned,
-                    signed_at: prep.date_epoch,
-                    session_token: prep.token.is_some(),
-                });
-            }
-            if first.is_none() {
-                first = Some(cand);
+        if let Some(sig) = decode_signature_hex(&prep.signature) {
+            // One buffer for each candidate's canonical request, then its string to sign.
+            let names: Vec<&str> = prep.signed_headers.iter().map(String::as_str).collect();
+            let mut buf = Vec::with_capacity(canonical_capacity(req));
+            for (hash, skip) in &prep.specs {
+                let spec = CanonicalSpec {
+                    signed_headers: &names,
+                    payload_hash: hash,
+                    skip_query: skip,
+                };
+                buf.clear();
+                canonical_request_into(&mut buf, req, &prep.params, &spec);
+                let creq_hash = digest::digest(&digest::SHA256, &buf);
+                string_to_sign_into(&mut buf, &prep.amz_date, &prep.scope, creq_hash.as_ref());
+                if hmac::verify(&hkey, &buf, &sig).is_ok() {
+                    return Ok(Verified {
+                        access_key_id: prep.access_key_id,
+                        principal: key.principal,
+                        presigned: prep.presigned,
+                        signed_at: prep.date_epoch,
+                        session_token: prep.token.is_some(),
+                    });
+                }
             }
         }
-        let first = first.unwrap_or_else(|| self.candidate(req, &prep, "", &[]));
+        // No candidate matched: the first one goes into the message.
+        let first = match prep.specs.first() {
+            Some((hash, skip)) => self.candidate(req, &prep, hash, skip),
+            None => self.candidate(req, &prep, "", &[]),
+        };
         Err(SigV4Error::SignatureMismatch {
             canonical_request: lossy(&first.canonical_request),
             string_to_sign: first.string_to_sign,
@@ -305,17 +315,23 @@ impl Verifier {
 
     fn prepare<'a>(&self, req: &RequestParts<'a>) -> Result<Prepared<'a>, SigV4Error> {
         let params = parse_query(req.query.unwrap_or_default());
-        let auth_values: Vec<&[u8]> = req
+        let mut auth_values = req
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(b"authorization"))
-            .map(|(_, v)| trim(v))
-            .collect();
-        let auth_value: Option<Cow<'_, [u8]>> = match auth_values.as_slice() {
-            [] => None,
-            [b""] => None,
-            [one] => Some(Cow::Borrowed(*one)),
-            many => Some(Cow::Owned(many.join(&b","[..]))),
+            .map(|(_, v)| trim(v));
+        // One header (the usual case) is borrowed; several are joined with `,`.
+        let auth_value: Option<Cow<'_, [u8]>> = match (auth_values.next(), auth_values.next()) {
+            (None, _) | (Some(b""), None) => None,
+            (Some(one), None) => Some(Cow::Borrowed(one)),
+            (Some(a), Some(b)) => {
+                let mut joined = [a, b].join(&b","[..]);
+                for v in auth_values {
+                    joined.push(b',');
+                    joined.extend_from_slice(v);
+                }
+                Some(Cow::Owned(joined))
+            }
         };
         let is_presigned = |p: &QueryParam<'_>| {
             matches!(
@@ -416,10 +432,12 @@ impl Verifier {
         Ok(Prepared {
             presigned,
             access_key_id: scope.access_key_id.to_owned(),
-            scope: format!(
-                "{}/{}/{}/{}",
-                scope.date, scope.region, scope.service, scope.terminator
-            ),
+            // `date/region/service/terminator`: the credential after the access key id (it has
+            // exactly five `/`-separated parts)
+            scope: credential
+                .get(scope.access_key_id.len() + 1..)
+                .unwrap_or_default()
+                .to_owned(),
             scope_date: scope.date.to_owned(),
             signed_headers: names,
             signature,
@@ -487,7 +505,10 @@ impl Verifier {
                     "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a valid sha256 value.",
                 ));
             }
-            None => sha256_hex(req.body.unwrap_or_default()),
+            None => match req.body {
+                None | Some([]) => EMPTY_SHA256.to_owned(),
+                Some(body) => sha256_hex(body),
+            },
         };
         if !presigned {
             return Ok(vec![(primary, &[])]);

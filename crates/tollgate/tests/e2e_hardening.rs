@@ -733,7 +733,7 @@ fn idle_keep_alive_connections_hold_little_memory() {
         assert_eq!(r.status, 200, "connection {i}");
         conns.push(c);
     }
-    // Past the gateway's 100 ms direct read of the next request: the steady idle state.
+    // Past the gateway's 25 ms direct read of the next request: the steady idle state.
     thread::sleep(Duration::from_millis(1500));
     let after = rss_kib(pid);
     let per_conn = (after.saturating_sub(before)) as f64 / n as f64;
@@ -756,7 +756,7 @@ fn idle_keep_alive_connections_hold_little_memory() {
     for c in conns.iter_mut().step_by((n / 50).max(1)) {
         assert_eq!(c.request(&get("/prod/mock", "")).status, 200);
     }
-    // RSS also keeps what the burst of connections used while busy (their first 100 ms);
+    // RSS also keeps what the burst of connections used while busy (their first 25 ms);
     // docs/benchmarks.md has the numbers, debug (this test's binary) and release.
     assert!(
         per_conn < 10.0,
@@ -765,7 +765,7 @@ fn idle_keep_alive_connections_hold_little_memory() {
 }
 
 /// Idle keep-alive connections do not poll the shutdown flag: SIGTERM wakes them. Connections
-/// idle past the 100 ms direct read (readiness wait only) are closed at once, well before the
+/// idle past the 25 ms direct read (readiness wait only) are closed at once, well before the
 /// 2 s drain timeout would end the process anyway, and the gateway exits 0.
 #[test]
 fn sigterm_closes_idle_keep_alive_connections_at_once() {
@@ -859,7 +859,7 @@ fn slowloris_crowd_is_cut_at_the_header_timeout_and_others_stay_fast() {
 }
 
 /// Keep-alive clients that pause about as long as the gateway's first direct read of the
-/// next request waits (100 ms) before it falls back to a readiness wait: a request that lands
+/// next request waits (25 ms) before it falls back to a readiness wait: a request that lands
 /// while the read is being given up must not be lost (under io_uring, a dropped in-flight
 /// read discards bytes the kernel already delivered).
 #[test]
@@ -887,8 +887,8 @@ fn keep_alive_pauses(s: &Setup) {
                     .unwrap();
                 assert_eq!(c.request(&get("/prod/mock", "")).status, 200);
                 for round in 0..3 {
-                    // spread the pauses over 95..105 ms around the 100 ms boundary
-                    let us = 95_000 + ((i * 7 + round * 13) % 100) * 100;
+                    // spread the pauses over 20..30 ms around the 25 ms boundary
+                    let us = 20_000 + ((i * 7 + round * 13) % 100) * 100;
                     thread::sleep(Duration::from_micros(us as u64));
                     c.send(&get("/prod/mock", ""));
                     let mut tmp = [0u8; 4096];

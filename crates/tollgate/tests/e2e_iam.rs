@@ -649,3 +649,81 @@ fn sessions_roles_federated_users_root_and_account_principals() {
     assert_eq!(fed("/prod/uid/x").0, 200);
     assert_eq!(root("/prod/uid/x").0, 403);
 }
+
+/// A mock answer reads no identity, but the access log does: with the log on, an `AWS_IAM`
+/// caller of a mock route is recorded (`$context.identity.userArn`, `.accountId`, `.caller`,
+/// `.user`); with it off, the gateway skips copying those strings (same answers).
+#[test]
+fn a_mock_route_logs_the_iam_caller() {
+    let log = common::TempFile::new("access.log", "");
+    let cfg = |log_to: &str| {
+        format!(
+            r#"
+gateway:
+  region: us-east-1
+  account_id: "{ACCOUNT}"
+  workers: 1
+  listeners: [{{ bind: "127.0.0.1:0" }}]
+  admin: {{ bind: "127.0.0.1:0" }}
+  access_log: "{log_to}"
+  access_log_format: '$context.requestId $context.identity.userArn $context.identity.accountId $context.identity.caller $context.identity.user'
+identities:
+  - arn: "arn:aws:iam::{ACCOUNT}:user/alice"
+    access_keys: [{{ id: AKIDALICE, secret: "alice/secret+KEY" }}]
+    policies:
+      - Version: "2012-10-17"
+        Statement:
+          - {{ Effect: Allow, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:*:*:*" }}
+apis:
+  - id: iamapi1
+    hosts: ["*"]
+    stages: {{ prod: {{}} }}
+    routes:
+      - {{ path: "/{{proxy+}}", methods: [ANY], authorization: AWS_IAM, integration: {{ type: mock, status: 200, body: ok }} }}
+"#
+        )
+    };
+    for log_to in [log.0.display().to_string(), "off".to_owned()] {
+        let gw = Gateway::start(&cfg(&log_to), &["--workers", "1"]);
+        let s = sign_request(
+            gw.addr,
+            "AKIDALICE",
+            "alice/secret+KEY",
+            None,
+            "GET",
+            "/prod/pets/1",
+            b"",
+            now(),
+            false,
+        );
+        let (status, resp) = send(gw.addr, "GET", &s, b"");
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(body_of(&resp), "ok");
+        if log_to == "off" {
+            continue;
+        }
+        let rid = header_of(&resp, "x-amzn-requestid").unwrap().to_owned();
+        let want = format!("{rid} arn:aws:iam::{ACCOUNT}:user/alice {ACCOUNT} AKIDALICE alice");
+        let mut last = String::new();
+        let found = (0..150).any(|_| {
+            last = std::fs::read_to_string(&log.0).unwrap_or_default();
+            if last.lines().any(|l| l == want) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            false
+        });
+        assert!(found, "want {want:?} in the access log: {last:?}");
+        // an unsigned request is refused either way (nothing about the caller to record)
+        let (status, _) = send(
+            gw.addr,
+            "GET",
+            &Signed {
+                target: "/prod/pets/1".into(),
+                headers: vec![("host".into(), gw.addr.to_string())],
+            },
+            b"",
+        );
+        assert_eq!(status, 403);
+    }
+}

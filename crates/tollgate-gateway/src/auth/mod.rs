@@ -153,6 +153,10 @@ pub(crate) struct AuthRequest<'a> {
     /// Whether the integration reads `context.identity` (an `http_proxy` parameter mapping
     /// may): a mock answer does not, and then the base identity is not built (no allocation).
     pub wants_identity: bool,
+    /// Whether anything reads the caller's identity an authorizer adds (`userArn`,
+    /// `accessKey`...): the integration ([`AuthRequest::wants_identity`]) or the access log.
+    /// An `AWS_IAM` mock route with the log off then copies no identity strings.
+    pub wants_caller: bool,
     /// The request's `x-amzn-RequestId` (lambda: `requestContext.requestId` of REQUEST events).
     pub request_id: &'a str,
     /// The client certificate of a mutual-TLS connection (`requestContext.identity.clientCert`).

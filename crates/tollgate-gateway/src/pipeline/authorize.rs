@@ -38,6 +38,10 @@ pub(crate) async fn authorize<S>(
     let user_agent = head
         .header(&c.buf, b"user-agent")
         .map(String::from_utf8_lossy);
+    let wants_identity = !matches!(
+        rc.route.integration,
+        crate::snapshot::IntegrationRt::Mock(_)
+    );
     let req = AuthRequest {
         buf: &c.buf,
         head,
@@ -49,10 +53,8 @@ pub(crate) async fn authorize<S>(
         body: buffered.and_then(|b| c.buf.get(b.data.clone())),
         stage_vars: rc.stage_vars(),
         user_agent: user_agent.as_deref(),
-        wants_identity: !matches!(
-            rc.route.integration,
-            crate::snapshot::IntegrationRt::Mock(_)
-        ),
+        wants_identity,
+        wants_caller: wants_identity || ex.logged,
         request_id: ex.rid.as_str(), // lambda: requestContext.requestId
         client_cert: c.client_cert.as_deref(),
     };

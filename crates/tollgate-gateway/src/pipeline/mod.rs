@@ -116,6 +116,8 @@ pub(crate) enum Sent {
 pub(crate) struct Exchange {
     pub rid: RequestId,
     pub info: RequestInfo,
+    /// The access log was on when the request started (it then records the caller).
+    pub logged: bool,
 }
 
 impl Exchange {
@@ -134,6 +136,7 @@ impl Exchange {
             }
         };
         Self {
+            logged,
             rid: w.ids.next(),
             info: RequestInfo {
                 method: text(head.method.slice(buf)),
