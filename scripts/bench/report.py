@@ -333,6 +333,16 @@ def targets(scs: dict) -> list[str]:
         r = ratio(hs["swap 10/s"].get("p99_us"), hs["steady"].get("p99_us"))
         row("hot swap 10/s: p99 within 1.2x of steady", fr(r) if r else None,
             r is not None and r <= 1.2, f"{r:.2f}x" if r else "")
+    iam, mk = peak("sigv4-1", "tollgate"), peak("mock", "tollgate")
+    if iam and mk:
+        gb, lb, bound = busy("sigv4-1", "tollgate")
+        r = iam / mk
+        load = f", cores: tollgate {gb:.0%}, generator {lb:.0%}" if gb is not None else ""
+        row("AWS_IAM route (SigV4 verified every request): ≥ 0.85x tollgate's own mock peak",
+            f"{r:.2f}x ({iam:,.0f} vs {mk:,.0f} req/s{load})", r >= 0.85 and not bound,
+            f"{r / 0.85 * 100:.0f}% of the target")
+    else:
+        row("AWS_IAM route: ≥ 0.85x tollgate's own mock peak", None, False)
     for s, target, what in (("tls-full", 1.3, "full TLS 1.3 handshakes/s, ECDSA P-256"),
                             ("tls-resumed", 1.5, "resumed TLS 1.3 handshakes/s"),
                             ("tls-keepalive", 1.2, "keep-alive HTTPS mock rps")):
