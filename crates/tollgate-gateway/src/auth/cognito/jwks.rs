@@ -434,6 +434,9 @@ mod tests {
         use std::net::TcpListener;
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
+        // The first answer's connection stays open until the client has returned (or 5 s):
+        // a client that read to the close instead of stopping at Content-Length takes 5 s.
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let t = std::thread::spawn(move || {
             for (i, s) in l.incoming().take(2).enumerate() {
                 let mut s = s.unwrap();
@@ -444,7 +447,7 @@ mod tests {
                     s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"keys\":[]}")
                         .unwrap();
                     // keep the connection open: the client must stop at Content-Length
-                    std::thread::sleep(Duration::from_millis(300));
+                    let _ = done_rx.recv_timeout(Duration::from_secs(5));
                 } else {
                     s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                         .unwrap();
@@ -456,7 +459,8 @@ mod tests {
             http_get(&format!("http://{addr}/keys"), &Err("no tls".to_owned())).unwrap(),
             b"{\"keys\":[]}"
         );
-        assert!(started.elapsed() < Duration::from_millis(250));
+        assert!(started.elapsed() < Duration::from_secs(3));
+        done_tx.send(()).unwrap();
         assert!(
             http_get(&format!("http://{addr}/keys"), &Err("no tls".to_owned()))
                 .unwrap_err()
