@@ -327,11 +327,17 @@ impl EtcdUrl {
         let Some(t) = &self.tls else {
             return TlsVerdict::None;
         };
+        let msg = msg.to_ascii_lowercase();
         if msg.contains("invalid peer certificate") {
             TlsVerdict::Untrusted
         } else if msg.contains("received fatal alert") {
             TlsVerdict::Refused
-        } else if msg.contains("connection closed") {
+        } else if msg.contains("connection closed")
+            || msg.contains("broken pipe")
+            || msg.contains("connection reset")
+        {
+            // However the client saw the close (a read's EOF, or a write's EPIPE/ECONNRESET
+            // when its first request was still going out), it came right after the handshake.
             TlsVerdict::Closed {
                 with_cert: t.client.is_some(),
             }
@@ -958,6 +964,25 @@ mod tests {
         let e = EtcdUrl::parse("etcd://h:1/k", &files(Some(&junk), None, None)).unwrap_err();
         assert!(e.contains("etcds://"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_close_right_after_the_handshake_is_read_as_a_client_certificate_refusal() {
+        let u = EtcdUrl::parse_with_env("etcds://a:1/k", no_env).unwrap();
+        for seen in [
+            "transport error: connection closed before message completed",
+            "transport error: stream closed because of a broken pipe",
+            "transport error: Connection reset by peer (os error 104)",
+        ] {
+            assert_eq!(
+                u.tls_verdict(seen),
+                TlsVerdict::Closed { with_cert: false },
+                "{seen}"
+            );
+            assert!(u.explain(seen.to_owned()).contains("client certificate"));
+        }
+        let plain = EtcdUrl::parse_with_env("etcd://a:1/k", no_env).unwrap();
+        assert_eq!(plain.tls_verdict("broken pipe"), TlsVerdict::None);
     }
 
     #[test]
