@@ -798,17 +798,7 @@ def sc_idle(results: dict) -> None:
         def one() -> socket.socket:
             s = socket.create_connection(("127.0.0.1", LISTEN_PORT), timeout=5)
             s.sendall(req)
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                chunk = s.recv(4096)
-                if not chunk:
-                    raise RuntimeError("closed")
-                buf += chunk
-            head, _, body = buf.partition(b"\r\n\r\n")
-            m = re.search(rb"(?i)content-length:\s*(\d+)", head)
-            need = int(m.group(1)) if m else 0
-            while len(body) < need:
-                body += s.recv(4096)
+            read_response(s)
             return s
 
         try:
@@ -917,6 +907,25 @@ def sc_tls(results: dict) -> None:
     tls_idle(results, cs)
 
 
+def read_response(s: socket.socket) -> bytes:
+    """Read one HTTP/1.1 response with a Content-Length body from `s`; returns its head."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise RuntimeError("closed")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    need = int(m.group(1)) if m else 0
+    while len(body) < need:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise RuntimeError("closed")
+        body += chunk
+    return head
+
+
 def tls_idle(results: dict, cs: list[Contender]) -> None:
     """N TLS 1.3 keep-alive connections (Python's ssl), each after one request, held idle;
     the gateway's VmRSS before and after, per connection."""
@@ -938,17 +947,7 @@ def tls_idle(results: dict, cs: list[Contender]) -> None:
         raw = socket.create_connection(("127.0.0.1", LISTEN_PORT), timeout=5)
         s = ctx.wrap_socket(raw, server_hostname="localhost")
         s.sendall(req)
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(4096)
-            if not chunk:
-                raise RuntimeError("closed")
-            buf += chunk
-        head, _, body = buf.partition(b"\r\n\r\n")
-        mm = re.search(rb"(?i)content-length:\s*(\d+)", head)
-        need = int(mm.group(1)) if mm else 0
-        while len(body) < need:
-            body += s.recv(4096)
+        head = read_response(s)
         if not head.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(f"idle probe got {head[:40]!r}")
         return s
