@@ -64,14 +64,59 @@ impl Transport for TlsConn {
 /// Serve a connection accepted on an HTTPS listener: PROXY header (if required), handshake
 /// (a failure is counted and logged at debug level, and the connection closed), then HTTP/2
 /// if ALPN chose `h2`, else HTTP/1.
+///
+/// The connection's task holds this future for the connection's whole life, so it is kept
+/// small: the handshake runs in its own boxed future (several KiB while it runs, freed when it
+/// ends), which hands back the connection already boxed (moved out of a future, a value
+/// would take room in this one twice: where the handshake returned it and where it is
+/// served from).
 pub(crate) async fn serve_tls(
+    w: &Rc<Worker>,
+    tcp: TcpStream,
+    tls: ServerTls,
+    peer: SocketAddr,
+    local: SocketAddr,
+    proxy_protocol: bool,
+) {
+    let Some(mut c) = Box::pin(handshake(w, tcp, tls, peer, local, proxy_protocol)).await else {
+        return;
+    };
+    if c.stream.alpn_protocol() == Some(b"h2") {
+        let Conn {
+            stream,
+            local,
+            source_ip,
+            vpce_id,
+            client_cert,
+            ..
+        } = *c;
+        let facts = crate::h2::ConnFacts {
+            local,
+            source_ip,
+            vpce_id,
+            client_cert,
+        };
+        // Boxed, as for h2c: inline, the HTTP/2 connection's state would make every TLS
+        // connection's task (HTTP/1 ones too) that much larger.
+        Box::pin(crate::h2::serve_h2(w.clone(), stream, facts)).await;
+        return;
+    }
+    c.buf = w.bufs.read.take();
+    c.out = w.bufs.out.take();
+    // The PROXY header, if any, came before the handshake.
+    let _ = serve_conn(w, &mut c, false.into()).await;
+}
+
+/// PROXY header (if required) and handshake, within the header timeout; the connection,
+/// boxed, or `None` when it failed (counted and logged).
+async fn handshake(
     w: &Rc<Worker>,
     mut tcp: TcpStream,
     tls: ServerTls,
     peer: SocketAddr,
     local: SocketAddr,
     proxy_protocol: bool,
-) {
+) -> Option<Box<Conn<TlsConn>>> {
     let timeout = w.snapshot().header_timeout;
     let deadline = Instant::now() + timeout;
     let mut prefix = Vec::new();
@@ -91,9 +136,15 @@ pub(crate) async fn serve_tls(
                 }
                 Ok(None) => match crate::io::fill(&mut tcp, &mut prefix, Some(deadline)).await {
                     Ok(n) if n > 0 => {}
-                    _ => return failed(w, peer, TlsFailure::Io, "no PROXY header"),
+                    _ => {
+                        failed(w, peer, TlsFailure::Io, "no PROXY header");
+                        return None;
+                    }
                 },
-                Err(_) => return failed(w, peer, TlsFailure::Io, "bad PROXY header"),
+                Err(_) => {
+                    failed(w, peer, TlsFailure::Io, "bad PROXY header");
+                    return None;
+                }
             }
         }
     }
@@ -108,7 +159,8 @@ pub(crate) async fn serve_tls(
                 HandshakeError::Tls(_) | HandshakeError::BadServerName(_) => TlsFailure::Protocol,
                 HandshakeError::Io(_) => TlsFailure::Io,
             };
-            return failed(w, peer, reason, &e.to_string());
+            failed(w, peer, reason, &e.to_string());
+            return None;
         }
     };
     // The verified client certificate (mutual TLS), as authorizers and mappings see it.
@@ -123,30 +175,17 @@ pub(crate) async fn serve_tls(
         }
         None => None,
     };
-    if stream.alpn_protocol() == Some(b"h2") {
-        let facts = crate::h2::ConnFacts {
-            local,
-            source_ip,
-            vpce_id,
-            client_cert,
-        };
-        // Boxed, as for h2c: inline, the HTTP/2 connection's state would make every TLS
-        // connection's task (HTTP/1 ones too) that much larger.
-        Box::pin(crate::h2::serve_h2(w.clone(), stream, facts)).await;
-        return;
-    }
-    let mut c = Conn {
+    // The buffers are taken from the worker's free lists if the connection speaks HTTP/1.
+    Some(Box::new(Conn {
         stream,
-        buf: w.bufs.read.take(),
-        out: w.bufs.out.take(),
+        buf: Vec::new(),
+        out: Vec::new(),
         local,
         source_ip,
         vpce_id,
         client_cert,
         protocol: None,
-    };
-    // The PROXY header, if any, came before the handshake.
-    let _ = serve_conn(w, &mut c, false.into()).await;
+    }))
 }
 
 fn failed(w: &Worker, peer: SocketAddr, reason: TlsFailure, why: &str) {
@@ -155,4 +194,61 @@ fn failed(w: &Worker, peer: SocketAddr, reason: TlsFailure, why: &str) {
         "tollgate: worker {}: tls handshake from {peer}: {why}",
         w.id
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an idle HTTPS connection's task holds: this future (the connection itself is
+    /// boxed by the handshake), not the handshake's state nor a second copy of the stream.
+    /// (A size, not a time.)
+    #[test]
+    fn the_tls_connection_task_stays_small() {
+        let d = std::env::temp_dir().join(format!("tollgate-tls-size-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let (key, cert) = (d.join("key.pem"), d.join("cert.pem"));
+        let made = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .args(["-subj", "/CN=localhost", "-days", "2"])
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        let tls = ServerTls::from_config(&tollgate_tls::ServerTlsConfig {
+            certificates: vec![tollgate_tls::CertificateFiles {
+                cert_file: cert,
+                key_file: key,
+            }],
+            min_version: tollgate_tls::MinVersion::Tls13,
+            client_auth: None,
+            http2: false,
+            session_cache_size: 16,
+        })
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&d);
+        let text = "gateway:\n  region: us-east-1\n  account_id: \"123456789012\"\n  listeners: [{ bind: \"127.0.0.1:0\" }]\napis: []\n";
+        let compiled = tollgate_config::load_str(text, std::path::Path::new(".")).unwrap();
+        let w = Rc::new(Worker::for_tests(crate::shared::Shared::for_tests(
+            compiled,
+        )));
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let s = TcpStream::from_std(s).unwrap();
+            let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+            let conn = std::mem::size_of::<Conn<TlsConn>>();
+            let fut = serve_tls(&w, s, tls, peer, peer, false);
+            let size = std::mem::size_of_val(&fut);
+            eprintln!("TLS connection task future: {size} bytes (the boxed connection: {conn})");
+            assert!(size <= 1024, "{size} bytes");
+        });
+    }
 }

@@ -12,6 +12,7 @@ mod client;
 mod error;
 mod pem;
 mod server;
+mod session;
 mod stream;
 
 pub use certinfo::{CertInfoError, ClientCertInfo};
@@ -21,6 +22,7 @@ pub use server::{
     CertificateFiles, ClientAuthConfig, DEFAULT_SESSION_CACHE_SIZE, MinVersion, ServerTls,
     ServerTlsConfig,
 };
+pub use session::{ServerSession, fuzz_server_session};
 pub use stream::{ClientTlsStream, HandshakeError, ServerTlsStream, TlsStream};
 
 /// rustls itself, so callers name the same version of its types (`ServerConfig`,

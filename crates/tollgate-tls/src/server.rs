@@ -216,6 +216,7 @@ impl SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        crate::session::note_sni(hello.server_name());
         let candidates = self.candidates(hello.server_name());
         let schemes = hello.signature_schemes();
         candidates

@@ -2,15 +2,16 @@
 //! bounded buffers and no `unsafe`: the TLS state machine runs on the connection's core.
 
 use std::cell::Cell;
-use std::io::{self, Read as _, Write as _};
-use std::ops::{Deref, DerefMut};
+use std::io;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use rustls::ClientConnection;
 use rustls::pki_types::CertificateDer;
-use rustls::{ClientConnection, ConnectionCommon, ServerConnection, SideData};
+
+use crate::session::{ServerSession, Session};
 
 use crate::{ClientCertInfo, ServerTls};
 
@@ -19,7 +20,7 @@ use crate::{ClientCertInfo, ServerTls};
 const READ_BUF: usize = 16 * 1024 + 2048 + 5;
 
 /// Plaintext rustls may hold unsent (and received, unread) per connection.
-const BUFFER_LIMIT: usize = 64 * 1024;
+pub(crate) const BUFFER_LIMIT: usize = 64 * 1024;
 
 /// What nginx and HAProxy do with plain HTTP sent to a TLS port: a plaintext 400, then close.
 const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 49\r\nConnection: close\r\n\r\nThe plain HTTP request was sent to an HTTPS port\n";
@@ -112,18 +113,17 @@ impl Drop for FlushGuard {
 }
 
 /// The server side of a connection.
-pub type ServerTlsStream<IO> = TlsStream<IO, ServerConnection>;
+pub type ServerTlsStream<IO> = TlsStream<IO, ServerSession>;
 /// The client side of a connection.
 pub type ClientTlsStream<IO> = TlsStream<IO, ClientConnection>;
 
-impl<IO, C, SD> TlsStream<IO, C>
+impl<IO, C> TlsStream<IO, C>
 where
     IO: AsyncReadRent + AsyncWriteRent,
-    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
-    SD: SideData + 'static,
+    C: Session,
 {
     pub(crate) fn new(io: IO, mut conn: C) -> Self {
-        conn.set_buffer_limit(Some(BUFFER_LIMIT));
+        conn.set_limit(BUFFER_LIMIT);
         Self {
             io,
             conn,
@@ -149,13 +149,13 @@ where
 
     /// The negotiated ALPN protocol.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.conn.alpn_protocol()
+        self.conn.common().alpn_protocol()
     }
 
     /// The peer's certificate chain, leaf first (servers: the client's certificate under mutual
     /// TLS, verified against the truststore).
     pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
-        self.conn.peer_certificates()
+        self.conn.common().peer_certificates()
     }
 
     /// Write everything rustls has queued to the socket, after any flush already in flight
@@ -171,7 +171,7 @@ where
     /// The read side's flush: none while another flush is in flight, whose loop sends what
     /// rustls queued after its own bytes (see `flushing`).
     async fn flush_for_read(&mut self) -> io::Result<()> {
-        if self.flushing.busy.get() || !self.conn.wants_write() {
+        if self.flushing.busy.get() || !Session::wants_write(&self.conn) {
             return Ok(());
         }
         let lock = self.flushing.clone();
@@ -181,10 +181,10 @@ where
 
     /// The flush itself; the caller holds the `FlushLock`.
     async fn write_queued(&mut self) -> io::Result<()> {
-        while self.conn.wants_write() {
+        while Session::wants_write(&self.conn) {
             let mut buf = std::mem::take(&mut self.wbuf);
             buf.clear();
-            self.conn.write_tls(&mut buf)?;
+            Session::write_tls(&mut self.conn, &mut buf)?;
             let (res, buf) = self.io.write_all(buf).await;
             self.wbuf = buf;
             res?;
@@ -228,16 +228,17 @@ where
         let more = self.fill_rbuf().await?;
         let n = if more {
             let mut pending = self.rbuf.get(self.rpos..).unwrap_or(&[]);
-            let n = self.conn.read_tls(&mut pending)?;
+            let n = Session::read_tls(&mut self.conn, &mut pending)?;
             if n == 0 {
                 return Err(io::Error::other("tls: receive buffer full").into());
             }
             self.rpos += n;
             n
         } else {
-            self.conn.read_tls(&mut io::empty())?
+            Session::read_eof(&mut self.conn)?;
+            0
         };
-        if let Err(e) = self.conn.process_new_packets() {
+        if let Err(e) = Session::process_new_packets(&mut self.conn) {
             // Send the alert rustls queued, then give up on the connection.
             let _ = self.flush_for_read().await;
             return Err(e.into());
@@ -246,12 +247,12 @@ where
     }
 
     pub(crate) async fn handshake(&mut self) -> Result<(), HandshakeError> {
-        while self.conn.is_handshaking() {
+        while self.conn.common().is_handshaking() {
             self.flush_tls().await?;
-            if !self.conn.is_handshaking() {
+            if !self.conn.common().is_handshaking() {
                 break;
             }
-            if !self.conn.wants_read() {
+            if !Session::wants_read(&self.conn) {
                 // Nothing to send and nothing wanted: rustls is stuck; never spin.
                 return Err(io::Error::other("tls handshake stalled").into());
             }
@@ -274,7 +275,7 @@ where
             let start = buf.len();
             buf.resize(start + max, 0);
             let got = match buf.get_mut(start..) {
-                Some(dst) => self.conn.reader().read(dst),
+                Some(dst) => self.conn.read_plain(dst),
                 None => Ok(0),
             };
             match got {
@@ -305,10 +306,10 @@ where
     /// Write all of `data` as application data.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            let n = self.conn.writer().write(data)?;
+            let n = self.conn.write_plain(data)?;
             data = data.get(n..).unwrap_or(&[]);
             self.flush_tls().await?;
-            if n == 0 && !self.conn.wants_write() {
+            if n == 0 && !Session::wants_write(&self.conn) {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,
                     "tls: cannot buffer",
@@ -320,7 +321,7 @@ where
 
     /// Send close_notify and shut the transport's write side.
     pub async fn shutdown(&mut self) -> io::Result<()> {
-        self.conn.send_close_notify();
+        self.conn.queue_close_notify();
         self.flush_tls().await?;
         self.io.shutdown().await
     }
@@ -330,10 +331,8 @@ where
     pub fn has_buffered_input(&mut self) -> bool {
         self.ppos < self.plain.len()
             || self.rpos < self.rbuf.len()
-            || self
-                .conn
-                .process_new_packets()
-                .is_ok_and(|s| s.plaintext_bytes_to_read() > 0 || s.peer_has_closed())
+            || Session::process_new_packets(&mut self.conn)
+                .is_ok_and(|s| s.plaintext || s.peer_closed)
     }
 
     /// Give back the buffers an idle connection does not need: the ciphertext read buffer
@@ -353,11 +352,12 @@ where
             self.plain = Vec::new();
             self.ppos = 0;
         }
+        self.conn.release_idle();
     }
 
     /// The negotiated protocol version, as `TLSv1.3` / `TLSv1.2`.
     pub fn protocol_version_name(&self) -> Option<&'static str> {
-        match self.conn.protocol_version()? {
+        match self.conn.common().protocol_version()? {
             rustls::ProtocolVersion::TLSv1_3 => Some("TLSv1.3"),
             rustls::ProtocolVersion::TLSv1_2 => Some("TLSv1.2"),
             _ => None,
@@ -462,14 +462,10 @@ const COPY_CHUNK: usize = 16 * 1024;
 /// own `BufWriter` (its copy is monoio's, so still no `unsafe` here) into a buffer of a known
 /// type, which is then encrypted and sent. A short write, as `AsyncWriteRent` allows; the
 /// caller's `write_all` loops.
-async fn write_copied<IO, C, SD, T>(
-    tls: &mut TlsStream<IO, C>,
-    buf: T,
-) -> monoio::BufResult<usize, T>
+async fn write_copied<IO, C, T>(tls: &mut TlsStream<IO, C>, buf: T) -> monoio::BufResult<usize, T>
 where
     IO: AsyncReadRent + AsyncWriteRent,
-    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
-    SD: SideData + 'static,
+    C: Session,
     T: monoio::buf::IoBuf,
 {
     let n = buf.bytes_init().min(COPY_CHUNK);
@@ -490,11 +486,10 @@ where
 /// The sink of [`write_copied`]'s `BufWriter`: its buffer (a known type) goes to the TLS stream.
 struct Relay<'a, IO, C>(&'a mut TlsStream<IO, C>);
 
-impl<IO, C, SD> AsyncWriteRent for Relay<'_, IO, C>
+impl<IO, C> AsyncWriteRent for Relay<'_, IO, C>
 where
     IO: AsyncReadRent + AsyncWriteRent,
-    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
-    SD: SideData + 'static,
+    C: Session,
 {
     async fn write<T: monoio::buf::IoBuf>(&mut self, buf: T) -> monoio::BufResult<usize, T> {
         let res = match io_buf_bytes(&buf) {
@@ -531,11 +526,10 @@ where
 
 /// monoio's owned-buffer reads: plaintext, copied into the caller's buffer (through monoio's
 /// own `&[u8]` reader, so no `unsafe` here). `Ok(0)`: the peer closed.
-impl<IO, C, SD> monoio::io::AsyncReadRent for TlsStream<IO, C>
+impl<IO, C> monoio::io::AsyncReadRent for TlsStream<IO, C>
 where
     IO: AsyncReadRent + AsyncWriteRent,
-    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
-    SD: SideData + 'static,
+    C: Session,
 {
     async fn read<T: monoio::buf::IoBufMut>(&mut self, mut buf: T) -> monoio::BufResult<usize, T> {
         let want = buf.bytes_total();
@@ -565,11 +559,10 @@ where
 
 /// monoio's owned-buffer writes: the whole buffer is encrypted and sent before the call
 /// returns.
-impl<IO, C, SD> monoio::io::AsyncWriteRent for TlsStream<IO, C>
+impl<IO, C> monoio::io::AsyncWriteRent for TlsStream<IO, C>
 where
     IO: AsyncReadRent + AsyncWriteRent,
-    C: DerefMut + Deref<Target = ConnectionCommon<SD>>,
-    SD: SideData + 'static,
+    C: Session,
 {
     async fn write<T: monoio::buf::IoBuf>(&mut self, buf: T) -> monoio::BufResult<usize, T> {
         let res = match io_buf_bytes(&buf) {
@@ -637,7 +630,7 @@ impl ServerTls {
     where
         IO: AsyncReadRent + AsyncWriteRent,
     {
-        let conn = ServerConnection::new(self.rustls_config().clone())?;
+        let conn = ServerSession::new(self.rustls_config().clone())?;
         let mut stream = TlsStream::new(io, conn);
         stream.rbuf = prefix;
         let run = async {
