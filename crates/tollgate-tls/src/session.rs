@@ -299,20 +299,27 @@ impl ServerSession {
         }
     }
 
-    /// After an error: encode the alert rustls queued with it. One call only: rustls hands
-    /// out what it queued before it reads further input, and reading further could fail
-    /// again (and queue a second fatal alert). rustls is given the same buffer as always
-    /// (what is left of `incoming`): its handshake deframer keeps positions in it between
-    /// calls, and a different buffer makes it index out of bounds.
+    /// After an error: encode what rustls queued before and with it (its alert last).
+    /// rustls hands out what it has queued before it reads further input, and reading
+    /// further could fail again (and queue a second fatal alert), so this stops as soon as
+    /// nothing is queued. rustls is given the same buffer as always (what is left of
+    /// `incoming`): its handshake deframer keeps positions in it between calls, and a
+    /// different buffer makes it index out of bounds.
     fn flush_alert(&mut self) {
-        let UnbufferedStatus { state, .. } = self.conn.process_tls_records(&mut self.incoming);
-        if let Ok(ConnectionState::EncodeTlsData(mut enc)) = state {
-            let _ = grow_into(&mut self.outgoing, |buf| {
+        while CommonState::wants_write(&self.conn) {
+            let UnbufferedStatus { state, .. } = self.conn.process_tls_records(&mut self.incoming);
+            let Ok(ConnectionState::EncodeTlsData(mut enc)) = state else {
+                return;
+            };
+            let encoded = grow_into(&mut self.outgoing, |buf| {
                 enc.encode(buf).map_err(|e| match e {
                     EncodeError::InsufficientSize(s) => Some(s.required_size),
                     _ => None,
                 })
             });
+            if encoded.is_err() {
+                return;
+            }
         }
     }
 }
@@ -625,6 +632,46 @@ mod tests {
                 "close_notify seen"
             );
         }
+    }
+
+    /// A handshake that fails after rustls queued more than one record (here: no ALPN
+    /// protocol in common) sends all of it, the alert last, and nothing after it.
+    #[test]
+    fn a_failed_handshake_sends_its_alert() {
+        let (sc, roots) = configs();
+        let mut sc = (*sc).clone();
+        sc.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let mut cc = rustls::ClientConfig::builder_with_provider(crate::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        cc.alpn_protocols = vec![b"h2".to_vec()];
+        let mut c = ClientConnection::new(Arc::new(cc), "localhost".try_into().unwrap()).unwrap();
+        let mut s = ServerSession::new(Arc::new(sc)).unwrap();
+        let mut hello = Vec::new();
+        while c.wants_write() {
+            c.write_tls(&mut hello).unwrap();
+        }
+        let mut rd = &hello[..];
+        Session::read_tls(&mut s, &mut rd).unwrap();
+        let err = Session::process_new_packets(&mut s).unwrap_err();
+        assert_eq!(err, rustls::Error::NoApplicationProtocol);
+        let mut out = Vec::new();
+        Session::write_tls(&mut s, &mut out).unwrap();
+        let mut rd = &out[..];
+        while !rd.is_empty() {
+            c.read_tls(&mut rd).unwrap();
+        }
+        let got = c.process_new_packets().unwrap_err();
+        assert!(
+            matches!(
+                got,
+                rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+            ),
+            "{got:?}"
+        );
+        assert!(!CommonState::wants_write(&s.conn));
     }
 
     #[test]
