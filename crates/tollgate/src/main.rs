@@ -155,6 +155,21 @@ enum Driver {
     Epoll,
 }
 
+/// A panic anywhere in a serving gateway ends the process rather than one thread. The
+/// gateway's own code denies panics (workspace lints); this is for a dependency's bug (a
+/// rustls panic was met once while the TLS session code was being written). A worker that
+/// died alone would leave its listener socket open: the kernel keeps queueing new
+/// connections to it and nobody ever answers them. Ending the process closes them at once,
+/// and the service manager starts it again (`Restart=on-failure` in
+/// packaging/tollgate.service). The default hook still prints the message and backtrace.
+fn abort_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        std::process::abort();
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -344,6 +359,7 @@ struct ServeArgs {
 }
 
 fn serve(config: Option<PathBuf>, etcd_tls: &etcd::TlsFiles, args: ServeArgs) -> ExitCode {
+    abort_on_panic();
     let ServeArgs {
         workers,
         watch,
