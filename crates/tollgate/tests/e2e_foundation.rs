@@ -945,24 +945,30 @@ fn admin_api_health_metrics_config_put() {
     for _ in 0..3 {
         assert_eq!(c.request(&get("/prod/mock", "")).status, 201);
     }
-    let r = admin(&gw, "GET", "/metrics", "");
-    assert_eq!(r.status, 200);
-    let m = r.text();
-    let line = m
-        .lines()
-        .find(|l| {
-            l.starts_with("tollgate_requests_total{")
-                && l.contains("/mock")
-                && l.contains("status=\"201\"")
-        })
-        .unwrap_or_else(|| panic!("no tollgate_requests_total line for /mock:\n{m}"));
+    // A request is counted once its answer is written, so the last one may reach the
+    // metrics just after its client has read the answer: read them until all three are in.
+    let mut line = String::new();
+    let counted = eventually(Duration::from_secs(5), || {
+        let r = admin(&gw, "GET", "/metrics", "");
+        assert_eq!(r.status, 200);
+        let m = r.text();
+        line = m
+            .lines()
+            .find(|l| {
+                l.starts_with("tollgate_requests_total{")
+                    && l.contains("/mock")
+                    && l.contains("status=\"201\"")
+            })
+            .unwrap_or_else(|| panic!("no tollgate_requests_total line for /mock:\n{m}"))
+            .to_owned();
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() >= 3.0
+    });
     assert!(line.contains("route=\""), "{line}");
     assert!(
         line.contains("api=\"e2e\"") || line.contains("api=\"e2eapi0001\""),
         "{line}"
     );
-    let n: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(n >= 3.0, "{line}");
+    assert!(counted, "{line}");
 
     let r = admin(&gw, "GET", "/config", "");
     assert_eq!(r.status, 200);
