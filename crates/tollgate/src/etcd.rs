@@ -338,8 +338,11 @@ impl EtcdUrl {
         {
             // However the client saw the close (a read's EOF, or a write's EPIPE/ECONNRESET
             // when its first request was still going out), it came right after the handshake.
+            // A reset can also come during it: a plaintext member answering a ClientHello
+            // with a close while the hello is unread (seen in CI).
             TlsVerdict::Closed {
                 with_cert: t.client.is_some(),
+                reset: !msg.contains("connection closed"),
             }
         } else if msg.contains("tls handshake eof") {
             TlsVerdict::HandshakeEof
@@ -350,7 +353,19 @@ impl EtcdUrl {
 
     /// `msg` with a hint when it looks like a TLS set-up problem.
     fn explain(&self, msg: String) -> String {
-        match self.tls_verdict(&msg) {
+        let verdict = self.tls_verdict(&msg);
+        let msg = self.hint(msg, verdict);
+        match verdict {
+            TlsVerdict::Closed { reset: true, .. } => format!(
+                "{msg} (or, if the reset came during the handshake, the member may serve \
+                 plaintext: then the URL is etcd://)"
+            ),
+            _ => msg,
+        }
+    }
+
+    fn hint(&self, msg: String, verdict: TlsVerdict) -> String {
+        match verdict {
             TlsVerdict::None => msg,
             TlsVerdict::Untrusted => format!(
                 "{msg} (TLS: the member's certificate is not trusted: it must chain to \
@@ -360,7 +375,9 @@ impl EtcdUrl {
                 "{msg} (TLS: etcd refused the handshake: with --client-cert-auth it needs a \
                  client certificate signed by its --trusted-ca-file: --etcd-cert and --etcd-key)"
             ),
-            TlsVerdict::Closed { with_cert: false } => format!(
+            TlsVerdict::Closed {
+                with_cert: false, ..
+            } => format!(
                 "{msg} (TLS: etcd closed the connection after the handshake; with \
                  --client-cert-auth it requires a client certificate: give --etcd-cert and \
                  --etcd-key)"
@@ -369,7 +386,9 @@ impl EtcdUrl {
                 "{msg} (TLS: the member closed the connection during the handshake: does it \
                  serve plaintext? then the URL is etcd://)"
             ),
-            TlsVerdict::Closed { with_cert: true } => format!(
+            TlsVerdict::Closed {
+                with_cert: true, ..
+            } => format!(
                 "{msg} (TLS: etcd closed the connection after the handshake; does it refuse \
                  the client certificate? it must be signed by etcd's --trusted-ca-file)"
             ),
@@ -401,7 +420,9 @@ enum TlsVerdict {
     Refused,
     /// Closed right after the handshake: with TLS 1.3 that is how etcd's `--client-cert-auth`
     /// refuses a missing or unknown client certificate (its alert may not be read).
-    Closed { with_cert: bool },
+    /// `reset`: the client saw a reset or a broken pipe, which a plaintext member can cause
+    /// during the handshake too.
+    Closed { with_cert: bool, reset: bool },
     /// Closed during the handshake: most likely a plaintext member.
     HandshakeEof,
 }
@@ -969,17 +990,33 @@ mod tests {
     #[test]
     fn a_close_right_after_the_handshake_is_read_as_a_client_certificate_refusal() {
         let u = EtcdUrl::parse_with_env("etcds://a:1/k", no_env).unwrap();
-        for seen in [
-            "transport error: connection closed before message completed",
-            "transport error: stream closed because of a broken pipe",
-            "transport error: Connection reset by peer (os error 104)",
+        for (seen, reset) in [
+            (
+                "transport error: connection closed before message completed",
+                false,
+            ),
+            (
+                "transport error: stream closed because of a broken pipe",
+                true,
+            ),
+            (
+                "transport error: Connection reset by peer (os error 104)",
+                true,
+            ),
         ] {
             assert_eq!(
                 u.tls_verdict(seen),
-                TlsVerdict::Closed { with_cert: false },
+                TlsVerdict::Closed {
+                    with_cert: false,
+                    reset
+                },
                 "{seen}"
             );
-            assert!(u.explain(seen.to_owned()).contains("client certificate"));
+            let e = u.explain(seen.to_owned());
+            assert!(e.contains("client certificate"), "{e}");
+            // A reset may also be a plaintext member's answer to the ClientHello.
+            assert_eq!(e.contains("serve plaintext"), reset, "{e}");
+            assert_eq!(e.contains("etcd://"), reset, "{e}");
         }
         let plain = EtcdUrl::parse_with_env("etcd://a:1/k", no_env).unwrap();
         assert_eq!(plain.tls_verdict("broken pipe"), TlsVerdict::None);
