@@ -14,8 +14,10 @@
 //! waits for the client's window (backpressure up to the proxied upstream).
 
 use std::cell::RefCell;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes};
 use monoio::buf::{IoBufMut, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
-use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Response};
+use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Response, Rest};
 use tollgate_http::{HttpError, parse_request};
 
 use crate::error::GatewayError;
@@ -91,21 +93,35 @@ struct H2Conn {
 
 impl Handler for H2Conn {
     async fn handle(&self, req: Request, body: Body) -> Response {
-        let (tx, rx) = oneshot();
-        // The pipeline runs in its own task: it keeps feeding the response body after the
-        // head has gone back to `tollgate-h2`. A reset stream drops this future and `rx`;
-        // the task then sees its writes fail and ends.
-        monoio::spawn(run_stream(
+        let (tx, mut rx) = oneshot();
+        // The pipeline runs in the stream's own task, boxed once here (its future is large:
+        // moved by value through the layers above, it would be copied at each). It answers
+        // through `tx`; when it is not over by then (a streamed body still to feed, or work
+        // after the answer), the rest of it goes with the response and `tollgate-h2` drives
+        // it alongside the body.
+        let mut run: Rest = Box::pin(run_stream(
             self.w.clone(),
             self.facts.clone(),
             req,
             body,
             tx,
         ));
-        match rx.await {
-            Some(resp) => resp,
-            None => Response::new(500, Body::empty()),
-        }
+        let mut done = false;
+        let answer = poll_fn(|cx| {
+            if !done {
+                done = run.as_mut().poll(cx).is_ready();
+            }
+            Pin::new(&mut rx).poll(cx)
+        })
+        .await;
+        let resp = answer.unwrap_or_else(|| Response::new(500, Body::empty()));
+        if done { resp } else { resp.with_rest(run) }
+    }
+
+    /// A stream reset before its answer still has its pipeline run to the end (its access-log
+    /// line and metrics), as a reset after the answer does.
+    fn run_after_reset(&self) -> bool {
+        true
     }
 }
 

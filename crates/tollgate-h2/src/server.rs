@@ -15,19 +15,32 @@ use monoio_compat::StreamWrapper;
 
 use crate::body::{Body, BodyError, BodyStream};
 use crate::limits::H2Limits;
-use crate::message::{Headers, Request, Response, Version};
+use crate::message::{Headers, Request, Response, Rest, Version};
 use crate::meter::{Flood, FrameMeter, MeterState, MeteredIo};
 
-/// Handles one request (one HTTP/2 stream). Runs in its own monoio task, so the future need
-/// not be `Send`. When the client resets the stream, the future is dropped.
+/// Handles one request (one HTTP/2 stream). Runs in the stream's monoio task, so the future
+/// need not be `Send`. When the client resets the stream before the answer, the future is
+/// dropped, unless [`Handler::run_after_reset`] says otherwise.
 pub trait Handler {
     /// Answers `req`, whose body is `body`.
     fn handle(&self, req: Request, body: Body) -> impl Future<Output = Response>;
+
+    /// True when a stream's handler future, and then its answer's [`Response::with_rest`]
+    /// work, run on to their end after the client reset the stream (the answer is dropped):
+    /// for a handler that must account for every request it started. False (the default):
+    /// the future is dropped at the reset.
+    fn run_after_reset(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Handler> Handler for Rc<T> {
     fn handle(&self, req: Request, body: Body) -> impl Future<Output = Response> {
         T::handle(self, req, body)
+    }
+
+    fn run_after_reset(&self) -> bool {
+        T::run_after_reset(self)
     }
 }
 
@@ -461,20 +474,68 @@ async fn serve_stream<H: Handler>(
             .and_then(|v| v.parse().ok());
         Body::stream(H2RecvBody::new(recv, cfg.body_timeout, exact))
     };
-    let Some(mut response) = unless_reset(handler.handle(request, body), &mut respond).await else {
+    drop(parts);
+    let mut answer = std::pin::pin!(handler.handle(request, body));
+    let Some(mut response) = unless_reset(answer.as_mut(), &mut respond).await else {
+        if handler.run_after_reset() {
+            // The answer (and a body channel it holds) goes first, so the rest's writes fail.
+            let rest = answer.await.take_rest();
+            if let Some(rest) = rest {
+                rest.await;
+            }
+        }
         return;
     };
+    let rest = response.take_rest();
     let head = response_head(&response);
     let status = head.status().as_u16();
     let skip_body = no_body_reply || status == 204 || status == 304;
     let end = skip_body || response.body.is_end_stream();
-    let Ok(mut send) = respond.send_response(head, end) else {
-        return;
-    };
-    if end {
-        return;
+    let sent = respond.send_response(head, end);
+    match (sent, end) {
+        (Ok(mut send), false) => {
+            let mut body = std::mem::take(&mut response.body);
+            drop(response);
+            // The body goes with the sending: dropped as soon as that is over (a reset), so a
+            // producer in the rest sees its writes fail instead of waiting for the client.
+            let send = async move { send_body(&mut send, &mut body, cfg, state).await };
+            match rest {
+                Some(rest) => alongside(send, rest).await,
+                None => send.await,
+            }
+        }
+        _ => {
+            // No body to send (or the stream is gone): the rest only has to end. A body it
+            // would feed is dropped with the response first, so its writes fail.
+            drop(response);
+            if let Some(rest) = rest {
+                rest.await;
+            }
+        }
     }
-    send_body(&mut send, &mut response.body, cfg, state).await;
+}
+
+/// Runs `send` and `rest` together until both are done; `send` is dropped as soon as it is.
+async fn alongside<F: Future<Output = ()>>(send: F, mut rest: Rest) {
+    let mut send = std::pin::pin!(Some(send));
+    let mut rest_done = false;
+    poll_fn(|cx| {
+        if let Some(f) = send.as_mut().as_pin_mut()
+            && f.poll(cx).is_ready()
+        {
+            send.set(None);
+        }
+        let send_done = send.is_none();
+        if !rest_done {
+            rest_done = rest.as_mut().poll(cx).is_ready();
+        }
+        if send_done && rest_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Sends `body` within the client's flow-control window: only as many bytes as h2 grants

@@ -208,13 +208,27 @@ fn settings_flood_gets_goaway() {
 
 #[test]
 fn zero_window_stall_is_reset_after_the_send_timeout() {
+    zero_window_stall("0");
+}
+
+#[test]
+fn zero_window_stall_ends_a_producer_handed_over_with_the_answer() {
+    // The producer runs as the answer's rest in the stream's task: the reset drops the body,
+    // its next write fails, and the stream's task ends (the connection closes normally).
+    zero_window_stall("1");
+}
+
+fn zero_window_stall(rest: &str) {
     let _g = serial();
     let limits = H2Limits {
         send_timeout: Duration::from_millis(500),
         ..H2Limits::default()
     };
     let s = start(limits);
-    let out = json(&attack(&s, &["zero_window", &(64 * MIB).to_string(), "10"]));
+    let out = json(&attack(
+        &s,
+        &["zero_window", &(64 * MIB).to_string(), "10", rest],
+    ));
     assert_eq!(out["resets"]["1"], CANCEL, "{out}");
     assert!(out["waited"].as_f64().unwrap() < 5.0, "{out}");
     // the producer was held back by the channel: nowhere near the 64 MiB asked for

@@ -217,10 +217,11 @@ def settings_flood(port, n):
     c.report()
 
 
-def zero_window(port, size, wait):
-    """The client's stream window is 0 and never opened: the response cannot be sent."""
+def zero_window(port, size, wait, rest=0):
+    """The client's stream window is 0 and never opened: the response cannot be sent.
+    rest=1: the handler's producer runs as its answer's rest, in the stream's task."""
     c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
-    c.send(c.headers(1, "/download?size=%d" % size))
+    c.send(c.headers(1, "/download?size=%d&rest=%d" % (size, rest)))
     start = time.time()
     c.read_frames(lambda c: 1 in c.resets, wait)
     c.report(waited=time.time() - start)

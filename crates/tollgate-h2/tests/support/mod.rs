@@ -112,7 +112,7 @@ impl Handler for TestHandler {
                 let size = query_usize(&req.path, "size").unwrap_or(1 << 20);
                 let (mut tx, rx) = channel(64 * 1024);
                 let counters = self.counters.clone();
-                monoio::spawn(async move {
+                let producer = async move {
                     let all = Bytes::from(pattern(251 * 80));
                     let mut off = 0usize;
                     while off < size {
@@ -126,8 +126,16 @@ impl Handler for TestHandler {
                         off += n;
                     }
                     tx.finish();
-                });
-                Response::new(200, rx).with_header("content-length", size.to_string())
+                };
+                let resp = Response::new(200, rx).with_header("content-length", size.to_string());
+                // `rest=1`: the producer runs in the stream's own task, handed over with the
+                // answer; otherwise in a task of its own.
+                if query_usize(&req.path, "rest") == Some(1) {
+                    resp.with_rest(Box::pin(producer))
+                } else {
+                    monoio::spawn(producer);
+                    resp
+                }
             }
             "/slow" => {
                 monoio::time::sleep(Duration::from_millis(200)).await;
