@@ -91,6 +91,20 @@ struct H2Conn {
     facts: ConnFacts,
 }
 
+impl H2Conn {
+    /// The stream's pipeline, boxed. A plain function on purpose: built inside the `async fn`,
+    /// the large unboxed future could take room in the handler's own future.
+    fn start(&self, req: Request, body: Body, tx: OneshotSender<Response>) -> Rest {
+        Box::pin(run_stream(
+            self.w.clone(),
+            self.facts.clone(),
+            req,
+            body,
+            tx,
+        ))
+    }
+}
+
 impl Handler for H2Conn {
     async fn handle(&self, req: Request, body: Body) -> Response {
         let (tx, mut rx) = oneshot();
@@ -99,13 +113,7 @@ impl Handler for H2Conn {
         // through `tx`; when it is not over by then (a streamed body still to feed, or work
         // after the answer), the rest of it goes with the response and `tollgate-h2` drives
         // it alongside the body.
-        let mut run: Rest = Box::pin(run_stream(
-            self.w.clone(),
-            self.facts.clone(),
-            req,
-            body,
-            tx,
-        ));
+        let mut run = self.start(req, body, tx);
         let mut done = false;
         let answer = poll_fn(|cx| {
             if !done {

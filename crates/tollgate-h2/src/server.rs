@@ -491,23 +491,14 @@ async fn serve_stream<H: Handler>(
     let status = head.status().as_u16();
     let skip_body = no_body_reply || status == 204 || status == 304;
     let end = skip_body || response.body.is_end_stream();
-    let sent = respond.send_response(head, end);
-    match (sent, end) {
-        (Ok(mut send), false) => {
-            let mut body = std::mem::take(&mut response.body);
-            drop(response);
-            // The body goes with the sending: dropped as soon as that is over (a reset), so a
-            // producer in the rest sees its writes fail instead of waiting for the client.
-            let send = async move { send_body(&mut send, &mut body, cfg, state).await };
-            match rest {
-                Some(rest) => alongside(send, rest).await,
-                None => send.await,
-            }
-        }
+    let body = std::mem::take(&mut response.body);
+    drop(response);
+    match (respond.send_response(head, end), end) {
+        (Ok(send), false) => send_then_rest(send, body, rest, cfg, state).await,
         _ => {
             // No body to send (or the stream is gone): the rest only has to end. A body it
-            // would feed is dropped with the response first, so its writes fail.
-            drop(response);
+            // would feed is dropped first, so its writes fail.
+            drop(body);
             if let Some(rest) = rest {
                 rest.await;
             }
@@ -515,15 +506,52 @@ async fn serve_stream<H: Handler>(
     }
 }
 
+/// A boxed future that may borrow.
+type Local<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// Sends the answer's body, and drives the handler's rest alongside and to its end.
+///
+/// A whole body of at most the per-stream send buffer (the common small answer) is handed to
+/// h2 at once with END_STREAM: h2 holds it until the client's window allows, within the same
+/// bound as a streamed body's reserved capacity (a stalled client then holds the stream until
+/// the connection's idle and shutdown timeouts, not the send timeout). Anything else is sent
+/// as the window allows ([`send_body`]), in a future boxed apart so that the stream's task
+/// (moved into place at each spawn) stays small.
+async fn send_then_rest(
+    mut send: SendStream<Bytes>,
+    mut body: Body,
+    rest: Option<Rest>,
+    cfg: &StreamCfg,
+    state: &ConnState,
+) {
+    if let Some(whole) = body.whole(cfg.send_chunk) {
+        let _ = send.send_data(whole, true);
+        drop(send);
+        if let Some(rest) = rest {
+            rest.await;
+        }
+        return;
+    }
+    let sending: Local<'_> = Box::pin(async move {
+        // The body goes with the sending: dropped as soon as that is over (a reset), so a
+        // producer in the rest sees its writes fail instead of waiting for the client.
+        send_body(&mut send, &mut body, cfg, state).await
+    });
+    match rest {
+        Some(rest) => alongside(sending, rest).await,
+        None => sending.await,
+    }
+}
+
 /// Runs `send` and `rest` together until both are done; `send` is dropped as soon as it is.
-async fn alongside<F: Future<Output = ()>>(send: F, mut rest: Rest) {
-    let mut send = std::pin::pin!(Some(send));
+async fn alongside(send: Local<'_>, mut rest: Rest) {
+    let mut send = Some(send);
     let mut rest_done = false;
     poll_fn(|cx| {
-        if let Some(f) = send.as_mut().as_pin_mut()
-            && f.poll(cx).is_ready()
+        if let Some(f) = send.as_mut()
+            && f.as_mut().poll(cx).is_ready()
         {
-            send.set(None);
+            send = None;
         }
         let send_done = send.is_none();
         if !rest_done {

@@ -243,6 +243,29 @@ fn zero_window_stall(rest: &str) {
 }
 
 #[test]
+fn zero_window_small_answer_is_held_until_the_idle_and_shutdown_timeouts() {
+    // A whole answer within the per-stream send buffer goes to h2 at once (no send timeout):
+    // it waits there for the window, and the connection, with no stream of ours left
+    // running, ends at the idle timeout (GOAWAY) plus the shutdown timeout.
+    let _g = serial();
+    let limits = H2Limits {
+        idle_timeout: Duration::from_secs(1),
+        shutdown_timeout: Duration::from_millis(500),
+        ..H2Limits::default()
+    };
+    let s = start(limits);
+    let out = json(&attack(&s, &["zero_window_small", "10"]));
+    assert_eq!(out["status"]["1"], 200, "{out}");
+    assert!(out["data"].get("1").is_none(), "{out}");
+    assert!(out["goaway"].is_number(), "{out}");
+    assert_eq!(out["closed"], true, "{out}");
+    assert!(out["waited"].as_f64().unwrap() < 5.0, "{out}");
+    let sum = summary(&s);
+    assert_eq!(sum.close, Close::Idle, "{sum:?}");
+    still_serving(&s);
+}
+
+#[test]
 fn client_that_never_reads_holds_bounded_memory() {
     let _g = serial();
     let limits = H2Limits {

@@ -227,6 +227,16 @@ def zero_window(port, size, wait, rest=0):
     c.report(waited=time.time() - start)
 
 
+def zero_window_small(port, wait):
+    """A zero stream window and a small whole answer (/echo): h2 holds it; the client waits
+    for the server to end the connection."""
+    c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    c.send(c.headers(1, "/echo"))
+    start = time.time()
+    c.read_frames(lambda c: c.closed, wait)
+    c.report(waited=time.time() - start)
+
+
 def no_read(port, size, wait):
     """Windows wide open, a tiny receive buffer, and the socket never read."""
     c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 2**31 - 1}, rcvbuf=4096)
@@ -311,6 +321,7 @@ def main():
         "ping_flood": ping_flood,
         "settings_flood": settings_flood,
         "zero_window": zero_window,
+        "zero_window_small": zero_window_small,
         "no_read": no_read,
         "reset_sibling": reset_sibling,
         "concurrency": concurrency,
