@@ -504,6 +504,7 @@ async fn send(sender: &mut BodySender, piece: Bytes) -> io::Result<()> {
 /// adds the content-length of a body of known length).
 fn h2_response(head: &ResponseHead<'_>, body: Body) -> Response {
     let mut resp = Response::new(head.status, body);
+    resp.headers = tollgate_h2::Headers::with_capacity(head.headers.len() + 1);
     for (name, value) in &head.headers {
         resp.headers
             .push(String::from_utf8_lossy(name), value.as_ref().to_vec());

@@ -401,6 +401,8 @@ fn is_connection_specific(name: &str) -> bool {
 
 fn response_head(resp: &Response) -> http::Response<()> {
     let mut head = http::Response::new(());
+    // Room for every field and a content-length: the map is built once, never regrown.
+    *head.headers_mut() = http::HeaderMap::with_capacity(resp.headers.len() + 1);
     // A final response is never 1xx (informational responses are not offered).
     *head.status_mut() = match resp.status {
         200..=999 => http::StatusCode::from_u16(resp.status)
@@ -432,9 +434,8 @@ fn response_head(resp: &Response) -> http::Response<()> {
         && !no_content
         && resp.status != 304
         && let Some(len) = resp.body.exact_len()
-        && let Ok(v) = http::HeaderValue::from_str(&len.to_string())
     {
-        map.insert(http::header::CONTENT_LENGTH, v);
+        map.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
     }
     head
 }
