@@ -399,6 +399,17 @@ fn is_connection_specific(name: &str) -> bool {
     )
 }
 
+/// Response fields whose value is new in every response (request and trace ids). HPACK
+/// sends them as literals never indexed: entered in the connection's dynamic table they would
+/// never be referenced again, only evict useful entries, and make every later lookup of the
+/// same name compare against each of them.
+fn is_unique_per_response(name: &str) -> bool {
+    matches!(
+        name,
+        "x-amzn-requestid" | "x-amz-apigw-id" | "x-amzn-trace-id" | "x-request-id"
+    )
+}
+
 fn response_head(resp: &Response) -> http::Response<()> {
     let mut head = http::Response::new(());
     // Room for every field and a content-length: the map is built once, never regrown.
@@ -420,13 +431,16 @@ fn response_head(resp: &Response) -> http::Response<()> {
         {
             continue;
         }
-        let (Ok(n), Ok(v)) = (
+        let (Ok(n), Ok(mut v)) = (
             http::HeaderName::from_bytes(name.as_bytes()),
             http::HeaderValue::from_bytes(value),
         ) else {
             log::debug!("h2: dropping an invalid response header field");
             continue;
         };
+        if is_unique_per_response(n.as_str()) {
+            v.set_sensitive(true);
+        }
         has_length |= n == http::header::CONTENT_LENGTH;
         map.append(n, v);
     }
@@ -700,6 +714,17 @@ mod tests {
         let names: Vec<&str> = head.headers().keys().map(|k| k.as_str()).collect();
         assert_eq!(names, vec!["x-ok", "content-length"]);
         assert_eq!(head.headers()["content-length"], "3");
+        assert!(!head.headers()["x-ok"].is_sensitive());
+    }
+
+    #[test]
+    fn request_ids_are_never_indexed() {
+        let resp = Response::new(200, Body::empty())
+            .with_header("x-amzn-RequestId", "9591d96e")
+            .with_header("content-type", "application/json");
+        let head = response_head(&resp);
+        assert!(head.headers()["x-amzn-requestid"].is_sensitive());
+        assert!(!head.headers()["content-type"].is_sensitive());
     }
 
     #[test]
