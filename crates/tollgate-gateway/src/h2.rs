@@ -156,7 +156,10 @@ async fn run_stream(
     let mut c = Conn {
         stream: H2Io {
             source,
-            out: Out::Head { tx: Some(tx) },
+            out: Out::Head {
+                tx: Some(tx),
+                reset: req.reset.clone(),
+            },
         },
         buf: head_bytes,
         out: Vec::with_capacity(1024),
@@ -462,8 +465,12 @@ impl Wire for H2Io {
 
 /// The pipeline's answer to one stream, as it goes to `tollgate-h2`.
 enum Out {
-    /// No answer yet: the head goes to the stream's handler through `tx`.
-    Head { tx: Option<OneshotSender<Response>> },
+    /// No answer yet: the head goes to the stream's handler through `tx` (unless the client
+    /// has reset the stream: `reset`).
+    Head {
+        tx: Option<OneshotSender<Response>>,
+        reset: tollgate_h2::ResetFlag,
+    },
     /// The head went out; the body follows through the stream's body channel.
     Body { sender: BodySender },
     /// Complete (or abandoned: a sender dropped without `finish` resets the stream).
@@ -478,19 +485,23 @@ impl Out {
     /// Hand the response (head, and its body or the receiving end of its channel) to the
     /// stream's handler.
     fn answer(&mut self, resp: Response) -> io::Result<()> {
-        let Out::Head { tx } = self else {
+        let Out::Head { tx, reset } = self else {
             return Err(broken("answer already sent"));
         };
         let Some(tx) = tx.take() else {
             return Err(broken("answer already sent"));
         };
+        if reset.is_reset() {
+            // The pipeline ran on after the reset (for its access-log line): nothing was sent.
+            return Err(broken("stream reset"));
+        }
         tx.send(resp).map_err(|_| broken("stream reset"))
     }
 
     /// The pipeline is over: no answer at all is a 502; a body not finished is aborted (the
     /// stream is reset).
     fn finish(&mut self) {
-        if let Out::Head { tx: Some(tx) } = std::mem::replace(self, Out::Done) {
+        if let Out::Head { tx: Some(tx), .. } = std::mem::replace(self, Out::Done) {
             let _ = tx.send(Response::new(502, Body::empty()));
         }
     }
@@ -583,10 +594,17 @@ mod tests {
 
     /// A fresh stream as the pipeline's client, and the receiving end of its answer.
     fn stream() -> (H2Io, OneshotReceiver<Response>) {
+        stream_with(tollgate_h2::ResetFlag::default())
+    }
+
+    fn stream_with(reset: tollgate_h2::ResetFlag) -> (H2Io, OneshotReceiver<Response>) {
         let (tx, rx) = oneshot();
         let io = H2Io {
             source: Source::Bytes(Bytes::new()),
-            out: Out::Head { tx: Some(tx) },
+            out: Out::Head {
+                tx: Some(tx),
+                reset,
+            },
         };
         (io, rx)
     }
@@ -739,6 +757,27 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_after_a_reset_fails_as_a_broken_stream() {
+        rt().block_on(async {
+            let reset = tollgate_h2::ResetFlag::default();
+            let (mut io, rx) = stream_with(reset.clone());
+            reset.set();
+            let r = NeutralResponse {
+                head: head(),
+                body: std::borrow::Cow::Borrowed(b"{}"),
+            };
+            let (res, n) = io
+                .send_response(&mut Vec::new(), &r, false, true, None)
+                .await;
+            assert_eq!(res.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+            assert_eq!(n, 0);
+            drop(io);
+            // Nothing reached the stream (the sender went unused).
+            assert!(rx.await.is_none());
+        });
+    }
+
+    #[test]
     fn in_memory_answers_and_http1_bytes() {
         rt().block_on(async {
             let (mut io, rx) = stream();
@@ -785,6 +824,7 @@ mod tests {
                 scheme: Some("http".into()),
                 headers,
                 stream_id: Some(1),
+                reset: tollgate_h2::ResetFlag::default(),
             };
             let (tx, body) = tollgate_h2::channel(16);
             drop(tx);

@@ -1,9 +1,11 @@
 //! Protocol-neutral request and response heads: plain structs an HTTP/1 connection can fill
 //! just as well as an HTTP/2 stream.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use crate::body::Body;
 
@@ -83,6 +85,24 @@ impl Headers {
     }
 }
 
+/// Whether the client has reset the stream: set by the connection, for a handler that runs
+/// on after a reset ([`crate::Handler::run_after_reset`]) to see that its answer goes
+/// nowhere. Never set over HTTP/1.
+#[derive(Debug, Clone, Default)]
+pub struct ResetFlag(Rc<Cell<bool>>);
+
+impl ResetFlag {
+    /// True once the client has reset the stream.
+    pub fn is_reset(&self) -> bool {
+        self.0.get()
+    }
+
+    /// Marks the stream reset (the connection does, when the client resets it).
+    pub fn set(&self) {
+        self.0.set(true);
+    }
+}
+
 /// A request head. The body comes separately, as a [`Body`].
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -101,6 +121,8 @@ pub struct Request {
     pub headers: Headers,
     /// The HTTP/2 stream id, for logs; `None` over HTTP/1.
     pub stream_id: Option<u32>,
+    /// Set when the client resets the stream.
+    pub reset: ResetFlag,
 }
 
 /// Work a handler goes on with after its answer's head (see [`Response::with_rest`]).

@@ -15,7 +15,7 @@ use monoio_compat::StreamWrapper;
 
 use crate::body::{Body, BodyError, BodyStream};
 use crate::limits::H2Limits;
-use crate::message::{Headers, Request, Response, Rest, Version};
+use crate::message::{Headers, Request, ResetFlag, Response, Rest, Version};
 use crate::meter::{Flood, FrameMeter, MeterState, MeteredIo};
 
 /// Handles one request (one HTTP/2 stream). Runs in the stream's monoio task, so the future
@@ -388,6 +388,7 @@ fn request_from(parts: &http::request::Parts, stream_id: u32) -> Request {
         scheme: parts.uri.scheme_str().map(str::to_owned),
         headers,
         stream_id: Some(stream_id),
+        reset: ResetFlag::default(),
     }
 }
 
@@ -490,8 +491,10 @@ async fn serve_stream<H: Handler>(
         Body::stream(H2RecvBody::new(recv, cfg.body_timeout, exact))
     };
     drop(parts);
+    let reset = request.reset.clone();
     let mut answer = std::pin::pin!(handler.handle(request, body));
     let Some(mut response) = unless_reset(answer.as_mut(), &mut respond).await else {
+        reset.set();
         if handler.run_after_reset() {
             // The answer (and a body channel it holds) goes first, so the rest's writes fail.
             let rest = answer.await.take_rest();

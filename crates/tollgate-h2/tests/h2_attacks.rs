@@ -301,6 +301,30 @@ fn a_reset_stream_leaves_its_siblings_alone() {
     assert_eq!(out["status"]["5"], 200, "{out}");
     assert!(out["status"].get("1").is_none(), "{out}");
     assert_eq!(out["goaway"], Value::Null, "{out}");
+    // its handler future was dropped at the reset: it never finished
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(s.counters.finished_after_reset.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn a_handler_that_runs_after_reset_finishes_and_sees_the_reset() {
+    let _g = serial();
+    let s = start(H2Limits::default());
+    s.counters.run_after_reset.store(true, Ordering::Relaxed);
+    let out = json(&attack(&s, &["reset_sibling"]));
+    assert_eq!(out["status"]["3"], 200, "{out}");
+    assert_eq!(out["status"]["5"], 200, "{out}");
+    // stream 1's answer went nowhere: no HEADERS for it
+    assert!(out["status"].get("1").is_none(), "{out}");
+    // its handler ran to its end (the 200 ms sleep) and saw the reset flag
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while s.counters.finished_after_reset.load(Ordering::Relaxed) == 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.counters.finished_after_reset.load(Ordering::Relaxed), 1);
+    still_serving(&s);
 }
 
 #[test]

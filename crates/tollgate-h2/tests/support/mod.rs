@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ pub struct Counters {
     pub calls: AtomicU64,
     /// Bytes the download handler produced (taken by the connection).
     pub produced: AtomicU64,
+    /// What the handler answers to `run_after_reset` (set before the traffic).
+    pub run_after_reset: AtomicBool,
+    /// `/slow` handlers that finished and saw their stream reset.
+    pub finished_after_reset: AtomicU64,
 }
 
 pub struct Server {
@@ -67,6 +71,10 @@ fn query_usize(path: &str, key: &str) -> Option<usize> {
 }
 
 impl Handler for TestHandler {
+    fn run_after_reset(&self) -> bool {
+        self.counters.run_after_reset.load(Ordering::Relaxed)
+    }
+
     async fn handle(&self, req: Request, mut body: Body) -> Response {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let route = req.path.split('?').next().unwrap_or("").to_owned();
@@ -139,6 +147,11 @@ impl Handler for TestHandler {
             }
             "/slow" => {
                 monoio::time::sleep(Duration::from_millis(200)).await;
+                if req.reset.is_reset() {
+                    self.counters
+                        .finished_after_reset
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 Response::new(200, Body::from("slow\n"))
             }
             _ => Response::new(404, Body::from("no route\n")),
