@@ -14,8 +14,10 @@
 //! waits for the client's window (backpressure up to the proxied upstream).
 
 use std::cell::RefCell;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes};
 use monoio::buf::{IoBufMut, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
-use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Response};
+use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Response, Rest};
 use tollgate_http::{HttpError, parse_request};
 
 use crate::error::GatewayError;
@@ -89,23 +91,45 @@ struct H2Conn {
     facts: ConnFacts,
 }
 
-impl Handler for H2Conn {
-    async fn handle(&self, req: Request, body: Body) -> Response {
-        let (tx, rx) = oneshot();
-        // The pipeline runs in its own task: it keeps feeding the response body after the
-        // head has gone back to `tollgate-h2`. A reset stream drops this future and `rx`;
-        // the task then sees its writes fail and ends.
-        monoio::spawn(run_stream(
+impl H2Conn {
+    /// The stream's pipeline, boxed. A plain function on purpose: built inside the `async fn`,
+    /// the large unboxed future could take room in the handler's own future.
+    fn start(&self, req: Request, body: Body, tx: OneshotSender<Response>) -> Rest {
+        Box::pin(run_stream(
             self.w.clone(),
             self.facts.clone(),
             req,
             body,
             tx,
-        ));
-        match rx.await {
-            Some(resp) => resp,
-            None => Response::new(500, Body::empty()),
-        }
+        ))
+    }
+}
+
+impl Handler for H2Conn {
+    async fn handle(&self, req: Request, body: Body) -> Response {
+        let (tx, mut rx) = oneshot();
+        // The pipeline runs in the stream's own task, boxed once here (its future is large:
+        // moved by value through the layers above, it would be copied at each). It answers
+        // through `tx`; when it is not over by then (a streamed body still to feed, or work
+        // after the answer), the rest of it goes with the response and `tollgate-h2` drives
+        // it alongside the body.
+        let mut run = self.start(req, body, tx);
+        let mut done = false;
+        let answer = poll_fn(|cx| {
+            if !done {
+                done = run.as_mut().poll(cx).is_ready();
+            }
+            Pin::new(&mut rx).poll(cx)
+        })
+        .await;
+        let resp = answer.unwrap_or_else(|| Response::new(500, Body::empty()));
+        if done { resp } else { resp.with_rest(run) }
+    }
+
+    /// A stream reset before its answer still has its pipeline run to the end (its access-log
+    /// line and metrics), as a reset after the answer does.
+    fn run_after_reset(&self) -> bool {
+        true
     }
 }
 
@@ -132,7 +156,10 @@ async fn run_stream(
     let mut c = Conn {
         stream: H2Io {
             source,
-            out: Out::Head { tx: Some(tx) },
+            out: Out::Head {
+                tx: Some(tx),
+                reset: req.reset.clone(),
+            },
         },
         buf: head_bytes,
         out: Vec::with_capacity(1024),
@@ -438,8 +465,12 @@ impl Wire for H2Io {
 
 /// The pipeline's answer to one stream, as it goes to `tollgate-h2`.
 enum Out {
-    /// No answer yet: the head goes to the stream's handler through `tx`.
-    Head { tx: Option<OneshotSender<Response>> },
+    /// No answer yet: the head goes to the stream's handler through `tx` (unless the client
+    /// has reset the stream: `reset`).
+    Head {
+        tx: Option<OneshotSender<Response>>,
+        reset: tollgate_h2::ResetFlag,
+    },
     /// The head went out; the body follows through the stream's body channel.
     Body { sender: BodySender },
     /// Complete (or abandoned: a sender dropped without `finish` resets the stream).
@@ -454,19 +485,23 @@ impl Out {
     /// Hand the response (head, and its body or the receiving end of its channel) to the
     /// stream's handler.
     fn answer(&mut self, resp: Response) -> io::Result<()> {
-        let Out::Head { tx } = self else {
+        let Out::Head { tx, reset } = self else {
             return Err(broken("answer already sent"));
         };
         let Some(tx) = tx.take() else {
             return Err(broken("answer already sent"));
         };
+        if reset.is_reset() {
+            // The pipeline ran on after the reset (for its access-log line): nothing was sent.
+            return Err(broken("stream reset"));
+        }
         tx.send(resp).map_err(|_| broken("stream reset"))
     }
 
     /// The pipeline is over: no answer at all is a 502; a body not finished is aborted (the
     /// stream is reset).
     fn finish(&mut self) {
-        if let Out::Head { tx: Some(tx) } = std::mem::replace(self, Out::Done) {
+        if let Out::Head { tx: Some(tx), .. } = std::mem::replace(self, Out::Done) {
             let _ = tx.send(Response::new(502, Body::empty()));
         }
     }
@@ -480,6 +515,7 @@ async fn send(sender: &mut BodySender, piece: Bytes) -> io::Result<()> {
 /// adds the content-length of a body of known length).
 fn h2_response(head: &ResponseHead<'_>, body: Body) -> Response {
     let mut resp = Response::new(head.status, body);
+    resp.headers = tollgate_h2::Headers::with_capacity(head.headers.len() + 1);
     for (name, value) in &head.headers {
         resp.headers
             .push(String::from_utf8_lossy(name), value.as_ref().to_vec());
@@ -558,10 +594,17 @@ mod tests {
 
     /// A fresh stream as the pipeline's client, and the receiving end of its answer.
     fn stream() -> (H2Io, OneshotReceiver<Response>) {
+        stream_with(tollgate_h2::ResetFlag::default())
+    }
+
+    fn stream_with(reset: tollgate_h2::ResetFlag) -> (H2Io, OneshotReceiver<Response>) {
         let (tx, rx) = oneshot();
         let io = H2Io {
             source: Source::Bytes(Bytes::new()),
-            out: Out::Head { tx: Some(tx) },
+            out: Out::Head {
+                tx: Some(tx),
+                reset,
+            },
         };
         (io, rx)
     }
@@ -714,6 +757,27 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_after_a_reset_fails_as_a_broken_stream() {
+        rt().block_on(async {
+            let reset = tollgate_h2::ResetFlag::default();
+            let (mut io, rx) = stream_with(reset.clone());
+            reset.set();
+            let r = NeutralResponse {
+                head: head(),
+                body: std::borrow::Cow::Borrowed(b"{}"),
+            };
+            let (res, n) = io
+                .send_response(&mut Vec::new(), &r, false, true, None)
+                .await;
+            assert_eq!(res.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+            assert_eq!(n, 0);
+            drop(io);
+            // Nothing reached the stream (the sender went unused).
+            assert!(rx.await.is_none());
+        });
+    }
+
+    #[test]
     fn in_memory_answers_and_http1_bytes() {
         rt().block_on(async {
             let (mut io, rx) = stream();
@@ -760,6 +824,7 @@ mod tests {
                 scheme: Some("http".into()),
                 headers,
                 stream_id: Some(1),
+                reset: tollgate_h2::ResetFlag::default(),
             };
             let (tx, body) = tollgate_h2::channel(16);
             drop(tx);

@@ -104,6 +104,18 @@ impl From<&'static str> for Body {
 }
 
 impl Body {
+    /// The whole body, taken out, when it is bytes in memory of at most `max` bytes.
+    pub(crate) fn whole(&mut self, max: usize) -> Option<Bytes> {
+        match &self.kind {
+            Kind::Full(b) if b.len() <= max => {}
+            _ => return None,
+        }
+        match std::mem::replace(&mut self.kind, Kind::Empty) {
+            Kind::Full(b) => Some(b),
+            _ => None,
+        }
+    }
+
     /// No body.
     pub fn empty() -> Body {
         Body { kind: Kind::Empty }

@@ -56,7 +56,7 @@ mod server;
 
 pub use body::{Body, BodyError, BodySender, BodyStream, channel};
 pub use limits::{H2Limits, MAX_FRAME_SIZE, MAX_WINDOW, MIN_FRAME_SIZE};
-pub use message::{Headers, Request, Response, Version};
+pub use message::{Headers, Request, ResetFlag, Response, Rest, Version};
 pub use meter::Flood;
 pub use server::{Close, ConnSummary, Handler, serve_connection, serve_connection_until};
 

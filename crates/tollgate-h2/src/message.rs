@@ -1,6 +1,12 @@
 //! Protocol-neutral request and response heads: plain structs an HTTP/1 connection can fill
 //! just as well as an HTTP/2 stream.
 
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
 use crate::body::Body;
 
 /// The protocol a request arrived over.
@@ -79,6 +85,24 @@ impl Headers {
     }
 }
 
+/// Whether the client has reset the stream: set by the connection, for a handler that runs
+/// on after a reset ([`crate::Handler::run_after_reset`]) to see that its answer goes
+/// nowhere. Never set over HTTP/1.
+#[derive(Debug, Clone, Default)]
+pub struct ResetFlag(Rc<Cell<bool>>);
+
+impl ResetFlag {
+    /// True once the client has reset the stream.
+    pub fn is_reset(&self) -> bool {
+        self.0.get()
+    }
+
+    /// Marks the stream reset (the connection does, when the client resets it).
+    pub fn set(&self) {
+        self.0.set(true);
+    }
+}
+
 /// A request head. The body comes separately, as a [`Body`].
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -97,10 +121,14 @@ pub struct Request {
     pub headers: Headers,
     /// The HTTP/2 stream id, for logs; `None` over HTTP/1.
     pub stream_id: Option<u32>,
+    /// Set when the client resets the stream.
+    pub reset: ResetFlag,
 }
 
+/// Work a handler goes on with after its answer's head (see [`Response::with_rest`]).
+pub type Rest = Pin<Box<dyn Future<Output = ()>>>;
+
 /// A response: status, headers and a body (bytes, or a stream fed with backpressure).
-#[derive(Debug)]
 pub struct Response {
     /// The status code (200..=999 are sent as given; anything else becomes 500).
     pub status: u16,
@@ -109,6 +137,19 @@ pub struct Response {
     pub headers: Headers,
     /// The body.
     pub body: Body,
+    /// What the handler still has to do once the head is out (see [`Response::with_rest`]).
+    rest: Option<Rest>,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .field("rest", &self.rest.is_some())
+            .finish()
+    }
 }
 
 impl Response {
@@ -118,7 +159,23 @@ impl Response {
             status,
             headers: Headers::new(),
             body,
+            rest: None,
         }
+    }
+
+    /// Hands over the rest of the handler's work with the answer: typically the producer
+    /// feeding a [`crate::channel`] body, and whatever it does after the body (logs, metrics).
+    /// The stream's own task drives it alongside sending the body and then to its end, even
+    /// when the client resets the stream (its writes to the body then fail), so a handler
+    /// that streams its answer needs no task of its own.
+    pub fn with_rest(mut self, rest: Rest) -> Response {
+        self.rest = Some(rest);
+        self
+    }
+
+    /// Takes the rest of the handler's work out (see [`Response::with_rest`]).
+    pub(crate) fn take_rest(&mut self) -> Option<Rest> {
+        self.rest.take()
     }
 
     /// Adds a header field (builder style).

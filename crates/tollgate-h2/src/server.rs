@@ -15,19 +15,32 @@ use monoio_compat::StreamWrapper;
 
 use crate::body::{Body, BodyError, BodyStream};
 use crate::limits::H2Limits;
-use crate::message::{Headers, Request, Response, Version};
+use crate::message::{Headers, Request, ResetFlag, Response, Rest, Version};
 use crate::meter::{Flood, FrameMeter, MeterState, MeteredIo};
 
-/// Handles one request (one HTTP/2 stream). Runs in its own monoio task, so the future need
-/// not be `Send`. When the client resets the stream, the future is dropped.
+/// Handles one request (one HTTP/2 stream). Runs in the stream's monoio task, so the future
+/// need not be `Send`. When the client resets the stream before the answer, the future is
+/// dropped, unless [`Handler::run_after_reset`] says otherwise.
 pub trait Handler {
     /// Answers `req`, whose body is `body`.
     fn handle(&self, req: Request, body: Body) -> impl Future<Output = Response>;
+
+    /// True when a stream's handler future, and then its answer's [`Response::with_rest`]
+    /// work, run on to their end after the client reset the stream (the answer is dropped):
+    /// for a handler that must account for every request it started. False (the default):
+    /// the future is dropped at the reset.
+    fn run_after_reset(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Handler> Handler for Rc<T> {
     fn handle(&self, req: Request, body: Body) -> impl Future<Output = Response> {
         T::handle(self, req, body)
+    }
+
+    fn run_after_reset(&self) -> bool {
+        T::run_after_reset(self)
     }
 }
 
@@ -375,6 +388,7 @@ fn request_from(parts: &http::request::Parts, stream_id: u32) -> Request {
         scheme: parts.uri.scheme_str().map(str::to_owned),
         headers,
         stream_id: Some(stream_id),
+        reset: ResetFlag::default(),
     }
 }
 
@@ -386,8 +400,21 @@ fn is_connection_specific(name: &str) -> bool {
     )
 }
 
+/// Response fields whose value is new in every response (request and trace ids). HPACK
+/// sends them as literals never indexed: entered in the connection's dynamic table they would
+/// never be referenced again, only evict useful entries, and make every later lookup of the
+/// same name compare against each of them.
+fn is_unique_per_response(name: &str) -> bool {
+    matches!(
+        name,
+        "x-amzn-requestid" | "x-amz-apigw-id" | "x-amzn-trace-id" | "x-request-id"
+    )
+}
+
 fn response_head(resp: &Response) -> http::Response<()> {
     let mut head = http::Response::new(());
+    // Room for every field and a content-length: the map is built once, never regrown.
+    *head.headers_mut() = http::HeaderMap::with_capacity(resp.headers.len() + 1);
     // A final response is never 1xx (informational responses are not offered).
     *head.status_mut() = match resp.status {
         200..=999 => http::StatusCode::from_u16(resp.status)
@@ -405,13 +432,16 @@ fn response_head(resp: &Response) -> http::Response<()> {
         {
             continue;
         }
-        let (Ok(n), Ok(v)) = (
+        let (Ok(n), Ok(mut v)) = (
             http::HeaderName::from_bytes(name.as_bytes()),
             http::HeaderValue::from_bytes(value),
         ) else {
             log::debug!("h2: dropping an invalid response header field");
             continue;
         };
+        if is_unique_per_response(n.as_str()) {
+            v.set_sensitive(true);
+        }
         has_length |= n == http::header::CONTENT_LENGTH;
         map.append(n, v);
     }
@@ -419,9 +449,8 @@ fn response_head(resp: &Response) -> http::Response<()> {
         && !no_content
         && resp.status != 304
         && let Some(len) = resp.body.exact_len()
-        && let Ok(v) = http::HeaderValue::from_str(&len.to_string())
     {
-        map.insert(http::header::CONTENT_LENGTH, v);
+        map.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
     }
     head
 }
@@ -461,20 +490,98 @@ async fn serve_stream<H: Handler>(
             .and_then(|v| v.parse().ok());
         Body::stream(H2RecvBody::new(recv, cfg.body_timeout, exact))
     };
-    let Some(mut response) = unless_reset(handler.handle(request, body), &mut respond).await else {
+    drop(parts);
+    let reset = request.reset.clone();
+    let mut answer = std::pin::pin!(handler.handle(request, body));
+    let Some(mut response) = unless_reset(answer.as_mut(), &mut respond).await else {
+        reset.set();
+        if handler.run_after_reset() {
+            // The answer (and a body channel it holds) goes first, so the rest's writes fail.
+            let rest = answer.await.take_rest();
+            if let Some(rest) = rest {
+                rest.await;
+            }
+        }
         return;
     };
+    let rest = response.take_rest();
     let head = response_head(&response);
     let status = head.status().as_u16();
     let skip_body = no_body_reply || status == 204 || status == 304;
     let end = skip_body || response.body.is_end_stream();
-    let Ok(mut send) = respond.send_response(head, end) else {
-        return;
-    };
-    if end {
+    let body = std::mem::take(&mut response.body);
+    drop(response);
+    match (respond.send_response(head, end), end) {
+        (Ok(send), false) => send_then_rest(send, body, rest, cfg, state).await,
+        _ => {
+            // No body to send (or the stream is gone): the rest only has to end. A body it
+            // would feed is dropped first, so its writes fail.
+            drop(body);
+            if let Some(rest) = rest {
+                rest.await;
+            }
+        }
+    }
+}
+
+/// A boxed future that may borrow.
+type Local<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// Sends the answer's body, and drives the handler's rest alongside and to its end.
+///
+/// A whole body of at most the per-stream send buffer (the common small answer) is handed to
+/// h2 at once with END_STREAM: h2 holds it until the client's window allows, within the same
+/// bound as a streamed body's reserved capacity (a stalled client then holds the stream until
+/// the connection's idle and shutdown timeouts, not the send timeout). Anything else is sent
+/// as the window allows ([`send_body`]), in a future boxed apart so that the stream's task
+/// (moved into place at each spawn) stays small.
+async fn send_then_rest(
+    mut send: SendStream<Bytes>,
+    mut body: Body,
+    rest: Option<Rest>,
+    cfg: &StreamCfg,
+    state: &ConnState,
+) {
+    if let Some(whole) = body.whole(cfg.send_chunk) {
+        let _ = send.send_data(whole, true);
+        drop(send);
+        if let Some(rest) = rest {
+            rest.await;
+        }
         return;
     }
-    send_body(&mut send, &mut response.body, cfg, state).await;
+    let sending: Local<'_> = Box::pin(async move {
+        // The body goes with the sending: dropped as soon as that is over (a reset), so a
+        // producer in the rest sees its writes fail instead of waiting for the client.
+        send_body(&mut send, &mut body, cfg, state).await
+    });
+    match rest {
+        Some(rest) => alongside(sending, rest).await,
+        None => sending.await,
+    }
+}
+
+/// Runs `send` and `rest` together until both are done; `send` is dropped as soon as it is.
+async fn alongside(send: Local<'_>, mut rest: Rest) {
+    let mut send = Some(send);
+    let mut rest_done = false;
+    poll_fn(|cx| {
+        if let Some(f) = send.as_mut()
+            && f.as_mut().poll(cx).is_ready()
+        {
+            send = None;
+        }
+        let send_done = send.is_none();
+        if !rest_done {
+            rest_done = rest.as_mut().poll(cx).is_ready();
+        }
+        if send_done && rest_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Sends `body` within the client's flow-control window: only as many bytes as h2 grants
@@ -610,6 +717,17 @@ mod tests {
         let names: Vec<&str> = head.headers().keys().map(|k| k.as_str()).collect();
         assert_eq!(names, vec!["x-ok", "content-length"]);
         assert_eq!(head.headers()["content-length"], "3");
+        assert!(!head.headers()["x-ok"].is_sensitive());
+    }
+
+    #[test]
+    fn request_ids_are_never_indexed() {
+        let resp = Response::new(200, Body::empty())
+            .with_header("x-amzn-RequestId", "9591d96e")
+            .with_header("content-type", "application/json");
+        let head = response_head(&resp);
+        assert!(head.headers()["x-amzn-requestid"].is_sensitive());
+        assert!(!head.headers()["content-type"].is_sensitive());
     }
 
     #[test]

@@ -208,13 +208,27 @@ fn settings_flood_gets_goaway() {
 
 #[test]
 fn zero_window_stall_is_reset_after_the_send_timeout() {
+    zero_window_stall("0");
+}
+
+#[test]
+fn zero_window_stall_ends_a_producer_handed_over_with_the_answer() {
+    // The producer runs as the answer's rest in the stream's task: the reset drops the body,
+    // its next write fails, and the stream's task ends (the connection closes normally).
+    zero_window_stall("1");
+}
+
+fn zero_window_stall(rest: &str) {
     let _g = serial();
     let limits = H2Limits {
         send_timeout: Duration::from_millis(500),
         ..H2Limits::default()
     };
     let s = start(limits);
-    let out = json(&attack(&s, &["zero_window", &(64 * MIB).to_string(), "10"]));
+    let out = json(&attack(
+        &s,
+        &["zero_window", &(64 * MIB).to_string(), "10", rest],
+    ));
     assert_eq!(out["resets"]["1"], CANCEL, "{out}");
     assert!(out["waited"].as_f64().unwrap() < 5.0, "{out}");
     // the producer was held back by the channel: nowhere near the 64 MiB asked for
@@ -225,6 +239,29 @@ fn zero_window_stall_is_reset_after_the_send_timeout() {
     );
     let sum = summary(&s);
     assert_eq!(sum.send_timeouts, 1, "{sum:?}");
+    still_serving(&s);
+}
+
+#[test]
+fn zero_window_small_answer_is_held_until_the_idle_and_shutdown_timeouts() {
+    // A whole answer within the per-stream send buffer goes to h2 at once (no send timeout):
+    // it waits there for the window, and the connection, with no stream of ours left
+    // running, ends at the idle timeout (GOAWAY) plus the shutdown timeout.
+    let _g = serial();
+    let limits = H2Limits {
+        idle_timeout: Duration::from_secs(1),
+        shutdown_timeout: Duration::from_millis(500),
+        ..H2Limits::default()
+    };
+    let s = start(limits);
+    let out = json(&attack(&s, &["zero_window_small", "10"]));
+    assert_eq!(out["status"]["1"], 200, "{out}");
+    assert!(out["data"].get("1").is_none(), "{out}");
+    assert!(out["goaway"].is_number(), "{out}");
+    assert_eq!(out["closed"], true, "{out}");
+    assert!(out["waited"].as_f64().unwrap() < 5.0, "{out}");
+    let sum = summary(&s);
+    assert_eq!(sum.close, Close::Idle, "{sum:?}");
     still_serving(&s);
 }
 
@@ -264,6 +301,30 @@ fn a_reset_stream_leaves_its_siblings_alone() {
     assert_eq!(out["status"]["5"], 200, "{out}");
     assert!(out["status"].get("1").is_none(), "{out}");
     assert_eq!(out["goaway"], Value::Null, "{out}");
+    // its handler future was dropped at the reset: it never finished
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(s.counters.finished_after_reset.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn a_handler_that_runs_after_reset_finishes_and_sees_the_reset() {
+    let _g = serial();
+    let s = start(H2Limits::default());
+    s.counters.run_after_reset.store(true, Ordering::Relaxed);
+    let out = json(&attack(&s, &["reset_sibling"]));
+    assert_eq!(out["status"]["3"], 200, "{out}");
+    assert_eq!(out["status"]["5"], 200, "{out}");
+    // stream 1's answer went nowhere: no HEADERS for it
+    assert!(out["status"].get("1").is_none(), "{out}");
+    // its handler ran to its end (the 200 ms sleep) and saw the reset flag
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while s.counters.finished_after_reset.load(Ordering::Relaxed) == 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.counters.finished_after_reset.load(Ordering::Relaxed), 1);
+    still_serving(&s);
 }
 
 #[test]

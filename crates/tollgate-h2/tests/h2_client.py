@@ -217,12 +217,23 @@ def settings_flood(port, n):
     c.report()
 
 
-def zero_window(port, size, wait):
-    """The client's stream window is 0 and never opened: the response cannot be sent."""
+def zero_window(port, size, wait, rest=0):
+    """The client's stream window is 0 and never opened: the response cannot be sent.
+    rest=1: the handler's producer runs as its answer's rest, in the stream's task."""
     c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
-    c.send(c.headers(1, "/download?size=%d" % size))
+    c.send(c.headers(1, "/download?size=%d&rest=%d" % (size, rest)))
     start = time.time()
     c.read_frames(lambda c: 1 in c.resets, wait)
+    c.report(waited=time.time() - start)
+
+
+def zero_window_small(port, wait):
+    """A zero stream window and a small whole answer (/echo): h2 holds it; the client waits
+    for the server to end the connection."""
+    c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    c.send(c.headers(1, "/echo"))
+    start = time.time()
+    c.read_frames(lambda c: c.closed, wait)
     c.report(waited=time.time() - start)
 
 
@@ -310,6 +321,7 @@ def main():
         "ping_flood": ping_flood,
         "settings_flood": settings_flood,
         "zero_window": zero_window,
+        "zero_window_small": zero_window_small,
         "no_read": no_read,
         "reset_sibling": reset_sibling,
         "concurrency": concurrency,

@@ -132,6 +132,16 @@ fn one_mib_up_and_down(legacy: bool) {
     curl(&["-o", down.to_str().unwrap(), &url]);
     assert_eq!(std::fs::read(&down).unwrap(), pattern(1 << 20));
 
+    // down again, the producer handed over with the answer (`Response::with_rest`): the
+    // stream's task drives it alongside the sending
+    let url = format!(
+        "http://127.0.0.1:{}/download?size={}&rest=1",
+        s.port(),
+        1 << 20
+    );
+    curl(&["-o", down.to_str().unwrap(), &url]);
+    assert_eq!(std::fs::read(&down).unwrap(), pattern(1 << 20));
+
     // both at once: the request body streamed back as the response body
     let back = dir.join("back.bin");
     let url = format!("http://127.0.0.1:{}/mirror", s.port());

@@ -373,6 +373,22 @@ fn a_reset_stream_leaves_its_sibling_alone() {
     // The gateway is still serving afterwards.
     let (_, status, _) = curl(s.gw.addrs[0], "/prod/mock", &[]);
     assert_eq!(status, 200);
+    // The reset stream's pipeline still ran to its end: one access-log line of its own, once
+    // the slow upstream answered (an answer that went nowhere).
+    let slow = |s: &Setup| {
+        access_lines(s)
+            .into_iter()
+            .filter(|l| l["path"].as_str().unwrap_or("").contains("/files/slow"))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        common::eventually(Duration::from_secs(5), || !slow(&s).is_empty()),
+        "{:?}",
+        access_lines(&s)
+    );
+    let lines = slow(&s);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["protocol"], "HTTP/2.0", "{lines:?}");
 }
 
 #[test]

@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ pub struct Counters {
     pub calls: AtomicU64,
     /// Bytes the download handler produced (taken by the connection).
     pub produced: AtomicU64,
+    /// What the handler answers to `run_after_reset` (set before the traffic).
+    pub run_after_reset: AtomicBool,
+    /// `/slow` handlers that finished and saw their stream reset.
+    pub finished_after_reset: AtomicU64,
 }
 
 pub struct Server {
@@ -67,6 +71,10 @@ fn query_usize(path: &str, key: &str) -> Option<usize> {
 }
 
 impl Handler for TestHandler {
+    fn run_after_reset(&self) -> bool {
+        self.counters.run_after_reset.load(Ordering::Relaxed)
+    }
+
     async fn handle(&self, req: Request, mut body: Body) -> Response {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let route = req.path.split('?').next().unwrap_or("").to_owned();
@@ -112,7 +120,7 @@ impl Handler for TestHandler {
                 let size = query_usize(&req.path, "size").unwrap_or(1 << 20);
                 let (mut tx, rx) = channel(64 * 1024);
                 let counters = self.counters.clone();
-                monoio::spawn(async move {
+                let producer = async move {
                     let all = Bytes::from(pattern(251 * 80));
                     let mut off = 0usize;
                     while off < size {
@@ -126,11 +134,24 @@ impl Handler for TestHandler {
                         off += n;
                     }
                     tx.finish();
-                });
-                Response::new(200, rx).with_header("content-length", size.to_string())
+                };
+                let resp = Response::new(200, rx).with_header("content-length", size.to_string());
+                // `rest=1`: the producer runs in the stream's own task, handed over with the
+                // answer; otherwise in a task of its own.
+                if query_usize(&req.path, "rest") == Some(1) {
+                    resp.with_rest(Box::pin(producer))
+                } else {
+                    monoio::spawn(producer);
+                    resp
+                }
             }
             "/slow" => {
                 monoio::time::sleep(Duration::from_millis(200)).await;
+                if req.reset.is_reset() {
+                    self.counters
+                        .finished_after_reset
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 Response::new(200, Body::from("slow\n"))
             }
             _ => Response::new(404, Body::from("no route\n")),
