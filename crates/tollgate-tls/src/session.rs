@@ -246,10 +246,7 @@ impl ServerSession {
                 }
                 Ok(ConnectionState::EncodeTlsData(mut enc)) => {
                     if let Err(e) = grow_into(&mut self.outgoing, |buf| {
-                        enc.encode(buf).map_err(|e| match e {
-                            EncodeError::InsufficientSize(s) => Some(s.required_size),
-                            _ => None,
-                        })
+                        enc.encode(buf).map_err(encode_room)
                     }) {
                         failed = Some(e);
                     }
@@ -312,10 +309,7 @@ impl ServerSession {
                 return;
             };
             let encoded = grow_into(&mut self.outgoing, |buf| {
-                enc.encode(buf).map_err(|e| match e {
-                    EncodeError::InsufficientSize(s) => Some(s.required_size),
-                    _ => None,
-                })
+                enc.encode(buf).map_err(encode_room)
             });
             if encoded.is_err() {
                 return;
@@ -345,6 +339,14 @@ fn grow_into(
     }
     out.truncate(at);
     Err(rustls::Error::General("tls: cannot encode a record".into()))
+}
+
+/// How much room an encoding needs, if that is why it failed.
+fn encode_room(e: EncodeError) -> Option<usize> {
+    match e {
+        EncodeError::InsufficientSize(s) => Some(s.required_size),
+        _ => None,
+    }
 }
 
 /// How much room an encryption needs, if that is why it failed.
