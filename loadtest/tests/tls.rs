@@ -169,8 +169,17 @@ fn server(dir: &Path, tickets: u32) -> Server {
     Server { child, port }
 }
 
-/// Runs `tollgate-load run ARGS --json F`; returns (exit code, report).
-fn run(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+/// `tollgate-load run --url URL --concurrency N --fail-on-errors EXTRA...` for 1 s: its exit
+/// code and JSON report.
+fn run(dir: &Path, url: &str, concurrency: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec![
+        "--url",
+        url,
+        "--concurrency",
+        concurrency,
+        "--fail-on-errors",
+    ];
+    args.extend_from_slice(extra);
     let json = dir.join(format!("report-{}.json", args.join(" ").len()));
     let out = Command::new(BIN)
         .arg("run")
@@ -200,18 +209,7 @@ fn keep_alive_https_verifies_the_server_and_handshakes_once_per_connection() {
     let srv = server(&dir, 2);
     let url = format!("https://localhost:{}/x", srv.port);
     let ca = dir.join("ca.pem");
-    let (code, r) = run(
-        &dir,
-        &[
-            "--url",
-            &url,
-            "--cacert",
-            ca.to_str().unwrap(),
-            "--concurrency",
-            "2",
-            "--fail-on-errors",
-        ],
-    );
+    let (code, r) = run(&dir, &url, "2", &["--cacert", ca.to_str().unwrap()]);
     assert_eq!(code, 0, "{r}");
     assert!(n(&r, "/ok") >= 4, "{r}");
     assert_eq!(n(&r, "/tls/handshakes"), 2, "{r}");
@@ -227,15 +225,9 @@ fn new_connection_does_one_full_handshake_per_request() {
     let url = format!("https://localhost:{}/x", srv.port);
     let (code, r) = run(
         &dir,
-        &[
-            "--url",
-            &url,
-            "--insecure-skip-verify",
-            "--concurrency",
-            "2",
-            "--new-connection",
-            "--fail-on-errors",
-        ],
+        &url,
+        "2",
+        &["--insecure-skip-verify", "--new-connection"],
     );
     assert_eq!(code, 0, "{r}");
     let ok = n(&r, "/ok");
@@ -255,19 +247,7 @@ fn resume_counts_only_the_handshakes_the_server_resumed() {
     // The server sends tickets: only the first handshakes, made before any ticket arrived, are
     // full (at most one per connection slot).
     let srv = server(&dir, 2);
-    let (code, r) = run(
-        &dir,
-        &[
-            "--url",
-            &url(&srv),
-            "--cacert",
-            ca,
-            "--concurrency",
-            "16",
-            "--resume",
-            "--fail-on-errors",
-        ],
-    );
+    let (code, r) = run(&dir, &url(&srv), "16", &["--cacert", ca, "--resume"]);
     assert_eq!(code, 0, "{r}");
     let hs = n(&r, "/tls/handshakes");
     assert_eq!(hs, n(&r, "/ok"), "{r}");
@@ -278,19 +258,7 @@ fn resume_counts_only_the_handshakes_the_server_resumed() {
     drop(srv);
     // No tickets: resumption is offered (nothing to offer, in fact) and never happens.
     let srv = server(&dir, 0);
-    let (code, r) = run(
-        &dir,
-        &[
-            "--url",
-            &url(&srv),
-            "--cacert",
-            ca,
-            "--concurrency",
-            "2",
-            "--resume",
-            "--fail-on-errors",
-        ],
-    );
+    let (code, r) = run(&dir, &url(&srv), "2", &["--cacert", ca, "--resume"]);
     assert_eq!(code, 0, "{r}");
     assert!(n(&r, "/tls/handshakes") >= 4, "{r}");
     assert_eq!(n(&r, "/tls/resumed"), 0, "{r}");
@@ -304,50 +272,22 @@ fn sni_and_verification_failures_are_tls_errors() {
     let other = dir.join("other-ca.pem");
     // An IP address in the URL: no SNI is sent and the server refuses; --sni fixes it.
     let ip_url = format!("https://127.0.0.1:{}/x", srv.port);
-    let (code, r) = run(
-        &dir,
-        &[
-            "--url",
-            &ip_url,
-            "--insecure-skip-verify",
-            "--concurrency",
-            "1",
-            "--fail-on-errors",
-        ],
-    );
+    let (code, r) = run(&dir, &ip_url, "1", &["--insecure-skip-verify"]);
     assert_eq!(code, 2, "{r}");
     assert_eq!(n(&r, "/ok"), 0, "{r}");
     assert!(n(&r, "/errors/tls") >= 1, "{r}");
     assert!(n(&r, "/tls/failed") >= 1, "{r}");
     let (code, r) = run(
         &dir,
-        &[
-            "--url",
-            &ip_url,
-            "--sni",
-            "localhost",
-            "--insecure-skip-verify",
-            "--concurrency",
-            "1",
-            "--fail-on-errors",
-        ],
+        &ip_url,
+        "1",
+        &["--sni", "localhost", "--insecure-skip-verify"],
     );
     assert_eq!(code, 0, "{r}");
     assert_eq!(n(&r, "/tls/handshakes"), 1, "{r}");
     // A CA that did not sign the server's certificate.
     let url = format!("https://localhost:{}/x", srv.port);
-    let (code, r) = run(
-        &dir,
-        &[
-            "--url",
-            &url,
-            "--cacert",
-            other.to_str().unwrap(),
-            "--concurrency",
-            "1",
-            "--fail-on-errors",
-        ],
-    );
+    let (code, r) = run(&dir, &url, "1", &["--cacert", other.to_str().unwrap()]);
     assert_eq!(code, 2, "{r}");
     assert_eq!(n(&r, "/ok"), 0, "{r}");
     assert!(n(&r, "/errors/tls") >= 1, "{r}");
