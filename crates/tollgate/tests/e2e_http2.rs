@@ -20,7 +20,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_BIND, Gateway, Origin, TempFile};
+use common::{ADMIN_BIND, Gateway, Origin, TempFile, json_lines};
 use lambda_support::Function;
 use serde_json::Value;
 
@@ -213,11 +213,7 @@ fn h2_client(addr: SocketAddr, reqs: Value) -> Vec<Value> {
 }
 
 fn access_lines(s: &Setup) -> Vec<Value> {
-    std::fs::read_to_string(&s.log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&s.log)
 }
 
 fn metrics(s: &Setup) -> String {

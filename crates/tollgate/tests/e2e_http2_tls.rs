@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_BIND, Gateway, Origin, TempFile};
+use common::{ADMIN_BIND, Gateway, Origin, TempFile, json_lines};
 use lambda_support::Function;
 use serde_json::Value;
 use tls_support::Pki;
@@ -304,11 +304,7 @@ fn h2_client(s: &Setup, reqs: Value, cert: Option<&str>) -> Vec<Value> {
 }
 
 fn access_lines(s: &Setup) -> Vec<Value> {
-    std::fs::read_to_string(&s.log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&s.log)
 }
 
 /// `openssl s_client` offering `alpn`, stdin closed, killed after 15 s: (exited by itself,

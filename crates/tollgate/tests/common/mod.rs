@@ -878,3 +878,12 @@ pub fn serve_requests(handler: impl Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static
     });
     addr
 }
+
+/// Every line of a JSON-lines file (an access log), parsed; none when it does not exist yet.
+pub fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
