@@ -21,57 +21,95 @@ pub enum Version {
 /// Header fields as ordered name/value pairs. Names are lowercase ASCII (HTTP/2 requires it;
 /// an HTTP/1 caller lowercases them); values are the raw bytes. Repeated names stay repeated,
 /// in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// All names live in one string and all values in one byte buffer, so a head of any number of
+/// fields costs three allocations, not two per field.
+#[derive(Clone, Default)]
 pub struct Headers {
-    fields: Vec<(String, Vec<u8>)>,
+    names: String,
+    values: Vec<u8>,
+    fields: Vec<Field>,
+}
+
+/// Where one field's name and value lie in [`Headers`]' buffers.
+#[derive(Clone, Copy)]
+struct Field {
+    name: (usize, usize),
+    value: (usize, usize),
 }
 
 impl Headers {
     /// No fields.
     pub fn new() -> Headers {
-        Headers { fields: Vec::new() }
+        Headers::default()
     }
 
     /// Room for `n` fields.
     pub fn with_capacity(n: usize) -> Headers {
         Headers {
+            names: String::with_capacity(n * 16),
+            values: Vec::with_capacity(n * 32),
             fields: Vec::with_capacity(n),
         }
     }
 
     /// Appends a field; the name is lowercased.
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        let mut name = name.into();
-        name.make_ascii_lowercase();
-        self.fields.push((name, value.into()));
+    pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        let n0 = self.names.len();
+        self.names.push_str(name);
+        if let Some(added) = self.names.get_mut(n0..) {
+            added.make_ascii_lowercase();
+        }
+        let v0 = self.values.len();
+        self.values.extend_from_slice(value);
+        self.fields.push(Field {
+            name: (n0, self.names.len()),
+            value: (v0, self.values.len()),
+        });
+    }
+
+    fn name_of(&self, f: &Field) -> &str {
+        self.names.get(f.name.0..f.name.1).unwrap_or_default()
+    }
+
+    fn value_of(&self, f: &Field) -> &[u8] {
+        self.values.get(f.value.0..f.value.1).unwrap_or_default()
     }
 
     /// The first value of `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.fields
-            .iter()
+        self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
     }
 
     /// Every value of `name` (case-insensitive), in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
     }
 
-    /// Removes every field named `name`; returns how many were removed.
+    /// Removes every field named `name`; returns how many were removed (their bytes stay in
+    /// the buffers until the head is dropped).
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.fields.len();
-        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let names = &self.names;
+        self.fields.retain(|f| {
+            !names
+                .get(f.name.0..f.name.1)
+                .unwrap_or_default()
+                .eq_ignore_ascii_case(name)
+        });
         before - self.fields.len()
     }
 
     /// All fields, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.fields
+            .iter()
+            .map(|f| (self.name_of(f), self.value_of(f)))
     }
 
     /// Number of fields.
@@ -82,6 +120,53 @@ impl Headers {
     /// True when there is no field.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
+    }
+
+    /// The fields with their values as shared slices of one buffer (no copy per value).
+    pub(crate) fn into_shared(self) -> SharedHeaders {
+        SharedHeaders {
+            names: self.names,
+            values: bytes::Bytes::from(self.values),
+            fields: self.fields,
+        }
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
+    }
+}
+
+/// [`Headers`] taken apart: each value a slice of one shared buffer.
+pub(crate) struct SharedHeaders {
+    names: String,
+    values: bytes::Bytes,
+    fields: Vec<Field>,
+}
+
+impl SharedHeaders {
+    /// All fields, in order; the values share one buffer.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, bytes::Bytes)> {
+        self.fields.iter().map(|f| {
+            let name = self.names.get(f.name.0..f.name.1).unwrap_or_default();
+            let value = if f.value.0 <= f.value.1 && f.value.1 <= self.values.len() {
+                self.values.slice(f.value.0..f.value.1)
+            } else {
+                bytes::Bytes::new()
+            };
+            (name, value)
+        })
     }
 }
 
@@ -179,7 +264,7 @@ impl Response {
     }
 
     /// Adds a header field (builder style).
-    pub fn with_header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Response {
+    pub fn with_header(mut self, name: &str, value: impl AsRef<[u8]>) -> Response {
         self.headers.push(name, value);
         self
     }
@@ -204,5 +289,28 @@ mod tests {
         assert_eq!(h.remove("x-a"), 2);
         assert_eq!(h.len(), 1);
         assert!(h.get("missing").is_none());
+    }
+
+    #[test]
+    fn headers_compare_by_fields_not_by_leftover_bytes() {
+        let mut a = Headers::new();
+        a.push("x-gone", "long value that stays in the buffer");
+        a.push("X-Kept", b"v");
+        a.remove("x-gone");
+        a.push("x-after", String::from("w"));
+        let mut b = Headers::with_capacity(2);
+        b.push("x-kept", "v");
+        b.push("x-after", "w");
+        assert_eq!(a, b);
+        assert_eq!(format!("{a:?}"), r#"[("x-kept", "v"), ("x-after", "w")]"#);
+        let shared = a.into_shared();
+        let fields: Vec<(&str, bytes::Bytes)> = shared.iter().collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("x-kept", bytes::Bytes::from_static(b"v")),
+                ("x-after", bytes::Bytes::from_static(b"w"))
+            ]
+        );
     }
 }

@@ -96,9 +96,14 @@ struct ConnState {
 struct ActiveGuard(Rc<ConnState>);
 
 impl Drop for ActiveGuard {
+    // The idle clock starts when the last open stream ends (one clock read then, none while
+    // streams overlap).
     fn drop(&mut self) {
-        self.0.active.set(self.0.active.get().saturating_sub(1));
-        self.0.last_change.set(Instant::now());
+        let active = self.0.active.get().saturating_sub(1);
+        self.0.active.set(active);
+        if active == 0 {
+            self.0.last_change.set(Instant::now());
+        }
     }
 }
 
@@ -334,7 +339,6 @@ fn spawn_stream<H: Handler + 'static>(
     respond: SendResponse<Bytes>,
 ) {
     conn_state.active.set(conn_state.active.get() + 1);
-    conn_state.last_change.set(Instant::now());
     let guard = ActiveGuard(conn_state.clone());
     let handler = handler.clone();
     let cfg = cfg.clone();
@@ -411,7 +415,24 @@ fn is_unique_per_response(name: &str) -> bool {
     )
 }
 
-fn response_head(resp: &Response) -> http::Response<()> {
+/// Response field names the gateway sends on every answer that are not among `http`'s
+/// standard names: taken from here, they cost no allocation per response.
+const KNOWN_NAMES: [http::HeaderName; 3] = [
+    http::HeaderName::from_static("x-amzn-requestid"),
+    http::HeaderName::from_static("x-amz-apigw-id"),
+    http::HeaderName::from_static("x-amzn-errortype"),
+];
+
+fn header_name(name: &str) -> Option<http::HeaderName> {
+    if let Some(known) = KNOWN_NAMES.iter().find(|k| k.as_str() == name) {
+        return Some(known.clone());
+    }
+    http::HeaderName::from_bytes(name.as_bytes()).ok()
+}
+
+/// The answer's head as h2's; its header fields are taken out of `resp` (their values go
+/// over as slices of one buffer, without a copy each).
+fn response_head(resp: &mut Response) -> http::Response<()> {
     let mut head = http::Response::new(());
     // Room for every field and a content-length: the map is built once, never regrown.
     *head.headers_mut() = http::HeaderMap::with_capacity(resp.headers.len() + 1);
@@ -426,15 +447,16 @@ fn response_head(resp: &Response) -> http::Response<()> {
     let no_content = resp.status == 204;
     let map = head.headers_mut();
     let mut has_length = false;
-    for (name, value) in resp.headers.iter() {
+    let fields = std::mem::take(&mut resp.headers).into_shared();
+    for (name, value) in fields.iter() {
         if is_connection_specific(name)
             || (no_content && name.eq_ignore_ascii_case("content-length"))
         {
             continue;
         }
-        let (Ok(n), Ok(mut v)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_bytes(value),
+        let (Some(n), Ok(mut v)) = (
+            header_name(name),
+            http::HeaderValue::from_maybe_shared(value),
         ) else {
             log::debug!("h2: dropping an invalid response header field");
             continue;
@@ -505,7 +527,7 @@ async fn serve_stream<H: Handler>(
         return;
     };
     let rest = response.take_rest();
-    let head = response_head(&response);
+    let head = response_head(&mut response);
     let status = head.status().as_u16();
     let skip_body = no_body_reply || status == 204 || status == 304;
     let end = skip_body || response.body.is_end_stream();
@@ -706,13 +728,13 @@ mod tests {
 
     #[test]
     fn response_head_drops_connection_fields_and_adds_length() {
-        let resp = Response::new(201, Body::from("abc"))
+        let mut resp = Response::new(201, Body::from("abc"))
             .with_header("Connection", "close")
             .with_header("transfer-encoding", "chunked")
             .with_header("x-ok", "1")
             .with_header("bad name", "x")
-            .with_header("x-bad-value", b"a\r\nb".to_vec());
-        let head = response_head(&resp);
+            .with_header("x-bad-value", b"a\r\nb");
+        let head = response_head(&mut resp);
         assert_eq!(head.status(), 201);
         let names: Vec<&str> = head.headers().keys().map(|k| k.as_str()).collect();
         assert_eq!(names, vec!["x-ok", "content-length"]);
@@ -722,10 +744,10 @@ mod tests {
 
     #[test]
     fn request_ids_are_never_indexed() {
-        let resp = Response::new(200, Body::empty())
+        let mut resp = Response::new(200, Body::empty())
             .with_header("x-amzn-RequestId", "9591d96e")
             .with_header("content-type", "application/json");
-        let head = response_head(&resp);
+        let head = response_head(&mut resp);
         assert!(head.headers()["x-amzn-requestid"].is_sensitive());
         assert!(!head.headers()["content-type"].is_sensitive());
     }
@@ -734,13 +756,13 @@ mod tests {
     fn response_head_never_sends_a_1xx_or_invalid_status() {
         for bad in [0, 99, 100, 101, 1000] {
             assert_eq!(
-                response_head(&Response::new(bad, Body::empty())).status(),
+                response_head(&mut Response::new(bad, Body::empty())).status(),
                 500
             );
         }
-        let keeps = Response::new(200, Body::empty()).with_header("content-length", "0");
+        let mut keeps = Response::new(200, Body::empty()).with_header("content-length", "0");
         assert_eq!(
-            response_head(&keeps)
+            response_head(&mut keeps)
                 .headers()
                 .get_all("content-length")
                 .iter()
@@ -756,12 +778,22 @@ mod tests {
             if let Some(v) = given {
                 r = r.with_header("content-length", v);
             }
-            assert!(response_head(&r).headers().get("content-length").is_none());
+            assert!(
+                response_head(&mut r)
+                    .headers()
+                    .get("content-length")
+                    .is_none()
+            );
         }
-        let r = Response::new(304, Body::empty());
-        assert!(response_head(&r).headers().get("content-length").is_none());
-        let r = Response::new(304, Body::empty()).with_header("content-length", "42");
-        assert_eq!(response_head(&r).headers()["content-length"], "42");
+        let mut r = Response::new(304, Body::empty());
+        assert!(
+            response_head(&mut r)
+                .headers()
+                .get("content-length")
+                .is_none()
+        );
+        let mut r = Response::new(304, Body::empty()).with_header("content-length", "42");
+        assert_eq!(response_head(&mut r).headers()["content-length"], "42");
     }
 
     #[test]
