@@ -26,7 +26,7 @@ use bytes::{Buf, Bytes};
 use monoio::buf::{IoBufMut, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Response, Rest};
-use tollgate_http::{HttpError, parse_request};
+use tollgate_http::{HeadParts, Header, HttpError, Span, check_parts};
 
 use crate::error::GatewayError;
 use crate::http1::Wire;
@@ -133,8 +133,8 @@ impl Handler for H2Conn {
     }
 }
 
-/// One stream, one request: render its head in HTTP/1 form, parse it strictly, run the
-/// pipeline, end the response body.
+/// One stream, one request: lay its head out in HTTP/1 form, check it as the strict parser
+/// checks a parsed one, run the pipeline, end the response body.
 async fn run_stream(
     w: Rc<Worker>,
     facts: ConnFacts,
@@ -143,7 +143,7 @@ async fn run_stream(
     tx: OneshotSender<Response>,
 ) {
     let snap = w.snapshot();
-    let (head_bytes, source) = match render_request(&req, body, snap.max_body_bytes).await {
+    let rendered = match render_request(&req, body, snap.max_body_bytes).await {
         Ok(r) => r,
         Err(e) => {
             let _ = tx.send(Response::new(
@@ -153,27 +153,33 @@ async fn run_stream(
             return;
         }
     };
+    let parts = HeadParts {
+        method: rendered.method,
+        target: rendered.target,
+        fields: &rendered.fields,
+        head_len: rendered.buf.len(),
+    };
+    let head = check_parts(&rendered.buf, &parts, &snap.limits);
     let mut c = Conn {
         stream: H2Io {
-            source,
+            source: rendered.source,
             out: Out::Head {
                 tx: Some(tx),
                 reset: req.reset.clone(),
             },
         },
-        buf: head_bytes,
-        out: Vec::with_capacity(1024),
+        buf: rendered.buf,
+        out: Vec::new(),
         local: facts.local,
         source_ip: facts.source_ip,
         vpce_id: facts.vpce_id,
         protocol: Some("HTTP/2.0"),
         client_cert: facts.client_cert,
     };
-    match parse_request(&c.buf, &snap.limits) {
-        Ok(Some(head)) => {
+    match head {
+        Ok(head) => {
             let _ = pipeline::run(&w, &mut c, &snap, head).await;
         }
-        Ok(None) => bad_request(&w, &mut c, GatewayError::bad_request()).await,
         Err(e) => bad_request(&w, &mut c, protocol_error(e)).await,
     }
     c.stream.out.finish();
@@ -205,36 +211,55 @@ fn skipped(name: &str, has_authority: bool) -> bool {
     ) || (has_authority && name == "host")
 }
 
+/// A stream's head laid out in HTTP/1 form, with the spans `check_parts` reads.
+struct Rendered {
+    buf: Vec<u8>,
+    method: Span,
+    target: Span,
+    fields: Vec<Header>,
+    source: Source,
+}
+
+/// Appends `bytes` to `buf`; their span.
+fn put(buf: &mut Vec<u8>, bytes: &[u8]) -> Span {
+    let start = buf.len();
+    buf.extend_from_slice(bytes);
+    Span::new(start, buf.len())
+}
+
+/// Appends the field `name: value` to `buf` and its spans to `fields`.
+fn put_field(buf: &mut Vec<u8>, fields: &mut Vec<Header>, name: &[u8], value: &[u8]) {
+    let name = put(buf, name);
+    buf.extend_from_slice(b": ");
+    let value = put(buf, value);
+    buf.extend_from_slice(b"\r\n");
+    fields.push(Header { name, value });
+}
+
 /// The stream's head in HTTP/1 form, and where its body comes from. A body whose length the
 /// client announced (`content-length`, checked by h2 against the DATA received) is streamed;
 /// one without is buffered up to `max_body` (one byte more is announced past it, so the
-/// pipeline answers 413 as it does for HTTP/1).
+/// pipeline answers 413 as it does for HTTP/1). The bytes are not checked here:
+/// `check_parts` refuses what would break a line (CR, LF, any other CTL).
 async fn render_request(
     req: &Request,
     mut body: Body,
     max_body: u64,
-) -> Result<(Vec<u8>, Source), &'static str> {
+) -> Result<Rendered, &'static str> {
     let mut h = Vec::with_capacity(512);
-    h.extend_from_slice(req.method.as_bytes());
+    let mut fields = Vec::with_capacity(req.headers.len() + 2);
+    let method = put(&mut h, req.method.as_bytes());
     h.push(b' ');
-    h.extend_from_slice(req.path.as_bytes());
+    let target = put(&mut h, req.path.as_bytes());
     h.extend_from_slice(b" HTTP/1.1\r\n");
     if let Some(a) = &req.authority {
-        h.extend_from_slice(b"host: ");
-        h.extend_from_slice(a.as_bytes());
-        h.extend_from_slice(b"\r\n");
+        put_field(&mut h, &mut fields, b"host", a.as_bytes());
     }
     for (name, value) in req.headers.iter() {
         if skipped(name, req.authority.is_some()) {
             continue;
         }
-        if value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-            return Err("invalid header value");
-        }
-        h.extend_from_slice(name.as_bytes());
-        h.extend_from_slice(b": ");
-        h.extend_from_slice(value);
-        h.extend_from_slice(b"\r\n");
+        put_field(&mut h, &mut fields, name.as_bytes(), value);
     }
     let announced = req
         .headers
@@ -253,10 +278,21 @@ async fn render_request(
         }
     };
     if len > 0 {
-        h.extend_from_slice(format!("content-length: {len}\r\n").as_bytes());
+        put_field(
+            &mut h,
+            &mut fields,
+            b"content-length",
+            len.to_string().as_bytes(),
+        );
     }
     h.extend_from_slice(b"\r\n");
-    Ok((h, source))
+    Ok(Rendered {
+        buf: h,
+        method,
+        target,
+        fields,
+        source,
+    })
 }
 
 /// The whole body within `limit` bytes (`None`: more than that).
@@ -518,7 +554,7 @@ fn h2_response(head: &ResponseHead<'_>, body: Body) -> Response {
     resp.headers = tollgate_h2::Headers::with_capacity(head.headers.len() + 1);
     for (name, value) in &head.headers {
         resp.headers
-            .push(String::from_utf8_lossy(name), value.as_ref().to_vec());
+            .push(String::from_utf8_lossy(name), value.as_ref());
     }
     resp
 }
@@ -828,15 +864,33 @@ mod tests {
             };
             let (tx, body) = tollgate_h2::channel(16);
             drop(tx);
-            let (head, _) = render_request(&req, body, 100).await.unwrap();
+            let r = render_request(&req, body, 100).await.unwrap();
             assert_eq!(
-                String::from_utf8(head).unwrap(),
+                String::from_utf8(r.buf.clone()).unwrap(),
                 "POST /prod/x?a=1 HTTP/1.1\r\nhost: api.example\r\nuser-agent: t\r\ncontent-length: 3\r\n\r\n"
             );
+            let parts = HeadParts {
+                method: r.method,
+                target: r.target,
+                fields: &r.fields,
+                head_len: r.buf.len(),
+            };
+            let head = check_parts(&r.buf, &parts, &Default::default()).unwrap();
+            assert_eq!(head.host.unwrap().slice(&r.buf), b"api.example");
+            assert_eq!(head.framing, tollgate_http::BodyFraming::Length(3));
+            // A value that would break the line is laid out as it is, and refused by the check.
             let mut bad = req.clone();
             bad.headers.push("x-evil", "a\r\nx-injected: 1");
             let (_tx, body) = tollgate_h2::channel(16);
-            assert!(render_request(&bad, body, 100).await.is_err());
+            let r = render_request(&bad, body, 100).await.unwrap();
+            let parts = HeadParts {
+                method: r.method,
+                target: r.target,
+                fields: &r.fields,
+                head_len: r.buf.len(),
+            };
+            let err = check_parts(&r.buf, &parts, &Default::default()).unwrap_err();
+            assert_eq!(err.status(), 400);
         });
     }
 }

@@ -39,7 +39,7 @@ impl Span {
 
     /// `start..end`, saturated into `u32` (heads are bounded far below 4 GiB).
     #[inline]
-    pub(crate) fn new(start: usize, end: usize) -> Span {
+    pub fn new(start: usize, end: usize) -> Span {
         Span {
             start: u32::try_from(start).unwrap_or(u32::MAX),
             end: u32::try_from(end).unwrap_or(u32::MAX),

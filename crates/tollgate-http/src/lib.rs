@@ -53,7 +53,10 @@ pub use chunked::{
 pub use common::{Header, Span, connection_tokens, is_hop_by_hop, reason_phrase};
 pub use error::HttpError;
 pub use path::check_path;
-pub use request::{BodyFraming, Method, RequestHead, RequestLimits, TargetForm, parse_request};
+pub use request::{
+    BodyFraming, HeadParts, Method, RequestHead, RequestLimits, TargetForm, check_parts,
+    parse_request,
+};
 pub use response::{MAX_RESPONSE_HEADERS, ResponseFraming, ResponseHead, parse_response};
 pub use writer::{HeadWriter, InvalidHead};
 

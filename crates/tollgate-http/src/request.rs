@@ -338,9 +338,114 @@ fn build(
     head_len: usize,
     req: &httparse::Request<'_, '_>,
 ) -> Result<RequestHead, HttpError> {
-    let method_s = req.method.unwrap_or_default().as_bytes();
-    let target_s = req.path.unwrap_or_default().as_bytes();
-    let minor_version = req.version.unwrap_or(1);
+    let tokens = Tokens {
+        method: req.method.unwrap_or_default().as_bytes(),
+        target: req.path.unwrap_or_default().as_bytes(),
+        minor_version: req.version.unwrap_or(1),
+    };
+    let fields = req.headers.iter().map(|h| (h.name.as_bytes(), h.value));
+    build_from(buf, head_len, tokens, fields)
+}
+
+/// A request line's tokens (sub-slices of the head's buffer).
+struct Tokens<'b> {
+    method: &'b [u8],
+    target: &'b [u8],
+    minor_version: u8,
+}
+
+/// A request head split into its parts by another framing than HTTP/1's (an HTTP/2
+/// stream's HEADERS), laid out by the caller in `buf` as an HTTP/1.1 head: the spans of the
+/// method, the target and each field's name and value, and the head's length.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadParts<'a> {
+    /// The method token.
+    pub method: Span,
+    /// The request target.
+    pub target: Span,
+    /// Each field's name and (untrimmed) value, in order.
+    pub fields: &'a [Header],
+    /// Bytes of the whole head in `buf` (the body, if any, starts there).
+    pub head_len: usize,
+}
+
+/// A head another framing has already split (see [`HeadParts`]), checked as
+/// [`parse_request`] checks what httparse splits: the same limits (431 past
+/// `max_header_bytes` or `max_headers`, 414 for a request line alone past the first), the same
+/// token rules (a method and names made of token characters, a target of visible ASCII,
+/// values of HTAB, SP, VCHAR and obs-text), then every check of the head itself (method,
+/// target and path, Host, framing, Expect). Read as HTTP/1.1.
+pub fn check_parts(
+    buf: &[u8],
+    parts: &HeadParts<'_>,
+    limits: &RequestLimits,
+) -> Result<RequestHead, HttpError> {
+    let method = parts.method.slice(buf);
+    let target = parts.target.slice(buf);
+    if parts.head_len > limits.max_header_bytes {
+        // The request line alone (method, target, " HTTP/1.1\r\n") past the limit is 414.
+        return Err(
+            if method.len() + target.len() + 11 > limits.max_header_bytes {
+                HttpError::UriTooLong
+            } else {
+                HttpError::HeaderTooLarge
+            },
+        );
+    }
+    if parts.fields.len() > limits.max_headers {
+        return Err(HttpError::HeaderTooLarge);
+    }
+    if method.is_empty() || !method.iter().all(|&b| is_token(b)) {
+        return Err(HttpError::BadRequest("invalid method or request target"));
+    }
+    if target.is_empty() || !target.iter().all(|&b| b.is_ascii_graphic()) {
+        return Err(HttpError::BadRequest("invalid method or request target"));
+    }
+    for f in parts.fields {
+        let name = f.name.slice(buf);
+        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+            return Err(HttpError::BadRequest("invalid header name"));
+        }
+        if !valid_field_value(f.value.slice(buf)) {
+            return Err(HttpError::BadRequest("invalid header value"));
+        }
+    }
+    let tokens = Tokens {
+        method,
+        target,
+        minor_version: 1,
+    };
+    let fields = parts
+        .fields
+        .iter()
+        .map(|f| (f.name.slice(buf), f.value.slice(buf)));
+    build_from(buf, parts.head_len, tokens, fields)
+}
+
+/// tchar (RFC 9110, 5.6.2).
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// HTAB, SP, VCHAR and obs-text only (RFC 9110, 5.5), as httparse accepts. Branch-free over
+/// the whole value, so that a long one (a bearer token) is checked at vector speed.
+fn valid_field_value(v: &[u8]) -> bool {
+    v.iter().fold(true, |ok, &b| {
+        ok & ((b >= 0x20 && b != 0x7f) | (b == b'\t'))
+    })
+}
+
+fn build_from<'b>(
+    buf: &'b [u8],
+    head_len: usize,
+    tokens: Tokens<'b>,
+    fields: impl ExactSizeIterator<Item = (&'b [u8], &'b [u8])>,
+) -> Result<RequestHead, HttpError> {
+    let Tokens {
+        method: method_s,
+        target: target_s,
+        minor_version,
+    } = tokens;
 
     let method_kind = match Method::from_bytes(method_s) {
         Some(m) => m,
@@ -360,7 +465,7 @@ fn build(
     // One reading of the path for the router, the method ARN and the upstream.
     crate::path::check_path(path.slice(buf))?;
 
-    let mut headers = Vec::with_capacity(req.headers.len());
+    let mut headers = Vec::with_capacity(fields.len());
     let mut cl: Option<Span> = None;
     let mut te_count = 0usize;
     let mut host: Option<Span> = None;
@@ -368,13 +473,13 @@ fn build(
     let mut conn_close = false;
     let mut conn_keep_alive = false;
     let mut expect_continue = false;
-    for h in req.headers.iter() {
-        let name = span_of(buf, h.name.as_bytes());
-        let raw = span_of(buf, h.value);
+    for (n, v) in fields {
+        let name = span_of(buf, n);
+        let raw = span_of(buf, v);
         // Value bytes need no second scan: httparse already refuses everything outside
-        // HTAB / SP / VCHAR / obs-text (the unit tests pin that down).
+        // HTAB / SP / VCHAR / obs-text (the unit tests pin that down), and `check_parts`
+        // checks the same.
         let value = trim_ows(buf, raw);
-        let n = h.name.as_bytes();
         // Dispatch on the length first: at most one case-insensitive compare per header.
         match n.len() {
             14 if n.eq_ignore_ascii_case(b"content-length") => {
