@@ -98,8 +98,9 @@ pub struct AuthContext {
     pub principal_id: Option<String>,
     /// `context.authorizer.<key>` (values stringified as AWS does).
     pub authorizer: Vec<(String, String)>,
-    /// `context.authorizer.claims.<name>`.
-    pub claims: Vec<(String, String)>,
+    /// `context.authorizer.claims.<name>` (shared with the token cache's entry: a cache hit
+    /// copies no claim).
+    pub claims: std::sync::Arc<[(String, String)]>,
     /// `context.identity.<field>`.
     pub identity: Vec<(&'static str, String)>,
 }

@@ -58,7 +58,9 @@ pub(crate) async fn finish<S: Stream>(
 ) -> Next {
     match outcome {
         Ok(answer) => finish_answer(w, c, snap, ex, at, answer).await,
-        Err(stop) => finish_error(w, c, snap, head, ex, at, stop).await,
+        // Boxed: an error answer's state (a write with its timer) would otherwise be part of
+        // every request's future.
+        Err(stop) => Box::pin(finish_error(w, c, snap, head, ex, at, stop)).await,
     }
 }
 
@@ -209,7 +211,9 @@ pub(crate) async fn drain_for_reuse<S: Stream>(
         return false;
     }
     let deadline = Instant::now() + snap.header_timeout;
-    match body.discard(&mut c.stream, &mut c.buf, deadline).await {
+    // Boxed: the discard's reads (each with a timer) would otherwise be part of every
+    // request's future, not only of the few with a small body left to drop.
+    match Box::pin(body.discard(&mut c.stream, &mut c.buf, deadline)).await {
         Ok(()) => true,
         Err(BodyError::Framing(_) | BodyError::TooLarge | BodyError::Io(_)) => false,
     }

@@ -57,7 +57,10 @@ pub(crate) async fn prepare<S: Stream>(
         && !body.is_empty()
         && head.header(&c.buf, b"x-amz-content-sha256") != Some(b"UNSIGNED-PAYLOAD".as_slice())
     {
-        Some(buffer_body(c, head, snap, budget).await?)
+        // Boxed: its reads (each with a timer) would otherwise be part of every request's
+        // future, not only of the signed ones with a body (an HTTP/2 stream's future is
+        // copied into its task once per request).
+        Some(Box::pin(buffer_body(c, head, snap, budget)).await?)
     } else {
         None
     };

@@ -41,7 +41,7 @@ const L2_CAPACITY: usize = 16 * 1024;
 /// for the backend.
 pub(crate) struct CachedToken {
     pub token: VerifiedToken,
-    pub claims: Vec<(String, String)>,
+    pub claims: Arc<[(String, String)]>,
 }
 
 /// Where an authorizer's keys come from.
@@ -276,7 +276,7 @@ fn verified(
             return Err(Refusal::Token(e));
         }
     };
-    let claims = token_v.aws_claims();
+    let claims = token_v.aws_claims().into();
     let entry = Arc::new(CachedToken {
         token: token_v,
         claims,
