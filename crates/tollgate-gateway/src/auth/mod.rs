@@ -139,7 +139,7 @@ pub(crate) struct AuthRequest<'a> {
     /// The connection buffer the head's spans point into.
     pub buf: &'a [u8],
     pub head: &'a RequestHead,
-    pub route: &'a OwnedMatch,
+    pub route: &'a OwnedMatch<'a>,
     pub api_id: &'a str,
     /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}`.
     pub method_arn: &'a str,

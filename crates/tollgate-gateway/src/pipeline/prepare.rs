@@ -44,7 +44,7 @@ pub(crate) async fn prepare<S: Stream>(
             &gateway.region,
             &gateway.account_id,
             &rc.api_cfg.id,
-            &rc.m.stage,
+            rc.m.stage,
             &String::from_utf8_lossy(head.method.slice(&c.buf)),
             &rc.m.resource_path,
         )

@@ -82,7 +82,7 @@ fn io_failure(w: &Worker, e: &io::Error, doing: &'static str) -> GatewayError {
 /// Build the upstream URL from the template.
 fn render_uri(
     p: &ProxyRt,
-    m: &OwnedMatch,
+    m: &OwnedMatch<'_>,
     stage_vars: Option<&BTreeMap<String, String>>,
 ) -> String {
     static EMPTY: BTreeMap<String, String> = BTreeMap::new();
@@ -90,7 +90,7 @@ fn render_uri(
         |name| {
             m.params
                 .iter()
-                .find(|(k, _)| k == name)
+                .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.as_str())
         },
         stage_vars.unwrap_or(&EMPTY),
@@ -237,7 +237,7 @@ fn build_head<S>(c: &Conn<S>, f: &Forward<'_>, authority: &str, path_q: &str) ->
 pub(crate) struct Forward<'a> {
     pub snap: &'a Snapshot,
     pub head: &'a RequestHead,
-    pub m: &'a OwnedMatch,
+    pub m: &'a OwnedMatch<'a>,
     pub p: &'a ProxyRt,
     pub stage_vars: Option<&'a BTreeMap<String, String>>,
     pub ctx: &'a AuthContext,

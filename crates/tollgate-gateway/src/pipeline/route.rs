@@ -15,7 +15,7 @@ use super::Stop;
 pub(crate) struct RouteCtx<'s> {
     /// The snapshot the request is served under.
     pub snapshot: &'s Snapshot,
-    pub m: OwnedMatch,
+    pub m: OwnedMatch<'s>,
     pub api: &'s ApiRt,
     pub api_cfg: &'s tollgate_config::Api,
     pub route: &'s RouteRt,
@@ -26,15 +26,15 @@ impl RouteCtx<'_> {
     pub(crate) fn routed(&self) -> Routed<'_> {
         Routed {
             api_id: &self.api_cfg.id,
-            stage: &self.m.stage,
+            stage: self.m.stage,
             label: &self.route.label,
-            resource_path: &self.m.template,
+            resource_path: self.m.template,
         }
     }
 
     /// The stage's variables.
     pub(crate) fn stage_vars(&self) -> Option<&std::collections::BTreeMap<String, String>> {
-        self.api_cfg.stages.get(&self.m.stage).map(|s| &s.variables)
+        self.api_cfg.stages.get(self.m.stage).map(|s| &s.variables)
     }
 }
 

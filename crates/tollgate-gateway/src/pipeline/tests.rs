@@ -531,10 +531,11 @@ fn allocations_for(w: &Worker, n: usize, user_agent: bool) -> u64 {
 }
 
 /// Allocations the mock path still makes per request (access log off): the parsed head's
-/// header index (`RequestHead::headers`, a `Vec`), and the route match copied out of the
-/// connection buffer (`OwnedMatch`: stage, template, resource path). Nothing else: no request
-/// id, method, path or user-agent string, no identity context, no response head formatting.
-const MOCK_ALLOCATIONS_PER_REQUEST: u64 = 4;
+/// header index (`RequestHead::headers`, a `Vec`), and the resource path copied out of the
+/// connection buffer (`OwnedMatch::resource_path`; its stage and template borrow from the
+/// snapshot). Nothing else: no request id, method, path or user-agent string, no identity
+/// context, no response head formatting.
+const MOCK_ALLOCATIONS_PER_REQUEST: u64 = 2;
 
 /// A connection carrying 21 mock requests makes exactly 20 x [`MOCK_ALLOCATIONS_PER_REQUEST`]
 /// more allocations than one carrying a single request, with and without a user agent.

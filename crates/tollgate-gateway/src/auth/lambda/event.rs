@@ -122,7 +122,7 @@ pub(crate) fn request_event(
         .route
         .params
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(decode(v.as_bytes()))))
+        .map(|(k, v)| ((*k).to_owned(), Value::String(decode(v.as_bytes()))))
         .collect();
     let stage_vars: Map<String, Value> = req
         .stage_vars
@@ -180,7 +180,7 @@ pub(crate) fn request_event(
         "requestContext": {
             "path": full_path,
             "accountId": account_id,
-            "resourceId": resource_id(req.api_id, &req.route.template),
+            "resourceId": resource_id(req.api_id, req.route.template),
             "stage": stage,
             "domainPrefix": prefix,
             "requestId": req.request_id,
@@ -245,7 +245,7 @@ pub(crate) fn source_value<'a>(
             "identity.userAgent" => req.user_agent.ok_or(NoValue::Missing)?.to_owned(),
             "httpMethod" => method.to_owned(),
             "path" => String::from_utf8_lossy(req.head.path.slice(req.buf)).into_owned(),
-            "resourcePath" => req.route.template.clone(),
+            "resourcePath" => req.route.template.to_owned(),
             "stage" => stage.to_owned(),
             "apiId" => req.api_id.to_owned(),
             "requestId" => req.request_id.to_owned(),

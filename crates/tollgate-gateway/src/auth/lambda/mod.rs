@@ -225,7 +225,7 @@ async fn decide(
         return Err(config_error().with_reason("the route's authorizer is not a Lambda authorizer"));
     };
     let method = std::str::from_utf8(req.head.method.slice(req.buf)).unwrap_or("GET");
-    let stage = req.route.stage.as_str();
+    let stage = req.route.stage;
 
     // 2. Identity sources: missing or empty -> 401 without a call.
     let identity = identity_key(rt, compiled, req, stage, method)?;
@@ -468,7 +468,7 @@ async fn invoke(
     };
     let body = match rt.kind {
         Kind::Token => event::token_event(token, req.method_arn),
-        Kind::Request => event::request_event(req, env.account_id, &req.route.stage, method),
+        Kind::Request => event::request_event(req, env.account_id, req.route.stage, method),
     };
     let default_port = if tls_name.is_some() { 443 } else { 80 };
     let addr = env
