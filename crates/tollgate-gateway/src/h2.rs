@@ -246,7 +246,17 @@ async fn render_request(
     mut body: Body,
     max_body: u64,
 ) -> Result<Rendered, &'static str> {
-    let mut h = Vec::with_capacity(512);
+    // Every byte the head can take, so that it is written without regrowing: the request
+    // line, a host line, each field with ": " and CRLF, a content-length line, the last CRLF.
+    let room = req.method.len()
+        + req.path.len()
+        + 11
+        + req.authority.as_ref().map_or(0, |a| a.len() + 8)
+        + req.headers.byte_len()
+        + 4 * req.headers.len()
+        + 40
+        + 2;
+    let mut h = Vec::with_capacity(room);
     let mut fields = Vec::with_capacity(req.headers.len() + 2);
     let method = put(&mut h, req.method.as_bytes());
     h.push(b' ');

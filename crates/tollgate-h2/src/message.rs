@@ -53,6 +53,21 @@ impl Headers {
         }
     }
 
+    /// Room for `n` fields whose names and values take `name_bytes` and `value_bytes` in all
+    /// (no buffer regrows while they are pushed).
+    pub fn with_room(n: usize, name_bytes: usize, value_bytes: usize) -> Headers {
+        Headers {
+            names: String::with_capacity(name_bytes),
+            values: Vec::with_capacity(value_bytes),
+            fields: Vec::with_capacity(n),
+        }
+    }
+
+    /// Bytes of all names and values held (at least those of the fields there are).
+    pub fn byte_len(&self) -> usize {
+        self.names.len() + self.values.len()
+    }
+
     /// Appends a field; the name is lowercased.
     pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
         let (name, value) = (name.as_ref(), value.as_ref());

@@ -350,7 +350,10 @@ fn spawn_stream<H: Handler + 'static>(
 
 /// The request head, converted from h2's.
 fn request_from(parts: &http::request::Parts, stream_id: u32) -> Request {
-    let mut headers = Headers::with_capacity(parts.headers.len());
+    let (names, values) = parts.headers.iter().fold((0, 0), |(n, v), (name, value)| {
+        (n + name.as_str().len(), v + value.len() + 2)
+    });
+    let mut headers = Headers::with_room(parts.headers.len(), names, values);
     let mut cookie: Option<Vec<u8>> = None;
     for (name, value) in parts.headers.iter() {
         if name == http::header::COOKIE {
