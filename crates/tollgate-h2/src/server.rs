@@ -342,10 +342,12 @@ fn spawn_stream<H: Handler + 'static>(
     let guard = ActiveGuard(conn_state.clone());
     let handler = handler.clone();
     let cfg = cfg.clone();
-    monoio::spawn(async move {
+    // Boxed: the task then holds a pointer, not the ~2 KiB stream future, which monoio's task
+    // machinery would otherwise move on spawning and again on completing.
+    monoio::spawn(Box::pin(async move {
         serve_stream(&*handler, req, respond, &cfg, &guard.0).await;
         drop(guard);
-    });
+    }));
 }
 
 /// The request head, converted from h2's.
