@@ -248,25 +248,25 @@ async fn render_request(
 ) -> Result<Rendered, &'static str> {
     // Every byte the head can take, so that it is written without regrowing: the request
     // line, a host line, each field with ": " and CRLF, a content-length line, the last CRLF.
-    let room = req.method.len()
-        + req.path.len()
+    let room = req.method().len()
+        + req.path().len()
         + 11
-        + req.authority.as_ref().map_or(0, |a| a.len() + 8)
+        + req.authority().map_or(0, |a| a.len() + 8)
         + req.headers.byte_len()
         + 4 * req.headers.len()
         + 40
         + 2;
     let mut h = Vec::with_capacity(room);
     let mut fields = Vec::with_capacity(req.headers.len() + 2);
-    let method = put(&mut h, req.method.as_bytes());
+    let method = put(&mut h, req.method().as_bytes());
     h.push(b' ');
-    let target = put(&mut h, req.path.as_bytes());
+    let target = put(&mut h, req.path().as_bytes());
     h.extend_from_slice(b" HTTP/1.1\r\n");
-    if let Some(a) = &req.authority {
+    if let Some(a) = req.authority() {
         put_field(&mut h, &mut fields, b"host", a.as_bytes());
     }
     for (name, value) in req.headers.iter() {
-        if skipped(name, req.authority.is_some()) {
+        if skipped(name, req.authority().is_some()) {
             continue;
         }
         put_field(&mut h, &mut fields, name.as_bytes(), value);
@@ -862,16 +862,14 @@ mod tests {
             headers.push("host", "other.example");
             headers.push("expect", "100-continue");
             headers.push("content-length", "3");
-            let req = Request {
-                version: tollgate_h2::Version::H2,
-                method: "POST".into(),
-                path: "/prod/x?a=1".into(),
-                authority: Some("api.example".into()),
-                scheme: Some("http".into()),
+            let req = Request::new(
+                tollgate_h2::Version::H2,
+                "POST",
+                "/prod/x?a=1",
+                Some("api.example"),
+                Some("http"),
                 headers,
-                stream_id: Some(1),
-                reset: tollgate_h2::ResetFlag::default(),
-            };
+            );
             let (tx, body) = tollgate_h2::channel(16);
             drop(tx);
             let r = render_request(&req, body, 100).await.unwrap();

@@ -23,7 +23,7 @@
 //! impl Handler for Hello {
 //!     async fn handle(&self, req: Request, body: Body) -> Response {
 //!         let n = body.collect(1 << 20).await.map(|b| b.len()).unwrap_or(0);
-//!         Response::new(200, Body::from(format!("{} {} ({n} bytes)\n", req.method, req.path).into_bytes()))
+//!         Response::new(200, Body::from(format!("{} {} ({n} bytes)\n", req.method(), req.path()).into_bytes()))
 //!             .with_header("content-type", "text/plain")
 //!     }
 //! }

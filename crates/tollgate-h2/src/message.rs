@@ -204,25 +204,102 @@ impl ResetFlag {
 }
 
 /// A request head. The body comes separately, as a [`Body`].
-#[derive(Debug, Clone)]
+///
+/// The request line's parts (method, target, authority, scheme) share one string: one
+/// allocation a request, not one a part.
+#[derive(Clone)]
 pub struct Request {
     /// The protocol it came over.
     pub version: Version,
-    /// The method, as sent (`GET`, `POST`, ...).
-    pub method: String,
-    /// The request target in origin form: path and query (`/prod/items?x=1`); HTTP/2's
-    /// `:path`. Empty for CONNECT.
-    pub path: String,
-    /// HTTP/2's `:authority`, or else the `host` header.
-    pub authority: Option<String>,
-    /// HTTP/2's `:scheme` (`https`, `http`); `None` over HTTP/1.
-    pub scheme: Option<String>,
+    line: String,
+    method: usize,
+    path: usize,
+    authority: Option<usize>,
+    scheme: Option<usize>,
     /// The header fields (HTTP/2's `cookie` crumbs joined into one field with `; `).
     pub headers: Headers,
     /// The HTTP/2 stream id, for logs; `None` over HTTP/1.
     pub stream_id: Option<u32>,
     /// Set when the client resets the stream.
     pub reset: ResetFlag,
+}
+
+impl Request {
+    /// A request head from its parts (no stream id, not reset).
+    pub fn new(
+        version: Version,
+        method: &str,
+        path: &str,
+        authority: Option<&str>,
+        scheme: Option<&str>,
+        headers: Headers,
+    ) -> Request {
+        let room =
+            method.len() + path.len() + authority.map_or(0, str::len) + scheme.map_or(0, str::len);
+        let mut line = String::with_capacity(room);
+        line.push_str(method);
+        let m = line.len();
+        line.push_str(path);
+        let p = line.len();
+        let a = authority.map(|a| {
+            line.push_str(a);
+            line.len()
+        });
+        let s = scheme.map(|s| {
+            line.push_str(s);
+            line.len()
+        });
+        Request {
+            version,
+            line,
+            method: m,
+            path: p,
+            authority: a,
+            scheme: s,
+            headers,
+            stream_id: None,
+            reset: ResetFlag::default(),
+        }
+    }
+
+    /// The method, as sent (`GET`, `POST`, ...).
+    pub fn method(&self) -> &str {
+        self.line.get(..self.method).unwrap_or_default()
+    }
+
+    /// The request target in origin form: path and query (`/prod/items?x=1`); HTTP/2's
+    /// `:path`. Empty for CONNECT.
+    pub fn path(&self) -> &str {
+        self.line.get(self.method..self.path).unwrap_or_default()
+    }
+
+    /// HTTP/2's `:authority`, or else the `host` header.
+    pub fn authority(&self) -> Option<&str> {
+        self.authority
+            .map(|end| self.line.get(self.path..end).unwrap_or_default())
+    }
+
+    /// HTTP/2's `:scheme` (`https`, `http`); `None` over HTTP/1.
+    pub fn scheme(&self) -> Option<&str> {
+        let from = self.authority.unwrap_or(self.path);
+        self.scheme
+            .map(|end| self.line.get(from..end).unwrap_or_default())
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("version", &self.version)
+            .field("method", &self.method())
+            .field("path", &self.path())
+            .field("authority", &self.authority())
+            .field("scheme", &self.scheme())
+            .field("headers", &self.headers)
+            .field("stream_id", &self.stream_id)
+            .field("reset", &self.reset)
+            .finish()
+    }
 }
 
 /// Work a handler goes on with after its answer's head (see [`Response::with_rest`]).

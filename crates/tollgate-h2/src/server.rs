@@ -15,7 +15,7 @@ use monoio_compat::StreamWrapper;
 
 use crate::body::{Body, BodyError, BodyStream};
 use crate::limits::H2Limits;
-use crate::message::{Headers, Request, ResetFlag, Response, Rest, Version};
+use crate::message::{Headers, Request, Response, Rest, Version};
 use crate::meter::{Flood, FrameMeter, MeterState, MeteredIo};
 
 /// Handles one request (one HTTP/2 stream). Runs in the stream's monoio task, so the future
@@ -374,31 +374,24 @@ fn request_from(parts: &http::request::Parts, stream_id: u32) -> Request {
     if let Some(c) = cookie {
         headers.push("cookie", c);
     }
-    let authority = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        });
-    Request {
-        version: Version::H2,
-        method: parts.method.as_str().to_owned(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default(),
+    let host;
+    let authority = match parts.uri.authority() {
+        Some(a) => Some(a.as_str()),
+        None => {
+            host = parts.headers.get(http::header::HOST);
+            host.and_then(|h| h.to_str().ok())
+        }
+    };
+    let mut r = Request::new(
+        Version::H2,
+        parts.method.as_str(),
+        parts.uri.path_and_query().map_or("", |p| p.as_str()),
         authority,
-        scheme: parts.uri.scheme_str().map(str::to_owned),
+        parts.uri.scheme_str(),
         headers,
-        stream_id: Some(stream_id),
-        reset: ResetFlag::default(),
-    }
+    );
+    r.stream_id = Some(stream_id);
+    r
 }
 
 /// Header fields HTTP/2 forbids in a response (RFC 9113 section 8.2.2).
@@ -813,10 +806,10 @@ mod tests {
             .unwrap_or_default();
         let (parts, ()) = req.into_parts();
         let r = request_from(&parts, 7);
-        assert_eq!(r.method, "POST");
-        assert_eq!(r.path, "/prod/items?x=1");
-        assert_eq!(r.authority.as_deref(), Some("api.example"));
-        assert_eq!(r.scheme.as_deref(), Some("https"));
+        assert_eq!(r.method(), "POST");
+        assert_eq!(r.path(), "/prod/items?x=1");
+        assert_eq!(r.authority(), Some("api.example"));
+        assert_eq!(r.scheme(), Some("https"));
         assert_eq!(r.headers.get("cookie"), Some(&b"a=1; b=2"[..]));
         assert_eq!(r.headers.get("x-h"), Some(&b"v"[..]));
         assert_eq!(r.stream_id, Some(7));

@@ -77,15 +77,15 @@ impl Handler for TestHandler {
 
     async fn handle(&self, req: Request, mut body: Body) -> Response {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
-        let route = req.path.split('?').next().unwrap_or("").to_owned();
+        let route = req.path().split('?').next().unwrap_or("").to_owned();
         match route.as_str() {
             "/echo" => {
                 let mut text = format!(
                     "method={}\npath={}\nauthority={}\nscheme={}\n",
-                    req.method,
-                    req.path,
-                    req.authority.as_deref().unwrap_or("-"),
-                    req.scheme.as_deref().unwrap_or("-"),
+                    req.method(),
+                    req.path(),
+                    req.authority().unwrap_or("-"),
+                    req.scheme().unwrap_or("-"),
                 );
                 for (n, v) in req.headers.iter() {
                     text.push_str(&format!("h:{n}={}\n", String::from_utf8_lossy(v)));
@@ -117,7 +117,7 @@ impl Handler for TestHandler {
                 Response::new(200, body)
             }
             "/download" => {
-                let size = query_usize(&req.path, "size").unwrap_or(1 << 20);
+                let size = query_usize(req.path(), "size").unwrap_or(1 << 20);
                 let (mut tx, rx) = channel(64 * 1024);
                 let counters = self.counters.clone();
                 let producer = async move {
@@ -138,7 +138,7 @@ impl Handler for TestHandler {
                 let resp = Response::new(200, rx).with_header("content-length", size.to_string());
                 // `rest=1`: the producer runs in the stream's own task, handed over with the
                 // answer; otherwise in a task of its own.
-                if query_usize(&req.path, "rest") == Some(1) {
+                if query_usize(req.path(), "rest") == Some(1) {
                     resp.with_rest(Box::pin(producer))
                 } else {
                     monoio::spawn(producer);
