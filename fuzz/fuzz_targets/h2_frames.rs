@@ -68,10 +68,10 @@ struct Trivial;
 
 impl Handler for Trivial {
     async fn handle(&self, req: Request, body: Body) -> Response {
-        if req.method == "POST" {
+        if req.method() == "POST" {
             let _ = body.collect(4096).await;
         }
-        Response::new(200, Body::from(req.path.into_bytes())).with_header("x-fuzz", "1")
+        Response::new(200, Body::from(req.path().as_bytes().to_vec())).with_header("x-fuzz", "1")
     }
 }
 

@@ -1,10 +1,14 @@
 //! `parse_request` on arbitrary bytes, then the chunked body (if any) after the head.
 //! Invariants: no panic; a parsed head lies inside the input; its path passes `check_path`;
-//! the body decoded in one call equals the body decoded one byte at a time.
+//! the body decoded in one call equals the body decoded one byte at a time; an HTTP/1.1 head
+//! handed to `check_parts` as spans (the HTTP/2 entry) is read the same way.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate_http::{BodyFraming, ChunkedDecoder, RequestLimits, Step, check_path, parse_request};
+use tollgate_http::{
+    BodyFraming, ChunkedDecoder, HeadParts, RequestLimits, Step, check_parts, check_path,
+    parse_request,
+};
 
 fn decode(input: &[u8], piece: usize) -> Option<(Vec<u8>, usize)> {
     let mut dec = ChunkedDecoder::new();
@@ -43,6 +47,16 @@ fuzz_target!(|data: &[u8]| {
         assert!(h.name.end as usize <= head.head_len && h.value.end as usize <= head.head_len);
     }
     assert!(check_path(head.path.slice(data)).is_ok());
+    // The HTTP/2 entry, given the same head as spans, reads it the same way.
+    if head.minor_version == 1 {
+        let parts = HeadParts {
+            method: head.method,
+            target: head.target,
+            fields: &head.headers,
+            head_len: head.head_len,
+        };
+        assert_eq!(check_parts(data, &parts, &limits).ok().as_ref(), Some(&head));
+    }
     // The same bytes parse the same way when more bytes follow the head.
     let mut longer = data[..head.head_len].to_vec();
     longer.extend_from_slice(b"GET / HTTP/1.1\r\n");
