@@ -561,7 +561,11 @@ async fn send(sender: &mut BodySender, piece: Bytes) -> io::Result<()> {
 /// adds the content-length of a body of known length).
 fn h2_response(head: &ResponseHead<'_>, body: Body) -> Response {
     let mut resp = Response::new(head.status, body);
-    resp.headers = tollgate_h2::Headers::with_capacity(head.headers.len() + 1);
+    let (names, values) = head.headers.iter().fold((0, 0), |(n, v), (name, value)| {
+        (n + name.len(), v + value.as_ref().len())
+    });
+    // Room for a content-length too (added for a streamed body of known length).
+    resp.headers = tollgate_h2::Headers::with_room(head.headers.len() + 1, names + 16, values + 20);
     for (name, value) in &head.headers {
         resp.headers
             .push(String::from_utf8_lossy(name), value.as_ref());
