@@ -26,7 +26,7 @@ use bytes::{Buf, Bytes};
 use monoio::buf::{IoBufMut, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use tollgate_h2::{Body, BodySender, ConnSummary, H2Limits, Handler, Request, Response, Rest};
-use tollgate_http::{HeadParts, Header, HttpError, Span, check_parts};
+use tollgate_http::{HeadParts, Header, HttpError, RequestHead, Span, check_parts};
 
 use crate::error::GatewayError;
 use crate::http1::Wire;
@@ -153,13 +153,7 @@ async fn run_stream(
             return;
         }
     };
-    let parts = HeadParts {
-        method: rendered.method,
-        target: rendered.target,
-        fields: &rendered.fields,
-        head_len: rendered.buf.len(),
-    };
-    let head = check_parts(&rendered.buf, &parts, &snap.limits);
+    let head = rendered.check(&snap.limits);
     let mut c = Conn {
         stream: H2Io {
             source: rendered.source,
@@ -218,6 +212,19 @@ struct Rendered {
     target: Span,
     fields: Vec<Header>,
     source: Source,
+}
+
+impl Rendered {
+    /// The head as the pipeline reads it, checked as the strict parser checks a parsed one.
+    fn check(&self, limits: &tollgate_http::RequestLimits) -> Result<RequestHead, HttpError> {
+        let parts = HeadParts {
+            method: self.method,
+            target: self.target,
+            fields: &self.fields,
+            head_len: self.buf.len(),
+        };
+        check_parts(&self.buf, &parts, limits)
+    }
 }
 
 /// Appends `bytes` to `buf`; their span.
@@ -881,13 +888,7 @@ mod tests {
                 String::from_utf8(r.buf.clone()).unwrap(),
                 "POST /prod/x?a=1 HTTP/1.1\r\nhost: api.example\r\nuser-agent: t\r\ncontent-length: 3\r\n\r\n"
             );
-            let parts = HeadParts {
-                method: r.method,
-                target: r.target,
-                fields: &r.fields,
-                head_len: r.buf.len(),
-            };
-            let head = check_parts(&r.buf, &parts, &Default::default()).unwrap();
+            let head = r.check(&Default::default()).unwrap();
             assert_eq!(head.host.unwrap().slice(&r.buf), b"api.example");
             assert_eq!(head.framing, tollgate_http::BodyFraming::Length(3));
             // A value that would break the line is laid out as it is, and refused by the check.
@@ -895,13 +896,7 @@ mod tests {
             bad.headers.push("x-evil", "a\r\nx-injected: 1");
             let (_tx, body) = tollgate_h2::channel(16);
             let r = render_request(&bad, body, 100).await.unwrap();
-            let parts = HeadParts {
-                method: r.method,
-                target: r.target,
-                fields: &r.fields,
-                head_len: r.buf.len(),
-            };
-            let err = check_parts(&r.buf, &parts, &Default::default()).unwrap_err();
+            let err = r.check(&Default::default()).unwrap_err();
             assert_eq!(err.status(), 400);
         });
     }

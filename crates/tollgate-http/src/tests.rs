@@ -1095,6 +1095,23 @@ fn render_parts(
     (buf, m, t, spans)
 }
 
+/// `check_parts` on a head rendered from parts.
+fn check_rendered(
+    method: &[u8],
+    target: &[u8],
+    fields: &[(Vec<u8>, Vec<u8>)],
+    limits: &RequestLimits,
+) -> Result<RequestHead, HttpError> {
+    let (buf, m, t, spans) = render_parts(method, target, fields);
+    let parts = HeadParts {
+        method: m,
+        target: t,
+        fields: &spans,
+        head_len: buf.len(),
+    };
+    check_parts(&buf, &parts, limits)
+}
+
 #[test]
 fn check_parts_refuses_what_would_inject_or_break_a_line() {
     let limits = RequestLimits::default();
@@ -1112,14 +1129,7 @@ fn check_parts_refuses_what_would_inject_or_break_a_line() {
             (b"host".to_vec(), b"h".to_vec()),
             (name.to_vec(), value.to_vec()),
         ];
-        let (buf, m, t, spans) = render_parts(b"GET", b"/p", &fields);
-        let parts = HeadParts {
-            method: m,
-            target: t,
-            fields: &spans,
-            head_len: buf.len(),
-        };
-        let err = check_parts(&buf, &parts, &limits).unwrap_err();
+        let err = check_rendered(b"GET", b"/p", &fields, &limits).unwrap_err();
         assert_eq!(err.status(), 400, "{name:?}: {value:?}: {err:?}");
     }
     for (method, target) in [
@@ -1130,18 +1140,8 @@ fn check_parts_refuses_what_would_inject_or_break_a_line() {
         (b"GET", b""),
     ] {
         let fields = vec![(b"host".to_vec(), b"h".to_vec())];
-        let (buf, m, t, spans) = render_parts(method, target, &fields);
-        let parts = HeadParts {
-            method: m,
-            target: t,
-            fields: &spans,
-            head_len: buf.len(),
-        };
-        assert_eq!(
-            check_parts(&buf, &parts, &limits).unwrap_err().status(),
-            400,
-            "{method:?} {target:?}"
-        );
+        let err = check_rendered(method, target, &fields, &limits).unwrap_err();
+        assert_eq!(err.status(), 400, "{method:?} {target:?}");
     }
 }
 
@@ -1151,47 +1151,22 @@ fn check_parts_keeps_the_limits() {
         max_header_bytes: 200,
         max_headers: 3,
     };
+    let status = |target: &[u8], fields: &[(Vec<u8>, Vec<u8>)]| {
+        check_rendered(b"GET", target, fields, &limits)
+            .unwrap_err()
+            .status()
+    };
     let many: Vec<(Vec<u8>, Vec<u8>)> = (0..4)
         .map(|i| (format!("x-{i}").into_bytes(), b"v".to_vec()))
         .collect();
-    let (buf, m, t, spans) = render_parts(b"GET", b"/p", &many);
-    let parts = HeadParts {
-        method: m,
-        target: t,
-        fields: &spans,
-        head_len: buf.len(),
-    };
-    assert_eq!(
-        check_parts(&buf, &parts, &limits).unwrap_err().status(),
-        431
-    );
+    assert_eq!(status(b"/p", &many), 431);
     let long_target = format!("/{}", "a".repeat(300));
-    let (buf, m, t, spans) = render_parts(b"GET", long_target.as_bytes(), &many[..1]);
-    let parts = HeadParts {
-        method: m,
-        target: t,
-        fields: &spans,
-        head_len: buf.len(),
-    };
-    assert_eq!(
-        check_parts(&buf, &parts, &limits).unwrap_err().status(),
-        414
-    );
+    assert_eq!(status(long_target.as_bytes(), &many[..1]), 414);
     let big = vec![
         (b"host".to_vec(), b"h".to_vec()),
         (b"x-big".to_vec(), vec![b'v'; 300]),
     ];
-    let (buf, m, t, spans) = render_parts(b"GET", b"/p", &big);
-    let parts = HeadParts {
-        method: m,
-        target: t,
-        fields: &spans,
-        head_len: buf.len(),
-    };
-    assert_eq!(
-        check_parts(&buf, &parts, &limits).unwrap_err().status(),
-        431
-    );
+    assert_eq!(status(b"/p", &big), 431);
 }
 
 fn field_strategy() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
@@ -1250,9 +1225,8 @@ proptest! {
         fields in proptest::collection::vec(field_strategy(), 0..6),
     ) {
         let limits = RequestLimits::default();
-        let (buf, m, t, spans) = render_parts(&method, &target, &fields);
-        let parts = HeadParts { method: m, target: t, fields: &spans, head_len: buf.len() };
-        let got = check_parts(&buf, &parts, &limits);
+        let (buf, _, _, _) = render_parts(&method, &target, &fields);
+        let got = check_rendered(&method, &target, &fields, &limits);
         let want = parse_request(&buf, &limits).map(|h| h.expect("a whole head"));
         match (got, want) {
             (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
