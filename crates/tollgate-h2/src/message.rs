@@ -38,6 +38,13 @@ struct Field {
     value: (usize, usize),
 }
 
+impl Field {
+    /// The field's name in `names` (empty, never a panic, if it does not fit).
+    fn name_in<'a>(&self, names: &'a str) -> &'a str {
+        names.get(self.name.0..self.name.1).unwrap_or_default()
+    }
+}
+
 impl Headers {
     /// No fields.
     pub fn new() -> Headers {
@@ -84,10 +91,6 @@ impl Headers {
         });
     }
 
-    fn name_of(&self, f: &Field) -> &str {
-        self.names.get(f.name.0..f.name.1).unwrap_or_default()
-    }
-
     fn value_of(&self, f: &Field) -> &[u8] {
         self.values.get(f.value.0..f.value.1).unwrap_or_default()
     }
@@ -111,12 +114,8 @@ impl Headers {
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.fields.len();
         let names = &self.names;
-        self.fields.retain(|f| {
-            !names
-                .get(f.name.0..f.name.1)
-                .unwrap_or_default()
-                .eq_ignore_ascii_case(name)
-        });
+        self.fields
+            .retain(|f| !f.name_in(names).eq_ignore_ascii_case(name));
         before - self.fields.len()
     }
 
@@ -124,7 +123,7 @@ impl Headers {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.fields
             .iter()
-            .map(|f| (self.name_of(f), self.value_of(f)))
+            .map(|f| (f.name_in(&self.names), self.value_of(f)))
     }
 
     /// Number of fields.
@@ -174,7 +173,7 @@ impl SharedHeaders {
     /// All fields, in order; the values share one buffer.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, bytes::Bytes)> {
         self.fields.iter().map(|f| {
-            let name = self.names.get(f.name.0..f.name.1).unwrap_or_default();
+            let name = f.name_in(&self.names);
             let value = if f.value.0 <= f.value.1 && f.value.1 <= self.values.len() {
                 self.values.slice(f.value.0..f.value.1)
             } else {
