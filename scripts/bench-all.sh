@@ -48,6 +48,8 @@ export NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
   log "cargo build --release -p tollgate -p tollgate-loadtest"
   cargo build --release -q -p tollgate -p tollgate-loadtest
+  log "cargo build --release -p tollgate-h2 --example h2_floor"
+  cargo build --release -q -p tollgate-h2 --example h2_floor
 fi
 export TOLLGATE="${TOLLGATE:-$PWD/target/release/tollgate}"
 export TOLLGATE_LOAD="${TOLLGATE_LOAD:-$PWD/target/release/tollgate-load}"

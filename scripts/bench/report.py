@@ -146,7 +146,7 @@ def peak_table(name: str, sc: dict) -> list[str]:
     out += [f"| contender | peak {unit} | tollgate/peer | gateway core | generator core | "
             "CPU µs/req | errors | detail |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for cname, r in rows.items():
-        rt = "" if cname.startswith("tollgate") else fr(ratio(tg.get("peak_rps"), r.get("peak_rps")))
+        rt = "" if cname == "tollgate" else fr(ratio(tg.get("peak_rps"), r.get("peak_rps")))
         detail = []
         t = r.get("tls") or {}
         if t and name != "tls-keepalive":
@@ -359,6 +359,11 @@ def targets(scs: dict) -> list[str]:
     for s, what in (("h2-h2c", "mock over h2c"), ("h2-tls", "mock over h2 (TLS)")):
         versus(s, "tollgate", "haproxy", 1.3, f"{what}: ≥ 1.3x HAProxy")
         versus(s, "tollgate", "envoy", 2.0, f"{what}: ≥ 2x Envoy")
+    for floor in ("h2 alone (tokio)", "tollgate-h2 alone"):
+        r = ratio(peak("h2-h2c", floor), peak("h2-h2c", "haproxy"))
+        if r is not None:
+            out.append(f"| for reference, no target: {floor} over h2c, the mock answer and no "
+                       f"gateway (crates/tollgate-h2/examples/h2_floor.rs) vs HAProxy | {fr(r)} | – |")
     versus("h2jwt", "tollgate", "haproxy", 4.0, "JWT RS256 cache hit over h2c: ≥ 4x HAProxy jwt_verify")
     idle = scs.get("idle", {}).get("rows", {}).get("tollgate")
     if idle:

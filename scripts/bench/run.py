@@ -89,6 +89,9 @@ TLS_IDLE_CONNS = int(os.environ.get("BENCH_TLS_IDLE_CONNS", str(min(IDLE_CONNS, 
 H2_CONNS = int(os.environ.get("BENCH_H2_CONNECTIONS", str(CONC)))
 H2_STREAMS = int(os.environ.get("BENCH_H2_STREAMS", "10"))
 H2LOAD = os.environ.get("H2LOAD", shutil.which("h2load") or "")
+# crates/tollgate-h2/examples/h2_floor.rs: HTTP/2 servers that only answer (the h2 crate on
+# tokio; tollgate-h2 on monoio), the floor under tollgate's h2c rows.
+H2FLOOR = os.environ.get("H2FLOOR", str(ROOT / "target" / "release" / "examples" / "h2_floor"))
 
 PROCS: list[subprocess.Popen] = []
 WORK = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
@@ -278,6 +281,8 @@ class Contender:
             "EXTAUTHZ": f"127.0.0.1:{EXTAUTHZ_PORT}", "EXTAUTHZ_PORT": str(EXTAUTHZ_PORT),
             "WORK": str(d), "ISSUER": ISSUER}
         subs.update(self.subs)
+        if self.kind == "h2floor":
+            return self.launch_floor(tag)
         src = PEERS / self.kind / self.template
         cfg = render_template(src, d / self.template, subs)
         if self.edit:
@@ -311,6 +316,17 @@ class Contender:
         if self.kind == "envoy":
             wait_port(ENVOY_ADMIN_PORT, p, self.name, logname=ln)
         self.sanity()
+        verify_placement(p.pid, GW_CPU, self.name)
+        return p
+
+    def launch_floor(self, tag: str) -> subprocess.Popen:
+        """An h2_floor server (no config: the template names its mode, tokio or monoio)."""
+        cmd = [H2FLOOR, self.template, LISTEN]
+        self.cmdline = ("taskset -c " + GW_CPU + " " + " ".join(shlex.quote(c) for c in cmd)
+                        .replace(str(ROOT) + "/", ""))
+        ln = f"{tag}-{self.name}".replace(" ", "_").replace("(", "").replace(")", "")
+        p = start(cmd, GW_CPU, ln, LISTEN_PORT)
+        wait_port(LISTEN_PORT, p, self.name, logname=ln)
         verify_placement(p.pid, GW_CPU, self.name)
         return p
 
@@ -1107,6 +1123,15 @@ def sc_h2(results: dict) -> None:
         c = Contender(kind, kind, tpl, {}, note)
         c.edit = h2c_edits(kind)
         cs.append(c)
+    if Path(H2FLOOR).exists():
+        cs += [Contender("h2 alone (tokio)", "h2floor", "tokio",
+                         note="examples/h2_floor tokio: the h2 crate on tokio (current thread), "
+                         "a task per stream as hyper runs it, the mock answer and nothing else"),
+               Contender("tollgate-h2 alone", "h2floor", "monoio",
+                         note="examples/h2_floor monoio: tollgate-h2's serve_connection (h2 over "
+                         "monoio io_uring, limits, frame meter), a handler that only answers")]
+    else:
+        log(f"h2-h2c: {H2FLOOR} not built: no floor rows")
     h2_measure("h2-h2c", cs, URL, [], results)
     m = tls_material()
     cs = [Contender("tollgate", "tollgate", "tls.yaml", {**m, "HTTP2": "true"},
