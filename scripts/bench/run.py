@@ -1088,6 +1088,9 @@ def h2_measure(scn: str, cs: list[Contender], url: str, extra: list[str], result
     res = results[scn] = {"rows": {}, "notes": [], "peak_only": True,
                           "h2": {"connections": H2_CONNS, "streams": H2_STREAMS,
                                  "rounds": H2_ROUNDS}}
+    if (OUT / scn).is_dir():  # raw files of an earlier run, which may have had more rounds
+        for f in (OUT / scn).glob("*-peak*"):
+            f.unlink()
     runs: dict[str, list[dict]] = {c.name: [] for c in cs}
     for rnd in range(H2_ROUNDS):
         for c in cs:
