@@ -30,6 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_ticks, port_free, render_template  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 GW_CPU = os.environ.get("BENCH_GW_CPU", "1")
 LOAD_CPU = os.environ.get("BENCH_LOAD_CPU", "0")
@@ -60,14 +63,10 @@ def render(work: Path) -> dict[str, list[str]]:
             "WORK": str(work)}
 
     def fill(src: Path, edit: tuple[str, str]) -> Path:
-        text = src.read_text()
-        for k, v in subs.items():
-            text = text.replace(f"@@{k}@@", v)
-        if "@@" in text:
-            raise SystemExit(f"{src}: a placeholder is left unfilled")
+        out = render_template(src, work / src.name, subs)
+        text = out.read_text()
         if edit[0] not in text:
             raise SystemExit(f"{src}: {edit[0]!r} not found")
-        out = work / src.name
         out.write_text(text.replace(*edit))
         return out
 
@@ -83,11 +82,6 @@ def render(work: Path) -> dict[str, list[str]]:
     }
 
 
-def cpu_ticks(pid: int) -> int:
-    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(f[11]) + int(f[12])  # utime + stime
-
-
 def h2load(n: int) -> str:
     return subprocess.run(["taskset", "-c", LOAD_CPU, "h2load", "-c", "64", "-m", "10", "-t", "1",
                            "-n", str(n), URL], capture_output=True, text=True, timeout=300).stdout
@@ -97,26 +91,17 @@ def wait_port(p: subprocess.Popen) -> None:
     for _ in range(100):
         if p.poll() is not None:
             raise SystemExit(f"{p.args[0]} exited {p.returncode}")
-        if subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{PORT}"],
-                          capture_output=True).returncode == 0:
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"{p.args[0]} never listened on {ADDR}")
-
-
-def port_free() -> bool:
-    with socket.socket() as s_:
-        s_.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s_.bind(("127.0.0.1", PORT))
-            return True
+            with socket.create_connection(("127.0.0.1", PORT), timeout=0.5):
+                return
         except OSError:
-            return False
+            time.sleep(0.05)
+    raise SystemExit(f"{p.args[0]} never listened on {ADDR}")
 
 
 def measure(cmd: list[str], log: Path) -> tuple[float, float]:
     for _ in range(100):  # the previous server's socket may still be closing
-        if port_free():
+        if port_free(PORT):
             break
         time.sleep(0.1)
     with open(log, "ab") as lf:

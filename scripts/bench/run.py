@@ -43,6 +43,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_ticks, port_free, render_template  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "bench" / "peers"
 OUT = Path(os.environ.get("BENCH_OUT", ROOT / "docs" / "benchmarks"))
@@ -136,16 +139,6 @@ signal.signal(signal.SIGINT, on_signal)
 signal.signal(signal.SIGTERM, on_signal)
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def start(cmd: list[str], cpu: str, name: str, port: int | None = None) -> subprocess.Popen:
     if port is not None:
         t0 = time.time()
@@ -227,12 +220,6 @@ def verify_placement(pid: int, cpus: str, name: str) -> list[str]:
     return seen
 
 
-def cpu_ticks(pid: int) -> int:
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-
-
 def status_kib(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -243,17 +230,6 @@ def status_kib(pid: int, key: str) -> int:
 def http_get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as r:
         return r.read().decode()
-
-
-def render_template(src: Path, dst: Path, subs: dict[str, str]) -> Path:
-    text = src.read_text()
-    for k, v in subs.items():
-        text = text.replace(f"@@{k}@@", v)
-    left = re.findall(r"@@[A-Z_]+@@", text)
-    if left:
-        raise RuntimeError(f"{src}: unfilled placeholders {sorted(set(left))}")
-    dst.write_text(text)
-    return dst
 
 
 # ---------------------------------------------------------------- contenders
