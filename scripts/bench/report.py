@@ -398,7 +398,9 @@ METHODS_TLS_H2 = [
     "(`BENCH_TLS_IDLE_CONNS`, default 2,000).",
     "- HTTP/2 (`h2`, `h2jwt`): `h2load -c C -m 10 -t 1 -D <duration> --warm-up-time <warm-up>` "
     "(C = `BENCH_H2_CONNECTIONS`, default the concurrency; `BENCH_H2_STREAMS` streams per "
-    "connection) on the load CPU with the same placement checks and CPU accounting. h2c rows: "
+    "connection) on the load CPU with the same placement checks and CPU accounting; the "
+    "contenders take turns `BENCH_H2_ROUNDS` times (default 3), each from a fresh start, and "
+    "each row is its median run by req/s. h2c rows: "
     "tollgate's listener with `http2: true`, HAProxy `bind ... proto h2`, Envoy `codec_type: "
     "AUTO` (prior knowledge). h2 over TLS rows: the TLS templates with ALPN h2 first (tollgate "
     "`http2: true`, HAProxy `alpn h2,http/1.1`, Envoy's TLS transport socket with "

@@ -249,6 +249,8 @@ class Contender:
         self.deny: dict[str, str] | None = None  # headers of a request that must be refused
 
     def launch(self, tag: str) -> subprocess.Popen:
+        if self.kind == "h2floor":
+            return self.launch_floor(tag)
         d = WORK / f"{tag}-{self.name}".replace(" ", "_").replace("(", "").replace(")", "")
         if d.exists():
             shutil.rmtree(d)
@@ -260,8 +262,6 @@ class Contender:
             "EXTAUTHZ": f"127.0.0.1:{EXTAUTHZ_PORT}", "EXTAUTHZ_PORT": str(EXTAUTHZ_PORT),
             "WORK": str(d), "ISSUER": ISSUER}
         subs.update(self.subs)
-        if self.kind == "h2floor":
-            return self.launch_floor(tag)
         src = PEERS / self.kind / self.template
         cfg = render_template(src, d / self.template, subs)
         if self.edit:
