@@ -11,9 +11,10 @@ start, pinned to the gateway CPU with h2load on the load CPU:
   monoio-http alone   bench/peers/monoio-http-h2 (monoio-http 0.3.12's fork of h2 0.3)
   haproxy             bench/peers/haproxy/mock.cfg with `bind ... proto h2`
 
-and prints, per server, the median req/s and the server's CPU per request (user + system
-time of its process over the measured run, from /proc), and the ratio of each to HAProxy
-in the same rounds. Alternating rounds spread the machine's drift over every server.
+checks that every thread of the server may run on the gateway CPU only (a gateway pins its
+own workers), and prints, per server, the median req/s and the server's CPU per request
+(user + system time of its process over the measured run, from /proc), and the ratio of
+each to HAProxy in the same rounds. Alternating rounds spread the machine's drift over every server.
 
     scripts/bench/h2_floors.py [ROUNDS]      (default 4; env BENCH_GW_CPU=1 BENCH_LOAD_CPU=0
                                               H2_FLOORS_REQUESTS=500000 BENCH_NO_BUILD=1)
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_ticks, port_free, render_template  # noqa: E402
+from common import cpu_ticks, port_free, render_template, verify_placement  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 GW_CPU = os.environ.get("BENCH_GW_CPU", "1")
@@ -110,6 +111,8 @@ def measure(cmd: list[str], log: Path) -> tuple[float, float]:
     try:
         wait_port(p)
         h2load(30000)  # warm-up: connections, caches, the allocator's pages
+        # Every thread of the server (a gateway pins its own workers) on the gateway CPU only.
+        verify_placement(p.pid, GW_CPU, cmd[0])
         t0 = cpu_ticks(p.pid)
         out = h2load(REQUESTS)
         t1 = cpu_ticks(p.pid)
@@ -125,7 +128,10 @@ def measure(cmd: list[str], log: Path) -> tuple[float, float]:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+    arg = sys.argv[1] if len(sys.argv) > 1 else "4"
+    if not arg.isdigit() or int(arg) < 1:
+        raise SystemExit(f"usage: h2_floors.py [ROUNDS] (a positive number, not {arg!r})")
+    rounds = int(arg)
     if not os.environ.get("BENCH_NO_BUILD"):
         build()
     work = Path(tempfile.mkdtemp(prefix="tollgate-h2-floors-"))
