@@ -216,6 +216,13 @@ fn access_lines(s: &Setup) -> Vec<Value> {
     json_lines(&s.log)
 }
 
+/// The access log once `ready` holds for it (within 5 s). A line is written just after its
+/// answer: the client may read the log before the last line is in.
+fn access_lines_when(s: &Setup, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    common::eventually(Duration::from_secs(5), || ready(&access_lines(s)));
+    access_lines(s)
+}
+
 fn metrics(s: &Setup) -> String {
     let mut c = TcpStream::connect(s.gw.admin).unwrap();
     c.write_all(b"GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
@@ -260,10 +267,7 @@ fn curl_prior_knowledge_mock_and_unauthorized() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1.1 200");
     // Each h2 request is one access-log line marked HTTP/2.0, with the route. (A line is
     // written just after its answer: the client may read the log before the last one is in.)
-    common::eventually(Duration::from_secs(5), || {
-        access_lines(&s).iter().any(|l| l["protocol"] == "HTTP/1.1")
-    });
-    let lines = access_lines(&s);
+    let lines = access_lines_when(&s, |l| l.iter().any(|l| l["protocol"] == "HTTP/1.1"));
     let h2: Vec<_> = lines
         .iter()
         .filter(|l| l["protocol"] == "HTTP/2.0")
@@ -298,17 +302,23 @@ fn two_streams_on_one_connection_valid_and_invalid_token() {
     );
     assert_ne!(a, b);
     // Two access-log lines with those ids, and the metrics under the route.
-    let lines = access_lines(&s);
+    let is_h2 = |l: &&Value| l["protocol"] == "HTTP/2.0";
+    let lines = access_lines_when(&s, |l| l.iter().filter(is_h2).count() >= 2);
     let ids: Vec<_> = lines
         .iter()
-        .filter(|l| l["protocol"] == "HTTP/2.0")
+        .filter(is_h2)
         .map(|l| l["requestId"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), 2, "{lines:?}");
     assert!(ids.contains(&a.to_owned()) && ids.contains(&b.to_owned()));
-    let after = metrics(&s);
     let ok = r#"tollgate_requests_total{api="h2",route="GET /secret",status="200"}"#;
     let denied = r#"tollgate_requests_total{api="h2",route="GET /secret",status="401"}"#;
+    // Counted just after the answer, like the log line.
+    common::eventually(Duration::from_secs(5), || {
+        let m = metrics(&s);
+        metric(&m, ok) > metric(&before, ok) && metric(&m, denied) > metric(&before, denied)
+    });
+    let after = metrics(&s);
     assert_eq!(metric(&after, ok), metric(&before, ok) + 1, "{after}");
     assert_eq!(
         metric(&after, denied),
@@ -385,6 +395,14 @@ fn a_reset_stream_leaves_its_sibling_alone() {
     let lines = slow(&s);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["protocol"], "HTTP/2.0", "{lines:?}");
+    // The status is the upstream's, which the client never got: the record says why.
+    assert!(
+        lines[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("reset the stream"),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -422,6 +440,10 @@ fn metrics_count_h2_requests_under_their_route() {
     for _ in 0..3 {
         assert_eq!(curl(s.gw.addrs[0], "/prod/mock", &[]).1, 200);
     }
+    // Counted just after each answer: wait for the third.
+    common::eventually(Duration::from_secs(5), || {
+        metric(&metrics(&s), key) >= before + 3
+    });
     let m = metrics(&s);
     assert_eq!(metric(&m, key), before + 3, "{m}");
 }

@@ -307,6 +307,13 @@ fn access_lines(s: &Setup) -> Vec<Value> {
     json_lines(&s.log)
 }
 
+/// The access log once `ready` holds for it (within 5 s). A line is written just after its
+/// answer: the client may read the log before the last line is in.
+fn access_lines_when(s: &Setup, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    common::eventually(Duration::from_secs(5), || ready(&access_lines(s)));
+    access_lines(s)
+}
+
 /// `openssl s_client` offering `alpn`, stdin closed, killed after 15 s: (exited by itself,
 /// output).
 fn s_client_alpn(s: &Setup, alpn: &str) -> (bool, String) {
@@ -355,7 +362,7 @@ fn curl_gets_http2_by_alpn_and_http1_1_on_the_same_listener() {
     let (ver, status, body) = curl(&s, "/prod/hello", &["--http1.1"]);
     assert_eq!((ver.as_str(), status), ("1.1", 200));
     assert_eq!(body, "hello over h2");
-    let lines = access_lines(&s);
+    let lines = access_lines_when(&s, |l| l.len() >= 3);
     let protocols: Vec<&str> = lines
         .iter()
         .map(|l| l["protocol"].as_str().unwrap())
@@ -382,7 +389,7 @@ fn nghttp_multiplexes_several_streams_on_one_tls_connection() {
     assert!(out.status.success(), "{text}{out:?}");
     assert!(text.contains("The negotiated protocol: h2"), "{text}");
     assert_eq!(text.matches(":status: 200").count(), 4, "{text}");
-    let lines = access_lines(&s);
+    let lines = access_lines_when(&s, |l| l.len() >= 4);
     assert_eq!(lines.len(), 4, "{lines:?}");
     let mut ids: Vec<&str> = lines
         .iter()
@@ -454,7 +461,7 @@ fn two_streams_on_one_tls_connection_valid_and_invalid_token() {
         res[1]["headers"]["x-amzn-requestid"].as_str().unwrap(),
     );
     assert_ne!(a, b);
-    let lines = access_lines(&s);
+    let lines = access_lines_when(&s, |l| l.len() >= 2);
     assert_eq!(lines.len(), 2, "{lines:?}");
     for l in &lines {
         assert_eq!(l["protocol"], "HTTP/2.0", "{l}");
@@ -536,7 +543,7 @@ fn mutual_tls_required_the_client_certificate_reaches_every_streams_authorizer()
         .output()
         .unwrap();
     assert!(!out.status.success(), "{out:?}");
-    let lines = access_lines(&s);
+    let lines = access_lines_when(&s, |l| l.len() >= 3);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines.iter().all(|l| l["protocol"] == "HTTP/2.0"),
@@ -619,7 +626,8 @@ fn an_open_h2_connection_keeps_serving_after_http2_is_turned_off() {
     }
     drop(to_py);
     let _ = py.wait();
-    let lines = access_lines(&s);
-    let h2 = lines.iter().filter(|l| l["protocol"] == "HTTP/2.0").count();
+    let is_h2 = |l: &&Value| l["protocol"] == "HTTP/2.0";
+    let lines = access_lines_when(&s, |l| l.iter().filter(is_h2).count() >= 4);
+    let h2 = lines.iter().filter(is_h2).count();
     assert_eq!(h2, 4, "{lines:?}");
 }

@@ -62,6 +62,7 @@ apis:
       - {{ path: /refused, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{refused}/x", timeout_ms: 5000 }} }}
       - {{ path: /slow, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{origin}/slow?ms=3000", timeout_ms: 300 }} }}
       - {{ path: /up, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{origin}/echo", timeout_ms: 5000 }} }}
+      - {{ path: /stream, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{origin}/chunked?n=400", timeout_ms: 10000 }} }}
       - {{ path: /cut, methods: [GET], authorization: NONE, integration: {{ type: http_proxy, uri: "http://{cut}/cut", timeout_ms: 300 }} }}
 "#
     )
@@ -366,6 +367,50 @@ fn a_response_cut_short_after_its_head_is_logged() {
 }
 
 #[test]
+fn a_client_that_leaves_mid_answer_is_logged_as_gone_not_as_an_upstream_error() {
+    let s = start();
+    let broken = "tollgate_upstream_errors_total{kind=\"broken\"}";
+    let before = sample(&metrics(&s), broken);
+    // The origin sends 400 chunks 10 ms apart; the client reads the head and the first chunk,
+    // then closes its socket with the rest unread.
+    let mut c = TcpStream::connect(s.gw.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET /prod/stream HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&raw).contains("chunk-0:") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&buf[..n]);
+    }
+    drop(c);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let rid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("x-amzn-RequestId: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // The record comes when the gateway's next write fails, long before the origin is done.
+    let rec = record(&s, &rid);
+    assert_eq!(rec["status"], 200, "{rec}");
+    assert!(
+        rec["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the client closed the connection"),
+        "{rec}"
+    );
+    let line = stderr_line(&s, &rid);
+    assert_timestamped(&line, "DEBUG");
+    assert!(line.contains("route=\"GET /stream\""), "{line}");
+    // Not the upstream's fault.
+    assert_eq!(sample(&metrics(&s), broken), before);
+}
+
+#[test]
 fn a_routed_413_is_counted_and_logged_under_its_route() {
     let s = start();
     let mut c = TcpStream::connect(s.gw.addr).unwrap();
@@ -411,11 +456,16 @@ fn histograms_are_cumulative_and_grow() {
     let s = start();
     let labels = "api=\"obs\",route=\"GET /up\"";
     let name = "tollgate_request_duration_seconds";
+    // A request is counted just after its answer is written: wait for the count.
+    let count = format!("{name}_count{{{labels}}}");
+    let counted = |n: f64| eventually(SOON, || sample(&metrics(&s), &count) >= n);
     assert_eq!(get(&s, "/prod/up", None).status, 200);
+    assert!(counted(1.0), "the first request was never counted");
     let m1 = metrics(&s);
     for _ in 0..3 {
         assert_eq!(get(&s, "/prod/up", None).status, 200);
     }
+    assert!(counted(4.0), "the next three were never counted");
     let m2 = metrics(&s);
     let (b1, n1) = buckets(&m1, name, labels);
     let (b2, n2) = buckets(&m2, name, labels);

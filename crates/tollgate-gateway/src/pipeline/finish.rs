@@ -21,6 +21,10 @@ use super::{Answer, Conn, Exchange, Next, RouteCtx, Sent, Stop, Stream};
 const MAX_DISCARD: u64 = 64 * 1024;
 /// How long an error answer may take to write.
 const ERROR_WRITE: Duration = Duration::from_secs(10);
+/// The access log's `error` when the answer could not be written whole: the status is the one
+/// the gateway (or its upstream) answered, which the client did not get.
+const CLIENT_GONE: &str =
+    "the client closed the connection or reset the stream before the whole answer was written";
 
 /// Where a request ended: before routing (with the API its host names, if any, for its
 /// gateway responses) or on a route.
@@ -73,7 +77,7 @@ async fn finish_answer<S: Stream>(
     a: Answer,
 ) -> Next {
     let (ok, body_len) = match a.sent {
-        Sent::Streamed { body_len } => (true, body_len),
+        Sent::Streamed { body_len } => (!a.client_gone, body_len),
         Sent::Buffered { body_len } => {
             let out = std::mem::take(&mut c.out);
             let (res, out) = c.stream.send_all(out, None).await;
@@ -84,13 +88,24 @@ async fn finish_answer<S: Stream>(
     if let Some(why) = a.cut_short {
         log_reason(log::Level::Warn, a.status, ex.rid.as_str(), at, why);
     }
+    // The upstream's fault is named first; a client that left is its own doing (debug).
+    let error = a.cut_short.or((!ok).then_some(CLIENT_GONE));
+    if a.cut_short.is_none() && !ok {
+        log_reason(
+            log::Level::Debug,
+            a.status,
+            ex.rid.as_str(),
+            at,
+            CLIENT_GONE,
+        );
+    }
     let routed = at.routed();
     let rec = Record {
         status: a.status,
         body_len,
         route: routed.as_ref(),
         principal: a.ctx.as_ref().and_then(|c| c.principal()),
-        error: a.cut_short,
+        error,
         caller: a.ctx.as_ref().map(|k| Caller {
             principal_id: k.principal_id.as_deref(),
             authorizer: &k.authorizer,

@@ -36,23 +36,24 @@ pub(crate) async fn integrate<S: Stream>(
     match &rc.route.integration {
         IntegrationRt::Mock(mock) => {
             let keep = keep && drain_for_reuse(c, head, &mut body, snap).await;
-            let (sent, keep) = if c.stream.is_http1() {
+            let (sent, client_gone) = if c.stream.is_http1() {
                 let body_len = render_mock(&mut c.out, mock, head.is_head(), keep, ex.rid.as_str());
-                (Sent::Buffered { body_len }, keep)
+                (Sent::Buffered { body_len }, false)
             } else {
                 let r = mock.response(ex.rid.as_str());
                 let (res, body_len) = c
                     .stream
                     .send_response(&mut c.out, &r, head.is_head(), !keep, None)
                     .await;
-                (Sent::Streamed { body_len }, keep && res.is_ok())
+                (Sent::Streamed { body_len }, res.is_err())
             };
             Ok(Answer {
                 status: mock.status,
                 sent,
-                keep,
+                keep: keep && !client_gone,
                 ctx: Some(permit.ctx),
                 cut_short: None,
+                client_gone,
             })
         }
         IntegrationRt::Proxy(p) => {
@@ -81,6 +82,7 @@ pub(crate) async fn integrate<S: Stream>(
                     keep: done.keep,
                     ctx: Some(permit.ctx),
                     cut_short: done.cut_short.then_some(CUT_SHORT),
+                    client_gone: done.client_gone,
                 }),
                 Err(Failed { err, body_state }) => Err(match body_state {
                     BodyState::Untouched(b) => Stop {

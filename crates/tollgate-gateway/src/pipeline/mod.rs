@@ -102,6 +102,9 @@ pub(crate) struct Answer {
     pub ctx: Option<crate::auth::AuthContext>,
     /// Set when an upstream broke off its body after the head was sent.
     pub cut_short: Option<&'static str>,
+    /// A streamed answer could not be written whole: the client closed the connection or
+    /// reset the stream.
+    pub client_gone: bool,
 }
 
 /// How an answer reaches the client.

@@ -45,6 +45,8 @@ pub(crate) struct Done {
     pub keep: bool,
     /// The upstream broke off (or sent a malformed) body after the head was sent.
     pub cut_short: bool,
+    /// The client closed its connection (or reset its stream) before the answer was written.
+    pub client_gone: bool,
 }
 
 /// What became of the request body when forwarding failed before a response was sent.
@@ -623,8 +625,9 @@ async fn answer<S: Stream>(
         bytes: sent,
         keep: false,
         cut_short: false,
+        client_gone: res.is_err(),
     };
-    if res.is_err() {
+    if done.client_gone {
         return Ok(done);
     }
     // Stream the response body: the upstream's body is pulled by the HTTP/1 writer, which
@@ -638,7 +641,7 @@ async fn answer<S: Stream>(
     done.bytes = sent;
     match end {
         BodyEnd::Complete => done.keep = cf.keep,
-        BodyEnd::ClientGone => {}
+        BodyEnd::ClientGone => done.client_gone = true,
         BodyEnd::SourceFailed => {
             w.metrics.upstream_error(UpstreamError::Broken);
             done.cut_short = true;
