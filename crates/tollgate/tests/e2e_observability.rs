@@ -129,6 +129,15 @@ fn record(s: &Setup, rid: &str) -> Value {
 }
 
 /// The stderr line naming request `rid` (waits for it).
+/// The `x-amzn-RequestId` of a raw HTTP/1 answer.
+fn request_id(raw: &str) -> String {
+    raw.lines()
+        .find_map(|l| l.strip_prefix("x-amzn-RequestId: "))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
 fn stderr_line(s: &Setup, rid: &str) -> String {
     let mut found = String::new();
     let ok = eventually(SOON, || {
@@ -343,12 +352,7 @@ fn a_response_cut_short_after_its_head_is_logged() {
     let text = String::from_utf8_lossy(&raw).into_owned();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.ends_with("0123456789"), "{text}");
-    let rid = text
-        .lines()
-        .find_map(|l| l.strip_prefix("x-amzn-RequestId: "))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let rid = request_id(&text);
     let rec = record(&s, &rid);
     assert_eq!(rec["status"], 200, "{rec}");
     assert_eq!(rec["responseLength"], 10, "{rec}");
@@ -387,12 +391,7 @@ fn a_client_that_leaves_mid_answer_is_logged_as_gone_not_as_an_upstream_error() 
     drop(c);
     let text = String::from_utf8_lossy(&raw).into_owned();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    let rid = text
-        .lines()
-        .find_map(|l| l.strip_prefix("x-amzn-RequestId: "))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let rid = request_id(&text);
     // The record comes when the gateway's next write fails, long before the origin is done.
     let rec = record(&s, &rid);
     assert_eq!(rec["status"], 200, "{rec}");
@@ -421,12 +420,7 @@ fn a_routed_413_is_counted_and_logged_under_its_route() {
     let _ = c.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).into_owned();
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
-    let rid = text
-        .lines()
-        .find_map(|l| l.strip_prefix("x-amzn-RequestId: "))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let rid = request_id(&text);
     let rec = record(&s, &rid);
     assert_eq!(rec["route"], "GET /up", "{rec}");
     assert!(
