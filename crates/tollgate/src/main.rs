@@ -598,3 +598,51 @@ fn watch_file(path: &Path, shared: &tollgate_gateway::Shared) {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Command;
+
+    /// Set in the child process the test below starts.
+    const CHILD: &str = "TOLLGATE_TEST_PANIC_CHILD";
+
+    /// With the hook set, a panic on any thread (a worker, say) ends the whole process with
+    /// SIGABRT, after the default hook has printed the message. The panic runs in a child
+    /// process (this test binary, started again for this one test), so the abort ends the child
+    /// and the test reads how it ended.
+    #[test]
+    fn a_panic_on_another_thread_aborts_the_process() {
+        if std::env::var_os(CHILD).is_some() {
+            super::abort_on_panic();
+            let t = std::thread::Builder::new()
+                .name("worker-0".into())
+                .spawn(|| panic!("a dependency's bug"))
+                .unwrap();
+            let _ = t.join();
+            // Reached only if the panic did not end the process.
+            std::process::exit(0);
+        }
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "tests::a_panic_on_another_thread_aborts_the_process",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            Some(6),
+            "the process should end with SIGABRT: {:?}\n{stderr}",
+            out.status
+        );
+        assert!(stderr.contains("a dependency's bug"), "{stderr}");
+        assert!(stderr.contains("worker-0"), "{stderr}");
+    }
+}
