@@ -309,6 +309,8 @@ pub enum ContextExpr {
     StageVariable(String),
     /// `'text'`: a constant
     Static(String),
+    /// `context.requestId`: the gateway's id of the request (`x-amzn-RequestId`)
+    RequestId,
 }
 
 impl ContextExpr {
@@ -321,6 +323,9 @@ impl ContextExpr {
             return Ok(ContextExpr::Static(inner.to_owned()));
         }
         let t = t.strip_prefix('$').unwrap_or(t);
+        if t == "context.requestId" {
+            return Ok(ContextExpr::RequestId);
+        }
         if let Some(rest) = t.strip_prefix("context.authorizer.") {
             if rest == "principalId" {
                 return Ok(ContextExpr::PrincipalId);
@@ -347,7 +352,7 @@ impl ContextExpr {
             return Ok(ContextExpr::StageVariable(rest.to_owned()));
         }
         Err(format!(
-            "unsupported value \"{s}\" (expected context.authorizer.principalId, context.authorizer.<key>, \
+            "unsupported value \"{s}\" (expected context.requestId, context.authorizer.principalId, context.authorizer.<key>, \
              context.authorizer.claims.<name>, context.identity.<field>, stageVariables.<name> or a 'static' string)"
         ))
     }

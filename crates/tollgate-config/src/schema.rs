@@ -796,6 +796,10 @@ pub struct HttpProxyIntegration {
     /// Upstream header name <- context expression.
     #[serde(default)]
     pub request_headers: BTreeMap<String, String>,
+    /// Client headers never forwarded to the upstream (case-insensitive; also in any
+    /// spelling a backend folds to the name, `X_A` for `x-a`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop_request_headers: Vec<String>,
 }
 
 pub fn default_integration_timeout_ms() -> u64 {

@@ -380,6 +380,7 @@ fn integration_rules() {
             x-d: request.header.foo
             connection: \"'close'\"
             x-e: stageVariables.other
+          drop_request_headers: [x-ok, \"bad name\"]
       - {path: /b, methods: [GET], authorization: NONE, integration: {type: http_proxy, uri: \"https://example.com/\"}}
       - {path: /c, methods: [GET], authorization: NONE, integration: {type: http_proxy, uri: \"http://${env.x}/\"}}
       - {path: /d, methods: [GET], authorization: NONE, integration: {type: grpc}}
@@ -421,6 +422,10 @@ fn integration_rules() {
     );
     assert_has(
         &e,
+        "apis[0].routes[0].integration.drop_request_headers[1]: invalid header name",
+    );
+    assert_has(
+        &e,
         "apis[0].routes[2].integration.uri: unsupported variable ${env.x}",
     );
     assert_has(
@@ -436,7 +441,7 @@ fn integration_rules() {
         "apis[0].routes[4].integration.headers.bad header: invalid header name",
     );
     assert_has(&e, "apis[0].routes[5].integration: missing required key");
-    assert_eq!(e.len(), 13, "{e:#?}");
+    assert_eq!(e.len(), 14, "{e:#?}");
 }
 
 #[test]
@@ -856,7 +861,7 @@ apis:
         r#"apis[0].routes[1].authorizer: unknown authorizer "tokenz" (known: tokens) (line 33)"#,
         "apis[0].routes[1].colour: unknown key (expected one of: path, methods, authorization, authorizer, scopes, integration) (line 34)",
         r#"apis[0].routes[2].integration.request_headers.x-env: stage variable "missing" is not defined in stage "prod" (line 44)"#,
-        "apis[0].routes[2].integration.timeout: unknown key (expected one of: uri, timeout_ms, request_headers) (line 42)",
+        "apis[0].routes[2].integration.timeout: unknown key (expected one of: uri, timeout_ms, request_headers, drop_request_headers) (line 42)",
         "apis[0].stages.prod.colour: unknown key (expected one of: variables) (line 21)",
         "authorizers[0].ttl_seconds: at most 3600 (AWS's limit), found 9999 (line 14)",
         "gateway.colour: unknown key (expected one of: region, account_id, workers, cpus, listeners, trusted_proxies, admin, limits, access_log, access_log_format, error_messages, upstream, log) (line 4)",

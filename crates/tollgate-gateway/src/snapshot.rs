@@ -119,6 +119,8 @@ pub struct ProxyRt {
     pub timeout: Duration,
     /// Upstream header name (lowercase) <- context expression.
     pub request_headers: Vec<(String, tollgate_config::ContextExpr)>,
+    /// Client headers never forwarded (lowercase).
+    pub drop_headers: Vec<String>,
 }
 
 impl Snapshot {
@@ -223,6 +225,11 @@ impl Snapshot {
                                     request_headers: cr
                                         .map(|c| c.request_headers.clone())
                                         .unwrap_or_default(),
+                                    drop_headers: p
+                                        .drop_request_headers
+                                        .iter()
+                                        .map(|h| h.to_ascii_lowercase())
+                                        .collect(),
                                 })
                             }
                         };

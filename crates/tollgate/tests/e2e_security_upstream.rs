@@ -591,6 +591,8 @@ apis:
           request_headers:
             x-principal-id: context.authorizer.principalId
             x-agent: context.identity.userAgent
+            x-request-id: context.requestId
+          drop_request_headers: [X-Trace-Id]
 "#
     )
 }
@@ -715,6 +717,26 @@ fn mapped_identity_headers_cannot_be_spoofed() {
     assert_eq!(received(&v, "x-agent"), Vec::<String>::new(), "{v}");
     let r = c.request(&get("/prod/open", "User-Agent: agent/1.0\r\n"));
     assert_eq!(received(&r.json(), "x-agent"), vec!["agent/1.0"], "{r:?}");
+}
+
+/// `context.requestId` sends the id the client gets in `x-amzn-RequestId`, never the
+/// client's own; a `drop_request_headers` name (what `tollgate import` writes for a mapping
+/// it cannot supply) reaches the backend in no spelling at all.
+#[test]
+fn request_id_mapping_and_dropped_headers_cannot_be_spoofed() {
+    let auth = ctx_authorizer();
+    let echo = Origin::start();
+    let gw = Gateway::start(&mapping_config(auth, echo.addr), &[]);
+    let mut c = gw.connect();
+    let spoofed = format!("{}{}", spoofs("x-request-id"), spoofs("x-trace-id"));
+    for _ in 0..2 {
+        let r = c.request(&get("/prod/open", &spoofed));
+        assert_eq!(r.status, 200, "{r:?}");
+        let rid = r.header("x-amzn-requestid").unwrap().to_owned();
+        let v = r.json();
+        assert_eq!(received(&v, "x-request-id"), vec![rid], "{v}");
+        assert_eq!(received(&v, "x-trace-id"), Vec::<String>::new(), "{v}");
+    }
 }
 
 // ----------------------------------------------------------------------------------------

@@ -201,6 +201,14 @@ impl Loader<'_> {
                     );
                 }
                 let headers = self.request_headers(&h.request_headers, &ip, stages);
+                for (k, name) in h.drop_request_headers.iter().enumerate() {
+                    if !valid_header_name(name) {
+                        self.err(
+                            format!("{}[{k}]", join(&ip, "drop_request_headers")),
+                            "invalid header name",
+                        );
+                    }
+                }
                 (uri, headers)
             }
         }

@@ -452,14 +452,9 @@ impl<'a> Conv<'a> {
             let mut auths = Vec::new();
             for (name, scopes) in rm {
                 let s = self.scheme(name, label, &ptr(&rat, name))?;
-                let scopes: Vec<String> = scopes
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|s| s.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                // Scopes narrow who may call: one that cannot be read is an error, never
+                // dropped (a Cognito route without scopes takes any ID token of the pool).
+                let scopes = self.scopes(scopes, &ptr(&rat, name), label, name)?;
                 match s {
                     Scheme::ApiKey => self.warn(
                         ptr(&rat, name),
@@ -516,6 +511,32 @@ impl<'a> Conv<'a> {
                 }
             }
         }
+    }
+
+    /// A security requirement's scopes: a list of strings (OpenAPI's form), or an error.
+    fn scopes(&mut self, v: &Value, at: &str, label: &str, name: &str) -> Option<Vec<String>> {
+        let Some(list) = v.as_array() else {
+            self.err(
+                at,
+                format!(
+                    "{label}: the scopes of requirement {name} must be a list of strings, found {}",
+                    crate::de::kind(v)
+                ),
+            );
+            return None;
+        };
+        let mut out = Vec::with_capacity(list.len());
+        for (i, s) in list.iter().enumerate() {
+            match want_str(s, &ptr(at, &i.to_string())) {
+                Ok(s) => out.push(s.to_owned()),
+                Err(mut d) => {
+                    d.message = format!("{label}: scope of requirement {name}: {}", d.message);
+                    self.diag(d);
+                    return None;
+                }
+            }
+        }
+        Some(out)
     }
 
     fn scheme(&mut self, name: &str, label: &str, used_at: &str) -> Option<Scheme> {
@@ -1045,7 +1066,11 @@ impl<'a> Conv<'a> {
         };
         // requestParameters: integration.request.{path|querystring|header}.NAME <- source.
         let mut path_map: BTreeMap<String, String> = BTreeMap::new();
+        // Path parameters mapped from a source tollgate cannot supply, with that source.
+        let mut unmapped: BTreeMap<String, String> = BTreeMap::new();
         let mut request_headers = BTreeMap::new();
+        // Headers mapped from a source tollgate cannot supply: the client's are removed.
+        let mut drop_request_headers = Vec::new();
         let pat = ptr(iat, "requestParameters");
         for (k, v) in obj(i.get("requestParameters")).into_iter().flatten() {
             let at = ptr(&pat, k);
@@ -1064,10 +1089,13 @@ impl<'a> Conv<'a> {
                 } else if src.starts_with("stageVariables.") {
                     path_map.insert(p.to_owned(), format!("${{{src}}}"));
                 } else {
+                    // An error if the uri uses it (below): never filled from the client's
+                    // own path parameter of that name.
                     self.warn(
                         at,
                         format!("{label}: path parameter source {src} is not supported: ignored"),
                     );
+                    unmapped.insert(p.to_owned(), src.clone());
                 }
             } else if let Some(h) = k.strip_prefix("integration.request.header.") {
                 let same = src
@@ -1084,24 +1112,32 @@ impl<'a> Conv<'a> {
                         Ok(_) => {
                             request_headers.insert(h.to_owned(), src.clone());
                         }
-                        Err(e) => self.warn(at, format!("{label}: {e}: ignored")),
+                        Err(e) => {
+                            self.warn(at, format!("{label}: {e}: the upstream gets no {h} header (a client's {h} is removed: drop_request_headers)"));
+                            drop_request_headers.push(h.to_owned());
+                        }
                     }
                 } else if same {
                     // Non-proxy http forwarded as a proxy: the header is passed anyway.
                 } else {
+                    // The upstream may trust the header to come from the gateway: a client's
+                    // own value must not take the mapping's place.
                     self.warn(
                         at,
-                        format!("{label}: header remapping from {src} is not supported by tollgate's http_proxy (the request's own headers are forwarded): ignored"),
+                        format!("{label}: header remapping from {src} is not supported by tollgate's http_proxy: the upstream gets no {h} header (a client's {h} is removed: drop_request_headers)"),
                     );
+                    drop_request_headers.push(h.to_owned());
                 }
             } else if let Some(q) = k.strip_prefix("integration.request.querystring.") {
                 let same = src
                     .strip_prefix("method.request.querystring.")
                     .is_some_and(|m| m == q);
                 if !same {
-                    self.warn(
+                    // The request's own query is forwarded: the caller would choose the value
+                    // the upstream expects from the gateway.
+                    self.err(
                         at,
-                        format!("{label}: query string remapping is not supported by tollgate's http_proxy (the request's own query is forwarded): ignored"),
+                        format!("{label}: query string parameter {q} mapped from {src}: tollgate's http_proxy forwards the request's own query and cannot set it (the caller would choose it); remove the mapping or map from method.request.querystring.{q}"),
                     );
                 }
             } else {
@@ -1136,6 +1172,13 @@ impl<'a> Conv<'a> {
             };
             let inner = after.get(1..end).unwrap_or("");
             let name = inner.strip_suffix('+').unwrap_or(inner);
+            if let Some(src) = unmapped.get(name) {
+                self.err(
+                    uat.clone(),
+                    format!("{label}: uri parameter {{{inner}}} is mapped from {src}, which tollgate cannot supply; it is not filled from the route's own path parameter either (the caller would choose it)"),
+                );
+                return None;
+            }
             match path_map.get(name) {
                 Some(m) => {
                     if let Some(v) = m
@@ -1216,6 +1259,7 @@ impl<'a> Conv<'a> {
             uri: rendered,
             timeout_ms,
             request_headers,
+            drop_request_headers,
         }))
     }
 }

@@ -113,12 +113,17 @@ fn render(i: &Imported, api_id: &str, region: &str, account: &str) -> Result<Str
     Ok(out)
 }
 
-/// Drop nulls and empty lists/mappings (the schema's defaults) for a readable file.
+/// Drop nulls and empty lists/mappings (the schema's defaults) for a readable file. The
+/// resource policy and the gateway responses are copied from the document as they are: an
+/// empty list there is meaning (`"aws:SourceIp": []` matches nothing), not a default.
 fn prune(v: &mut Yaml) {
     match v {
         Yaml::Mapping(m) => {
             let keys: Vec<Yaml> = m.keys().cloned().collect();
             for k in keys {
+                if matches!(k.as_str(), Some("resource_policy" | "gateway_responses")) {
+                    continue;
+                }
                 if let Some(c) = m.get_mut(&k) {
                     prune(c);
                     let empty = match c {

@@ -632,3 +632,170 @@ fn functions_and_user_pools_are_checked() {
     let e = load("functions: {}\n").err().unwrap_or_default();
     has(&e, &["functions: expected a list"]);
 }
+
+// ------------------------------------------------- mappings and scopes that carry security
+
+/// An OpenAPI 3 document with one `GET /users/{userId}` operation whose integration is `integ`
+/// (JSON) and whose security is `security` (JSON), with a Cognito scheme `pool` and a TOKEN
+/// scheme `tok`.
+fn secured_doc(integ: &str, security: &str) -> String {
+    format!(
+        r#"{{"openapi": "3.0.1", "info": {{"title": "t", "version": "1"}},
+  "paths": {{"/users/{{userId}}": {{"get": {{"security": {security},
+     "x-amazon-apigateway-integration": {integ}}}}}}},
+  "components": {{"securitySchemes": {{
+    "pool": {{"type": "apiKey", "name": "Authorization", "in": "header",
+      "x-amazon-apigateway-authtype": "cognito_user_pools",
+      "x-amazon-apigateway-authorizer": {{"type": "cognito_user_pools",
+        "providerARNs": ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc"]}}}},
+    "tok": {{"type": "apiKey", "name": "Authorization", "in": "header",
+      "x-amazon-apigateway-authtype": "custom",
+      "x-amazon-apigateway-authorizer": {{"type": "token",
+        "authorizerUri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations"}}}}}}}}}}"#
+    )
+}
+
+fn proxy_with(params: &str) -> String {
+    format!(
+        r#"{{"type": "http_proxy", "httpMethod": "GET", "uri": "http://up.example/users/{{userId}}",
+          "requestParameters": {params}}}"#
+    )
+}
+
+fn import_errors(doc: &str) -> Vec<String> {
+    match import(doc, &placeholders()) {
+        Ok(i) => panic!("imported: {:?}", i.labels),
+        Err(e) => e.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_uri_parameter_mapped_from_the_authorizer_is_refused_not_filled_from_the_path() {
+    // AWS fills {userId} with the caller's principalId; filling it from the request path
+    // would let any caller name any user.
+    let doc = secured_doc(
+        &proxy_with(r#"{"integration.request.path.userId": "context.authorizer.principalId"}"#),
+        r#"[{"tok": []}]"#,
+    );
+    has(
+        &import_errors(&doc),
+        &[
+            "uri parameter {userId} is mapped from context.authorizer.principalId",
+            "/x-amazon-apigateway-integration/uri",
+        ],
+    );
+    // Mapped from the route's own parameter: imports.
+    let doc = secured_doc(
+        &proxy_with(r#"{"integration.request.path.userId": "method.request.path.userId"}"#),
+        r#"[{"tok": []}]"#,
+    );
+    assert!(import(&doc, &placeholders()).is_ok());
+}
+
+#[test]
+fn cognito_scopes_must_be_a_list_of_strings() {
+    let integ =
+        r#"{"type": "mock", "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}"#;
+    for (scopes, why) in [
+        (
+            r#""pets/read""#,
+            "must be a list of strings, found a string",
+        ),
+        (r#"[123, "pets/read"]"#, "expected a string, found a number"),
+        (
+            r#"[{"Fn::Sub": "pets/${X}"}]"#,
+            "CloudFormation intrinsic (Fn::Sub)",
+        ),
+    ] {
+        let doc = secured_doc(integ, &format!(r#"[{{"pool": {scopes}}}]"#));
+        has(&import_errors(&doc), &["GET /users/{userId}", why]);
+    }
+    let doc = secured_doc(integ, r#"[{"pool": ["pets/read", "pets/write"]}]"#);
+    let i = import(&doc, &placeholders()).unwrap_or_else(|e| panic!("{e:?}"));
+    let scopes = i.routes.first().map(|r| r.scopes.clone());
+    assert_eq!(
+        scopes,
+        Some(vec!["pets/read".to_owned(), "pets/write".to_owned()])
+    );
+}
+
+#[test]
+fn header_mappings_tollgate_cannot_supply_remove_the_clients_header() {
+    let doc = secured_doc(
+        &proxy_with(
+            r#"{"integration.request.path.userId": "method.request.path.userId",
+                "integration.request.header.X-Request-Id": "context.requestId",
+                "integration.request.header.X-Amzn-Trace-Id": "context.xrayTraceId",
+                "integration.request.header.X-Caller": "method.request.header.X-Other",
+                "integration.request.header.X-Static": "'yes'"}"#,
+        ),
+        "[]",
+    );
+    let i = import(&doc, &placeholders()).unwrap_or_else(|e| panic!("{e:?}"));
+    let Some(Integration::HttpProxy(h)) = i.routes.first().map(|r| &r.integration) else {
+        panic!("not an http_proxy route: {:?}", i.routes);
+    };
+    assert_eq!(
+        h.request_headers.get("X-Request-Id").map(String::as_str),
+        Some("context.requestId")
+    );
+    assert_eq!(
+        h.request_headers.get("X-Static").map(String::as_str),
+        Some("'yes'")
+    );
+    assert_eq!(h.drop_request_headers, ["X-Amzn-Trace-Id", "X-Caller"]);
+    let warned: Vec<String> = i.warnings.iter().map(ToString::to_string).collect();
+    has(
+        &warned,
+        &[
+            "the upstream gets no X-Caller header",
+            "drop_request_headers",
+        ],
+    );
+    has(
+        &warned,
+        &["context.xrayTraceId", "no X-Amzn-Trace-Id header"],
+    );
+    // The rendered config loads.
+    let out = import_config(&doc, "a1", false).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(out.yaml.contains("drop_request_headers"), "{}", out.yaml);
+    let yaml = out.yaml.replace(PLACEHOLDER, "x");
+    crate::load_str(&yaml, &dir()).unwrap_or_else(|e| panic!("{:?}\n{yaml}", e.messages()));
+}
+
+#[test]
+fn a_query_parameter_mapped_from_elsewhere_is_refused() {
+    let doc = secured_doc(
+        &proxy_with(
+            r#"{"integration.request.path.userId": "method.request.path.userId",
+                "integration.request.querystring.owner": "context.authorizer.principalId"}"#,
+        ),
+        r#"[{"tok": []}]"#,
+    );
+    has(
+        &import_errors(&doc),
+        &["query string parameter owner mapped from context.authorizer.principalId"],
+    );
+}
+
+#[test]
+fn import_keeps_empty_lists_of_the_resource_policy() {
+    // `"aws:SourceIp": []` matches no address: the Allow holds for nobody. Dropping the empty
+    // list as a default would turn it into an Allow for everyone.
+    let doc = with_mock_route(
+        r#""x-amazon-apigateway-policy": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+            "Resource": "execute-api:/*",
+            "Condition": {"IpAddress": {"aws:SourceIp": []}}}]}"#,
+    );
+    let out = import_config(&doc, "a1", false).unwrap_or_else(|e| panic!("{e:?}"));
+    let v: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&out.yaml).unwrap_or_else(|e| panic!("{e}\n{}", out.yaml));
+    let cond = &v["apis"][0]["resource_policy"]["Statement"][0]["Condition"];
+    assert_eq!(
+        cond["IpAddress"]["aws:SourceIp"],
+        serde_yaml_ng::Value::Sequence(Vec::new()),
+        "{}",
+        out.yaml
+    );
+}

@@ -107,8 +107,10 @@ fn ctx_value<'a>(
     e: &'a ContextExpr,
     ctx: &'a AuthContext,
     stage_vars: Option<&'a BTreeMap<String, String>>,
+    rid: &'a RequestId,
 ) -> Option<&'a str> {
     match e {
+        ContextExpr::RequestId => Some(rid.as_str()),
         ContextExpr::PrincipalId => ctx.principal_id.as_deref(),
         ContextExpr::AuthorizerContext(k) => ctx
             .authorizer
@@ -200,6 +202,9 @@ fn build_head<S>(c: &Conn<S>, f: &Forward<'_>, authority: &str, path_q: &str) ->
             || p.request_headers
                 .iter()
                 .any(|(n, _)| same_folded(n.as_bytes(), name))
+            || p.drop_headers
+                .iter()
+                .any(|n| same_folded(n.as_bytes(), name))
         {
             continue;
         }
@@ -220,7 +225,7 @@ fn build_head<S>(c: &Conn<S>, f: &Forward<'_>, authority: &str, path_q: &str) ->
     wire::header(&mut out, b"x-forwarded-proto", b"http");
     wire::header_usize(&mut out, b"x-forwarded-port", usize::from(c.local.port()));
     for (name, e) in &p.request_headers {
-        if let Some(v) = ctx_value(e, ctx, stage_vars)
+        if let Some(v) = ctx_value(e, ctx, stage_vars, f.rid)
             && header_value_ok(v)
         {
             wire::header(&mut out, name.as_bytes(), v.as_bytes());
