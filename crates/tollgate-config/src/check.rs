@@ -117,11 +117,25 @@ pub(crate) fn check_http_url(url: &str) -> Result<(), String> {
         .or_else(|| url.strip_prefix("https://"))
     else {
         return Err(format!(
-            "expected an http:// or https:// URL, found \"{url}\""
+            "expected an http:// or https:// URL, found \"{}\"",
+            without_userinfo(url)
         ));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    check_authority(authority).map_err(|m| format!("{m} in \"{url}\""))
+    check_authority(authority).map_err(|m| format!("{m} in \"{}\"", without_userinfo(url)))
+}
+
+/// A URL for an error message: whatever stands between `://` and the last `@` (user info,
+/// perhaps a password) is left out. Messages go to logs, `PUT /config` answers and `push`.
+fn without_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(a), Some(b)) if b > a => format!(
+            "{}…@{}",
+            url.get(..a + 3).unwrap_or(""),
+            url.get(b + 1..).unwrap_or("")
+        ),
+        _ => url.to_owned(),
+    }
 }
 
 /// `host[:port]` with a non-empty host and a numeric port.

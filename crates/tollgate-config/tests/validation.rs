@@ -895,3 +895,26 @@ fn access_log_format_is_compiled() {
     assert!(plain.access_log_format.is_none());
     assert!(plain.config.gateway.access_log_format.is_none());
 }
+
+/// A URL with credentials is refused without the credentials in the message: errors reach
+/// every node's log, the `PUT /config` answer and `tollgate push`'s output.
+#[test]
+fn urls_with_credentials_are_refused_without_echoing_them() {
+    let e = errors(&format!(
+        "{GW}authorizers:
+  - {{name: t, type: TOKEN, function_url: \"http://svc:Sup3rS3cret@127.0.0.1:9000/f\"}}
+  - {{name: u, type: TOKEN, function_url: \"ftp://svc:0therS3cret@127.0.0.1:9000/f\"}}
+apis: []
+"
+    ));
+    assert_has(
+        &e,
+        "authorizers[0].function_url: user info is not allowed in \"http://…@127.0.0.1:9000/f\"",
+    );
+    assert_has(
+        &e,
+        "authorizers[1].function_url: expected an http:// or https:// URL, found \"ftp://…@127.0.0.1:9000/f\"",
+    );
+    let all = e.join("\n");
+    assert!(!all.contains("S3cret") && !all.contains("svc:"), "{all}");
+}

@@ -319,6 +319,10 @@ pub fn start(mut opts: ServeOptions) -> Result<Gateway, StartError> {
     metrics::set_workers(workers);
     let mut snapshot = Snapshot::build(opts.compiled, 1);
     snapshot.origin = opts.origin;
+    let start_revision = match opts.origin {
+        Origin::Etcd { revision } => revision,
+        _ => 0,
+    };
     let shared = Arc::new(Shared {
         current: ArcSwap::from_pointee(snapshot),
         version: AtomicU64::new(1),
@@ -333,7 +337,7 @@ pub fn start(mut opts: ServeOptions) -> Result<Gateway, StartError> {
         overrides: opts.overrides,
         watch: WatchStatus::default(),
         reloader: std::sync::OnceLock::new(),
-        reload_lock: Mutex::new(()),
+        reload_lock: Mutex::new(start_revision),
         retired: Mutex::new(Vec::new()),
         auth: auth::SharedCaches {
             lambda: auth::lambda::SharedState::new(l2_bytes),

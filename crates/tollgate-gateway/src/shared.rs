@@ -31,7 +31,9 @@ pub struct Shared {
     /// Re-reads a configuration that has no file (one held in etcd): SIGHUP and
     /// `POST /config/reload` call it instead of reading `config_path`.
     pub(crate) reloader: std::sync::OnceLock<Reloader>,
-    pub(crate) reload_lock: Mutex<()>,
+    /// Held while a configuration is applied; holds the highest etcd revision applied so far
+    /// (0: none), which no older revision may replace.
+    pub(crate) reload_lock: Mutex<i64>,
     /// Snapshots replaced by a newer one, kept until no worker holds them any more, so that
     /// freeing a large configuration happens here (control side), never on a worker.
     pub(crate) retired: Mutex<Vec<Arc<Snapshot>>>,
@@ -63,8 +65,21 @@ impl Shared {
         base_dir: &Path,
         origin: Origin,
     ) -> Result<u64, ApplyError> {
-        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let res = self.apply_locked(text, base_dir, origin);
+        let mut newest_etcd = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let res = match origin {
+            // A slow read (SIGHUP, `POST /config/reload`) may return after the watch applied a
+            // newer revision: never go back.
+            Origin::Etcd { revision } if revision < *newest_etcd => {
+                Err(ApplyError::Invalid(vec![format!(
+                    "config: etcd revision {revision} is older than revision {} already applied: not applied (the newer one keeps serving)",
+                    *newest_etcd
+                )]))
+            }
+            _ => self.apply_locked(text, base_dir, origin),
+        };
+        if let (Ok(_), Origin::Etcd { revision }) = (&res, origin) {
+            *newest_etcd = revision;
+        }
         match &res {
             Ok(_) => self.reloads_ok.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.reloads_rejected.fetch_add(1, Ordering::Relaxed),
@@ -292,7 +307,7 @@ impl Shared {
             overrides: BindOverrides::default(),
             watch: WatchStatus::default(),
             reloader: std::sync::OnceLock::new(),
-            reload_lock: Mutex::new(()),
+            reload_lock: Mutex::new(0),
             retired: Mutex::new(Vec::new()),
             auth: crate::auth::SharedCaches {
                 lambda: crate::auth::lambda::SharedState::new(l2_bytes),
@@ -300,5 +315,62 @@ impl Shared {
             },
             fd_connection_bound: usize::MAX,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+gateway:
+  region: us-east-1
+  account_id: "123456789012"
+  listeners: [{bind: "127.0.0.1:0"}]
+apis:
+  - id: a1
+    stages: {prod: {}}
+    routes:
+      - {path: /x, methods: [GET], authorization: NONE, integration: {type: mock, body: BODY}}
+"#;
+
+    fn text(body: &str) -> String {
+        CONFIG.replace("BODY", body)
+    }
+
+    fn served(s: &Shared) -> (Origin, u64) {
+        let cur = s.current.load();
+        (cur.origin, cur.version)
+    }
+
+    /// A read that returns after the watch applied a newer revision (a slow SIGHUP or
+    /// `POST /config/reload`) never puts the older one back; the same revision again (files
+    /// re-read) and any newer one still apply, and so does a non-etcd change.
+    #[test]
+    fn an_older_etcd_revision_never_replaces_a_newer_one() {
+        let dir = Path::new(".");
+        let s = Shared::for_tests(tollgate_config::load_str(&text("a"), dir).unwrap());
+        let etcd = |revision| Origin::Etcd { revision };
+        assert_eq!(s.apply_config_from(&text("r17"), dir, etcd(17)).unwrap(), 2);
+        let Err(ApplyError::Invalid(e)) = s.apply_config_from(&text("r16"), dir, etcd(16)) else {
+            panic!("revision 16 applied over 17");
+        };
+        assert!(
+            e.iter()
+                .any(|m| m.contains("etcd revision 16 is older than revision 17")),
+            "{e:?}"
+        );
+        assert_eq!(served(&s), (etcd(17), 2));
+        assert_eq!(s.apply_config_from(&text("r17"), dir, etcd(17)).unwrap(), 3);
+        assert_eq!(
+            s.apply_config_from(&text("adm"), dir, Origin::Admin)
+                .unwrap(),
+            4
+        );
+        // An admin change in between does not lower the mark.
+        assert!(s.apply_config_from(&text("r16"), dir, etcd(16)).is_err());
+        assert_eq!(s.apply_config_from(&text("r18"), dir, etcd(18)).unwrap(), 5);
+        assert_eq!(served(&s), (etcd(18), 5));
     }
 }

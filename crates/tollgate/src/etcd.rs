@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, Identity, TlsOptions, Txn,
@@ -34,6 +34,14 @@ pub const ENV_PASSWORD: &str = "TOLLGATE_ETCD_PASSWORD";
 pub const ENV_CA: &str = "TOLLGATE_ETCD_CA";
 pub const ENV_CERT: &str = "TOLLGATE_ETCD_CERT";
 pub const ENV_KEY: &str = "TOLLGATE_ETCD_KEY";
+/// Largest gRPC message read from etcd: a value of [`MAX_CONFIG_BYTES`] with room to spare, or
+/// a watch response (split by etcd at its request size limit: `with_fragment`). A response
+/// over it ends the watch with a re-read of the key, never a loop.
+const MAX_MESSAGE_BYTES: usize = 4 * MAX_CONFIG_BYTES;
+/// HTTP/2 keep-alive pings to etcd.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// A watch that stayed up this long resets the reconnection backoff when it ends.
+const STABLE_WATCH: Duration = Duration::from_secs(10);
 /// Reconnection backoff: starts here, doubles, never above [`BACKOFF_MAX`].
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -246,6 +254,14 @@ impl EtcdUrl {
             Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
             None => (rest, ""),
         };
+        if key.contains('@') {
+            // `USER:PA/SS@HOST...` would read as the endpoint USER:PA and a key holding the
+            // rest: refused without echoing any of it.
+            return Err(format!(
+                "{}: the key holds '@': write a '/' or '@' of the user or password as %2F or %40",
+                redact(s)
+            ));
+        }
         if key.len() <= 1 {
             return Err(format!(
                 "{}: the URL names no key (etcd://HOST:PORT/KEY, e.g. etcd://127.0.0.1:2379/tollgate/config)",
@@ -265,13 +281,21 @@ impl EtcdUrl {
                 .rsplit_once(':')
                 .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
             if !ok {
-                return Err(format!("{}: endpoint {h:?} is not HOST:PORT", redact(s)));
+                // With credentials in the URL, the text before '@' may be a mistyped password.
+                return Err(if userinfo.is_some() {
+                    format!("{}: an endpoint is not HOST:PORT", redact(s))
+                } else {
+                    format!("{}: endpoint {h:?} is not HOST:PORT", redact(s))
+                });
             }
             endpoints.push(h.to_owned());
         }
         let user = match userinfo {
-            Some(u) => match u.split_once(':') {
-                Some((name, pw)) if !name.is_empty() => Some((name.to_owned(), pw.to_owned())),
+            Some(u) => match u
+                .split_once(':')
+                .and_then(|(n, p)| Some((decode(n)?, decode(p)?)))
+            {
+                Some((name, pw)) if !name.is_empty() => Some((name, pw)),
                 _ => {
                     return Err(format!(
                         "{}: credentials in the URL are USER:PASSWORD@",
@@ -307,8 +331,10 @@ impl EtcdUrl {
         let mut o = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(5))
-            // HTTP/2 pings find a dead member or a cut link while the watch is idle.
-            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2))
+            // HTTP/2 pings find a dead member or a cut link while the watch is idle. Not more
+            // often than every 5 s: etcd closes a connection that pings more often than its
+            // --grpc-keepalive-min-time (5 s by default), which would break every watch.
+            .with_keep_alive(KEEPALIVE_INTERVAL, Duration::from_secs(5))
             .with_keep_alive_while_idle(true)
             // A member cut off from its cluster's leader ends the watch instead of staying
             // silent, so the node reconnects (possibly to another member).
@@ -431,6 +457,14 @@ enum TlsVerdict {
 /// the node: a member restarting does not close three in a row.
 const NO_CLIENT_CERT_TRIES: u32 = 3;
 
+/// A percent-encoded user or password (`%2F` for '/'), or `None` when it is not UTF-8.
+fn decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
+}
+
 /// The URL with any `user:password@` removed, for messages.
 fn redact(s: &str) -> String {
     match (s.find("://"), s.rfind('@')) {
@@ -469,12 +503,19 @@ pub enum ReadError {
     /// The key does not exist.
     Missing { store_revision: i64 },
     /// The value is not a config text (not UTF-8, too large).
-    Unusable { mod_revision: i64, message: String },
+    Unusable {
+        mod_revision: i64,
+        store_revision: i64,
+        message: String,
+    },
 }
 
 /// Read the key once.
 pub async fn read(client: &mut Client, url: &EtcdUrl) -> Result<Stored, ReadError> {
-    let r = client.get(url.key.as_bytes(), None).await.map_err(|e| {
+    let mut kv = client
+        .kv_client()
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let r = kv.get(url.key.as_bytes(), None).await.map_err(|e| {
         ReadError::Unreachable(url.explain(format!("cannot read {url}: {}", describe(&e))))
     })?;
     let store_revision = r.header().map_or(0, |h| h.revision());
@@ -483,6 +524,7 @@ pub async fn read(client: &mut Client, url: &EtcdUrl) -> Result<Stored, ReadErro
     };
     let text = value_text(kv.value()).map_err(|message| ReadError::Unusable {
         mod_revision: kv.mod_revision(),
+        store_revision,
         message,
     })?;
     Ok(Stored {
@@ -663,10 +705,13 @@ impl Follower {
                     }
                     Err(ReadError::Unusable {
                         mod_revision,
+                        store_revision,
                         message,
                     }) => {
                         self.handle(Err(message), mod_revision);
-                        self.watch_from = mod_revision + 1;
+                        // From the store's revision, as for the other reads: from the value's
+                        // own, a compacted history would send the watch back here at once.
+                        self.watch_from = store_revision + 1;
                         resync = false;
                     }
                     Err(ReadError::Unreachable(e)) => {
@@ -702,11 +747,29 @@ impl Follower {
         tokio::time::sleep(wait).await;
     }
 
+    /// Watch until the watch ends. The backoff starts again from its minimum only after a
+    /// watch that stayed up [`STABLE_WATCH`]: a watch that etcd creates and then breaks at
+    /// once (a catch-up it cannot send, say) must not reconnect at full speed.
     async fn watch(&mut self, c: &mut Client, backoff: &mut Backoff) -> WatchEnd {
+        let mut created = None;
+        let end = self.watch_until_end(c, &mut created).await;
+        if created.is_some_and(|t: Instant| t.elapsed() >= STABLE_WATCH) {
+            backoff.reset();
+        }
+        end
+    }
+
+    async fn watch_until_end(&mut self, c: &mut Client, created: &mut Option<Instant>) -> WatchEnd {
+        // Large revisions come split (`with_fragment`), each response under etcd's request
+        // size limit; a response over MAX_MESSAGE_BYTES still ends in a re-read, below.
         let opts = WatchOptions::new()
             .with_start_revision(self.watch_from)
-            .with_progress_notify();
-        let mut stream = match c.watch(self.url.key.as_bytes(), Some(opts)).await {
+            .with_progress_notify()
+            .with_fragment();
+        let mut w = c
+            .watch_client()
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let mut stream = match w.watch(self.url.key.as_bytes(), Some(opts)).await {
             Ok(s) => s,
             Err(e) => {
                 return WatchEnd::Lost(format!("cannot watch {}: {}", self.url, describe(&e)));
@@ -717,12 +780,18 @@ impl Follower {
                 Ok(Some(m)) => m,
                 Ok(None) => return WatchEnd::Lost(format!("{}: the watch stream ended", self.url)),
                 Err(e) => {
-                    return WatchEnd::Lost(format!("{}: watch failed: {}", self.url, describe(&e)));
+                    let why = describe(&e);
+                    if why.contains("message length too large") {
+                        // Resuming would ask for the same catch-up again: read the key's
+                        // latest value instead, and watch from there.
+                        return WatchEnd::Resync(format!("a watch response was too large ({why})"));
+                    }
+                    return WatchEnd::Lost(format!("{}: watch failed: {why}", self.url));
                 }
             };
             if msg.created() {
                 self.shared.watch_status().set_state(WatchState::Watching);
-                backoff.reset();
+                *created = Some(Instant::now());
                 log::info!(
                     "tollgate: etcd: {}: watching from revision {}",
                     self.url,
@@ -955,6 +1024,32 @@ mod tests {
         assert!(!e.contains("pw"), "{e}");
         let e = EtcdUrl::parse_with_env("etcd://u:pw@h/k", no_env).unwrap_err();
         assert!(!e.contains("pw"), "{e}");
+        // A '/' in the password would end the authority: never read as endpoint and key, and
+        // no part of the password shown.
+        for bad in [
+            "etcd://ops:1234/secretpart@127.0.0.1:2379/tg/config",
+            "etcd://ops:pa/ssw0rd@127.0.0.1:2379/tg/config",
+        ] {
+            let e = EtcdUrl::parse_with_env(bad, no_env).unwrap_err();
+            assert!(
+                !e.contains("secretpart") && !e.contains("ssw0rd") && !e.contains("ops"),
+                "{e}"
+            );
+            assert!(e.contains("%2F"), "{e}");
+        }
+        let e = EtcdUrl::parse_with_env("etcd://ops:p4ss@h:x/k", no_env).unwrap_err();
+        assert!(!e.contains("p4ss") && !e.contains("ops"), "{e}");
+    }
+
+    #[test]
+    fn percent_encoded_credentials_are_decoded() {
+        let u =
+            EtcdUrl::parse_with_env("etcd://op%40s:pa%2Fss%3Aw@127.0.0.1:2379/k", no_env).unwrap();
+        assert_eq!(u.user, Some(("op@s".into(), "pa/ss:w".into())));
+        assert_eq!(u.endpoints, ["127.0.0.1:2379"]);
+        assert_eq!(u.to_string(), "etcd://127.0.0.1:2379/k");
+        // Not UTF-8 once decoded: refused.
+        assert!(EtcdUrl::parse_with_env("etcd://u:%FF@h:1/k", no_env).is_err());
     }
 
     #[test]
