@@ -667,6 +667,52 @@ fn etcd_user_and_password() {
     );
 }
 
+/// An idle watch against an etcd with its default settings stays up: etcd closes a connection
+/// whose keep-alive pings come more often than its `--grpc-keepalive-min-time` (5 s), which
+/// broke every watch about every 8 s when the node pinged every 2 s.
+#[test]
+fn an_idle_watch_on_a_default_etcd_stays_up() {
+    if !etcd_available() {
+        return;
+    }
+    let dir = TempDir::new("idle");
+    let (cport, pport) = (free_port(), free_port());
+    let etcd = Etcd::start(&dir.0.join("etcd-data"), cport, pport);
+    std::fs::write(dir.0.join("policy.json"), POLICY).unwrap();
+    let r1 = etcdctl_put(&etcd.endpoint(), &config("idle", "policy.json"));
+    let url = format!("etcd://127.0.0.1:{cport}{KEY}");
+    let gw = Gateway::launch(
+        &[
+            "serve",
+            "--config",
+            &url,
+            "--bind",
+            "127.0.0.1:0",
+            "--admin-bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-pin",
+        ],
+        Some(&dir.0),
+    );
+    assert_eq!(config_of(&gw)["revision"], r1);
+    std::thread::sleep(Duration::from_secs(25));
+    let failures = metric(
+        &gw,
+        "tollgate_config_watch_failures_total{kind=\"connection\"} ",
+    );
+    assert_eq!(failures.unwrap_or(0.0), 0.0, "{}", gw.stderr_text());
+    assert!(
+        !gw.stderr_text().contains("watch failed"),
+        "{}",
+        gw.stderr_text()
+    );
+    // Still following.
+    let r2 = etcdctl_put(&etcd.endpoint(), &config("idle-2", "policy.json"));
+    assert!(all_serve(std::slice::from_ref(&gw), "idle-2", r2));
+}
+
 /// Write `value` with etcdctl from its standard input (a value too long for one argument).
 fn etcdctl_put_stdin(endpoint: &str, value: &str) -> i64 {
     let mut child = Command::new("etcdctl")
