@@ -83,7 +83,7 @@ pub fn load_with_env(
         client_tls: None,
     };
     let built = l.walk(&root);
-    crate::openapi::rename_errors(&mut l.errors, &openapi.labels);
+    crate::openapi::rename_errors(&mut l.errors, &openapi.labels, &openapi.authorizer_labels);
     match built {
         Some(parts) if l.errors.is_empty() => {
             // The digest covers the OpenAPI documents too: a changed document is a new config.

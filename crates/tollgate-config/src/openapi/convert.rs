@@ -167,12 +167,48 @@ impl<'a> Conv<'a> {
         if self.out.routes.is_empty() && self.errors.is_empty() {
             self.err("/paths", "no operations: an API needs at least one method");
         }
+        self.unused_schemes(r);
         // Every extension tollgate did not read is named.
         for p in super::doc::extension_pointers(root) {
             if !self.handled.contains(&p) {
                 let name = p.rsplit('/').next().unwrap_or("").to_owned();
                 self.warn(p, format!("{name} is not supported by tollgate: ignored"));
             }
+        }
+    }
+
+    /// A security scheme no operation uses is not imported: one warning naming it, instead
+    /// of one "not supported" per extension it holds (which it may well be).
+    fn unused_schemes(&mut self, r: &Map<String, Value>) {
+        let (base, schemes) = if self.v3 {
+            (
+                "/components/securitySchemes",
+                obj(r.get("components")).and_then(|c| obj(c.get("securitySchemes"))),
+            )
+        } else {
+            ("/securityDefinitions", obj(r.get("securityDefinitions")))
+        };
+        let names: Vec<String> = schemes
+            .into_iter()
+            .flatten()
+            .map(|(n, _)| n.clone())
+            .filter(|n| !self.schemes.contains_key(n))
+            .collect();
+        for name in names {
+            let at = ptr(base, &name);
+            let prefix = format!("{at}/");
+            let inside: Vec<String> = super::doc::extension_pointers(self.root)
+                .into_iter()
+                .filter(|p| p.starts_with(&prefix))
+                .collect();
+            if inside.is_empty() {
+                continue;
+            }
+            inside.iter().for_each(|p| self.seen(p));
+            self.warn(
+                at,
+                format!("security scheme {name} is used by no operation: not imported"),
+            );
         }
     }
 
@@ -624,7 +660,15 @@ impl<'a> Conv<'a> {
                 .as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             {
-                Some(t) => u32::try_from(t).unwrap_or(u32::MAX),
+                // AWS's range; a larger number is named as written, not as a saturated u32.
+                Some(t) if t <= 3600 => u32::try_from(t).unwrap_or(3600),
+                Some(t) => {
+                    self.err(
+                        ptr(&aat, "authorizerResultTtlInSeconds"),
+                        format!("at most 3600 (AWS's limit), found {t}"),
+                    );
+                    return None;
+                }
                 None => {
                     self.err(
                         ptr(&aat, "authorizerResultTtlInSeconds"),

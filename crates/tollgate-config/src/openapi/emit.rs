@@ -33,6 +33,7 @@ pub fn import_config(text: &str, api_id: &str, strict: bool) -> Result<ImportOut
             message: format!("cannot render the configuration: {e}"),
         }]
     })?;
+    check_loads(&yaml)?;
     let mut placeholders = imported.placeholders.clone();
     for v in &imported.stage_variables {
         placeholders.push(format!("stage variable {v} (stages.prod.variables)"));
@@ -111,6 +112,49 @@ fn render(i: &Imported, api_id: &str, region: &str, account: &str) -> Result<Str
     );
     out.push_str(&yaml);
     Ok(out)
+}
+
+/// What `import` prints must load once its placeholders are filled in: load it with stand-ins
+/// for them (a URL, a host name) and refuse the document with every error the loader names
+/// (an authorizer TTL over AWS's limit, a bad identity validation expression, routes that
+/// conflict once their parameters are named...).
+fn check_loads(yaml: &str) -> Result<(), Vec<Diag>> {
+    let fail = |message: String| {
+        vec![Diag {
+            pointer: String::new(),
+            message,
+        }]
+    };
+    let mut v: Yaml = serde_yaml_ng::from_str(yaml)
+        .map_err(|e| fail(format!("cannot read back the configuration: {e}")))?;
+    stand_in(&mut v);
+    let text = serde_yaml_ng::to_string(&v)
+        .map_err(|e| fail(format!("cannot render the configuration: {e}")))?;
+    crate::load_with_env(&text, std::path::Path::new("."), &|_| None).map_err(|e| {
+        e.0.iter()
+            .map(|e| Diag {
+                pointer: String::new(),
+                message: format!("the configuration it stands for would not load: {e}"),
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(())
+}
+
+/// Replace every placeholder by a value of the right shape.
+fn stand_in(v: &mut Yaml) {
+    match v {
+        Yaml::String(s) if s.starts_with(PLACEHOLDER) => {
+            *s = if s.contains(" URL ") {
+                "http://fill-in.invalid/".to_owned()
+            } else {
+                "fill-in.invalid".to_owned()
+            };
+        }
+        Yaml::Mapping(m) => m.iter_mut().for_each(|(_, c)| stand_in(c)),
+        Yaml::Sequence(s) => s.iter_mut().for_each(stand_in),
+        _ => {}
+    }
 }
 
 /// Drop nulls and empty lists/mappings (the schema's defaults) for a readable file. The

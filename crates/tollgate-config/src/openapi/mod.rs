@@ -41,6 +41,9 @@ pub struct Expanded {
     pub warnings: Vec<ConfigError>,
     /// `(api index, route labels)` of every API served from a document, for error messages.
     pub labels: Vec<(usize, Vec<String>)>,
+    /// `(index in authorizers, what to call it)` of every authorizer a document added: the
+    /// configuration has no such entry to point at.
+    pub authorizer_labels: Vec<(usize, String)>,
     /// The documents read, in order (empty without `openapi_file`): appended to the config
     /// text for its SHA-256, so `GET /config` tells configurations with different documents apart.
     pub digest_input: String,
@@ -58,6 +61,7 @@ pub fn expand_config(root: &mut Value, base_dir: &Path) -> Expanded {
     let functions: Vec<Function> = table(top, "functions");
     let user_pools: Vec<UserPool> = table(top, "user_pools");
     let mut new_authorizers = Vec::new();
+    let mut new_labels = Vec::new();
     if let Some(Value::Array(apis)) = top.get_mut("apis") {
         for (i, api) in apis.iter_mut().enumerate() {
             let p = index("apis", i);
@@ -150,18 +154,33 @@ pub fn expand_config(root: &mut Value, base_dir: &Path) -> Expanded {
             }
             for az in &imported.authorizers {
                 new_authorizers.push(serde_json::to_value(az).unwrap_or(Value::Null));
+                new_labels.push(format!("{at} ({shown}: authorizer {})", az.name()));
             }
             ex.labels.push((i, imported.labels));
         }
     }
     if !new_authorizers.is_empty() {
-        match top
+        let base = match top
             .entry("authorizers")
             .or_insert_with(|| Value::Array(Vec::new()))
         {
-            Value::Array(list) => list.extend(new_authorizers),
-            v @ Value::Null => *v = Value::Array(new_authorizers),
-            _ => {} // the loader reports the wrong type
+            Value::Array(list) => {
+                let base = list.len();
+                list.extend(new_authorizers);
+                Some(base)
+            }
+            v @ Value::Null => {
+                *v = Value::Array(new_authorizers);
+                Some(0)
+            }
+            _ => None, // the loader reports the wrong type
+        };
+        if let Some(base) = base {
+            ex.authorizer_labels = new_labels
+                .into_iter()
+                .enumerate()
+                .map(|(k, l)| (base + k, l))
+                .collect();
         }
     }
     ex
@@ -169,7 +188,20 @@ pub fn expand_config(root: &mut Value, base_dir: &Path) -> Expanded {
 
 /// Rewrite `apis[i].routes[j]...` in load errors into `apis[i].openapi_file (GET /x)...` for
 /// APIs served from a document (the file has no `routes` of its own to point at).
-pub fn rename_errors(errors: &mut [ConfigError], labels: &[(usize, Vec<String>)]) {
+pub fn rename_errors(
+    errors: &mut [ConfigError],
+    labels: &[(usize, Vec<String>)],
+    authorizer_labels: &[(usize, String)],
+) {
+    for e in errors.iter_mut() {
+        for (k, l) in authorizer_labels {
+            let prefix = format!("authorizers[{k}]");
+            if let Some(tail) = e.path.strip_prefix(&prefix) {
+                e.path = format!("{l}{tail}");
+                break;
+            }
+        }
+    }
     for e in errors {
         for (i, ls) in labels {
             let prefix = format!("apis[{i}].routes[");

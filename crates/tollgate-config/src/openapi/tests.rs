@@ -799,3 +799,89 @@ fn import_keeps_empty_lists_of_the_resource_policy() {
         out.yaml
     );
 }
+
+// ------------------------------------------------- errors that name where they come from
+
+/// `secured_doc`'s TOKEN scheme with extra authorizer fields (JSON members, comma-led).
+fn token_doc(extra: &str) -> String {
+    secured_doc(
+        r#"{"type": "mock", "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}"#,
+        r#"[{"tok": []}]"#,
+    )
+    .replace(
+        r#""type": "token","#,
+        &format!(r#""type": "token"{extra},"#),
+    )
+}
+
+#[test]
+fn an_authorizer_ttl_over_awss_limit_is_named_as_written() {
+    let doc = token_doc(r#", "authorizerResultTtlInSeconds": 99999999999"#);
+    has(
+        &import_errors(&doc),
+        &[
+            "/components/securitySchemes/tok/x-amazon-apigateway-authorizer/authorizerResultTtlInSeconds",
+            "at most 3600 (AWS's limit), found 99999999999",
+        ],
+    );
+}
+
+#[test]
+fn import_refuses_what_would_not_load_and_load_names_the_document() {
+    // The loader finds this (the converter does not): import must not exit 0 on it.
+    let doc = token_doc(r#", "identityValidationExpression": "(unclosed""#);
+    let e: Vec<String> = import_config(&doc, "a1", false)
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    has(
+        &e,
+        &[
+            "the configuration it stands for would not load",
+            "identity_validation_expression",
+        ],
+    );
+    // Served from openapi_file, the error names the document's authorizer, not an
+    // `authorizers[k]` the configuration does not have.
+    let tmp = std::env::temp_dir().join(format!(
+        "tollgate-openapi-authz-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&tmp, &doc).unwrap_or_else(|e| panic!("{e}"));
+    let e = load(&format!(
+        "functions: [{{name: auth, url: \"http://127.0.0.1:9/f\"}}]\n\
+         apis: [{{id: a1, stages: {{prod: {{}}}}, openapi_file: {}}}]\n",
+        tmp.display()
+    ))
+    .err()
+    .unwrap_or_default();
+    let _ = std::fs::remove_file(&tmp);
+    has(
+        &e,
+        &[
+            "apis[0].openapi_file (",
+            "authorizer a1-tok).identity_validation_expression",
+        ],
+    );
+    assert!(!e.iter().any(|m| m.starts_with("authorizers[")), "{e:?}");
+}
+
+#[test]
+fn an_unused_scheme_is_one_warning_naming_it() {
+    let doc = secured_doc(
+        r#"{"type": "mock", "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}"#,
+        r#"[{"tok": []}]"#,
+    );
+    let i = import(&doc, &placeholders()).unwrap_or_else(|e| panic!("{e:?}"));
+    let w: Vec<String> = i.warnings.iter().map(ToString::to_string).collect();
+    has(
+        &w,
+        &[
+            "securitySchemes/pool",
+            "security scheme pool is used by no operation",
+        ],
+    );
+    assert!(!w.iter().any(|m| m.contains("not supported")), "{w:?}");
+}
