@@ -299,6 +299,25 @@ fn admin_get(gw: &Gateway, path: &str) -> common::Response {
     Client::connect(gw.admin).request(&get(path, ""))
 }
 
+/// A one-worker node serving `url` (an etcd URL), started in `dir`.
+fn node(url: &str, dir: &Path) -> Gateway {
+    Gateway::launch(
+        &[
+            "serve",
+            "--config",
+            url,
+            "--bind",
+            "127.0.0.1:0",
+            "--admin-bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-pin",
+        ],
+        Some(dir),
+    )
+}
+
 fn config_of(gw: &Gateway) -> serde_json::Value {
     admin_get(gw, "/config").json()
 }
@@ -371,25 +390,7 @@ fn a_fleet_follows_one_key() {
         "{msg}"
     );
 
-    let nodes: Vec<Gateway> = (0..3)
-        .map(|_| {
-            Gateway::launch(
-                &[
-                    "serve",
-                    "--config",
-                    &url,
-                    "--bind",
-                    "127.0.0.1:0",
-                    "--admin-bind",
-                    "127.0.0.1:0",
-                    "--workers",
-                    "1",
-                    "--no-pin",
-                ],
-                Some(&work),
-            )
-        })
-        .collect();
+    let nodes: Vec<Gateway> = (0..3).map(|_| node(&url, &work)).collect();
     let ports: std::collections::HashSet<u16> = nodes.iter().map(|g| g.addr.port()).collect();
     assert_eq!(ports.len(), 3, "--bind 127.0.0.1:0: one free port each");
     for g in &nodes {
@@ -640,21 +641,7 @@ fn etcd_user_and_password() {
     let r1 = pushed_revision(&out);
 
     let with_creds = format!("etcd://root:Root-pw-1@127.0.0.1:{cport}{KEY}");
-    let gw = Gateway::launch(
-        &[
-            "serve",
-            "--config",
-            &with_creds,
-            "--bind",
-            "127.0.0.1:0",
-            "--admin-bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--no-pin",
-        ],
-        Some(&dir.0),
-    );
+    let gw = node(&with_creds, &dir.0);
     assert_eq!(config_of(&gw)["revision"], r1);
     assert_eq!(hello(&gw), "authed");
     std::fs::write(&file, config("authed-2", "policy.json")).unwrap();
@@ -667,6 +654,31 @@ fn etcd_user_and_password() {
     );
 }
 
+/// One etcd member with a config at [`KEY`] (`/hello` answers `name`) and one node serving it.
+struct OneNode {
+    gw: Gateway,
+    etcd: Etcd,
+    /// The member's client port.
+    port: u16,
+    _dir: TempDir,
+}
+
+fn one_node(name: &str) -> OneNode {
+    let dir = TempDir::new(name);
+    let (port, pport) = (free_port(), free_port());
+    let etcd = Etcd::start(&dir.0.join("etcd-data"), port, pport);
+    std::fs::write(dir.0.join("policy.json"), POLICY).unwrap();
+    let r1 = etcdctl_put(&etcd.endpoint(), &config(name, "policy.json"));
+    let gw = node(&format!("etcd://127.0.0.1:{port}{KEY}"), &dir.0);
+    assert_eq!(config_of(&gw)["revision"], r1);
+    OneNode {
+        gw,
+        etcd,
+        port,
+        _dir: dir,
+    }
+}
+
 /// An idle watch against an etcd with its default settings stays up: etcd closes a connection
 /// whose keep-alive pings come more often than its `--grpc-keepalive-min-time` (5 s), which
 /// broke every watch about every 8 s when the node pinged every 2 s.
@@ -675,28 +687,10 @@ fn an_idle_watch_on_a_default_etcd_stays_up() {
     if !etcd_available() {
         return;
     }
-    let dir = TempDir::new("idle");
-    let (cport, pport) = (free_port(), free_port());
-    let etcd = Etcd::start(&dir.0.join("etcd-data"), cport, pport);
-    std::fs::write(dir.0.join("policy.json"), POLICY).unwrap();
-    let r1 = etcdctl_put(&etcd.endpoint(), &config("idle", "policy.json"));
-    let url = format!("etcd://127.0.0.1:{cport}{KEY}");
-    let gw = Gateway::launch(
-        &[
-            "serve",
-            "--config",
-            &url,
-            "--bind",
-            "127.0.0.1:0",
-            "--admin-bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--no-pin",
-        ],
-        Some(&dir.0),
-    );
-    assert_eq!(config_of(&gw)["revision"], r1);
+    // Bound whole: its directory lives as long as the test.
+    let OneNode {
+        etcd, gw, _dir: _d, ..
+    } = one_node("idle");
     std::thread::sleep(Duration::from_secs(25));
     let failures = metric(
         &gw,
@@ -749,28 +743,13 @@ fn a_catch_up_larger_than_4_mib_converges() {
     if !etcd_available() {
         return;
     }
-    let dir = TempDir::new("catchup");
-    let (cport, pport) = (free_port(), free_port());
-    let mut etcd = Etcd::start(&dir.0.join("etcd-data"), cport, pport);
-    std::fs::write(dir.0.join("policy.json"), POLICY).unwrap();
-    let r1 = etcdctl_put(&etcd.endpoint(), &config("small", "policy.json"));
-    let url = format!("etcd://127.0.0.1:{cport}{KEY}");
-    let gw = Gateway::launch(
-        &[
-            "serve",
-            "--config",
-            &url,
-            "--bind",
-            "127.0.0.1:0",
-            "--admin-bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--no-pin",
-        ],
-        Some(&dir.0),
-    );
-    assert_eq!(config_of(&gw)["revision"], r1);
+    // Bound whole: its directory lives as long as the test.
+    let OneNode {
+        mut etcd,
+        gw,
+        port,
+        _dir: _d,
+    } = one_node("catchup");
     assert!(eventually(SOON, || metric(
         &gw,
         "tollgate_config_watch_state "
@@ -790,7 +769,7 @@ fn a_catch_up_larger_than_4_mib_converges() {
     }
     let last = etcdctl_put(&side_ep, &config("after-the-big-ones", "policy.json"));
     etcd.stop();
-    etcd.run(cport);
+    etcd.run(port);
     assert!(
         all_serve(std::slice::from_ref(&gw), "after-the-big-ones", last),
         "the node did not converge on {last}:\n{}",
