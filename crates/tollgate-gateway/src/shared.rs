@@ -128,6 +128,11 @@ impl Shared {
         Ok(version)
     }
 
+    /// The highest etcd revision applied so far (0: none).
+    pub fn etcd_revision_applied(&self) -> i64 {
+        *self.reload_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Free the retired snapshots no worker holds any more (called by the control side).
     pub fn collect_retired(&self) {
         let done: Vec<Arc<Snapshot>> = match self.retired.lock() {
@@ -372,5 +377,7 @@ apis:
         assert!(s.apply_config_from(&text("r16"), dir, etcd(16)).is_err());
         assert_eq!(s.apply_config_from(&text("r18"), dir, etcd(18)).unwrap(), 5);
         assert_eq!(served(&s), (etcd(18), 5));
+        // What the watch checks before applying an event (a reload may have read ahead).
+        assert_eq!(s.etcd_revision_applied(), 18);
     }
 }

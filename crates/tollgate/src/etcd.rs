@@ -643,6 +643,16 @@ impl Follower {
             return;
         }
         self.last_seen = mod_revision;
+        let applied = self.shared.etcd_revision_applied();
+        if mod_revision < applied {
+            // A reload (SIGHUP, `POST /config/reload`) read a newer revision first: this one
+            // is not invalid, only behind.
+            log::info!(
+                "tollgate: etcd: {}: revision {mod_revision} skipped: revision {applied} is already live",
+                self.url
+            );
+            return;
+        }
         let r = match text {
             Ok(t) => self.shared.apply_config_from(
                 &t,
