@@ -58,6 +58,8 @@ apis:
     stages:
       prod:
         variables: {{ StageVar1: stageValue1, backend: "{echo}" }}
+      test:
+        variables: {{ StageVar1: stageValue2, backend: "{echo}" }}
     routes:
       - {{ path: /open, methods: [GET], authorization: NONE, integration: {{ type: mock, status: 200, body: '{{"open":true}}' }} }}
       - {{ path: "/tok/{{id}}", methods: [GET], authorization: CUSTOM, authorizer: tok, integration: {{ type: mock, status: 200, body: ok }} }}
@@ -678,4 +680,64 @@ fn context_reaches_backend() {
         seen.get("x-null").is_none(),
         "a null context value maps to nothing: {seen}"
     );
+}
+
+/// Each stage has its own authorizer cache, as in API Gateway: a function that decides on the
+/// stage (here from the method ARN) is asked again on another stage, never answered from the
+/// first stage's result, though its policy covers every stage.
+#[test]
+fn each_stage_has_its_own_authorizer_cache() {
+    let w = world("current");
+    let (gw, f) = (&w.gw, &w.f);
+    let auth = [("Authorization", "onlyprod-1")];
+    assert_eq!(gw.get("/prod/tok/1", &auth).status, 200);
+    assert_eq!(gw.get("/prod/tok/2", &auth).status, 200);
+    assert_eq!(f.count_for("onlyprod-1"), 1, "cached within prod");
+    assert_403(&gw.get("/test/tok/1", &auth), EXPLICIT_CURRENT);
+    assert_eq!(f.count_for("onlyprod-1"), 2, "asked again on test");
+    assert_403(&gw.get("/test/tok/2", &auth), EXPLICIT_CURRENT);
+    assert_eq!(gw.get("/prod/tok/3", &auth).status, 200);
+    assert_eq!(
+        f.count_for("onlyprod-1"),
+        2,
+        "each stage keeps its own result"
+    );
+}
+
+/// The status line of `raw` sent alone on a new connection.
+fn raw_status(addr: SocketAddr, raw: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// An identity source that is not UTF-8 (a header's bytes, a query value once decoded) is a
+/// 401 without a call: the event's JSON holds text, so the function would see an altered value
+/// and tokens it never saw would share its cached answer.
+#[test]
+fn identity_sources_that_are_not_utf8_are_refused_without_a_call() {
+    let w = world("current");
+    let (gw, f) = (&w.gw, &w.f);
+    let before = f.count();
+    for raw in [
+        &b"GET /prod/tok/1 HTTP/1.1\r\nHost: a\r\nAuthorization: allowall\xff\r\nConnection: close\r\n\r\n"[..],
+        &b"GET /prod/tok/1 HTTP/1.1\r\nHost: a\r\nAuthorization: allowall\xfe\r\nConnection: close\r\n\r\n"[..],
+        &b"GET /prod/req/x?q=%FF HTTP/1.1\r\nHost: a\r\nX-Token: allowall\r\nConnection: close\r\n\r\n"[..],
+    ] {
+        let status = raw_status(gw.addr, raw);
+        assert!(status.starts_with("HTTP/1.1 401"), "{status}");
+    }
+    assert_eq!(f.count(), before, "the function was called");
+    // The same token in UTF-8 is asked as usual.
+    let r = gw.get("/prod/tok/1", &[("Authorization", "allowall-é")]);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(f.count(), before + 1);
 }

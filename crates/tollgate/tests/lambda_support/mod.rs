@@ -223,6 +223,16 @@ fn answer(ev: &Value) -> (u16, Vec<(&'static str, &'static str)>, String) {
             thread::sleep(Duration::from_millis(2500));
             ok(json!({"principalId": principal, "policyDocument": policy("Allow", &arn)}))
         }
+        // `onlyprod...`: Allow everything from the prod stage, Deny everything from any other.
+        t if t.starts_with("onlyprod") => {
+            let effect = if arn.contains("/prod/") {
+                "Allow"
+            } else {
+                "Deny"
+            };
+            ok(json!({"principalId": principal,
+                "policyDocument": policy(effect, "arn:aws:execute-api:*:*:*")}))
+        }
         t if t.starts_with("allowall") => ok(json!({"principalId": principal,
             "policyDocument": policy("Allow", "arn:aws:execute-api:*:*:*"), "context": context})),
         t if t.starts_with("allow") => ok(

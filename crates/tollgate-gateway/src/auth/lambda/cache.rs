@@ -112,6 +112,20 @@ impl CacheKey {
         digest.copy_from_slice(d.as_ref());
         Self { scope, digest }
     }
+
+    /// The key of `identity` on one stage. API Gateway keeps an authorizer cache per stage
+    /// (`FlushStageAuthorizersCache`), and the function may decide on the stage (its method
+    /// ARN, `requestContext.stage`, `stageVariables`): one stage's result is never another's.
+    /// The stage is length-prefixed, so no stage and identity pair collides with another.
+    pub fn in_stage(scope: u64, stage: &str, identity: &str) -> Self {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&(stage.len() as u64).to_le_bytes());
+        ctx.update(stage.as_bytes());
+        ctx.update(identity.as_bytes());
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(ctx.finish().as_ref());
+        Self { scope, digest }
+    }
 }
 
 /// Eviction passes after the expired entries: (precious, read since stored).

@@ -207,6 +207,10 @@ pub(crate) enum NoValue {
     /// the event must be made of the same value, and an event carries every value
     /// (`multiValueHeaders`, `multiValueQueryStringParameters`), so no single one is picked.
     Repeated,
+    /// Not UTF-8 (a query value: once percent-decoded): 401, no call. The event's JSON holds
+    /// text, so such a value would reach the function (and the cache key) altered, and values
+    /// the function never saw would share its answer.
+    NotUtf8,
 }
 
 /// The value of one identity source.
@@ -223,7 +227,7 @@ pub(crate) fn source_value<'a>(
                 .single_header(name.as_bytes())
                 .map_err(|_| NoValue::Repeated)?
                 .ok_or(NoValue::Missing)?;
-            Cow::Owned(String::from_utf8_lossy(raw).into_owned())
+            Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| NoValue::NotUtf8)?)
         }
         IdentitySource::QueryString(name) => {
             let pairs = query.get_or_insert_with(|| query_pairs(req));
@@ -231,6 +235,11 @@ pub(crate) fn source_value<'a>(
             let (_, v) = found.next().ok_or(NoValue::Missing)?;
             if found.next().is_some() {
                 return Err(NoValue::Repeated);
+            }
+            // Decoded with U+FFFD for bytes that are not UTF-8 (`%FF`): refused, as for a
+            // header (a U+FFFD sent as such, `%EF%BF%BD`, is refused too).
+            if v.contains(char::REPLACEMENT_CHARACTER) {
+                return Err(NoValue::NotUtf8);
             }
             Cow::Owned(v.clone())
         }

@@ -238,7 +238,7 @@ async fn decide(
             env,
             rt,
             req,
-            CacheKey::new(scope, &identity),
+            CacheKey::in_stage(scope, stage, &identity),
             &identity,
             method,
         )
@@ -301,6 +301,9 @@ fn identity_key(
             Ok(v) => v,
             Err(event::NoValue::Missing) => {
                 return Err(refused(rt, "identity source missing or empty"));
+            }
+            Err(event::NoValue::NotUtf8) => {
+                return Err(refused(rt, "identity source is not UTF-8"));
             }
             Err(event::NoValue::Repeated) => {
                 return Err(auth::repeated_identity_source()
