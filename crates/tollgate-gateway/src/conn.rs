@@ -121,6 +121,7 @@ pub(crate) fn connection<T: Transport>(
         vpce_id: None,
         client_cert: None,
         protocol: None,
+        https: false,
     }
 }
 

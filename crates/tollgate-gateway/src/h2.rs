@@ -51,6 +51,8 @@ pub(crate) struct ConnFacts {
     pub vpce_id: Option<String>,
     /// The verified client certificate (mutual TLS), for every stream's authorizers.
     pub client_cert: Option<Rc<tollgate_tls::ClientCertInfo>>,
+    /// h2 over TLS (not h2c).
+    pub https: bool,
 }
 
 /// Serve one HTTP/2 connection on `io` until it closes (generic over the transport, so a TLS
@@ -143,13 +145,42 @@ async fn run_stream(
     tx: OneshotSender<Response>,
 ) {
     let snap = w.snapshot();
-    let rendered = match render_request(&req, body, snap.max_body_bytes).await {
+    // A body without a length is held in memory before the pipeline runs: counted in the
+    // worker's budget for bodies held before authentication until the stream is done.
+    let mut held = pipeline::BodyBudget::new(&w);
+    let budget = (&mut held, snap.body_budget);
+    let rendered = match render_request(&req, body, snap.max_body_bytes, budget).await {
         Ok(r) => r,
-        Err(e) => {
+        Err(RenderError::Bad(e)) => {
             let _ = tx.send(Response::new(
                 400,
                 Body::from(format!("{e}\n").into_bytes()),
             ));
+            return;
+        }
+        Err(RenderError::Busy) => {
+            let mut c = Conn {
+                stream: H2Io {
+                    source: Source::Bytes(Bytes::new()),
+                    out: Out::Head {
+                        tx: Some(tx),
+                        reset: req.reset.clone(),
+                    },
+                },
+                buf: Vec::new(),
+                out: Vec::new(),
+                local: facts.local,
+                source_ip: facts.source_ip,
+                vpce_id: facts.vpce_id,
+                protocol: Some("HTTP/2.0"),
+                client_cert: facts.client_cert,
+                https: facts.https,
+            };
+            let err = GatewayError::unavailable().with_reason(
+                "body budget spent (gateway.limits.max_buffered_body_bytes_per_worker) buffering an HTTP/2 body without content-length",
+            );
+            let _ = reply_error_default(&w, &mut c, &err).await;
+            c.stream.out.finish();
             return;
         }
     };
@@ -169,6 +200,7 @@ async fn run_stream(
         vpce_id: facts.vpce_id,
         protocol: Some("HTTP/2.0"),
         client_cert: facts.client_cert,
+        https: facts.https,
     };
     match head {
         Ok(head) => {
@@ -177,6 +209,16 @@ async fn run_stream(
         Err(e) => bad_request(&w, &mut c, protocol_error(e)).await,
     }
     c.stream.out.finish();
+    drop(held);
+}
+
+/// Why a stream's request could not be laid out.
+enum RenderError {
+    /// The body broke off: 400.
+    Bad(&'static str),
+    /// Holding the body would take the worker past its budget for bodies held before
+    /// authentication: 503, as for a signed HTTP/1 body.
+    Busy,
 }
 
 /// A head the strict parser refused: answered as on HTTP/1 (no route, no access-log line).
@@ -252,7 +294,8 @@ async fn render_request(
     req: &Request,
     mut body: Body,
     max_body: u64,
-) -> Result<Rendered, &'static str> {
+    budget: (&mut pipeline::BodyBudget<'_>, u64),
+) -> Result<Rendered, RenderError> {
     // Every byte the head can take, so that it is written without regrowing: the request
     // line, a host line, each field with ": " and CRLF, a content-length line, the last CRLF.
     let room = req.method().len()
@@ -289,7 +332,7 @@ async fn render_request(
         (n, Source::Stream(body, Bytes::new()))
     } else {
         let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
-        match take_all(&mut body, limit).await? {
+        match take_all(&mut body, limit, budget).await? {
             Some(b) => (b.len() as u64, Source::Bytes(b)),
             None => (max_body.saturating_add(1), Source::Bytes(Bytes::new())),
         }
@@ -312,13 +355,21 @@ async fn render_request(
     })
 }
 
-/// The whole body within `limit` bytes (`None`: more than that).
-async fn take_all(body: &mut Body, limit: usize) -> Result<Option<Bytes>, &'static str> {
+/// The whole body within `limit` bytes (`None`: more than that), each byte counted in
+/// `budget` (held, within the worker's limit) as it arrives.
+async fn take_all(
+    body: &mut Body,
+    limit: usize,
+    (held, budget): (&mut pipeline::BodyBudget<'_>, u64),
+) -> Result<Option<Bytes>, RenderError> {
     let mut all = Vec::new();
     while let Some(chunk) = body.chunk().await {
-        let chunk = chunk.map_err(|_| "request body broken off")?;
+        let chunk = chunk.map_err(|_| RenderError::Bad("request body broken off"))?;
         if all.len() + chunk.len() > limit {
             return Ok(None);
+        }
+        if !held.hold((all.len() + chunk.len()) as u64, budget) {
+            return Err(RenderError::Busy);
         }
         all.extend_from_slice(&chunk);
     }
@@ -649,6 +700,19 @@ mod tests {
             .unwrap()
     }
 
+    /// A worker over a one-route configuration.
+    fn worker() -> Worker {
+        let text = r#"
+gateway: {region: us-east-1, account_id: "123456789012", listeners: [{bind: "127.0.0.1:0"}]}
+apis:
+  - id: a1
+    stages: {prod: {}}
+    routes: [{path: /x, methods: [POST], authorization: NONE, integration: {type: mock}}]
+"#;
+        let compiled = tollgate_config::load_str(text, std::path::Path::new(".")).unwrap();
+        Worker::for_tests(crate::shared::Shared::for_tests(compiled))
+    }
+
     /// A fresh stream as the pipeline's client, and the receiving end of its answer.
     fn stream() -> (H2Io, OneshotReceiver<Response>) {
         stream_with(tollgate_h2::ResetFlag::default())
@@ -883,7 +947,12 @@ mod tests {
             );
             let (tx, body) = tollgate_h2::channel(16);
             drop(tx);
-            let r = render_request(&req, body, 100).await.unwrap();
+            let w = worker();
+            let mut held = pipeline::BodyBudget::new(&w);
+            let r = render_request(&req, body, 100, (&mut held, 1 << 20))
+                .await
+                .ok()
+                .unwrap();
             assert_eq!(
                 String::from_utf8(r.buf.clone()).unwrap(),
                 "POST /prod/x?a=1 HTTP/1.1\r\nhost: api.example\r\nuser-agent: t\r\ncontent-length: 3\r\n\r\n"
@@ -895,9 +964,62 @@ mod tests {
             let mut bad = req.clone();
             bad.headers.push("x-evil", "a\r\nx-injected: 1");
             let (_tx, body) = tollgate_h2::channel(16);
-            let r = render_request(&bad, body, 100).await.unwrap();
+            let r = render_request(&bad, body, 100, (&mut held, 1 << 20))
+                .await
+                .ok()
+                .unwrap();
             let err = r.check(&Default::default()).unwrap_err();
             assert_eq!(err.status(), 400);
+        });
+    }
+
+    /// A body without content-length is held before the pipeline runs: every byte counts in
+    /// the worker's budget for bodies held before authentication, past it the stream is
+    /// refused (503), and the bytes are given back when the stream is done.
+    #[test]
+    fn a_body_without_length_is_held_within_the_workers_budget() {
+        rt().block_on(async {
+            let w = worker();
+            let req = Request::new(
+                tollgate_h2::Version::H2,
+                "POST",
+                "/prod/x",
+                Some("api.example"),
+                Some("http"),
+                tollgate_h2::Headers::default(),
+            );
+            let send = |n: usize| {
+                let (mut tx, body) = tollgate_h2::channel(16);
+                let chunk = Bytes::from(vec![b'a'; n]);
+                (
+                    async move {
+                        for _ in 0..4 {
+                            if tx.send(chunk.clone()).await.is_err() {
+                                return;
+                            }
+                        }
+                        tx.finish();
+                    },
+                    body,
+                )
+            };
+            // 4 x 100 bytes within a 1000-byte budget: held, and counted.
+            let (feed, body) = send(100);
+            monoio::spawn(feed);
+            let mut held = pipeline::BodyBudget::new(&w);
+            let r = render_request(&req, body, 10_000, (&mut held, 1000)).await;
+            assert!(r.is_ok());
+            assert_eq!(w.body_held.get(), 400);
+            // A second stream of 4 x 200 would take the worker to 1200: refused.
+            let (feed, body) = send(200);
+            monoio::spawn(feed);
+            let mut other = pipeline::BodyBudget::new(&w);
+            let r = render_request(&req, body, 10_000, (&mut other, 1000)).await;
+            assert!(matches!(r, Err(RenderError::Busy)));
+            drop(other);
+            assert_eq!(w.body_held.get(), 400);
+            drop(held);
+            assert_eq!(w.body_held.get(), 0);
         });
     }
 }

@@ -95,6 +95,7 @@ pub(crate) async fn serve_tls(
             source_ip,
             vpce_id,
             client_cert,
+            https: true,
         };
         // Boxed, as for h2c: inline, the HTTP/2 connection's state would make every TLS
         // connection's task (HTTP/1 ones too) that much larger.
@@ -185,6 +186,7 @@ async fn handshake(
         vpce_id,
         client_cert,
         protocol: None,
+        https: true,
     }))
 }
 

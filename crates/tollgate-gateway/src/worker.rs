@@ -306,6 +306,7 @@ async fn accept_loop(
                                     source_ip: c.source_ip,
                                     vpce_id: c.vpce_id.take(),
                                     client_cert: None,
+                                    https: false,
                                 };
                                 let read = std::mem::take(&mut c.buf);
                                 let io = tollgate_h2::prefixed(c.stream, read);

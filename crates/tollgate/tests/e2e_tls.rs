@@ -487,6 +487,8 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
         seen["x-client-subject"], "O=Tollgate Tests,CN=My Client",
         "{seen}"
     );
+    // The client came in over HTTPS: the upstream is told so, as API Gateway does.
+    assert_eq!(seen["x-forwarded-proto"], "https", "{seen}");
     let ev = f.events_for("allow-cert");
     assert_eq!(ev.len(), 1);
     let cc = &ev[0]["requestContext"]["identity"]["clientCert"];
@@ -512,6 +514,7 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
     let body = get("allow-nocert", false);
     let seen: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
     assert!(seen.get("x-client-subject").is_none(), "{seen}");
+    assert_eq!(seen["x-forwarded-proto"], "https", "{seen}");
     let ev = f.events_for("allow-nocert");
     assert_eq!(ev.len(), 1);
     assert!(

@@ -38,7 +38,7 @@ use crate::snapshot::Snapshot;
 use crate::state::Worker;
 
 pub(crate) use finish::reply_error_default;
-pub(crate) use prepare::{canonical_ip, shrink_buffer};
+pub(crate) use prepare::{BodyBudget, canonical_ip, shrink_buffer};
 pub(crate) use route::RouteCtx;
 
 /// A client stream the pipeline can serve.
@@ -61,6 +61,8 @@ pub(crate) struct Conn<S> {
     pub client_cert: Option<std::rc::Rc<tollgate_tls::ClientCertInfo>>,
     /// The protocol for the access log when it is not the HTTP/1 head's (`HTTP/2.0`).
     pub protocol: Option<&'static str>,
+    /// The client came in over TLS (`X-Forwarded-Proto: https` upstream).
+    pub https: bool,
 }
 
 /// What happens to the connection after a request.

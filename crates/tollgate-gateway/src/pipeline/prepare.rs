@@ -134,7 +134,7 @@ impl<'a> BodyBudget<'a> {
 
     /// Hold `n` bytes in all (instead of what is held now). False, and nothing changes, when
     /// that would take the worker past `limit`.
-    fn hold(&mut self, n: u64, limit: u64) -> bool {
+    pub(crate) fn hold(&mut self, n: u64, limit: u64) -> bool {
         let others = self.w.body_held.get().saturating_sub(self.held);
         if n > self.held && others.saturating_add(n) > limit {
             return false;

@@ -222,7 +222,9 @@ fn build_head<S>(c: &Conn<S>, f: &Forward<'_>, authority: &str, path_q: &str) ->
     }
     xff.extend_from_slice(c.source_ip.to_string().as_bytes());
     wire::header(&mut out, b"x-forwarded-for", &xff);
-    wire::header(&mut out, b"x-forwarded-proto", b"http");
+    // API Gateway's own edge is HTTPS-only and says `https`; a plain listener says `http`.
+    let proto: &[u8] = if c.https { b"https" } else { b"http" };
+    wire::header(&mut out, b"x-forwarded-proto", proto);
     wire::header_usize(&mut out, b"x-forwarded-port", usize::from(c.local.port()));
     for (name, e) in &p.request_headers {
         if let Some(v) = ctx_value(e, ctx, stage_vars, f.rid)
