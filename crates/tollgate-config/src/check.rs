@@ -195,6 +195,25 @@ pub(crate) fn parse_source_list(s: &str) -> Result<Vec<IdentitySource>, String> 
     Ok(out)
 }
 
+/// The `context.*` identity sources a Lambda REQUEST authorizer can be keyed on.
+pub const CONTEXT_SOURCES: &[&str] = &[
+    "identity.sourceIp",
+    "identity.userAgent",
+    "identity.clientCert.clientCertPem",
+    "identity.clientCert.subjectDN",
+    "identity.clientCert.issuerDN",
+    "identity.clientCert.serialNumber",
+    "identity.clientCert.validity.notBefore",
+    "identity.clientCert.validity.notAfter",
+    "httpMethod",
+    "path",
+    "resourcePath",
+    "stage",
+    "apiId",
+    "requestId",
+    "domainName",
+];
+
 fn parse_source(s: &str) -> Result<IdentitySource, String> {
     let err = || {
         format!(
@@ -214,12 +233,20 @@ fn parse_source(s: &str) -> Result<IdentitySource, String> {
         if valid_ident(v, 128) {
             return Ok(IdentitySource::StageVariable(v.to_owned()));
         }
-    } else if let Some(c) = s.strip_prefix("context.")
-        && !c.is_empty()
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
-    {
-        return Ok(IdentitySource::Context(c.to_owned()));
+    } else if let Some(c) = s.strip_prefix("context.") {
+        // Only the names tollgate gives a value: any other would be missing on every
+        // request (401 for all) though the configuration looked valid.
+        if CONTEXT_SOURCES.contains(&c) {
+            return Ok(IdentitySource::Context(c.to_owned()));
+        }
+        return Err(format!(
+            "unsupported identity source \"{s}\" (context sources: {})",
+            CONTEXT_SOURCES
+                .iter()
+                .map(|n| format!("context.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     Err(err())
 }

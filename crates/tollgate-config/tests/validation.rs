@@ -575,6 +575,7 @@ fn authorizer_rules() {
   - {{name: g, type: COGNITO_USER_POOLS, provider_arns: [\"arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_X\"], jwks: {{file: nope.json}}}}
   - {{name: h, type: LAMBDA}}
   - {{name: \"bad name\", type: REQUEST, function_url: \"http://127.0.0.1:9000/f\", ttl_seconds: 0}}
+  - {{name: i, type: REQUEST, function_url: \"http://127.0.0.1:9000/f\", identity_source: \"context.identity.clientCert.serialNumber, context.identity.cognitoIdentityId\"}}
 "
     );
     let e = errors(&text);
@@ -628,7 +629,12 @@ fn authorizer_rules() {
         &e,
         "authorizers[8].name: invalid authorizer name \"bad name\"",
     );
-    assert_eq!(e.len(), 14, "{e:#?}");
+    // A context source tollgate has no value for would be a 401 for every request.
+    assert_has(
+        &e,
+        "authorizers[9].identity_source: unsupported identity source \"context.identity.cognitoIdentityId\" (context sources: context.identity.sourceIp,",
+    );
+    assert_eq!(e.len(), 15, "{e:#?}");
 }
 
 #[test]

@@ -434,7 +434,8 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
     let cfg = config(&pki, &["default"], &extra).replace(
         "apis:\n",
         &format!(
-            "authorizers:\n  - {{ name: req, type: REQUEST, function_url: \"{}\", identity_source: method.request.header.X-Token, ttl_seconds: 0 }}\napis:\n",
+            "authorizers:\n  - {{ name: req, type: REQUEST, function_url: \"{}\", identity_source: method.request.header.X-Token, ttl_seconds: 0 }}\n  - {{ name: bycert, type: REQUEST, function_url: \"{}\", identity_source: \"method.request.header.X-Token, context.identity.clientCert.serialNumber\", ttl_seconds: 300 }}\napis:\n",
+            f.url(),
             f.url()
         ),
     ) + &format!(
@@ -448,10 +449,15 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
           request_headers:
             x-client-subject: context.identity.clientCert.subjectDN
             x-client-serial: context.identity.clientCert.serialNumber
+      - path: /bycert
+        methods: [GET]
+        authorization: CUSTOM
+        authorizer: bycert
+        integration: {{ type: mock, status: 200, body: ok }}
 "#
     );
     let gw = Gateway::start(&cfg, &[]);
-    let get = |token: &str, cert: bool| -> String {
+    let get = |path: &str, token: &str, cert: bool| -> String {
         let mut args = vec!["-H".to_owned(), format!("X-Token: {token}")];
         if cert {
             args.extend(
@@ -472,8 +478,9 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
                 &format!("default.example.test:{}:127.0.0.1", gw.addr.port()),
             ])
             .args(&args)
+            .args(["-w", "\n%{http_code}"])
             .arg(format!(
-                "https://default.example.test:{}/prod/authz",
+                "https://default.example.test:{}/prod/{path}",
                 gw.addr.port()
             ))
             .output()
@@ -481,8 +488,9 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     // With a certificate: the event carries it, and the mapped header reaches the upstream.
-    let body = get("allow-cert", true);
-    let seen: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+    let body = get("authz", "allow-cert", true);
+    let (body, _) = body.rsplit_once('\n').unwrap();
+    let seen: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{body}"));
     assert_eq!(
         seen["x-client-subject"], "O=Tollgate Tests,CN=My Client",
         "{seen}"
@@ -511,8 +519,9 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
         );
     }
     // Without one: no clientCert in the event (as AWS), no mapped header.
-    let body = get("allow-nocert", false);
-    let seen: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+    let body = get("authz", "allow-nocert", false);
+    let (body, _) = body.rsplit_once('\n').unwrap();
+    let seen: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{body}"));
     assert!(seen.get("x-client-subject").is_none(), "{seen}");
     assert_eq!(seen["x-forwarded-proto"], "https", "{seen}");
     let ev = f.events_for("allow-nocert");
@@ -524,6 +533,18 @@ fn a_client_certificate_reaches_a_request_authorizer_and_a_mapped_header() {
         "{}",
         ev[0]
     );
+    // Keyed on the certificate too: cached per certificate, and without one a 401 without a
+    // call (the source is missing), never the cached answer of a client that had one.
+    let status = |out: String| out.rsplit_once('\n').unwrap().1.to_owned();
+    assert_eq!(status(get("bycert", "allow-bc", true)), "200");
+    assert_eq!(status(get("bycert", "allow-bc", true)), "200");
+    assert_eq!(
+        f.events_for("allow-bc").len(),
+        1,
+        "cached for this certificate"
+    );
+    assert_eq!(status(get("bycert", "allow-bc", false)), "401");
+    assert_eq!(f.events_for("allow-bc").len(), 1);
 }
 
 /// A real HTTPS server (Python's `ssl`, `tls_support/https_server.py`) on 127.0.0.1 with

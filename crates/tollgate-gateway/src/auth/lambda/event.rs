@@ -259,7 +259,20 @@ pub(crate) fn source_value<'a>(
             "apiId" => req.api_id.to_owned(),
             "requestId" => req.request_id.to_owned(),
             "domainName" => host(req),
-            _ => return Err(NoValue::Missing),
+            // The connection's verified client certificate (mutual TLS): keys a cached
+            // result to it. No certificate: missing (401).
+            cert => {
+                let c = req.client_cert.ok_or(NoValue::Missing)?;
+                match cert {
+                    "identity.clientCert.clientCertPem" => c.client_cert_pem.clone(),
+                    "identity.clientCert.subjectDN" => c.subject_dn.clone(),
+                    "identity.clientCert.issuerDN" => c.issuer_dn.clone(),
+                    "identity.clientCert.serialNumber" => c.serial_number.clone(),
+                    "identity.clientCert.validity.notBefore" => c.not_before.clone(),
+                    "identity.clientCert.validity.notAfter" => c.not_after.clone(),
+                    _ => return Err(NoValue::Missing),
+                }
+            }
         }),
     };
     if v.is_empty() {
