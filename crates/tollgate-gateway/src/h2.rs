@@ -1022,4 +1022,33 @@ apis:
             assert_eq!(w.body_held.get(), 0);
         });
     }
+
+    /// A stream without `:authority` and with two Host fields (tollgate-h2 leaves both) is
+    /// refused by the strict check, as HTTP/1.1 refuses two Hosts: the router never picks one.
+    #[test]
+    fn two_hosts_without_an_authority_are_refused() {
+        rt().block_on(async {
+            let w = worker();
+            let mut headers = tollgate_h2::Headers::default();
+            headers.push("host", "a.test");
+            headers.push("host", "b.test");
+            let req = Request::new(
+                tollgate_h2::Version::H2,
+                "GET",
+                "/prod/x",
+                None,
+                Some("http"),
+                headers,
+            );
+            let (tx, body) = tollgate_h2::channel(16);
+            tx.finish();
+            let mut held = pipeline::BodyBudget::new(&w);
+            let r = render_request(&req, body, 100, (&mut held, 1 << 20))
+                .await
+                .ok()
+                .unwrap();
+            let err = r.check(&Default::default()).unwrap_err();
+            assert_eq!(err.status(), 400);
+        });
+    }
 }

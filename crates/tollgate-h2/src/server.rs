@@ -377,10 +377,14 @@ fn request_from(parts: &http::request::Parts, stream_id: u32) -> Request {
     let host;
     let authority = match parts.uri.authority() {
         Some(a) => Some(a.as_str()),
-        None => {
+        // Without `:authority`, the one Host field stands for it. Several are not picked
+        // from: the request keeps them all as fields, for the caller to refuse (as HTTP/1.1
+        // refuses a request with two Hosts).
+        None if parts.headers.get_all(http::header::HOST).iter().count() == 1 => {
             host = parts.headers.get(http::header::HOST);
             host.and_then(|h| h.to_str().ok())
         }
+        None => None,
     };
     let mut r = Request::new(
         Version::H2,
@@ -723,6 +727,29 @@ impl BodyStream for H2RecvBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parts(uri: &str, hosts: &[&str]) -> http::request::Parts {
+        let mut b = http::Request::builder().uri(uri);
+        for h in hosts {
+            b = b.header("host", *h);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    /// Without `:authority` the one Host stands for it; several are never picked from: the
+    /// request has no authority and keeps them all, for the caller to refuse.
+    #[test]
+    fn one_host_stands_for_the_authority_several_do_not() {
+        let r = request_from(&parts("/x", &["a.test"]), 1);
+        assert_eq!(r.authority(), Some("a.test"));
+        let r = request_from(&parts("/x", &["a.test", "b.test"]), 1);
+        assert_eq!(r.authority(), None);
+        let hosts: Vec<&[u8]> = r.headers.get_all("host").collect();
+        assert_eq!(hosts, [&b"a.test"[..], &b"b.test"[..]]);
+        // `:authority` wins over any Host.
+        let r = request_from(&parts("http://c.test/x", &["a.test", "b.test"]), 1);
+        assert_eq!(r.authority(), Some("c.test"));
+    }
 
     #[test]
     fn response_head_drops_connection_fields_and_adds_length() {
