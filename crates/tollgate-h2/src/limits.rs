@@ -13,7 +13,9 @@ pub const MAX_WINDOW: u32 = (1 << 31) - 1;
 /// defaults (see `docs/http2.md`); [`H2Limits::normalized`] clamps out-of-range values.
 #[derive(Debug, Clone)]
 pub struct H2Limits {
-    /// SETTINGS_MAX_CONCURRENT_STREAMS: streams open at once (more are refused).
+    /// SETTINGS_MAX_CONCURRENT_STREAMS: streams open at once (more are refused). Twice this
+    /// bounds the stream tasks a connection runs at once, those of streams the client reset
+    /// whose handler runs on included; past it a new stream is refused (REFUSED_STREAM).
     pub max_concurrent_streams: u32,
     /// SETTINGS_MAX_HEADER_LIST_SIZE: the decoded size of one header block (names + values +
     /// 32 per field, as RFC 9113 counts it). Larger: 431 for that stream, connection kept.

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -83,14 +83,22 @@ pub struct ConnSummary {
     /// Streams reset by the server because the client's window stayed closed past the send
     /// timeout.
     pub send_timeouts: u64,
+    /// Streams refused (RST_STREAM REFUSED_STREAM, the handler never called) because the
+    /// connection's handlers still running, those of reset streams included, were at their
+    /// cap: twice [`H2Limits::max_concurrent_streams`].
+    pub refused: u64,
     /// Why it ended.
     pub close: Close,
 }
 
 struct ConnState {
+    /// Stream tasks still running: open streams, and those that go on after a reset or after
+    /// their answer (a handler's rest).
     active: Cell<usize>,
     last_change: Cell<Instant>,
     send_timeouts: Cell<u64>,
+    /// Woken when `active` falls to 0 (the connection waits for its tasks before it ends).
+    all_done: Cell<Option<Waker>>,
 }
 
 struct ActiveGuard(Rc<ConnState>);
@@ -103,11 +111,16 @@ impl Drop for ActiveGuard {
         self.0.active.set(active);
         if active == 0 {
             self.0.last_change.set(Instant::now());
+            if let Some(w) = self.0.all_done.take() {
+                w.wake();
+            }
         }
     }
 }
 
 struct StreamCfg {
+    /// The most stream tasks a connection runs at once (see [`ConnSummary::refused`]).
+    max_tasks: usize,
     send_timeout: Duration,
     body_timeout: Duration,
     send_chunk: usize,
@@ -175,12 +188,14 @@ where
         active: Cell::new(0),
         last_change: Cell::new(Instant::now()),
         send_timeouts: Cell::new(0),
+        all_done: Cell::new(None),
     });
     let mut summary = ConnSummary {
         streams: 0,
         resets_received: 0,
         control_frames: 0,
         send_timeouts: 0,
+        refused: 0,
         close: Close::Done,
     };
     let finish = |mut s: ConnSummary, close: Close| {
@@ -222,6 +237,7 @@ where
     };
 
     let cfg = Rc::new(StreamCfg {
+        max_tasks: (limits.max_concurrent_streams as usize).saturating_mul(2),
         send_timeout: limits.send_timeout,
         body_timeout: limits.body_timeout,
         send_chunk: send_buffer,
@@ -262,8 +278,7 @@ where
         .await;
         match event {
             Event::Stream(req, respond) => {
-                summary.streams += 1;
-                spawn_stream(&handler, &cfg, &conn_state, req, respond);
+                start_stream(&handler, &cfg, &conn_state, &mut summary, req, respond);
             }
             Event::Closed => break Close::Done,
             Event::Error(e) => break close_from(&e),
@@ -315,8 +330,7 @@ where
             };
             let drain = async {
                 while let Some(Ok((req, respond))) = poll_fn(|cx| conn.poll_accept(cx)).await {
-                    summary.streams += 1;
-                    spawn_stream(&handler, &cfg, &conn_state, req, respond);
+                    start_stream(&handler, &cfg, &conn_state, &mut summary, req, respond);
                 }
             };
             let _ = monoio::time::timeout(within, drain).await;
@@ -328,7 +342,41 @@ where
                     .await;
         }
     }
+    // The connection is gone; its stream tasks still running (a handler that runs on after a
+    // reset, a rest after the answer) end on their own, each within its own bounds. The
+    // connection ends after them, so that whatever bounds connections (the caller's limit on
+    // them) bounds this work too.
+    drop(conn);
+    poll_fn(|cx| {
+        if conn_state.active.get() == 0 {
+            return Poll::Ready(());
+        }
+        conn_state.all_done.set(Some(cx.waker().clone()));
+        Poll::Pending
+    })
+    .await;
     finish(summary, close)
+}
+
+/// Starts a task for the stream, or refuses it when the connection's tasks are at their cap:
+/// handlers of streams the client reset may still run ([`Handler::run_after_reset`]), and a
+/// client that opens and resets streams would otherwise start work without bound. A refused
+/// stream was never started; the client may retry it.
+fn start_stream<H: Handler + 'static>(
+    handler: &Rc<H>,
+    cfg: &Rc<StreamCfg>,
+    conn_state: &Rc<ConnState>,
+    summary: &mut ConnSummary,
+    req: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+) {
+    if conn_state.active.get() >= cfg.max_tasks {
+        respond.send_reset(Reason::REFUSED_STREAM);
+        summary.refused += 1;
+        return;
+    }
+    summary.streams += 1;
+    spawn_stream(handler, cfg, conn_state, req, respond);
 }
 
 fn spawn_stream<H: Handler + 'static>(

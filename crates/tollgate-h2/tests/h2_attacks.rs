@@ -328,6 +328,36 @@ fn a_handler_that_runs_after_reset_finishes_and_sees_the_reset() {
 }
 
 #[test]
+fn handlers_that_run_after_reset_are_bounded_per_connection() {
+    let _g = serial();
+    let s = start(H2Limits {
+        max_concurrent_streams: 4,
+        ..H2Limits::default()
+    });
+    s.counters.run_after_reset.store(true, Ordering::Relaxed);
+    // 5 rounds of 4 streams reset while their handlers (2 s each) run: 20 streams, never more
+    // than 4 open at once, but every handler runs on
+    let out = json(&attack(&s, &["reset_churn", "5", "4", "2000"]));
+    // two rounds' handlers start (twice the stream limit); the rest are refused unstarted
+    assert_eq!(s.counters.calls.load(Ordering::Relaxed), 8, "{out}");
+    // every reset the server sent is REFUSED_STREAM (none for a stream whose HEADERS and
+    // RST_STREAM the server read together: the client's reset came first)
+    let resets = out["resets"].as_object().unwrap();
+    assert!(!resets.is_empty(), "{out}");
+    assert!(resets.values().all(|v| *v == 7), "{out}");
+    assert_eq!(out["goaway"], Value::Null, "{out}");
+    // the client is gone, but the connection ends only after the handlers it started did: a
+    // client that opens, resets and closes cannot leave work running past the caller's limit
+    // on connections
+    let sum = s
+        .next_summary(Duration::from_secs(10))
+        .expect("the connection never ended");
+    assert_eq!(s.counters.finished_after_reset.load(Ordering::Relaxed), 8);
+    assert_eq!((sum.streams, sum.refused), (8, 12), "{sum:?}");
+    still_serving(&s);
+}
+
+#[test]
 fn streams_past_the_concurrency_limit_are_refused() {
     let _g = serial();
     let s = start(H2Limits {

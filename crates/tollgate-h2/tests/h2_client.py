@@ -268,6 +268,22 @@ def concurrency(port, n):
     c.report()
 
 
+def reset_churn(port, rounds, per_round, ms):
+    """`rounds` times: `per_round` slow streams (each handler sleeps `ms`), reset 30 ms later,
+    once their handlers run; then the connection closes."""
+    c = Conn(port)
+    c.read_frames(lambda c: False, 0.2)
+    sid = 1
+    for _ in range(rounds):
+        ids = list(range(sid, sid + 2 * per_round, 2))
+        sid += 2 * per_round
+        c.send(b"".join(c.headers(i, "/slow?ms=%d" % ms) for i in ids))
+        c.read_frames(lambda c: False, 0.03)
+        c.send(b"".join(RstStreamFrame(i, error_code=8).serialize() for i in ids))
+    c.read_frames(lambda c: False, 0.2)
+    c.report()
+
+
 def idle(port, wait):
     """One request, then silence until the server's GOAWAY."""
     c = Conn(port)
@@ -325,6 +341,7 @@ def main():
         "no_read": no_read,
         "reset_sibling": reset_sibling,
         "concurrency": concurrency,
+        "reset_churn": reset_churn,
         "idle": idle,
         "overrun": overrun,
         "stalled_body": stalled_body,

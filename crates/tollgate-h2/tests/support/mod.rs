@@ -146,7 +146,8 @@ impl Handler for TestHandler {
                 }
             }
             "/slow" => {
-                monoio::time::sleep(Duration::from_millis(200)).await;
+                let ms = query_usize(req.path(), "ms").unwrap_or(200) as u64;
+                monoio::time::sleep(Duration::from_millis(ms)).await;
                 if req.reset.is_reset() {
                     self.counters
                         .finished_after_reset
