@@ -115,6 +115,7 @@ impl Shared {
         let log = compiled.config.gateway.log;
         let mut snap = Snapshot::build(compiled, version);
         snap.origin = origin;
+        snap.lambda.inherit(&cur.lambda);
         logging::configure(log.level, log.format);
         if let Some(s) = sink {
             self.access_log.store(Arc::new(s));

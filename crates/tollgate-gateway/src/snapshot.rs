@@ -263,7 +263,7 @@ impl Snapshot {
             idle_timeout: Duration::from_millis(l.idle_timeout_ms),
             connect_timeout: Duration::from_millis(cfg.gateway.upstream.connect_timeout_ms),
             apis,
-            lambda: crate::auth::lambda::Compiled::build(&compiled),
+            lambda: crate::auth::lambda::Compiled::build(&compiled, version),
             cognito: crate::auth::cognito::Compiled::build(&compiled),
             iam: crate::auth::iam::Compiled::build(&compiled),
             compiled,

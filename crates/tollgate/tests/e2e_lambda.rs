@@ -483,6 +483,21 @@ fn caching() {
         200
     );
     assert_eq!(f.count_for("allowall-1"), before + 1);
+    // Back to the first configuration (timeout 800, as the world started): its cache starts
+    // afresh, as a redeployment flushes API Gateway's; the result cached before the first swap
+    // (still within its TTL) is not served.
+    let r = gw.put_config(&config(f, w.echo, "legacy", 800));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        gw.get("/prod/tok/1", &[("Authorization", "allowall-1")])
+            .status,
+        200
+    );
+    assert_eq!(
+        f.count_for("allowall-1"),
+        before + 2,
+        "a configuration that comes back starts a new cache"
+    );
 }
 
 fn burst(addr: SocketAddr, n: usize, token: impl Fn(usize) -> String) -> Vec<Resp> {

@@ -58,8 +58,16 @@ pub(crate) struct Rt {
     timeout: Duration,
     /// Fingerprint of the whole authorizer configuration (in-flight bound key).
     id: u64,
-    /// Cache scope per API index: the fingerprint plus the API (AWS authorizers belong to one API).
+    /// Cache scope per API index: the fingerprint plus the API (AWS authorizers belong to one
+    /// API), salted with [`Rt::epoch`].
     scopes: Vec<u64>,
+    /// The same, unsalted.
+    scope_bases: Vec<u64>,
+    /// The configuration version from which this authorizer has been configured as it is:
+    /// kept across reloads that leave it alone (its cached results stay), new when it changes.
+    /// A configuration that goes back to an earlier one (A, then B, then A again) thus starts
+    /// A's cache afresh, as a redeployment flushes API Gateway's.
+    epoch: u64,
     name: String,
     stats: Arc<crate::metrics::AuthorizerStats>,
 }
@@ -85,8 +93,29 @@ fn fingerprint(parts: &[&str]) -> u64 {
     h.finish()
 }
 
+fn salted(bases: &[u64], epoch: u64) -> Vec<u64> {
+    bases
+        .iter()
+        .map(|b| fingerprint(&[&b.to_string(), &epoch.to_string()]))
+        .collect()
+}
+
 impl Compiled {
-    pub(crate) fn build(c: &tollgate_config::Compiled) -> Self {
+    /// Carries over the cache epoch of each authorizer configured in `prev` exactly as here,
+    /// so a reload that leaves an authorizer alone keeps its cached results; the others keep
+    /// the epoch they were built with (a version no earlier configuration had).
+    pub(crate) fn inherit(&mut self, prev: &Compiled) {
+        for rt in self.authorizers.iter_mut().flatten() {
+            let same = prev.authorizers.iter().flatten().find(|p| p.id == rt.id);
+            if let Some(p) = same {
+                rt.epoch = p.epoch;
+                rt.scopes = salted(&rt.scope_bases, rt.epoch);
+            }
+        }
+    }
+
+    /// `epoch`: the configuration's version (see [`Rt::epoch`]).
+    pub(crate) fn build(c: &tollgate_config::Compiled, epoch: u64) -> Self {
         let g = &c.config.gateway;
         let authorizers = c
             .config
@@ -105,12 +134,13 @@ impl Compiled {
                 // name, function_url, identity_source, TTL, timeout, regex: all of it.
                 let whole = serde_json::to_string(a).unwrap_or_default();
                 let id = fingerprint(&[a.name(), url, &whole]);
-                let scopes = c
+                let scope_bases: Vec<u64> = c
                     .config
                     .apis
                     .iter()
                     .map(|api| fingerprint(&[&id.to_string(), &g.region, &g.account_id, &api.id]))
                     .collect();
+                let scopes = salted(&scope_bases, epoch);
                 let target = crate::client::Url::parse(url).ok().map(|u| {
                     let tls = crate::client::PoolKey::for_url(
                         std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -126,6 +156,8 @@ impl Compiled {
                     timeout: Duration::from_millis(timeout.max(1)),
                     id,
                     scopes,
+                    scope_bases,
+                    epoch,
                     name: a.name().to_owned(),
                     stats: crate::metrics::authorizer(a.name()),
                 })
