@@ -781,6 +781,92 @@ fn a_catch_up_larger_than_4_mib_converges() {
     ) == Some(2.0)));
 }
 
+/// Write `value` (any bytes) at `key` with etcdctl, from its standard input.
+fn etcdctl_put_bytes(endpoint: &str, key: &str, value: &[u8]) -> i64 {
+    let mut child = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", endpoint, "--dial-timeout", "1s"])
+        .args(["put", "-w", "json", key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run etcdctl");
+    child.stdin.take().unwrap().write_all(value).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "etcdctl put: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["header"]["revision"].as_i64().unwrap()
+}
+
+/// A value the node cannot use (not UTF-8) found when it re-reads the key after a compaction:
+/// refused once, and the watch resumes from the store's revision. From the value's own
+/// revision, behind the compaction, the watch was compacted again at once and the node
+/// re-read the key in a loop.
+#[test]
+fn an_unusable_value_behind_a_compaction_is_refused_once() {
+    if !etcd_available() {
+        return;
+    }
+    // Bound whole: its directory lives as long as the test.
+    let OneNode {
+        mut etcd,
+        gw,
+        port,
+        _dir: _d,
+    } = one_node("unusable");
+    assert!(eventually(SOON, || metric(
+        &gw,
+        "tollgate_config_watch_state "
+    ) == Some(2.0)));
+    etcd.stop();
+    assert!(eventually(SOON, || metric(
+        &gw,
+        "tollgate_config_watch_state "
+    ) == Some(1.0)));
+    // Written on another port while the node cannot reach the member: the unusable value,
+    // then writes elsewhere that move the store past it, then a compaction up to there (the
+    // revision after the value's is compacted too).
+    let side = free_port();
+    etcd.run(side);
+    let side_ep = format!("http://127.0.0.1:{side}");
+    let bad = etcdctl_put_bytes(&side_ep, KEY, b"\xff\xfe not UTF-8");
+    etcdctl_put_bytes(&side_ep, "/tollgate/elsewhere", b"x");
+    let later = etcdctl_put_bytes(&side_ep, "/tollgate/elsewhere", b"y");
+    assert!(later > bad + 1);
+    let compact = etcdctl(&side_ep, &["compaction", &later.to_string()]);
+    assert!(compact.status.success(), "{compact:?}");
+    etcd.stop();
+    etcd.run(port);
+    assert!(
+        eventually(SOON, || gw
+            .stderr_text()
+            .contains(&format!("revision {bad} refused, 1 error(s)"))),
+        "{}",
+        gw.stderr_text()
+    );
+    assert!(eventually(SOON, || metric(
+        &gw,
+        "tollgate_config_watch_state "
+    ) == Some(2.0)));
+    std::thread::sleep(Duration::from_secs(2));
+    let log = gw.stderr_text();
+    assert_eq!(
+        log.matches("re-reading the key").count(),
+        1,
+        "the key is re-read once:\n{log}"
+    );
+    assert!(log.contains("the stored value is not UTF-8"), "{log}");
+    assert_eq!(hello(&gw), "unusable", "the last good config keeps serving");
+    // Still following.
+    let r = etcdctl_put(&etcd.endpoint(), &config("usable-again", "policy.json"));
+    assert!(all_serve(std::slice::from_ref(&gw), "usable-again", r));
+}
+
 /// Certificates made by the `openssl` CLI in `dir`: `ca.pem` (the CA etcd trusts),
 /// `server.pem`/`server.key` (etcd, IP SAN 127.0.0.1), `client.pem`/`client.key` (signed by the
 /// CA), and `other-ca.pem`/`other.pem`/`other.key`: a second CA and a client certificate it
